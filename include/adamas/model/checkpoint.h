@@ -21,4 +21,11 @@ struct Checkpoint {
 // Throws adamas::Error with the path and what is missing or malformed.
 Checkpoint open_checkpoint(const std::string& path);
 
+// Checks that `weights` holds every tensor a Llama decoder of shape `config` reads, with Hugging
+// Face shapes: model.embed_tokens, each layer's q/k/v/o_proj, gate/up/down_proj, input and
+// post-attention norms, model.norm, and lm_head unless the embeddings are tied. Throws
+// adamas::Error naming `source_name`, the tensor, the shape found and the shape expected.
+void validate_llama_weights(const ModelConfig& config, const WeightSource& weights,
+                            const std::string& source_name);
+
 }  // namespace adamas

@@ -1,0 +1,55 @@
+// One decode step of attention, timed per stage for every policy on the same cache: what
+// `adamas bench-attn` runs. Random post-RoPE keys/values/queries from a seeded generator.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "adamas/dtype.h"
+#include "adamas/key_codes.h"
+#include "adamas/selector.h"
+
+namespace adamas {
+
+struct BenchAttnOptions {
+  std::string device = "cpu";       // "cpu" or "cuda"
+  int batch = 1;
+  int num_q_heads = 32;
+  int num_kv_heads = 32;
+  int head_dim = 128;
+  int context = 32768;              // cached tokens per sequence (the current one included)
+  bool ragged = false;              // sequence s holds context * (batch - s) / batch tokens
+  int token_budget = 256;
+  std::vector<Policy> policies = {Policy::kFull, Policy::kStreaming, Policy::kQuest, Policy::kAdamas, Policy::kOracle};
+  DType dtype = DType::kF16;
+  int page_size = 16;
+  int warmup = 2;
+  int iterations = 10;              // timed repetitions; medians are reported
+  uint64_t seed = 1;
+  Thresholds thresholds;
+  float key_scale = 8.0f;           // std of the random keys/queries (post-RoPE magnitudes of 7B models)
+};
+
+struct BenchAttnRow {
+  Policy policy = Policy::kFull;
+  double estimate_us = 0, select_us = 0, attend_us = 0, total_us = 0;  // medians
+  double bytes_read = 0;             // bytes the step must read from the cache (codes, metadata, K/V)
+  double speedup_vs_full = 0;        // full's total_us / this total_us, same run
+  double achieved_gb_per_s = 0;      // bytes_read / total time
+};
+
+struct BenchAttnReport {
+  std::string device_name;
+  int threads = 0;
+  std::vector<BenchAttnRow> rows;
+};
+
+// Bytes one decode step of `policy` must read (the model behind the bench's bandwidth numbers).
+double decode_step_bytes(const BenchAttnOptions& options, Policy policy);
+
+BenchAttnReport run_bench_attn_cpu(const BenchAttnOptions& options);
+// Implemented by the CUDA backend; throws adamas::Error when built without CUDA or no GPU is present.
+BenchAttnReport run_bench_attn_cuda(const BenchAttnOptions& options);
+
+}  // namespace adamas

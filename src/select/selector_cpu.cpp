@@ -1,0 +1,264 @@
+// Fast CPU selectors: OpenMP over (sequence, row), AVX2 scoring, histogram top-k for distances.
+// Two phases (estimate every candidate, then select) so their times can be reported apart.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "adamas/hadamard.h"
+#include "adamas/top_k.h"
+#include "cpu/cpu_features.h"
+#include "select/canonical_sums.h"
+#include "select/selector_common.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace adamas {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double elapsed_ms(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Minimum exact L1 over `heads` query codes for positions [0, n) of one (sequence, KV head).
+// Codes of a page are contiguous, so the scan walks page by page.
+template <int kWords>
+inline void scan_min_l1(const PagedKvView& view, int seq, int kv_head, int n, const uint64_t* query_words, int heads,
+                        int words, uint16_t* distances) {
+  const int w = kWords > 0 ? kWords : words;
+  for (int page_start = 0; page_start < n; page_start += view.page_size) {
+    const uint8_t* page_codes = view.key_codes + view.code_offset(seq, kv_head, page_start);
+    const int count = std::min(view.page_size, n - page_start);
+    for (int t = 0; t < count; ++t) {
+      int best = std::numeric_limits<int>::max();
+      if constexpr (kWords == 0) {  // any head_dim, including codes shorter than a word
+        const uint8_t* key_code = page_codes + static_cast<size_t>(t) * code_bytes(view.head_dim);
+        for (int j = 0; j < heads; ++j)
+          best = std::min(best, l1_distance(reinterpret_cast<const uint8_t*>(query_words + j * w), key_code, view.head_dim));
+      } else {
+        uint64_t key_words[kWords > 0 ? kWords : 1];
+        std::memcpy(key_words, page_codes + static_cast<size_t>(t) * kWords * 8, sizeof(key_words));
+        for (int j = 0; j < heads; ++j) {
+          int distance = 0;
+          for (int i = 0; i < kWords; ++i) distance += l1_distance_word(query_words[j * kWords + i], key_words[i]);
+          best = std::min(best, distance);
+        }
+      }
+      distances[page_start + t] = static_cast<uint16_t>(best);
+    }
+  }
+}
+
+void scan_dispatch(const PagedKvView& view, int seq, int kv_head, int n, const uint64_t* query_words, int heads,
+                   int words, uint16_t* distances) {
+  switch (words) {
+    case 2: scan_min_l1<2>(view, seq, kv_head, n, query_words, heads, words, distances); break;
+    case 4: scan_min_l1<4>(view, seq, kv_head, n, query_words, heads, words, distances); break;
+    case 8: scan_min_l1<8>(view, seq, kv_head, n, query_words, heads, words, distances); break;
+    default: scan_min_l1<0>(view, seq, kv_head, n, query_words, heads, words, distances); break;
+  }
+}
+
+#if defined(__x86_64__)
+// Same code compiled with the popcnt instruction (the generic build calls a libgcc routine).
+__attribute__((target("popcnt,avx2,fma,f16c"))) void scan_dispatch_popcnt(const PagedKvView& view, int seq, int kv_head,
+                                                                          int n, const uint64_t* query_words,
+                                                                          int heads, int words, uint16_t* distances) {
+  switch (words) {
+    case 2: scan_min_l1<2>(view, seq, kv_head, n, query_words, heads, words, distances); break;
+    case 4: scan_min_l1<4>(view, seq, kv_head, n, query_words, heads, words, distances); break;
+    case 8: scan_min_l1<8>(view, seq, kv_head, n, query_words, heads, words, distances); break;
+    default: scan_min_l1<0>(view, seq, kv_head, n, query_words, heads, words, distances); break;
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8_as_f32(const void* row, DType dtype, int i) {
+  switch (dtype) {
+    case DType::kF32: return _mm256_loadu_ps(static_cast<const float*>(row) + i);
+    case DType::kF16:
+      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + i)));
+    default: {
+      const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + i));
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
+    }
+  }
+}
+
+// canonical_dot, eight lanes at once (mul then add: no FMA, same rounding as the reference).
+__attribute__((target("avx2,fma,f16c"))) float canonical_dot_avx2(const float* q, const void* key_row, DType dtype,
+                                                                  int head_dim) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int i = 0; i < head_dim; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(q + i), load8_as_f32(key_row, dtype, i)));
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, acc);
+  return reduce_lanes(lane);
+}
+
+__attribute__((target("avx2,fma,f16c"))) float canonical_page_bound_avx2(const float* q, const float* page_min,
+                                                                         const float* page_max, int head_dim) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int i = 0; i < head_dim; i += 8) {
+    const __m256 qv = _mm256_loadu_ps(q + i);
+    const __m256 low = _mm256_mul_ps(qv, _mm256_loadu_ps(page_min + i));
+    const __m256 high = _mm256_mul_ps(qv, _mm256_loadu_ps(page_max + i));
+    acc = _mm256_add_ps(acc, _mm256_max_ps(low, high));  // max_ps(a, b) = a > b ? a : b, as the reference
+  }
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, acc);
+  return reduce_lanes(lane);
+}
+#endif
+
+float dot_fast(const float* q, const void* key_row, DType dtype, int head_dim) {
+#if defined(__x86_64__)
+  if (head_dim >= 8 && vector_paths_enabled()) return canonical_dot_avx2(q, key_row, dtype, head_dim);
+#endif
+  return canonical_dot(q, key_row, dtype, head_dim);
+}
+
+float page_bound_fast(const float* q, const float* page_min, const float* page_max, int head_dim) {
+#if defined(__x86_64__)
+  if (head_dim >= 8 && vector_paths_enabled()) return canonical_page_bound_avx2(q, page_min, page_max, head_dim);
+#endif
+  return canonical_page_bound(q, page_min, page_max, head_dim);
+}
+
+// Reused across calls: no allocation per decode step once warm.
+struct SelectorWorkspace {
+  std::vector<uint16_t> distances;            // [unit][max_n]
+  std::vector<std::vector<uint64_t>> keys;    // [unit] candidates' keys (oracle, quest)
+  std::vector<std::vector<int32_t>> tokens;   // [unit] selected positions
+};
+
+}  // namespace
+
+void select_tokens_cpu(const SelectorOptions& options, const PagedKvView& view, const float* q, int num_q_heads,
+                       TokenSelection& selection, SelectorTimes* times) {
+  check_selector_options(options);
+  check_decode_inputs(view, q, num_q_heads);
+  const SelectionShape shape = selection_shape(options, view, num_q_heads);
+  prepare_selection(selection, view.batch, shape, options.per_query_head);
+  const int d = view.head_dim, budget = options.token_budget;
+  const int units = view.batch * shape.rows;
+  const int words = (code_bytes(d) + 7) / 8;
+  const size_t element_bytes = dtype_size_bytes(view.dtype);
+  int max_n = 0;
+  for (int seq = 0; seq < view.batch; ++seq) {
+    const bool dense = options.policy == Policy::kFull || view.seq_lens[seq] <= budget;
+    selection.dense[seq] = dense ? 1 : 0;
+    if (!dense) max_n = std::max(max_n, view.seq_lens[seq]);
+  }
+  static thread_local SelectorWorkspace workspace;
+  if (options.policy == Policy::kAdamas && workspace.distances.size() < static_cast<size_t>(units) * max_n)
+    workspace.distances.resize(static_cast<size_t>(units) * max_n);
+  if (workspace.keys.size() < static_cast<size_t>(units)) {
+    workspace.keys.resize(units);
+    workspace.tokens.resize(units);
+  }
+  const bool popcnt = vector_paths_enabled();
+
+  // Phase 1: estimate (score every candidate of every non-dense unit).
+  const auto estimate_start = Clock::now();
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int unit = 0; unit < units; ++unit) {
+    const int seq = unit / shape.rows, r = unit % shape.rows;
+    if (selection.dense[seq]) continue;
+    const int n = view.seq_lens[seq];
+    const int kv_head = row_kv_head(options, shape, r);
+    const int first_head = row_first_q_head(options, shape, r);
+    const int heads = row_q_head_count(options, shape);
+    const float* query = q + (static_cast<size_t>(seq) * num_q_heads + first_head) * d;
+    std::vector<uint64_t>& keys = workspace.keys[unit];
+    keys.clear();
+    if (options.policy == Policy::kAdamas) {
+      uint64_t query_words[8 * 8] = {};  // up to 8 heads scored together on the stack
+      std::vector<uint64_t> many_words;
+      uint64_t* qw = query_words;
+      if (heads > 8) {
+        many_words.assign(static_cast<size_t>(heads) * words, 0);
+        qw = many_words.data();
+      }
+      float rotated[kMaxHeadDim];
+      for (int j = 0; j < heads; ++j) {
+        std::copy(query + static_cast<size_t>(j) * d, query + static_cast<size_t>(j + 1) * d, rotated);
+        hadamard_transform(rotated, d);
+        encode_code(rotated, d, options.thresholds, reinterpret_cast<uint8_t*>(qw + static_cast<size_t>(j) * words));
+      }
+      uint16_t* distances = workspace.distances.data() + static_cast<size_t>(unit) * max_n;
+#if defined(__x86_64__)
+      if (popcnt) scan_dispatch_popcnt(view, seq, kv_head, n - 1, qw, heads, words, distances);
+      else
+#endif
+        scan_dispatch(view, seq, kv_head, n - 1, qw, heads, words, distances);
+    } else if (options.policy == Policy::kOracle) {
+      keys.resize(static_cast<size_t>(n - 1));
+      for (int t = 0; t < n - 1; ++t) {
+        const auto* key_row = static_cast<const uint8_t*>(view.keys) + view.kv_offset(seq, kv_head, t) * element_bytes;
+        float best = -std::numeric_limits<float>::infinity();
+        for (int j = 0; j < heads; ++j) best = std::max(best, dot_fast(query + static_cast<size_t>(j) * d, key_row, view.dtype, d));
+        keys[t] = score_key(best, static_cast<uint32_t>(t));
+      }
+    } else if (options.policy == Policy::kQuest) {
+      const int pages = (n + view.page_size - 1) / view.page_size;
+      keys.resize(static_cast<size_t>(pages - 1));
+      for (int page = 0; page < pages - 1; ++page) {
+        const size_t meta = view.page_meta_offset(seq, kv_head, page);
+        float best = -std::numeric_limits<float>::infinity();
+        for (int j = 0; j < heads; ++j)
+          best = std::max(best, page_bound_fast(query + static_cast<size_t>(j) * d, view.page_min + meta, view.page_max + meta, d));
+        keys[page] = score_key(best, static_cast<uint32_t>(page));
+      }
+    }
+  }
+  const double estimate_ms = elapsed_ms(estimate_start);
+
+  // Phase 2: select and write the index lists.
+  const auto select_start = Clock::now();
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int unit = 0; unit < units; ++unit) {
+    const int seq = unit / shape.rows;
+    if (selection.dense[seq]) continue;
+    const int n = view.seq_lens[seq];
+    std::vector<int32_t>& tokens = workspace.tokens[unit];
+    tokens.clear();
+    switch (options.policy) {
+      case Policy::kStreaming:
+        streaming_positions(n, budget, options.sink_tokens, [&](int t) { tokens.push_back(t); });
+        break;
+      case Policy::kAdamas:
+        select_smallest_distances(workspace.distances.data() + static_cast<size_t>(unit) * max_n, n - 1, budget - 1, 3 * d, tokens);
+        tokens.push_back(n - 1);
+        break;
+      case Policy::kOracle:
+        select_smallest_keys(workspace.keys[unit], budget - 1, tokens);
+        tokens.push_back(n - 1);
+        break;
+      case Policy::kQuest: {
+        std::vector<int32_t> pages_kept;
+        const int pages = (n + view.page_size - 1) / view.page_size;
+        select_smallest_keys(workspace.keys[unit], quest_pages_kept(budget, view.page_size) - 1, pages_kept);
+        pages_kept.push_back(pages - 1);
+        for (int page : pages_kept)
+          for (int t = page * view.page_size; t < std::min(n, (page + 1) * view.page_size); ++t) tokens.push_back(t);
+        break;
+      }
+      case Policy::kFull:
+        break;
+    }
+    std::copy(tokens.begin(), tokens.end(), selection.indices.data() + static_cast<size_t>(unit) * shape.capacity);
+    selection.counts[unit] = static_cast<int32_t>(tokens.size());
+  }
+  if (times) {
+    times->estimate_ms = estimate_ms;
+    times->select_ms = elapsed_ms(select_start);
+  }
+}
+
+}  // namespace adamas

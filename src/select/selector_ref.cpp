@@ -1,0 +1,102 @@
+// Scalar reference selectors: plain loops and full sorts, kept obviously right.
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "adamas/hadamard.h"
+#include "adamas/top_k.h"
+#include "select/canonical_sums.h"
+#include "select/selector_common.h"
+
+namespace adamas {
+
+namespace {
+
+void write_row(TokenSelection& selection, int seq, int row, const std::vector<int32_t>& tokens) {
+  int32_t* out = selection.indices.data() + (static_cast<size_t>(seq) * selection.rows_per_seq + row) * selection.capacity;
+  std::copy(tokens.begin(), tokens.end(), out);
+  selection.counts[static_cast<size_t>(seq) * selection.rows_per_seq + row] = static_cast<int32_t>(tokens.size());
+}
+
+}  // namespace
+
+void select_tokens_ref(const SelectorOptions& options, const PagedKvView& view, const float* q, int num_q_heads,
+                       TokenSelection& selection) {
+  check_selector_options(options);
+  check_decode_inputs(view, q, num_q_heads);
+  const SelectionShape shape = selection_shape(options, view, num_q_heads);
+  prepare_selection(selection, view.batch, shape, options.per_query_head);
+  const int d = view.head_dim, budget = options.token_budget;
+  const size_t element_bytes = dtype_size_bytes(view.dtype);
+
+  for (int seq = 0; seq < view.batch; ++seq) {
+    const int n = view.seq_lens[seq];
+    if (options.policy == Policy::kFull || n <= budget) {
+      selection.dense[seq] = 1;
+      continue;
+    }
+    for (int r = 0; r < shape.rows; ++r) {
+      const int kv_head = row_kv_head(options, shape, r);
+      const int first_head = row_first_q_head(options, shape, r);
+      const int heads = row_q_head_count(options, shape);
+      auto query = [&](int j) { return q + (static_cast<size_t>(seq) * num_q_heads + first_head + j) * d; };
+      std::vector<int32_t> tokens;
+      std::vector<uint64_t> keys;
+
+      switch (options.policy) {
+        case Policy::kStreaming:
+          streaming_positions(n, budget, options.sink_tokens, [&](int t) { tokens.push_back(t); });
+          break;
+        case Policy::kAdamas: {
+          std::vector<std::vector<uint8_t>> query_codes(heads, std::vector<uint8_t>(code_bytes(d)));
+          for (int j = 0; j < heads; ++j) {
+            std::vector<float> rotated(query(j), query(j) + d);
+            hadamard_transform_ref(rotated.data(), d);
+            encode_code_ref(rotated.data(), d, options.thresholds, query_codes[j].data());
+          }
+          for (int t = 0; t < n - 1; ++t) {
+            const uint8_t* key_code = view.key_codes + view.code_offset(seq, kv_head, t);
+            int distance = 3 * d;
+            for (int j = 0; j < heads; ++j) distance = std::min(distance, l1_distance_ref(query_codes[j].data(), key_code, d));
+            keys.push_back(distance_key(static_cast<uint32_t>(distance), static_cast<uint32_t>(t)));
+          }
+          select_smallest_keys_ref(keys, budget - 1, tokens);
+          tokens.push_back(n - 1);
+          break;
+        }
+        case Policy::kOracle: {
+          for (int t = 0; t < n - 1; ++t) {
+            const auto* key_row = static_cast<const uint8_t*>(view.keys) + view.kv_offset(seq, kv_head, t) * element_bytes;
+            float best = -std::numeric_limits<float>::infinity();
+            for (int j = 0; j < heads; ++j) best = std::max(best, canonical_dot(query(j), key_row, view.dtype, d));
+            keys.push_back(score_key(best, static_cast<uint32_t>(t)));
+          }
+          select_smallest_keys_ref(keys, budget - 1, tokens);
+          tokens.push_back(n - 1);
+          break;
+        }
+        case Policy::kQuest: {
+          const int pages = (n + view.page_size - 1) / view.page_size;
+          std::vector<int32_t> kept_pages;
+          for (int page = 0; page < pages - 1; ++page) {
+            const size_t meta = view.page_meta_offset(seq, kv_head, page);
+            float best = -std::numeric_limits<float>::infinity();
+            for (int j = 0; j < heads; ++j)
+              best = std::max(best, canonical_page_bound(query(j), view.page_min + meta, view.page_max + meta, d));
+            keys.push_back(score_key(best, static_cast<uint32_t>(page)));
+          }
+          select_smallest_keys_ref(keys, quest_pages_kept(budget, view.page_size) - 1, kept_pages);
+          kept_pages.push_back(pages - 1);
+          for (int page : kept_pages)
+            for (int t = page * view.page_size; t < std::min(n, (page + 1) * view.page_size); ++t) tokens.push_back(t);
+          break;
+        }
+        case Policy::kFull:
+          break;
+      }
+      write_row(selection, seq, r, tokens);
+    }
+  }
+}
+
+}  // namespace adamas
