@@ -91,6 +91,7 @@ class KvCache {
 
  private:
   int allocate_page();
+  void check_finite(const float* keys, const float* values, int count) const;
 
   KvCacheConfig config_;
   int num_pages_ = 0;

@@ -69,7 +69,7 @@ int KvCache::reserve_tokens(int seq, int count) {
   ADAMAS_CHECK(seq >= 0 && seq < batch(), "KV cache: sequence ", seq, " does not exist (batch ", batch(), ")");
   ADAMAS_CHECK(count >= 0, "KV cache: cannot reserve ", count, " tokens");
   const int first = seq_lens_[seq];
-  ADAMAS_CHECK(static_cast<int64_t>(first) + count <= static_cast<int64_t>(max_pages_per_seq_) * config_.page_size,
+  ADAMAS_CHECK(static_cast<int64_t>(first) + count <= config_.max_tokens_per_seq,
                "KV cache: sequence ", seq, " would hold ", static_cast<int64_t>(first) + count,
                " tokens, capacity is ", config_.max_tokens_per_seq);
   const int pages_needed = (first + count + config_.page_size - 1) / config_.page_size;
@@ -85,11 +85,9 @@ void KvCache::write_tokens(int layer, int seq, int first, int count, const float
   ADAMAS_CHECK(seq >= 0 && seq < batch(), "KV cache: sequence ", seq, " does not exist (batch ", batch(), ")");
   ADAMAS_CHECK(first >= 0 && count >= 0 && first + count <= seq_lens_[seq], "KV cache: positions [", first, ", ",
                first + count, ") of sequence ", seq, " were not reserved (length ", seq_lens_[seq], ")");
+  check_finite(keys, values, count);
   const int d = config_.head_dim, heads = config_.num_kv_heads;
   const size_t row = static_cast<size_t>(heads) * d;
-  for (size_t i = 0; i < static_cast<size_t>(count) * row; ++i)
-    ADAMAS_CHECK(std::isfinite(keys[i]) && std::isfinite(values[i]), "KV cache: non-finite key or value at token ",
-                 first + static_cast<int>(i / row), " of sequence ", seq);
   const PagedKvView layer_view = view(layer);
   std::vector<float> rotated(d);
   for (int t = 0; t < count; ++t) {
@@ -114,8 +112,16 @@ void KvCache::write_tokens(int layer, int seq, int first, int count, const float
   }
 }
 
+void KvCache::check_finite(const float* keys, const float* values, int count) const {
+  const size_t row = static_cast<size_t>(config_.num_kv_heads) * config_.head_dim;
+  for (size_t i = 0; i < static_cast<size_t>(count) * row; ++i)
+    ADAMAS_CHECK(std::isfinite(keys[i]) && std::isfinite(values[i]), "KV cache: non-finite key or value (",
+                 std::isfinite(keys[i]) ? values[i] : keys[i], ") in token ", i / row, " of the ", count, " written");
+}
+
 void KvCache::append(int seq, const float* keys, const float* values, int count) {
   ADAMAS_CHECK(config_.num_layers == 1, "KV cache: append() is for single-layer caches; use reserve_tokens + write_tokens");
+  check_finite(keys, values, count);  // before reserving, so a bad token leaves the cache unchanged
   const int first = reserve_tokens(seq, count);
   write_tokens(0, seq, first, count, keys, values);
 }

@@ -155,7 +155,9 @@ void select_tokens_cpu(const SelectorOptions& options, const PagedKvView& view, 
     selection.dense[seq] = dense ? 1 : 0;
     if (!dense) max_n = std::max(max_n, view.seq_lens[seq]);
   }
-  static thread_local SelectorWorkspace workspace;
+  // The caller's workspace, shared by the worker threads below (each writes its own units).
+  static thread_local SelectorWorkspace caller_workspace;
+  SelectorWorkspace& workspace = caller_workspace;
   if (options.policy == Policy::kAdamas && workspace.distances.size() < static_cast<size_t>(units) * max_n)
     workspace.distances.resize(static_cast<size_t>(units) * max_n);
   if (workspace.keys.size() < static_cast<size_t>(units)) {

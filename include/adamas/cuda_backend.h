@@ -1,0 +1,131 @@
+// CUDA backend: a device-memory paged KV cache with the same layout as KvCache, the fused append
+// (K/V write + Hadamard + 2-bit codes + Quest page min/max), the GPU selectors (adamas, quest,
+// streaming, oracle, full) and flash-decoding attention over index lists. docs/cuda_kernels.md is
+// the contract for every device buffer. No CUDA types appear here, so this header compiles in
+// CPU-only builds; streams are passed as opaque handles (a cudaStream_t cast to void*).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adamas/kv_cache.h"
+#include "adamas/selector.h"
+
+namespace adamas::cuda {
+
+using StreamHandle = void*;  // cudaStream_t; nullptr is the legacy default stream
+
+// True when the library was built with CUDA and a device is usable. Never throws.
+bool gpu_available();
+// Name of device 0 ("NVIDIA H200"); throws adamas::Error without a GPU.
+std::string gpu_name();
+
+// Device-memory paged cache for `config.num_layers` layers; num_pages = max_batch *
+// ceil(max_tokens_per_seq / page_size), as KvCache. Buffers follow docs/kv_cache_layout.md.
+// The page table and sequence lengths are planned on the host (set_page_table / upload) and
+// copied to the device; appends and decode steps then read them on the device.
+class DeviceKvCache {
+ public:
+  explicit DeviceKvCache(const KvCacheConfig& config);  // validates like KvCache; throws adamas::Error
+  ~DeviceKvCache();
+  DeviceKvCache(const DeviceKvCache&) = delete;
+  DeviceKvCache& operator=(const DeviceKvCache&) = delete;
+
+  const KvCacheConfig& config() const;
+  int num_pages() const;
+  int max_pages_per_seq() const;
+
+  // Copies every layer's buffers, the page table and the sequence lengths of a host cache with
+  // the same config (synchronous).
+  void upload(const KvCache& host);
+  // Sets the batch: page_table is [batch][max_pages_per_seq] physical page ids (-1 unused),
+  // seq_lens [batch]. Synchronous host-to-device copy; a planning step, not a per-token one.
+  void set_page_table(const std::vector<int32_t>& page_table, const std::vector<int32_t>& seq_lens);
+  // Device pointer to the sequence lengths [batch] int32, for callers that advance them on the device.
+  int32_t* device_seq_lens();
+
+  // Writes `count` tokens per sequence of layer `layer`: device fp32 keys/values
+  // [batch][count][num_kv_heads][head_dim] (keys after RoPE) at positions
+  // first_position[s] .. first_position[s] + count - 1 (device int32 [batch]); the positions'
+  // pages must already be in the page table. Stores K/V in the cache dtype and, from the stored
+  // keys, the key codes (bit-identical to KvCache) and the page min/max. Asynchronous on `stream`;
+  // no allocation. Keys must be finite (not checked on the device).
+  void append(int layer, const float* keys, const float* values, const int32_t* first_position, int batch,
+              int count, StreamHandle stream = nullptr);
+
+  // Device view of one layer (device pointers; batch = the batch set last).
+  PagedKvView view(int layer) const;
+
+  // Synchronous copies of one layer's buffers to the host, for tests.
+  void download(int layer, std::vector<uint8_t>& keys, std::vector<uint8_t>& values, std::vector<uint8_t>& key_codes,
+                std::vector<float>& page_min, std::vector<float>& page_max) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// What a decode plan is sized for. Workspaces are allocated once, in the constructor.
+struct DecodePlanConfig {
+  int max_batch = 1;
+  int num_q_heads = 32;
+  int num_kv_heads = 32;
+  int head_dim = 128;
+  int page_size = kDefaultPageSize;
+  DType dtype = DType::kF16;
+  int max_context = 32768;  // longest sequence any step will see
+  SelectorOptions selector;
+};
+
+// Selection in device memory, same layout as TokenSelection (docs/cuda_kernels.md).
+struct DeviceSelection {
+  int batch = 0, rows_per_seq = 0, capacity = 0;
+  bool per_query_head = false;
+  int32_t* indices = nullptr;  // [batch][rows_per_seq][capacity]
+  int32_t* counts = nullptr;   // [batch][rows_per_seq]
+  uint8_t* dense = nullptr;    // [batch]
+};
+
+// Plan/run split of one decode step. The constructor validates the config and allocates every
+// workspace; select/attend/step then launch kernels only: no allocation, no host
+// synchronization, so a step can be captured in a CUDA graph and replayed.
+class DecodePlan {
+ public:
+  explicit DecodePlan(const DecodePlanConfig& config);  // throws adamas::Error (unsupported shape, no GPU)
+  ~DecodePlan();
+  DecodePlan(const DecodePlan&) = delete;
+  DecodePlan& operator=(const DecodePlan&) = delete;
+
+  const DecodePlanConfig& config() const;
+  int attention_splits() const;  // context splits of the flash-decoding attention
+
+  // Selection of the configured policy for device queries q (fp32 [batch][num_q_heads][head_dim],
+  // post-RoPE) against a device view (batch <= max_batch, lengths <= max_context). The result
+  // selects exactly the sets of select_tokens_ref.
+  void select(const PagedKvView& view, const float* q, StreamHandle stream = nullptr);
+  // The two halves of select, for per-stage timing: scoring every candidate (adamas: L1 scan
+  // fused with the distance histogram), then the threshold search and the index-list writes.
+  void estimate(const PagedKvView& view, const float* q, StreamHandle stream = nullptr);
+  void select_from_scores(const PagedKvView& view, StreamHandle stream = nullptr);
+  // Decode attention of q over the last selection (use_selection) or over every cached position;
+  // out: device fp32 [batch][num_q_heads][head_dim]. Within 1e-3 relative of decode_attention_ref.
+  void attend(const PagedKvView& view, const float* q, float* out, bool use_selection, StreamHandle stream = nullptr);
+  // select + attend.
+  void step(const PagedKvView& view, const float* q, float* out, StreamHandle stream = nullptr);
+
+  DeviceSelection selection() const;
+  // Synchronous copy of the last selection into a host TokenSelection (for tests).
+  void download_selection(int batch, TokenSelection& out) const;
+  // Synchronous copy of the adamas distances of the last step: [batch*rows][max_context] uint16,
+  // entry t of a row is the minimum over the row's query heads of the exact L1 to token t's code
+  // (t < seq_len - 1; other entries unspecified). Throws unless the policy is adamas.
+  void download_distances(std::vector<uint16_t>& distances) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace adamas::cuda
