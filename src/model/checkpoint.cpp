@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "adamas/error.h"
+#include "adamas/model/bpe_tokenizer.h"
 #include "adamas/model/gguf.h"
 
 namespace adamas {
@@ -51,15 +52,17 @@ Checkpoint open_hf_directory(const fs::path& directory) {
       fs::exists(single, error) ? single.string() : (directory / "model.safetensors.index.json").string();
   validate_llama_weights(checkpoint.config, *checkpoint.weights, weights_name);
 
-  const fs::path tokenizer_path = directory / "tokenizer.model";
-  if (!fs::exists(tokenizer_path, error)) {
-    // Byte-level BPE (Llama 3 and others ship only tokenizer.json) is not wired in yet.
-    ADAMAS_CHECK(!fs::exists(directory / "tokenizer.json", error), checkpoint.path,
-                 ": has tokenizer.json but no tokenizer.model; only sentencepiece tokenizer.model is "
-                 "supported for Hugging Face directories so far (byte-level BPE from tokenizer.json is not)");
-    throw Error(checkpoint.path + ": no tokenizer.model");
+  // Sentencepiece (Llama 1/2, Mistral) when tokenizer.model is there; otherwise byte-level BPE
+  // from tokenizer.json (Llama 3 style checkpoints ship only that).
+  fs::path tokenizer_path = directory / "tokenizer.model";
+  if (fs::exists(tokenizer_path, error)) {
+    checkpoint.tokenizer = load_sentencepiece_tokenizer(tokenizer_path.string());
+  } else {
+    tokenizer_path = directory / "tokenizer.json";
+    ADAMAS_CHECK(fs::exists(tokenizer_path, error), checkpoint.path,
+                 ": no tokenizer.model or tokenizer.json");
+    checkpoint.tokenizer = load_bpe_tokenizer_json(tokenizer_path.string());
   }
-  checkpoint.tokenizer = load_sentencepiece_tokenizer(tokenizer_path.string());
   ADAMAS_CHECK(checkpoint.tokenizer->vocab_size() <= checkpoint.config.vocab_size, tokenizer_path.string(),
                ": tokenizer has ", checkpoint.tokenizer->vocab_size(), " tokens, more than the model's vocab_size ",
                checkpoint.config.vocab_size, " in config.json");

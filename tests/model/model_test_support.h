@@ -7,6 +7,7 @@
 #include <sentencepiece_trainer.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -108,11 +109,11 @@ inline std::vector<uint8_t> safetensors_bytes(const std::vector<StoredTensor>& t
   if (header_edit) header_edit(header);
   std::string text = header.dump();
   while (text.size() % 8 != 0) text.push_back(' ');
-  std::vector<uint8_t> bytes(8);
   const uint64_t length = text.size();
+  std::vector<uint8_t> bytes(8 + text.size() + data.size());
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(length >> (8 * i));
-  bytes.insert(bytes.end(), text.begin(), text.end());
-  bytes.insert(bytes.end(), data.begin(), data.end());
+  std::copy(text.begin(), text.end(), bytes.begin() + 8);
+  std::copy(data.begin(), data.end(), bytes.begin() + 8 + static_cast<std::ptrdiff_t>(text.size()));
   return bytes;
 }
 
@@ -208,10 +209,11 @@ inline const char* const kTokenizerCorpus[] = {
     "Numbers like 42, 1024 and 65536 appear in the text as well.",
 };
 
-// Trains a small BPE sentencepiece model with Llama's special ids (unk 0, bos 1, eos 2) and writes
-// it to `directory`/`stem`.model. Returns the model path. Extra trainer flags go in `extra_flags`.
-inline std::string train_tiny_sentencepiece(const fs::path& directory, const std::string& stem = "tokenizer",
-                                            int vocab_size = 64, const std::string& extra_flags = "") {
+// Trains a small BPE sentencepiece model, by default with Llama's special ids (unk 0, bos 1,
+// eos 2), and writes it to `directory`/`stem`.model. Returns the model path.
+inline std::string train_tiny_sentencepiece(
+    const fs::path& directory, const std::string& stem = "tokenizer", int vocab_size = 64,
+    const std::string& special_id_flags = "--unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1") {
   const fs::path corpus = directory / (stem + "_corpus.txt");
   std::string text;
   for (const char* line : kTokenizerCorpus) text += std::string(line) + "\n";
@@ -219,9 +221,7 @@ inline std::string train_tiny_sentencepiece(const fs::path& directory, const std
   const std::string prefix = (directory / stem).string();
   const std::string flags = "--input=" + corpus.string() + " --model_prefix=" + prefix +
                             " --vocab_size=" + std::to_string(vocab_size) +
-                            " --model_type=bpe --character_coverage=1.0 --minloglevel=2"
-                            " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1 " +
-                            extra_flags;
+                            " --model_type=bpe --character_coverage=1.0 --minloglevel=2 " + special_id_flags;
   const auto status = sentencepiece::SentencePieceTrainer::Train(flags);
   if (!status.ok()) throw std::runtime_error("sentencepiece training failed: " + status.ToString());
   return prefix + ".model";

@@ -390,7 +390,7 @@ TEST(SafetensorsFuzz, RandomMutationsLoadOrThrowAdamasError) {
   ASSERT_TRUE(parse_and_load(valid));
   const uint32_t seed = 20240611;
   std::mt19937 generator(seed);
-  constexpr int kIterations = 20000;
+  constexpr int kIterations = 50000;
   int accepted = 0;
   for (int iteration = 0; iteration < kIterations; ++iteration) {
     std::vector<uint8_t> bytes = valid;

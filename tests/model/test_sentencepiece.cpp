@@ -74,7 +74,7 @@ TEST_F(Sentencepiece, DecodeRejectsIdsOutsideTheVocabulary) {
 
 TEST_F(Sentencepiece, ModelWithoutBos) {
   TempDir dir;
-  const std::string path = test::train_tiny_sentencepiece(dir.path(), "nobos", 64, "--bos_id=-1 --eos_id=1");
+  const std::string path = test::train_tiny_sentencepiece(dir.path(), "nobos", 64, "--unk_id=0 --bos_id=-1 --eos_id=1 --pad_id=-1");
   const auto tokenizer = load_sentencepiece_tokenizer(path);
   EXPECT_EQ(tokenizer->bos_id(), -1);
   EXPECT_EQ(tokenizer->encode("fox", true), tokenizer->encode("fox", false));
