@@ -1,2 +1,35 @@
+// The `adamas` command line: subcommands register themselves (commands.h); errors from the
+// library arrive as adamas::Error and leave with "error: ..." and a non-zero exit status.
 #include <cstdio>
-int main() { std::puts("adamas"); return 0; }
+#include <exception>
+
+#include "adamas/error.h"
+#include "commands.h"
+
+namespace {
+constexpr int kExitRuntimeError = 1;
+constexpr int kExitUsageError = 2;
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"adamas: Hadamard sparse attention for long-context LLM decoding"};
+  app.require_subcommand(1);
+  adamas::cli::register_bench_attn(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsageError;
+  } catch (const adamas::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return kExitRuntimeError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return kExitRuntimeError;
+  }
+  return 0;
+}

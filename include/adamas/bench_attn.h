@@ -45,6 +45,9 @@ struct BenchAttnReport {
   std::vector<BenchAttnRow> rows;
 };
 
+// Throws adamas::Error naming the first bad option.
+void check_bench_attn_options(const BenchAttnOptions& options);
+
 // Bytes one decode step of `policy` must read (the model behind the bench's bandwidth numbers).
 double decode_step_bytes(const BenchAttnOptions& options, Policy policy);
 

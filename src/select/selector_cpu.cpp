@@ -30,7 +30,7 @@ double elapsed_ms(Clock::time_point start) {
 // Minimum exact L1 over `heads` query codes for positions [0, n) of one (sequence, KV head).
 // Codes of a page are contiguous, so the scan walks page by page.
 template <int kWords>
-inline void scan_min_l1(const PagedKvView& view, int seq, int kv_head, int n, const uint64_t* query_words, int heads,
+__attribute__((always_inline)) inline void scan_min_l1(const PagedKvView& view, int seq, int kv_head, int n, const uint64_t* query_words, int heads,
                         int words, uint16_t* distances) {
   const int w = kWords > 0 ? kWords : words;
   for (int page_start = 0; page_start < n; page_start += view.page_size) {
