@@ -79,6 +79,79 @@ __attribute__((target("popcnt,avx2,fma,f16c"))) void scan_dispatch_popcnt(const 
   }
 }
 
+// |a - b| per 2-bit lane (same three-popcount identity as l1_distance_word), then the lanes of
+// each byte summed: 32 bytes of per-byte distances (0..12) for 128 coordinates.
+__attribute__((target("avx2,fma,f16c"))) inline __m256i l1_bytes_avx2(__m256i query, __m256i query_shifted,
+                                                                     __m256i key) {
+  const __m256i low_lanes = _mm256_set1_epi8(0x55), pairs = _mm256_set1_epi8(0x33), nibbles = _mm256_set1_epi8(0x0f);
+  const __m256i diff = _mm256_xor_si256(query, key);
+  const __m256i low = _mm256_and_si256(diff, low_lanes);
+  const __m256i high = _mm256_and_si256(_mm256_srli_epi64(diff, 1), low_lanes);
+  const __m256i correction = _mm256_andnot_si256(_mm256_xor_si256(query_shifted, key), _mm256_and_si256(high, low));
+  const __m256i lane = _mm256_or_si256(_mm256_slli_epi64(_mm256_andnot_si256(correction, high), 1), low);
+  const __m256i two_lanes = _mm256_add_epi8(_mm256_and_si256(lane, pairs), _mm256_and_si256(_mm256_srli_epi64(lane, 2), pairs));
+  return _mm256_add_epi8(_mm256_and_si256(two_lanes, nibbles), _mm256_and_si256(_mm256_srli_epi64(two_lanes, 4), nibbles));
+}
+
+// Vectorized scan for codes of 32 or 64 bytes (d = 128, 256): four tokens at a time, their four
+// distances packed as 16-bit fields and reduced together; min over the query group.
+__attribute__((target("avx2,fma,f16c"))) void scan_min_l1_avx2(const PagedKvView& view, int seq, int kv_head, int n,
+                                                               const uint8_t* query_codes, int heads,
+                                                               uint16_t* distances) {
+  const int bytes = code_bytes(view.head_dim);
+  const int vectors = bytes / 32;
+  __m256i query[2 * 8], query_shifted[2 * 8];
+  const int cached_heads = std::min(heads, 8);
+  for (int j = 0; j < cached_heads; ++j)
+    for (int v = 0; v < vectors; ++v) {
+      query[j * 2 + v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query_codes + static_cast<size_t>(j) * bytes + 32 * v));
+      query_shifted[j * 2 + v] = _mm256_srli_epi64(query[j * 2 + v], 1);
+    }
+  const __m256i zero = _mm256_setzero_si256();
+  for (int page_start = 0; page_start < n; page_start += view.page_size) {
+    const uint8_t* page_codes = view.key_codes + view.code_offset(seq, kv_head, page_start);
+    const int count = std::min(view.page_size, n - page_start);
+    int t = 0;
+    for (; t + 4 <= count; t += 4) {
+      __m128i best = _mm_set1_epi16(-1);
+      for (int j = 0; j < heads; ++j) {
+        __m256i packed = zero;
+        for (int k = 0; k < 4; ++k) {
+          const uint8_t* key = page_codes + static_cast<size_t>(t + k) * bytes;
+          __m256i per_byte;
+          if (j < cached_heads) {
+            per_byte = l1_bytes_avx2(query[j * 2], query_shifted[j * 2], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key)));
+            if (vectors == 2)
+              per_byte = _mm256_add_epi8(per_byte, l1_bytes_avx2(query[j * 2 + 1], query_shifted[j * 2 + 1],
+                                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + 32))));
+          } else {  // groups larger than 8: load the query code again
+            const uint8_t* qc = query_codes + static_cast<size_t>(j) * bytes;
+            const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qc));
+            per_byte = l1_bytes_avx2(q0, _mm256_srli_epi64(q0, 1), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key)));
+            if (vectors == 2) {
+              const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qc + 32));
+              per_byte = _mm256_add_epi8(per_byte, l1_bytes_avx2(q1, _mm256_srli_epi64(q1, 1),
+                                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + 32))));
+            }
+          }
+          // Four 64-bit partial sums (each <= 8 * 24), shifted into 16-bit field k.
+          packed = _mm256_or_si256(packed, _mm256_slli_epi64(_mm256_sad_epu8(per_byte, zero), 16 * k));
+        }
+        __m128i sum = _mm_add_epi16(_mm256_castsi256_si128(packed), _mm256_extracti128_si256(packed, 1));
+        sum = _mm_add_epi16(sum, _mm_srli_si128(sum, 8));
+        best = _mm_min_epu16(best, sum);
+      }
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(distances + page_start + t), best);
+    }
+    for (; t < count; ++t) {
+      const uint8_t* key = page_codes + static_cast<size_t>(t) * bytes;
+      int best = std::numeric_limits<int>::max();
+      for (int j = 0; j < heads; ++j) best = std::min(best, l1_distance(query_codes + static_cast<size_t>(j) * bytes, key, view.head_dim));
+      distances[page_start + t] = static_cast<uint16_t>(best);
+    }
+  }
+}
+
 __attribute__((target("avx2,fma,f16c"))) inline __m256 load8_as_f32(const void* row, DType dtype, int i) {
   switch (dtype) {
     case DType::kF32: return _mm256_loadu_ps(static_cast<const float*>(row) + i);
@@ -195,7 +268,10 @@ void select_tokens_cpu(const SelectorOptions& options, const PagedKvView& view, 
       }
       uint16_t* distances = workspace.distances.data() + static_cast<size_t>(unit) * max_n;
 #if defined(__x86_64__)
-      if (popcnt) scan_dispatch_popcnt(view, seq, kv_head, n - 1, qw, heads, words, distances);
+      if (popcnt && (words == 4 || words == 8))
+        scan_min_l1_avx2(view, seq, kv_head, n - 1, reinterpret_cast<const uint8_t*>(qw), heads, distances);
+      else if (popcnt)
+        scan_dispatch_popcnt(view, seq, kv_head, n - 1, qw, heads, words, distances);
       else
 #endif
         scan_dispatch(view, seq, kv_head, n - 1, qw, heads, words, distances);

@@ -34,6 +34,9 @@ std::vector<SelectorCase> selector_cases() {
           const DType dtype = (i % 3 == 0) ? DType::kF32 : (i % 3 == 1 ? DType::kF16 : DType::kBF16);
           cases.push_back({lens, hq, hkv, d, budget, dtype, (i++ % 4) == 3});
         }
+  // Groups wider than the vector scan keeps in registers (8 query codes).
+  cases.push_back({{900, 45}, 12, 1, 128, 100, DType::kF16, false});
+  cases.push_back({{700}, 24, 2, 256, 64, DType::kBF16, false});
   return cases;
 }
 
