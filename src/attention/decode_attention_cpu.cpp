@@ -135,10 +135,20 @@ void attend_unit(const PagedKvView& view, int seq, int kv_head, int first_head, 
   const RowOps ops{widen_row_scalar, dot_scalar};
 #endif
   auto position_at = [&](int i) { return positions ? positions[i] : i; };
+  // Selected rows are scattered: fetch a few positions ahead, the hardware prefetcher cannot.
+  constexpr int kPrefetchDistance = 4;
+  const size_t row_bytes = static_cast<size_t>(d) * element_bytes;
+  auto prefetch_row = [&](const void* base, int i) {
+    if (!positions || i >= count) return;
+    const char* row_start = static_cast<const char*>(base) + view.kv_offset(seq, kv_head, positions[i]) * element_bytes;
+    for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(row_start + line);
+  };
 
   for (int block = 0; block < count; block += kBlock) {
     const int length = std::min(kBlock, count - block);
     for (int i = 0; i < length; ++i) {
+      prefetch_row(view.keys, block + i + kPrefetchDistance);
+      prefetch_row(view.values, block + i + kPrefetchDistance);
       const size_t offset = view.kv_offset(seq, kv_head, position_at(block + i));
       ops.widen(static_cast<const uint8_t*>(view.keys) + offset * element_bytes, view.dtype, d, row);
       for (int j = 0; j < heads; ++j) scores[j * kBlock + i] = ops.dot(query + static_cast<size_t>(j) * d, row, d) * scale;
