@@ -40,6 +40,8 @@ struct RandomCacheSpec {
   Thresholds thresholds;
   // Outlier channels make the Hadamard rotation matter (as in real models).
   bool outlier_channels = true;
+  int code_bits = 2;
+  bool code_hadamard = true;
 };
 
 inline std::string describe(const RandomCacheSpec& spec, uint64_t seed) {
@@ -64,6 +66,8 @@ inline KvCache make_random_cache(const RandomCacheSpec& spec, std::mt19937_64& r
   for (int n : spec.seq_lens) longest = std::max(longest, n);
   config.max_tokens_per_seq = longest;
   config.code_thresholds = spec.thresholds;
+  config.code_bits = spec.code_bits;
+  config.code_hadamard = spec.code_hadamard;
   KvCache cache(config);
   const size_t row = static_cast<size_t>(spec.num_kv_heads) * spec.head_dim;
   for (int n : spec.seq_lens) {

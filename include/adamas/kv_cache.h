@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "adamas/code_book.h"
 #include "adamas/dtype.h"
 #include "adamas/key_codes.h"
 
@@ -35,6 +36,11 @@ struct PagedKvView {
   const int32_t* page_table = nullptr;
   int max_pages_per_seq = 0;
   const int32_t* seq_lens = nullptr;
+  // The layer's code format (bits, rotation, thresholds, centroids). Null means the paper's 2-bit
+  // Hadamard codes with the selector's thresholds (what device-side views use).
+  const CodeBook* code_book = nullptr;
+
+  int code_bits() const { return code_book ? code_book->bits : 2; }
 
   // Element offset of (token position, kv head) of sequence `seq` in keys/values.
   size_t kv_offset(int seq, int kv_head, int position) const {
@@ -42,7 +48,10 @@ struct PagedKvView {
     return ((static_cast<size_t>(page) * num_kv_heads + kv_head) * page_size + position % page_size) *
            head_dim;
   }
-  size_t code_offset(int seq, int kv_head, int position) const { return kv_offset(seq, kv_head, position) / 4; }
+  // Byte offset of the key code of (token position, kv head): code_stride_bytes per token and head.
+  size_t code_offset(int seq, int kv_head, int position) const {
+    return kv_offset(seq, kv_head, position) / head_dim * code_stride_bytes(code_bits(), head_dim);
+  }
   // Offset of the page-level min/max vector of logical page `logical_page`.
   size_t page_meta_offset(int seq, int kv_head, int logical_page) const {
     const int page = page_table[static_cast<size_t>(seq) * max_pages_per_seq + logical_page];
@@ -59,6 +68,8 @@ struct KvCacheConfig {
   int max_batch = 1;
   int max_tokens_per_seq = 4096;  // capacity per sequence, rounded up to whole pages
   Thresholds code_thresholds;     // used for the key codes written at append time
+  int code_bits = 2;              // 1, 2 or 3 (the study's ablation; 2 is the method)
+  bool code_hadamard = true;      // rotate keys before coding (the study's ablation)
 };
 
 // Host-memory paged cache. Pages are allocated from a pool as sequences grow.
@@ -87,6 +98,12 @@ class KvCache {
   void append(int seq, const float* keys, const float* values, int count = 1);
 
   PagedKvView view(int layer) const;
+
+  // Replaces layer `layer`'s code format and re-encodes every cached token of that layer with it
+  // (calibration after prefill). The bits must stay those of the config (the storage is sized
+  // for them). Throws adamas::Error on an invalid book.
+  void set_code_book(int layer, const CodeBook& book);
+  const CodeBook& code_book(int layer) const { return code_books_.at(layer); }
   size_t bytes_allocated() const;
 
  private:
@@ -102,6 +119,7 @@ class KvCache {
   std::vector<int32_t> page_table_;                       // [max_batch][max_pages_per_seq]
   std::vector<int32_t> seq_lens_;
   std::vector<int32_t> free_pages_;
+  std::vector<CodeBook> code_books_;                      // per layer
 };
 
 }  // namespace adamas

@@ -10,6 +10,8 @@
 // with N <= B cached positions is attended densely. GQA: by default one selection per KV head,
 // shared by its group (scores combined over the group: min distance for adamas, max q.k for the
 // oracle, max page bound for quest); per_query_head gives each query head its own.
+// Adamas codes the query with the view's code book (the cache's, per layer) when it has one, so
+// queries and keys always share thresholds; SelectorOptions::thresholds serves views without one.
 #pragma once
 
 #include <cstdint>
@@ -25,14 +27,28 @@ enum class Policy { kFull, kStreaming, kQuest, kAdamas, kOracle };
 std::string policy_name(Policy policy);
 Policy parse_policy(const std::string& name);  // throws adamas::Error on unknown names
 
+// How the adamas policy scores a cached key's code against the query (smaller distance or
+// larger score wins):
+//   l1          sum_i |c(q)_i - c(k)_i|                          (the paper)
+//   l2          sum_i (c(q)_i - c(k)_i)^2
+//   hamming     number of coordinates whose sign bucket differs (level >= levels/2)
+//   asymmetric  sum_i q'_i * centroid[c(k)_i], q' the rotated query in full precision (2-bit
+//               codes only); larger is better
+enum class Estimator { kL1, kL2, kHamming, kAsymmetric };
+std::string estimator_name(Estimator estimator);
+Estimator parse_estimator(const std::string& name);
+
 struct SelectorOptions {
   Policy policy = Policy::kAdamas;
   int token_budget = 256;
   int sink_tokens = 4;        // streaming
   bool per_query_head = false;
-  Thresholds thresholds;      // adamas query codes; must equal the cache's key-code thresholds
+  Thresholds thresholds;      // adamas query codes when the view carries no code book
+  Estimator estimator = Estimator::kL1;
 };
 void check_selector_options(const SelectorOptions& options);  // throws adamas::Error
+// Also checks the options against the view's code format (asymmetric needs 2-bit codes).
+void check_selector_options(const SelectorOptions& options, const PagedKvView& view);
 
 // Index lists: row r of sequence s holds counts[s*rows+r] ascending positions at
 // indices[(s*rows + r) * capacity ...]. rows = num_kv_heads, or num_q_heads when per_query_head.

@@ -1,6 +1,7 @@
 #include "adamas/kv_cache.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -12,6 +13,9 @@ namespace adamas {
 KvCache::KvCache(const KvCacheConfig& config) : config_(config) {
   check_head_dim(config.head_dim);
   check_thresholds(config.code_thresholds);
+  ADAMAS_CHECK(config.code_bits >= 1 && config.code_bits <= 3, "KV cache: code_bits must be 1, 2 or 3, got ", config.code_bits);
+  ADAMAS_CHECK(code_stride_bytes(config.code_bits, config.head_dim) >= 1, "KV cache: ", config.code_bits,
+               "-bit codes of head_dim ", config.head_dim, " would be shorter than a byte");
   ADAMAS_CHECK(config.num_layers > 0, "KV cache: num_layers must be positive, got ", config.num_layers);
   ADAMAS_CHECK(config.num_kv_heads > 0, "KV cache: num_kv_heads must be positive, got ", config.num_kv_heads);
   ADAMAS_CHECK(config.page_size > 0 && config.page_size <= 4096,
@@ -30,11 +34,22 @@ KvCache::KvCache(const KvCacheConfig& config) : config_(config) {
   for (int layer = 0; layer < config.num_layers; ++layer) {
     keys_.emplace_back(kv_bytes);
     values_.emplace_back(kv_bytes);
-    key_codes_.emplace_back(static_cast<size_t>(num_pages_) * page_elements / 4);
+    key_codes_.emplace_back(static_cast<size_t>(num_pages_) * page_elements / config.head_dim *
+                            code_stride_bytes(config.code_bits, config.head_dim));
     page_min_.emplace_back(meta_floats);
     page_max_.emplace_back(meta_floats);
   }
   page_table_.assign(static_cast<size_t>(config.max_batch) * max_pages_per_seq_, -1);
+  CodeBook book = CodeBook::from_thresholds(config.code_thresholds);
+  if (config.code_bits != 2) {  // default thresholds for the ablation widths, at the paper's scale
+    book.bits = config.code_bits;
+    book.thresholds = config.code_bits == 1 ? std::array<float, 7>{0, 0, 0, 0, 0, 0, 0}
+                                            : std::array<float, 7>{-30, -20, -10, 0, 10, 20, 30};
+    book.centroids = config.code_bits == 1 ? std::array<float, 8>{-10, 10, 0, 0, 0, 0, 0, 0}
+                                           : std::array<float, 8>{-35, -25, -15, -5, 5, 15, 25, 35};
+  }
+  book.hadamard = config.code_hadamard;
+  code_books_.assign(static_cast<size_t>(config.num_layers), book);
   clear();
 }
 
@@ -89,7 +104,8 @@ void KvCache::write_tokens(int layer, int seq, int first, int count, const float
   const int d = config_.head_dim, heads = config_.num_kv_heads;
   const size_t row = static_cast<size_t>(heads) * d;
   const PagedKvView layer_view = view(layer);
-  std::vector<float> rotated(d);
+  const CodeBook& book = code_books_[layer];
+  std::vector<float> stored(d);
   for (int t = 0; t < count; ++t) {
     const int position = first + t;
     for (int h = 0; h < heads; ++h) {
@@ -102,12 +118,11 @@ void KvCache::write_tokens(int layer, int seq, int first, int count, const float
         store_from_f32(keys_[layer].data(), config_.dtype, offset + i, key[i]);
         store_from_f32(values_[layer].data(), config_.dtype, offset + i, value[i]);
         // Codes and page bounds come from the key as stored, so every backend derives the same.
-        rotated[i] = load_as_f32(keys_[layer].data(), config_.dtype, offset + i);
-        page_min[i] = std::min(page_min[i], rotated[i]);
-        page_max[i] = std::max(page_max[i], rotated[i]);
+        stored[i] = load_as_f32(keys_[layer].data(), config_.dtype, offset + i);
+        page_min[i] = std::min(page_min[i], stored[i]);
+        page_max[i] = std::max(page_max[i], stored[i]);
       }
-      hadamard_transform(rotated.data(), d);
-      encode_code(rotated.data(), d, config_.code_thresholds, key_codes_[layer].data() + offset / 4);
+      encode_with_code_book(stored.data(), d, book, key_codes_[layer].data() + layer_view.code_offset(seq, h, position));
     }
   }
 }
@@ -142,7 +157,26 @@ PagedKvView KvCache::view(int layer) const {
   v.page_table = page_table_.data();
   v.max_pages_per_seq = max_pages_per_seq_;
   v.seq_lens = seq_lens_.data();
+  v.code_book = &code_books_[layer];
   return v;
+}
+
+void KvCache::set_code_book(int layer, const CodeBook& book) {
+  ADAMAS_CHECK(layer >= 0 && layer < config_.num_layers, "KV cache: layer ", layer, " out of range");
+  check_code_book(book);
+  ADAMAS_CHECK(book.bits == config_.code_bits, "KV cache: the cache stores ", config_.code_bits,
+               "-bit codes, cannot switch layer ", layer, " to ", book.bits, " bits");
+  code_books_[layer] = book;
+  const PagedKvView layer_view = view(layer);
+  const int d = config_.head_dim;
+  std::vector<float> stored(d);
+  for (int seq = 0; seq < batch(); ++seq)
+    for (int h = 0; h < config_.num_kv_heads; ++h)
+      for (int t = 0; t < seq_lens_[seq]; ++t) {
+        const size_t offset = layer_view.kv_offset(seq, h, t);
+        for (int i = 0; i < d; ++i) stored[i] = load_as_f32(keys_[layer].data(), config_.dtype, offset + i);
+        encode_with_code_book(stored.data(), d, book, key_codes_[layer].data() + layer_view.code_offset(seq, h, t));
+      }
 }
 
 size_t KvCache::bytes_allocated() const {

@@ -22,10 +22,34 @@ Policy parse_policy(const std::string& name) {
   throw Error("unknown attention policy '" + name + "', expected full, streaming, quest, adamas or oracle");
 }
 
+std::string estimator_name(Estimator estimator) {
+  switch (estimator) {
+    case Estimator::kL1: return "l1";
+    case Estimator::kL2: return "l2";
+    case Estimator::kHamming: return "hamming";
+    default: return "asymmetric";
+  }
+}
+
+Estimator parse_estimator(const std::string& name) {
+  for (Estimator e : {Estimator::kL1, Estimator::kL2, Estimator::kHamming, Estimator::kAsymmetric})
+    if (estimator_name(e) == name) return e;
+  throw Error("unknown estimator '" + name + "', expected l1, l2, hamming or asymmetric");
+}
+
 void check_selector_options(const SelectorOptions& options) {
   ADAMAS_CHECK(options.token_budget >= 1, "token budget must be at least 1, got ", options.token_budget);
   ADAMAS_CHECK(options.sink_tokens >= 0, "sink token count must be non-negative, got ", options.sink_tokens);
   check_thresholds(options.thresholds);
+}
+
+void check_selector_options(const SelectorOptions& options, const PagedKvView& view) {
+  check_selector_options(options);
+  if (options.policy != Policy::kAdamas) return;
+  const CodeBook book = selection_code_book(options, view);
+  check_code_book(book);
+  ADAMAS_CHECK(options.estimator != Estimator::kAsymmetric || book.bits == 2,
+               "the asymmetric estimator reads 2-bit codes; this cache layer holds ", book.bits, "-bit codes");
 }
 
 void check_decode_inputs(const PagedKvView& view, const float* q, int num_q_heads) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "adamas/code_book.h"
 #include "adamas/selector.h"
 
 namespace adamas {
@@ -36,6 +37,12 @@ inline int row_q_head_count(const SelectorOptions& options, const SelectionShape
 }
 inline int row_kv_head(const SelectorOptions& options, const SelectionShape& shape, int r) {
   return options.per_query_head ? r / shape.group_size : r;
+}
+
+// The code format of the adamas policy: the view's (the cache layer's), else the paper's 2-bit
+// Hadamard codes with the options' thresholds.
+inline CodeBook selection_code_book(const SelectorOptions& options, const PagedKvView& view) {
+  return view.code_book ? *view.code_book : CodeBook::from_thresholds(options.thresholds);
 }
 
 // Resets `selection` to the given shape, all rows empty, no sequence dense.

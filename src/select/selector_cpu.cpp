@@ -12,6 +12,7 @@
 #include "adamas/top_k.h"
 #include "cpu/cpu_features.h"
 #include "select/canonical_sums.h"
+#include "select/code_scores.h"
 #include "select/selector_common.h"
 
 #if defined(__x86_64__)
@@ -203,6 +204,75 @@ float page_bound_fast(const float* q, const float* page_min, const float* page_m
   return canonical_page_bound(q, page_min, page_max, head_dim);
 }
 
+// Scores positions [0, n-1) of one (sequence, KV head) for the adamas policy: integer distances
+// into `distances` (l1, l2, hamming) or score keys into `keys` (asymmetric).
+void estimate_adamas_unit(const SelectorOptions& options, const CodeBook& book, const PagedKvView& view, int seq,
+                          int kv_head, int n, const float* query, int heads, uint16_t* distances,
+                          std::vector<uint64_t>& keys) {
+  const int d = view.head_dim;
+  const int stride = code_stride_bytes(book.bits, d);
+  thread_local std::vector<float> rotated;
+  thread_local std::vector<uint64_t> query_words;  // packed query codes, 8-byte aligned per head
+  const int words = (stride + 7) / 8;
+  rotated.assign(static_cast<size_t>(heads) * d, 0.0f);
+  query_words.assign(static_cast<size_t>(heads) * words, 0);
+  for (int j = 0; j < heads; ++j) {
+    float* r = rotated.data() + static_cast<size_t>(j) * d;
+    std::copy(query + static_cast<size_t>(j) * d, query + static_cast<size_t>(j + 1) * d, r);
+    if (book.hadamard) hadamard_transform(r, d);
+    CodeBook unrotated = book;
+    unrotated.hadamard = false;  // r is already rotated
+    encode_with_code_book(r, d, unrotated, reinterpret_cast<uint8_t*>(query_words.data() + static_cast<size_t>(j) * words));
+  }
+  const bool vectorized = vector_paths_enabled();
+  if (options.estimator == Estimator::kL1 && book.bits == 2) {
+#if defined(__x86_64__)
+    if (vectorized && (words == 4 || words == 8))
+      return scan_min_l1_avx2(view, seq, kv_head, n - 1, reinterpret_cast<const uint8_t*>(query_words.data()), heads, distances);
+    if (vectorized) return scan_dispatch_popcnt(view, seq, kv_head, n - 1, query_words.data(), heads, words, distances);
+#endif
+    return scan_dispatch(view, seq, kv_head, n - 1, query_words.data(), heads, words, distances);
+  }
+  if (options.estimator == Estimator::kAsymmetric) {
+    // Per code byte, a 256-entry table of its four coordinates' summed contributions: the same
+    // (p0 + p1) + (p2 + p3) the reference computes, looked up instead of recomputed.
+    const int bytes = d / 4;
+    thread_local std::vector<float> table;
+    table.resize(static_cast<size_t>(heads) * bytes * 256);
+    for (int j = 0; j < heads; ++j)
+      for (int b = 0; b < bytes; ++b) {
+        const float* r = rotated.data() + static_cast<size_t>(j) * d + 4 * b;
+        float* entry = table.data() + (static_cast<size_t>(j) * bytes + b) * 256;
+        for (int value = 0; value < 256; ++value) {
+          float p[4];
+          for (int c = 0; c < 4; ++c) p[c] = r[c] * book.centroids[(value >> (2 * c)) & 3];
+          entry[value] = (p[0] + p[1]) + (p[2] + p[3]);
+        }
+      }
+    keys.resize(static_cast<size_t>(n - 1));
+    for (int t = 0; t < n - 1; ++t) {
+      const uint8_t* key_code = view.key_codes + view.code_offset(seq, kv_head, t);
+      float best = -std::numeric_limits<float>::infinity();
+      for (int j = 0; j < heads; ++j) {
+        const float* head_table = table.data() + static_cast<size_t>(j) * bytes * 256;
+        float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int b = 0; b < bytes; ++b) lane[b & 7] += head_table[b * 256 + key_code[b]];
+        best = std::max(best, reduce_lanes(lane));
+      }
+      keys[t] = score_key(best, static_cast<uint32_t>(t));
+    }
+    return;
+  }
+  for (int t = 0; t < n - 1; ++t) {  // l2, hamming, and l1 at 1 or 3 bits: unpacked levels
+    const uint8_t* key_code = view.key_codes + view.code_offset(seq, kv_head, t);
+    int best = std::numeric_limits<int>::max();
+    for (int j = 0; j < heads; ++j)
+      best = std::min(best, code_distance_ref(options.estimator, reinterpret_cast<const uint8_t*>(query_words.data() + static_cast<size_t>(j) * words),
+                                              key_code, book.bits, d));
+    distances[t] = static_cast<uint16_t>(best);
+  }
+}
+
 // Reused across calls: no allocation per decode step once warm.
 struct SelectorWorkspace {
   std::vector<uint16_t> distances;            // [unit][max_n]
@@ -214,13 +284,13 @@ struct SelectorWorkspace {
 
 void select_tokens_cpu(const SelectorOptions& options, const PagedKvView& view, const float* q, int num_q_heads,
                        TokenSelection& selection, SelectorTimes* times) {
-  check_selector_options(options);
+  check_selector_options(options, view);
   check_decode_inputs(view, q, num_q_heads);
   const SelectionShape shape = selection_shape(options, view, num_q_heads);
   prepare_selection(selection, view.batch, shape, options.per_query_head);
   const int d = view.head_dim, budget = options.token_budget;
   const int units = view.batch * shape.rows;
-  const int words = (code_bytes(d) + 7) / 8;
+  const CodeBook book = selection_code_book(options, view);
   const size_t element_bytes = dtype_size_bytes(view.dtype);
   int max_n = 0;
   for (int seq = 0; seq < view.batch; ++seq) {
@@ -237,7 +307,6 @@ void select_tokens_cpu(const SelectorOptions& options, const PagedKvView& view, 
     workspace.keys.resize(units);
     workspace.tokens.resize(units);
   }
-  const bool popcnt = vector_paths_enabled();
 
   // Phase 1: estimate (score every candidate of every non-dense unit).
   const auto estimate_start = Clock::now();
@@ -253,28 +322,8 @@ void select_tokens_cpu(const SelectorOptions& options, const PagedKvView& view, 
     std::vector<uint64_t>& keys = workspace.keys[unit];
     keys.clear();
     if (options.policy == Policy::kAdamas) {
-      uint64_t query_words[8 * 8] = {};  // up to 8 heads scored together on the stack
-      std::vector<uint64_t> many_words;
-      uint64_t* qw = query_words;
-      if (heads > 8) {
-        many_words.assign(static_cast<size_t>(heads) * words, 0);
-        qw = many_words.data();
-      }
-      float rotated[kMaxHeadDim];
-      for (int j = 0; j < heads; ++j) {
-        std::copy(query + static_cast<size_t>(j) * d, query + static_cast<size_t>(j + 1) * d, rotated);
-        hadamard_transform(rotated, d);
-        encode_code(rotated, d, options.thresholds, reinterpret_cast<uint8_t*>(qw + static_cast<size_t>(j) * words));
-      }
-      uint16_t* distances = workspace.distances.data() + static_cast<size_t>(unit) * max_n;
-#if defined(__x86_64__)
-      if (popcnt && (words == 4 || words == 8))
-        scan_min_l1_avx2(view, seq, kv_head, n - 1, reinterpret_cast<const uint8_t*>(qw), heads, distances);
-      else if (popcnt)
-        scan_dispatch_popcnt(view, seq, kv_head, n - 1, qw, heads, words, distances);
-      else
-#endif
-        scan_dispatch(view, seq, kv_head, n - 1, qw, heads, words, distances);
+      estimate_adamas_unit(options, book, view, seq, kv_head, n, query, heads,
+                           workspace.distances.data() + static_cast<size_t>(unit) * max_n, keys);
     } else if (options.policy == Policy::kOracle) {
       keys.resize(static_cast<size_t>(n - 1));
       for (int t = 0; t < n - 1; ++t) {
@@ -311,7 +360,11 @@ void select_tokens_cpu(const SelectorOptions& options, const PagedKvView& view, 
         streaming_positions(n, budget, options.sink_tokens, [&](int t) { tokens.push_back(t); });
         break;
       case Policy::kAdamas:
-        select_smallest_distances(workspace.distances.data() + static_cast<size_t>(unit) * max_n, n - 1, budget - 1, 3 * d, tokens);
+        if (options.estimator == Estimator::kAsymmetric)
+          select_smallest_keys(workspace.keys[unit], budget - 1, tokens);
+        else
+          select_smallest_distances(workspace.distances.data() + static_cast<size_t>(unit) * max_n, n - 1, budget - 1,
+                                    max_code_distance(options.estimator, book.bits, d), tokens);
         tokens.push_back(n - 1);
         break;
       case Policy::kOracle:

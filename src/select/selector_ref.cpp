@@ -6,6 +6,7 @@
 #include "adamas/hadamard.h"
 #include "adamas/top_k.h"
 #include "select/canonical_sums.h"
+#include "select/code_scores.h"
 #include "select/selector_common.h"
 
 namespace adamas {
@@ -22,7 +23,7 @@ void write_row(TokenSelection& selection, int seq, int row, const std::vector<in
 
 void select_tokens_ref(const SelectorOptions& options, const PagedKvView& view, const float* q, int num_q_heads,
                        TokenSelection& selection) {
-  check_selector_options(options);
+  check_selector_options(options, view);
   check_decode_inputs(view, q, num_q_heads);
   const SelectionShape shape = selection_shape(options, view, num_q_heads);
   prepare_selection(selection, view.batch, shape, options.per_query_head);
@@ -48,16 +49,35 @@ void select_tokens_ref(const SelectorOptions& options, const PagedKvView& view, 
           streaming_positions(n, budget, options.sink_tokens, [&](int t) { tokens.push_back(t); });
           break;
         case Policy::kAdamas: {
-          std::vector<std::vector<uint8_t>> query_codes(heads, std::vector<uint8_t>(code_bytes(d)));
+          const CodeBook book = selection_code_book(options, view);
+          // Query levels, unpacked: the definition, with no packing tricks.
+          std::vector<std::vector<float>> rotated(heads);
+          std::vector<std::vector<int>> query_levels(heads, std::vector<int>(d));
           for (int j = 0; j < heads; ++j) {
-            std::vector<float> rotated(query(j), query(j) + d);
-            hadamard_transform_ref(rotated.data(), d);
-            encode_code_ref(rotated.data(), d, options.thresholds, query_codes[j].data());
+            rotated[j].assign(query(j), query(j) + d);
+            if (book.hadamard) hadamard_transform_ref(rotated[j].data(), d);
+            for (int i = 0; i < d; ++i) query_levels[j][i] = bucket_of(rotated[j][i], book);
           }
+          const int half = book.levels() / 2;
           for (int t = 0; t < n - 1; ++t) {
             const uint8_t* key_code = view.key_codes + view.code_offset(seq, kv_head, t);
-            int distance = 3 * d;
-            for (int j = 0; j < heads; ++j) distance = std::min(distance, l1_distance_ref(query_codes[j].data(), key_code, d));
+            if (options.estimator == Estimator::kAsymmetric) {
+              float best = -std::numeric_limits<float>::infinity();
+              for (int j = 0; j < heads; ++j) best = std::max(best, asymmetric_score_ref(rotated[j].data(), key_code, book, d));
+              keys.push_back(score_key(best, static_cast<uint32_t>(t)));
+              continue;
+            }
+            int distance = std::numeric_limits<int>::max();
+            for (int j = 0; j < heads; ++j) {
+              int sum = 0;
+              for (int i = 0; i < d; ++i) {
+                const int x = query_levels[j][i], y = code_level(key_code, book.bits, i);
+                if (options.estimator == Estimator::kL1) sum += std::abs(x - y);
+                else if (options.estimator == Estimator::kL2) sum += (x - y) * (x - y);
+                else sum += (x >= half) != (y >= half);
+              }
+              distance = std::min(distance, sum);
+            }
             keys.push_back(distance_key(static_cast<uint32_t>(distance), static_cast<uint32_t>(t)));
           }
           select_smallest_keys_ref(keys, budget - 1, tokens);
