@@ -154,3 +154,31 @@ TEST(CodeBook, BadBooksAndOptionsAreRejected) {
 
 }  // namespace
 }  // namespace adamas
+
+namespace adamas {
+namespace {
+
+TEST(CodeCalibration, CalibratesEveryLayerFromItsOwnKeys) {
+  std::mt19937_64 rng(testing::test_seed() + 50);
+  KvCacheConfig config;
+  config.num_layers = 2;
+  config.head_dim = 32;
+  config.max_tokens_per_seq = 64;
+  KvCache cache(config);
+  cache.add_sequence();
+  cache.reserve_tokens(0, 64);
+  for (int layer = 0; layer < 2; ++layer) {
+    // Layer 1's keys are 10x larger: its thresholds must be about 10x wider.
+    std::vector<float> keys = testing::random_floats(rng, 64 * 32, layer == 0 ? 1.0f : 10.0f);
+    const std::vector<float> values = testing::random_floats(rng, 64 * 32, 1.0f);
+    cache.write_tokens(layer, 0, 0, 64, keys.data(), values.data());
+  }
+  const std::vector<CodeBook> books = calibrate_cache_code_books(cache, {});
+  ASSERT_EQ(books.size(), 2u);
+  EXPECT_NEAR(books[1].thresholds[2] / books[0].thresholds[2], 10.0, 2.0);
+  EXPECT_EQ(cache.code_book(1).thresholds, books[1].thresholds);
+  EXPECT_LT(books[0].thresholds[0], books[0].thresholds[1]);
+}
+
+}  // namespace
+}  // namespace adamas
