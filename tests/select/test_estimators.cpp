@@ -6,6 +6,7 @@
 #include <random>
 
 #include "adamas/code_book.h"
+#include "adamas/code_calibration.h"
 #include "adamas/error.h"
 #include "adamas/hadamard.h"
 #include "adamas/selector.h"
