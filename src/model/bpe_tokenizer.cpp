@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
+#include <queue>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -297,31 +299,62 @@ std::vector<std::pair<size_t, size_t>> BpeTokenizer::pre_tokenize(const std::str
 }
 
 std::vector<int32_t> BpeTokenizer::encode_piece(const std::string& piece) const {
-  std::vector<std::string> symbols;
-  symbols.reserve(piece.size());
-  for (unsigned char byte : piece) symbols.push_back(byte_symbols_[byte]);
-  // ranks[i]: rank of merging symbols[i] and symbols[i + 1] (max: no such merge). Each step merges
-  // the lowest-ranked pair, leftmost on ties, and refreshes only the two neighbouring ranks.
-  constexpr int32_t kNoMerge = std::numeric_limits<int32_t>::max();
+  // Symbols form a linked list; a min-heap holds candidate merges ordered by (rank, left index),
+  // so the lowest-ranked pair merges first and ties go to the leftmost, as in Hugging Face's BPE.
+  // Entries go stale when a neighbour changes and are re-validated when popped: O(n log n) in the
+  // piece length, so long runs (pages of whitespace, base64) stay cheap.
+  struct Symbol {
+    std::string text;
+    int64_t prev;
+    int64_t next;
+    bool alive;
+  };
+  struct Candidate {
+    int32_t rank;
+    int64_t left;
+    int64_t right;
+    bool operator>(const Candidate& other) const {
+      return rank != other.rank ? rank > other.rank : left > other.left;
+    }
+  };
+  constexpr int32_t kNoMerge = -1;
   const auto rank_of = [&](const std::string& left, const std::string& right) {
     const auto it = merge_ranks_.find(merge_key(left, right));
     return it == merge_ranks_.end() ? kNoMerge : it->second;
   };
-  std::vector<int32_t> ranks(symbols.size() > 0 ? symbols.size() - 1 : 0);
-  for (size_t i = 0; i + 1 < symbols.size(); ++i) ranks[i] = rank_of(symbols[i], symbols[i + 1]);
-  while (!ranks.empty()) {
-    const auto best = std::min_element(ranks.begin(), ranks.end());
-    if (*best == kNoMerge) break;
-    const size_t i = static_cast<size_t>(best - ranks.begin());
-    symbols[i] += symbols[i + 1];
-    symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-    ranks.erase(ranks.begin() + static_cast<std::ptrdiff_t>(i));
-    if (i > 0) ranks[i - 1] = rank_of(symbols[i - 1], symbols[i]);
-    if (i < ranks.size()) ranks[i] = rank_of(symbols[i], symbols[i + 1]);
+  const int64_t n = static_cast<int64_t>(piece.size());
+  std::vector<Symbol> symbols;
+  symbols.reserve(piece.size());
+  for (int64_t i = 0; i < n; ++i) {
+    symbols.push_back({byte_symbols_[static_cast<unsigned char>(piece[i])], i - 1, i + 1 < n ? i + 1 : -1, true});
   }
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> candidates;
+  const auto push_pair = [&](int64_t left, int64_t right) {
+    if (left < 0 || right < 0) return;
+    const int32_t rank = rank_of(symbols[left].text, symbols[right].text);
+    if (rank != kNoMerge) candidates.push({rank, left, right});
+  };
+  for (int64_t i = 0; i + 1 < n; ++i) push_pair(i, i + 1);
+  while (!candidates.empty()) {
+    const Candidate top = candidates.top();
+    candidates.pop();
+    Symbol& left = symbols[top.left];
+    if (!left.alive || left.next != top.right) continue;  // a side was merged away
+    Symbol& right = symbols[top.right];
+    if (rank_of(left.text, right.text) != top.rank) continue;  // the right side grew since
+    left.text += right.text;
+    right.alive = false;
+    left.next = right.next;
+    if (right.next >= 0) symbols[right.next].prev = top.left;
+    push_pair(left.prev, top.left);
+    push_pair(top.left, left.next);
+  }
+  std::vector<std::string> merged;
+  for (int64_t i = n > 0 ? 0 : -1; i >= 0; i = symbols[i].next) merged.push_back(std::move(symbols[i].text));
+
   std::vector<int32_t> ids;
-  ids.reserve(symbols.size());
-  for (const std::string& symbol : symbols) {
+  ids.reserve(merged.size());
+  for (const std::string& symbol : merged) {
     const auto it = token_ids_.find(symbol);
     if (it != token_ids_.end()) {
       ids.push_back(it->second);
