@@ -46,14 +46,14 @@ class DeviceKvCache {
   // Device pointer to the sequence lengths [batch] int32, for callers that advance them on the device.
   int32_t* device_seq_lens();
 
-  // Writes `count` tokens per sequence of layer `layer`: device fp32 keys/values
-  // [batch][count][num_kv_heads][head_dim] (keys after RoPE) at positions
-  // first_position[s] .. first_position[s] + count - 1 (device int32 [batch]); the positions'
-  // pages must already be in the page table. Stores K/V in the cache dtype and, from the stored
-  // keys, the key codes (bit-identical to KvCache) and the page min/max. Asynchronous on `stream`;
-  // no allocation. Keys must be finite (not checked on the device).
-  void append(int layer, const float* keys, const float* values, const int32_t* first_position, int batch,
-              int count, StreamHandle stream = nullptr);
+  // Writes `count` tokens into each of the sequences first_seq .. first_seq + batch - 1 of layer
+  // `layer`: device fp32 keys/values [batch][count][num_kv_heads][head_dim] (keys after RoPE) at
+  // positions first_position[b] .. first_position[b] + count - 1 (device int32 [batch]); the
+  // positions' pages must already be in the page table. Stores K/V in the cache dtype and, from
+  // the stored keys, the key codes (bit-identical to KvCache) and the page min/max. Asynchronous
+  // on `stream`; no allocation. Keys must be finite (not checked on the device).
+  void append(int layer, const float* keys, const float* values, const int32_t* first_position, int first_seq,
+              int batch, int count, StreamHandle stream = nullptr);
 
   // Device view of one layer (device pointers; batch = the batch set last).
   PagedKvView view(int layer) const;

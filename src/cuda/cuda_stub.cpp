@@ -1,13 +1,22 @@
-// CPU-only builds: the CUDA entry points exist and say why they cannot run.
+// CPU-only builds: the CUDA entry points that code outside the backend calls, reporting that the
+// backend is absent. Compiled only when the library is built without CUDA.
 #ifndef ADAMAS_WITH_CUDA
+
 #include "adamas/bench_attn.h"
+#include "adamas/cuda_backend.h"
 #include "adamas/error.h"
 
 namespace adamas {
 
 BenchAttnReport run_bench_attn_cuda(const BenchAttnOptions&) {
-  throw Error("--device cuda: this adamas was built without CUDA (configure with -DADAMAS_CUDA=ON where nvcc exists)");
+  throw Error("built without CUDA: --device cuda needs a build configured with -DADAMAS_CUDA=ON where nvcc exists");
 }
 
+namespace cuda {
+bool gpu_available() { return false; }
+std::string gpu_name() { throw Error("built without CUDA"); }
+}  // namespace cuda
+
 }  // namespace adamas
-#endif
+
+#endif  // ADAMAS_WITH_CUDA

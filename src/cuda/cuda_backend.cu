@@ -1,0 +1,433 @@
+// DeviceKvCache and DecodePlan: buffers, validation and the launch sequence of each policy.
+#include "adamas/cuda_backend.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "adamas/hadamard.h"
+#include "cuda/append.cuh"
+#include "cuda/decode_attention.cuh"
+#include "cuda/device_buffer.cuh"
+#include "cuda/estimate.cuh"
+#include "cuda/score.cuh"
+#include "cuda/select.cuh"
+#include "select/selector_common.h"
+
+namespace adamas::cuda {
+
+bool gpu_available() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" status
+    return false;
+  }
+  return count > 0;
+}
+
+std::string gpu_name() {
+  ADAMAS_CHECK(gpu_available(), "no CUDA device is present");
+  cudaDeviceProp props{};
+  ADAMAS_CUDA_CHECK(cudaGetDeviceProperties(&props, 0));
+  return props.name;
+}
+
+static void check_gpu_shape(int head_dim, DType dtype, const char* what) {
+  check_head_dim(head_dim);
+  ADAMAS_CHECK(head_dim == 64 || head_dim == 128 || head_dim == 256, what, ": head_dim ", head_dim,
+               " is not supported by the CUDA backend (64, 128, 256)");
+  (void)dtype;
+}
+
+// ---------------------------------------------------------------- DeviceKvCache
+
+struct DeviceKvCache::Impl {
+  KvCacheConfig config;
+  int num_pages = 0, max_pages_per_seq = 0, batch = 0;
+  size_t page_elements = 0;
+  std::vector<DeviceBuffer<uint8_t>> keys, values, key_codes;
+  std::vector<DeviceBuffer<float>> page_min, page_max;
+  DeviceBuffer<int32_t> page_table, seq_lens;
+};
+
+DeviceKvCache::DeviceKvCache(const KvCacheConfig& config) : impl_(std::make_unique<Impl>()) {
+  check_gpu_shape(config.head_dim, config.dtype, "DeviceKvCache");
+  check_thresholds(config.code_thresholds);
+  ADAMAS_CHECK(config.num_layers > 0 && config.num_kv_heads > 0 && config.max_batch > 0 && config.max_tokens_per_seq > 0,
+               "DeviceKvCache: num_layers, num_kv_heads, max_batch and max_tokens_per_seq must be positive");
+  ADAMAS_CHECK(config.page_size > 0 && config.page_size <= 4096, "DeviceKvCache: page_size must be in [1, 4096], got ",
+               config.page_size);
+  ADAMAS_CHECK(gpu_available(), "DeviceKvCache: no CUDA device is present");
+  Impl& m = *impl_;
+  m.config = config;
+  m.max_pages_per_seq = (config.max_tokens_per_seq + config.page_size - 1) / config.page_size;
+  m.num_pages = m.max_pages_per_seq * config.max_batch;
+  m.page_elements = static_cast<size_t>(config.num_kv_heads) * config.page_size * config.head_dim;
+  const size_t kv_bytes = static_cast<size_t>(m.num_pages) * m.page_elements * dtype_size_bytes(config.dtype);
+  const size_t meta = static_cast<size_t>(m.num_pages) * config.num_kv_heads * config.head_dim;
+  for (int layer = 0; layer < config.num_layers; ++layer) {
+    m.keys.emplace_back(kv_bytes);
+    m.values.emplace_back(kv_bytes);
+    m.key_codes.emplace_back(static_cast<size_t>(m.num_pages) * m.page_elements / 4);
+    m.page_min.emplace_back(meta);
+    m.page_max.emplace_back(meta);
+  }
+  m.page_table.resize(static_cast<size_t>(config.max_batch) * m.max_pages_per_seq);
+  m.seq_lens.resize(static_cast<size_t>(config.max_batch));
+  m.seq_lens.zero();
+}
+
+DeviceKvCache::~DeviceKvCache() = default;
+const KvCacheConfig& DeviceKvCache::config() const { return impl_->config; }
+int DeviceKvCache::num_pages() const { return impl_->num_pages; }
+int DeviceKvCache::max_pages_per_seq() const { return impl_->max_pages_per_seq; }
+int32_t* DeviceKvCache::device_seq_lens() { return impl_->seq_lens.data(); }
+
+void DeviceKvCache::upload(const KvCache& host) {
+  Impl& m = *impl_;
+  const KvCacheConfig& h = host.config();
+  ADAMAS_CHECK(h.num_layers == m.config.num_layers && h.num_kv_heads == m.config.num_kv_heads &&
+                   h.head_dim == m.config.head_dim && h.page_size == m.config.page_size && h.dtype == m.config.dtype &&
+                   h.max_batch == m.config.max_batch && h.max_tokens_per_seq == m.config.max_tokens_per_seq,
+               "DeviceKvCache::upload: the host cache's config differs from the device cache's");
+  for (int layer = 0; layer < m.config.num_layers; ++layer) {
+    const PagedKvView v = host.view(layer);
+    ADAMAS_CUDA_CHECK(cudaMemcpy(m.keys[layer].data(), v.keys, m.keys[layer].bytes(), cudaMemcpyHostToDevice));
+    ADAMAS_CUDA_CHECK(cudaMemcpy(m.values[layer].data(), v.values, m.values[layer].bytes(), cudaMemcpyHostToDevice));
+    ADAMAS_CUDA_CHECK(cudaMemcpy(m.key_codes[layer].data(), v.key_codes, m.key_codes[layer].bytes(), cudaMemcpyHostToDevice));
+    ADAMAS_CUDA_CHECK(cudaMemcpy(m.page_min[layer].data(), v.page_min, m.page_min[layer].bytes(), cudaMemcpyHostToDevice));
+    ADAMAS_CUDA_CHECK(cudaMemcpy(m.page_max[layer].data(), v.page_max, m.page_max[layer].bytes(), cudaMemcpyHostToDevice));
+  }
+  const PagedKvView v = host.view(0);
+  std::vector<int32_t> table(v.page_table, v.page_table + static_cast<size_t>(m.config.max_batch) * m.max_pages_per_seq);
+  std::vector<int32_t> lens(v.seq_lens, v.seq_lens + v.batch);
+  set_page_table(table, lens);
+}
+
+void DeviceKvCache::set_page_table(const std::vector<int32_t>& page_table, const std::vector<int32_t>& seq_lens) {
+  Impl& m = *impl_;
+  const int batch = static_cast<int>(seq_lens.size());
+  ADAMAS_CHECK(batch <= m.config.max_batch, "DeviceKvCache: batch ", batch, " exceeds max_batch ", m.config.max_batch);
+  ADAMAS_CHECK(page_table.size() >= static_cast<size_t>(batch) * m.max_pages_per_seq, "DeviceKvCache: page table has ",
+               page_table.size(), " entries, expected ", static_cast<size_t>(batch) * m.max_pages_per_seq);
+  for (int s = 0; s < batch; ++s) {
+    ADAMAS_CHECK(seq_lens[s] >= 0 && seq_lens[s] <= m.max_pages_per_seq * m.config.page_size, "DeviceKvCache: sequence ",
+                 s, " length ", seq_lens[s], " exceeds the capacity");
+    for (int p = 0; p < (seq_lens[s] + m.config.page_size - 1) / m.config.page_size; ++p) {
+      const int32_t page = page_table[static_cast<size_t>(s) * m.max_pages_per_seq + p];
+      ADAMAS_CHECK(page >= 0 && page < m.num_pages, "DeviceKvCache: sequence ", s, " logical page ", p,
+                   " maps to page ", page, ", expected 0..", m.num_pages - 1);
+    }
+  }
+  ADAMAS_CUDA_CHECK(cudaMemcpy(m.page_table.data(), page_table.data(),
+                               static_cast<size_t>(batch) * m.max_pages_per_seq * sizeof(int32_t), cudaMemcpyHostToDevice));
+  if (batch > 0)
+    ADAMAS_CUDA_CHECK(cudaMemcpy(m.seq_lens.data(), seq_lens.data(), batch * sizeof(int32_t), cudaMemcpyHostToDevice));
+  m.batch = batch;
+}
+
+void DeviceKvCache::append(int layer, const float* keys, const float* values, const int32_t* first_position,
+                           int first_seq, int batch, int count, StreamHandle stream) {
+  Impl& m = *impl_;
+  ADAMAS_CHECK(layer >= 0 && layer < m.config.num_layers, "DeviceKvCache::append: layer ", layer, " out of range");
+  ADAMAS_CHECK(first_seq >= 0 && batch >= 0 && first_seq + batch <= m.config.max_batch && count >= 0,
+               "DeviceKvCache::append: sequences ", first_seq, "..", first_seq + batch - 1, " / count ", count,
+               " out of range (max_batch ", m.config.max_batch, ")");
+  AppendArgs a{};
+  a.keys = m.keys[layer].data();
+  a.values = m.values[layer].data();
+  a.key_codes = m.key_codes[layer].data();
+  a.page_min = m.page_min[layer].data();
+  a.page_max = m.page_max[layer].data();
+  a.page_table = m.page_table.data();
+  a.max_pages_per_seq = m.max_pages_per_seq;
+  a.num_kv_heads = m.config.num_kv_heads;
+  a.head_dim = m.config.head_dim;
+  a.page_size = m.config.page_size;
+  a.dtype = m.config.dtype;
+  a.thresholds = m.config.code_thresholds;
+  a.new_keys = keys;
+  a.new_values = values;
+  a.first_position = first_position;
+  a.batch = batch;
+  a.count = count;
+  a.first_seq = first_seq;
+  launch_append(a, to_stream(stream));
+}
+
+PagedKvView DeviceKvCache::view(int layer) const {
+  const Impl& m = *impl_;
+  ADAMAS_CHECK(layer >= 0 && layer < m.config.num_layers, "DeviceKvCache::view: layer ", layer, " out of range");
+  PagedKvView v;
+  v.batch = m.batch;
+  v.num_kv_heads = m.config.num_kv_heads;
+  v.head_dim = m.config.head_dim;
+  v.page_size = m.config.page_size;
+  v.dtype = m.config.dtype;
+  v.keys = m.keys[layer].data();
+  v.values = m.values[layer].data();
+  v.key_codes = m.key_codes[layer].data();
+  v.page_min = m.page_min[layer].data();
+  v.page_max = m.page_max[layer].data();
+  v.page_table = m.page_table.data();
+  v.max_pages_per_seq = m.max_pages_per_seq;
+  v.seq_lens = m.seq_lens.data();
+  return v;
+}
+
+void DeviceKvCache::download(int layer, std::vector<uint8_t>& keys, std::vector<uint8_t>& values,
+                             std::vector<uint8_t>& key_codes, std::vector<float>& page_min,
+                             std::vector<float>& page_max) const {
+  const Impl& m = *impl_;
+  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+  auto copy = [](auto& host, const auto& device) {
+    host.resize(device.size());
+    ADAMAS_CUDA_CHECK(cudaMemcpy(host.data(), device.data(), device.bytes(), cudaMemcpyDeviceToHost));
+  };
+  copy(keys, m.keys.at(layer));
+  copy(values, m.values.at(layer));
+  copy(key_codes, m.key_codes.at(layer));
+  copy(page_min, m.page_min.at(layer));
+  copy(page_max, m.page_max.at(layer));
+}
+
+// ---------------------------------------------------------------- DecodePlan
+
+struct DecodePlan::Impl {
+  DecodePlanConfig config;
+  SelectionShape shape{};
+  int rows = 0, candidate_stride = 0, max_chunks = 0, capacity = 0;
+  int sm_count = 0, dense_splits = 1, sparse_splits = 1, max_splits = 1;
+  DeviceBuffer<uint16_t> distances;
+  DeviceBuffer<uint32_t> score_keys, row_counter, unit_counter;
+  DeviceBuffer<int32_t> histogram, chunk_less, chunk_tie, chunk_offset, chunk_taken, indices, counts;
+  DeviceBuffer<RowSelectState> state;
+  DeviceBuffer<uint8_t> dense;
+  DeviceBuffer<float> partial_out, partial_lse;
+
+  SelectArgs select_args(const PagedKvView& view, const float* q) const {
+    SelectArgs a{};
+    a.keys = view.keys;
+    a.key_codes = view.key_codes;
+    a.page_min = view.page_min;
+    a.page_max = view.page_max;
+    a.page_table = view.page_table;
+    a.seq_lens = view.seq_lens;
+    a.max_pages_per_seq = view.max_pages_per_seq;
+    a.num_kv_heads = view.num_kv_heads;
+    a.head_dim = view.head_dim;
+    a.page_size = view.page_size;
+    a.dtype = view.dtype;
+    a.q = q;
+    a.num_q_heads = config.num_q_heads;
+    a.group_size = shape.group_size;
+    a.rows_per_seq = shape.rows;
+    a.heads_per_row = config.selector.per_query_head ? 1 : shape.group_size;
+    a.per_query_head = config.selector.per_query_head;
+    a.policy = config.selector.policy;
+    a.token_budget = config.selector.token_budget;
+    a.sink_tokens = config.selector.sink_tokens;
+    a.thresholds = config.selector.thresholds;
+    a.distances = distances.data();
+    a.score_keys = score_keys.data();
+    a.candidate_stride = candidate_stride;
+    a.histogram = histogram.data();
+    a.row_counter = row_counter.data();
+    a.state = state.data();
+    a.chunk_less = chunk_less.data();
+    a.chunk_tie = chunk_tie.data();
+    a.chunk_offset = chunk_offset.data();
+    a.chunk_taken = chunk_taken.data();
+    a.max_chunks = max_chunks;
+    a.indices = indices.data();
+    a.counts = counts.data();
+    a.dense = dense.data();
+    a.capacity = capacity;
+    return a;
+  }
+
+  void check_view(const PagedKvView& view) const {
+    ADAMAS_CHECK(view.batch >= 1 && view.batch <= config.max_batch, "DecodePlan: view batch ", view.batch,
+                 " outside 1..", config.max_batch);
+    ADAMAS_CHECK(view.num_kv_heads == config.num_kv_heads && view.head_dim == config.head_dim &&
+                     view.page_size == config.page_size && view.dtype == config.dtype,
+                 "DecodePlan: the cache view's shape (", view.num_kv_heads, " KV heads, head_dim ", view.head_dim,
+                 ", page ", view.page_size, ", ", dtype_name(view.dtype), ") differs from the plan's");
+  }
+  int max_candidates() const {
+    return config.selector.policy == Policy::kQuest ? (config.max_context + config.page_size - 1) / config.page_size
+                                                    : config.max_context;
+  }
+};
+
+DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.config = config;
+  check_selector_options(config.selector);
+  check_gpu_shape(config.head_dim, config.dtype, "DecodePlan");
+  ADAMAS_CHECK(config.num_kv_heads > 0 && config.num_q_heads > 0 && config.num_q_heads % config.num_kv_heads == 0,
+               "DecodePlan: query heads (", config.num_q_heads, ") must be a positive multiple of KV heads (",
+               config.num_kv_heads, ")");
+  const int group = config.num_q_heads / config.num_kv_heads;
+  ADAMAS_CHECK(group == 1 || group == 2 || group == 4 || group == 8, "DecodePlan: group size ", group,
+               " is not supported by the CUDA backend (1, 2, 4, 8)");
+  ADAMAS_CHECK(config.max_batch > 0 && config.max_context > 0 && config.page_size > 0, "DecodePlan: max_batch (",
+               config.max_batch, "), max_context (", config.max_context, ") and page_size must be positive");
+  ADAMAS_CHECK(config.max_context <= kMaxChunkItems * kSelectThreads * kListChunk, "DecodePlan: max_context ",
+               config.max_context, " exceeds the CUDA selector's limit of ", kMaxChunkItems * kSelectThreads * kListChunk);
+  ADAMAS_CHECK(gpu_available(), "DecodePlan: no CUDA device is present");
+  ADAMAS_CUDA_CHECK(cudaDeviceGetAttribute(&m.sm_count, cudaDevAttrMultiProcessorCount, 0));
+
+  PagedKvView shape_view;
+  shape_view.num_kv_heads = config.num_kv_heads;
+  shape_view.page_size = config.page_size;
+  m.shape = selection_shape(config.selector, shape_view, config.num_q_heads);
+  m.rows = config.max_batch * m.shape.rows;
+  m.capacity = std::max(1, m.shape.capacity);
+  m.candidate_stride = (config.max_context + 7) / 8 * 8;
+  m.max_chunks = std::max(1, ceil_div(config.max_context, kListChunk));
+  const Policy policy = config.selector.policy;
+  const size_t rows = static_cast<size_t>(m.rows);
+  if (policy == Policy::kAdamas) m.distances.resize(rows * m.candidate_stride);
+  if (policy == Policy::kQuest || policy == Policy::kOracle) m.score_keys.resize(rows * m.candidate_stride);
+  m.histogram.resize(rows * kHistStride);
+  m.histogram.zero();
+  m.row_counter.resize(rows);
+  m.row_counter.zero();
+  m.state.resize(rows);
+  for (auto* buffer : {&m.chunk_less, &m.chunk_tie, &m.chunk_offset, &m.chunk_taken}) buffer->resize(rows * m.max_chunks);
+  m.indices.resize(rows * m.capacity);
+  m.counts.resize(rows);
+  m.dense.resize(config.max_batch);
+
+  // Splits: enough blocks for ~6 per multiprocessor, each split at least 256 tokens (dense) or
+  // 64 (sparse) so the merge stays cheap.
+  const int units = config.max_batch * (config.selector.per_query_head ? config.num_q_heads : config.num_kv_heads);
+  const int wanted = std::max(1, ceil_div(6LL * m.sm_count, units));
+  m.dense_splits = std::clamp(ceil_div(config.max_context, 256), 1, wanted);
+  m.sparse_splits = std::clamp(ceil_div(m.capacity, 64), 1, wanted);
+  m.max_splits = std::max(m.dense_splits, m.sparse_splits);
+  const size_t head_slots = static_cast<size_t>(config.max_batch) * config.num_q_heads * m.max_splits;
+  m.partial_out.resize(head_slots * config.head_dim);
+  m.partial_lse.resize(head_slots);
+  m.unit_counter.resize(static_cast<size_t>(config.max_batch) * config.num_q_heads);
+  m.unit_counter.zero();
+  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+DecodePlan::~DecodePlan() = default;
+const DecodePlanConfig& DecodePlan::config() const { return impl_->config; }
+int DecodePlan::attention_splits() const { return impl_->dense_splits; }
+
+void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle stream) {
+  const Impl& m = *impl_;
+  m.check_view(view);
+  const SelectArgs a = m.select_args(view, q);
+  switch (m.config.selector.policy) {
+    case Policy::kAdamas: launch_adamas_estimate(a, view.batch, m.max_candidates(), to_stream(stream)); break;
+    case Policy::kOracle: launch_oracle_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
+    case Policy::kQuest: launch_quest_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
+    default: break;  // full and streaming score nothing
+  }
+}
+
+void DecodePlan::select_from_scores(const PagedKvView& view, StreamHandle stream) {
+  const Impl& m = *impl_;
+  m.check_view(view);
+  const SelectArgs a = m.select_args(view, nullptr);
+  const cudaStream_t s = to_stream(stream);
+  switch (m.config.selector.policy) {
+    case Policy::kFull: launch_full(a, view.batch, s); break;
+    case Policy::kStreaming: launch_streaming(a, view.batch, s); break;
+    case Policy::kAdamas: launch_write_lists(a, view.batch, m.max_candidates(), true, s); break;
+    default:
+      launch_radix_threshold(a, view.batch, m.max_candidates(), s);
+      launch_write_lists(a, view.batch, m.max_candidates(), false, s);
+      break;
+  }
+}
+
+void DecodePlan::select(const PagedKvView& view, const float* q, StreamHandle stream) {
+  estimate(view, q, stream);
+  select_from_scores(view, stream);
+}
+
+void DecodePlan::attend(const PagedKvView& view, const float* q, float* out, bool use_selection, StreamHandle stream) {
+  const Impl& m = *impl_;
+  m.check_view(view);
+  const bool sparse = use_selection && m.config.selector.policy != Policy::kFull;
+  const bool per_head = sparse && m.config.selector.per_query_head;
+  AttentionArgs a{};
+  a.keys = view.keys;
+  a.values = view.values;
+  a.page_table = view.page_table;
+  a.seq_lens = view.seq_lens;
+  a.max_pages_per_seq = view.max_pages_per_seq;
+  a.num_kv_heads = view.num_kv_heads;
+  a.head_dim = view.head_dim;
+  a.page_size = view.page_size;
+  a.dtype = view.dtype;
+  a.q = q;
+  a.out = out;
+  a.num_q_heads = m.config.num_q_heads;
+  a.group_size = m.shape.group_size;
+  a.per_query_head = per_head;
+  a.units_per_seq = per_head ? m.config.num_q_heads : m.config.num_kv_heads;
+  a.heads_per_unit = per_head ? 1 : m.shape.group_size;
+  a.indices = sparse ? m.indices.data() : nullptr;
+  a.counts = m.counts.data();
+  a.dense = m.dense.data();
+  a.capacity = m.capacity;
+  a.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(view.head_dim)) * 1.4426950408889634);
+  a.splits = sparse ? m.sparse_splits : m.dense_splits;
+  a.partial_out = m.partial_out.data();
+  a.partial_lse = m.partial_lse.data();
+  a.unit_counter = m.unit_counter.data();
+  launch_decode_attention(a, view.batch, to_stream(stream));
+}
+
+void DecodePlan::step(const PagedKvView& view, const float* q, float* out, StreamHandle stream) {
+  select(view, q, stream);
+  attend(view, q, out, true, stream);
+}
+
+DeviceSelection DecodePlan::selection() const {
+  const Impl& m = *impl_;
+  DeviceSelection s;
+  s.batch = m.config.max_batch;
+  s.rows_per_seq = m.shape.rows;
+  s.capacity = m.shape.capacity;
+  s.per_query_head = m.config.selector.per_query_head;
+  s.indices = m.indices.data();
+  s.counts = m.counts.data();
+  s.dense = m.dense.data();
+  return s;
+}
+
+void DecodePlan::download_selection(int batch, TokenSelection& out) const {
+  const Impl& m = *impl_;
+  ADAMAS_CHECK(batch >= 1 && batch <= m.config.max_batch, "download_selection: batch ", batch, " out of range");
+  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+  out.batch = batch;
+  out.rows_per_seq = m.shape.rows;
+  out.capacity = m.shape.capacity;
+  out.per_query_head = m.config.selector.per_query_head;
+  const size_t rows = static_cast<size_t>(batch) * m.shape.rows;
+  out.counts.resize(rows);
+  out.dense.resize(batch);
+  out.indices.assign(rows * m.shape.capacity, -1);
+  ADAMAS_CUDA_CHECK(cudaMemcpy(out.counts.data(), m.counts.data(), rows * sizeof(int32_t), cudaMemcpyDeviceToHost));
+  ADAMAS_CUDA_CHECK(cudaMemcpy(out.dense.data(), m.dense.data(), batch, cudaMemcpyDeviceToHost));
+  if (m.shape.capacity > 0)
+    ADAMAS_CUDA_CHECK(cudaMemcpy(out.indices.data(), m.indices.data(), rows * m.shape.capacity * sizeof(int32_t),
+                                 cudaMemcpyDeviceToHost));
+}
+
+void DecodePlan::download_distances(std::vector<uint16_t>& distances) const {
+  const Impl& m = *impl_;
+  ADAMAS_CHECK(m.config.selector.policy == Policy::kAdamas, "download_distances: the plan's policy is not adamas");
+  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+  distances.resize(m.distances.size());
+  ADAMAS_CUDA_CHECK(cudaMemcpy(distances.data(), m.distances.data(), m.distances.bytes(), cudaMemcpyDeviceToHost));
+}
+
+}  // namespace adamas::cuda

@@ -1,0 +1,39 @@
+// Flash-decoding attention over index lists (sparse) or every cached position (dense), GQA-aware.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "adamas/dtype.h"
+
+namespace adamas::cuda {
+
+constexpr int kAttentionThreads = 128;
+
+struct AttentionArgs {
+  const void* keys;
+  const void* values;
+  const int32_t* page_table;
+  const int32_t* seq_lens;
+  int max_pages_per_seq, num_kv_heads, head_dim, page_size;
+  DType dtype;
+  const float* q;            // fp32 [batch][num_q_heads][head_dim]
+  float* out;                // fp32 [batch][num_q_heads][head_dim]
+  int num_q_heads, group_size;
+  bool per_query_head;       // one list per query head (units are query heads)
+  int units_per_seq;         // num_kv_heads, or num_q_heads when per_query_head
+  int heads_per_unit;        // group_size, or 1
+  // selection (nullptr indices: dense for every sequence)
+  const int32_t* indices;    // [batch][units_per_seq][capacity]
+  const int32_t* counts;
+  const uint8_t* dense;
+  int capacity;
+  float scale_log2;          // softmax scale * log2(e)
+  int splits;                // context splits per unit
+  float* partial_out;        // [batch*units][heads_per_unit][splits][head_dim]
+  float* partial_lse;        // [batch*units][heads_per_unit][splits]  (log2 domain)
+  uint32_t* unit_counter;    // [batch*units], zero between launches
+};
+
+void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t stream);
+
+}  // namespace adamas::cuda

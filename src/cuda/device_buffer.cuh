@@ -1,0 +1,48 @@
+// Owning device allocation (cudaMalloc), freed on destruction. Allocations happen at plan time only.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+
+#include "cuda/cuda_common.cuh"
+
+namespace adamas::cuda {
+
+template <typename T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(size_t count) { resize(count); }
+  ~DeviceBuffer() { release(); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& other) noexcept { *this = std::move(other); }
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(count_, other.count_);
+    return *this;
+  }
+  void resize(size_t count) {
+    release();
+    if (count == 0) return;
+    ADAMAS_CUDA_CHECK(cudaMalloc(&data_, count * sizeof(T)));
+    count_ = count;
+  }
+  void zero() {
+    if (count_) ADAMAS_CUDA_CHECK(cudaMemset(data_, 0, count_ * sizeof(T)));
+  }
+  T* data() const { return data_; }
+  size_t size() const { return count_; }
+  size_t bytes() const { return count_ * sizeof(T); }
+
+ private:
+  void release() {
+    if (data_) cudaFree(data_);
+    data_ = nullptr;
+    count_ = 0;
+  }
+  T* data_ = nullptr;
+  size_t count_ = 0;
+};
+
+}  // namespace adamas::cuda

@@ -1,0 +1,86 @@
+// Arguments shared by the selection kernels (estimate, scoring, threshold search, index lists).
+// Rows: row = seq * rows_per_seq + r, as in TokenSelection. Workspaces: docs/cuda_kernels.md.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "adamas/key_codes.h"
+#include "adamas/selector.h"
+#include "cuda/cuda_common.cuh"
+
+namespace adamas::cuda {
+
+constexpr int kMaxGroup = 8;          // query heads scored per selection row
+constexpr int kSelectThreads = 256;   // threads of every selection kernel
+constexpr int kListChunk = 4096;      // candidates per block of the threshold/count/compact kernels
+constexpr int kMaxChunkItems = 4;     // chunk counts per thread in the offset scan: 1024 chunks = 4M candidates
+constexpr int kHistStride = 3 * 256 + 1;  // distance bins per row: L1 in [0, 3 * head_dim]
+
+struct SelectArgs {
+  // cache view (device)
+  const void* keys;
+  const uint8_t* key_codes;
+  const float* page_min;
+  const float* page_max;
+  const int32_t* page_table;
+  const int32_t* seq_lens;
+  int max_pages_per_seq, num_kv_heads, head_dim, page_size;
+  DType dtype;
+  // queries (device fp32 [batch][num_q_heads][head_dim])
+  const float* q;
+  int num_q_heads, group_size, rows_per_seq, heads_per_row;
+  bool per_query_head;
+  // policy
+  Policy policy;
+  int token_budget, sink_tokens;
+  Thresholds thresholds;
+  // workspaces
+  uint16_t* distances;      // [rows][candidate_stride]
+  uint32_t* score_keys;     // [rows][candidate_stride]
+  int candidate_stride;
+  int32_t* histogram;       // [rows][kHistStride], zero between kernels
+  uint32_t* row_counter;    // [rows], zero between kernels
+  RowSelectState* state;    // [rows]
+  int32_t* chunk_less;      // [rows][max_chunks]
+  int32_t* chunk_tie;
+  int32_t* chunk_offset;
+  int32_t* chunk_taken;
+  int max_chunks;
+  // output selection
+  int32_t* indices;         // [rows][capacity]
+  int32_t* counts;          // [rows]
+  uint8_t* dense;           // [batch]
+  int capacity;
+};
+
+__device__ __forceinline__ int row_kv_head_dev(const SelectArgs& a, int r) {
+  return a.per_query_head ? r / a.group_size : r;
+}
+__device__ __forceinline__ int row_first_q_head_dev(const SelectArgs& a, int r) {
+  return a.per_query_head ? r : r * a.group_size;
+}
+__device__ __forceinline__ int quest_pages_kept_dev(const SelectArgs& a) { return max(3, a.token_budget / a.page_size); }
+
+// Candidates scored in a row of a sequence of n tokens: every position but the current one, or
+// (quest) every page but the last; 0 for a sequence attended densely.
+__device__ __forceinline__ int row_candidates(const SelectArgs& a, int n) {
+  if (a.policy == Policy::kFull || n <= a.token_budget) return 0;
+  if (a.policy == Policy::kQuest) return (n + a.page_size - 1) / a.page_size - 1;
+  return n - 1;
+}
+// How many candidates the row keeps (the current token / last page comes on top).
+__device__ __forceinline__ int row_keep(const SelectArgs& a) {
+  return a.policy == Policy::kQuest ? quest_pages_kept_dev(a) - 1 : a.token_budget - 1;
+}
+
+// Marks the dense flag and empties dense rows; called by block x == 0 of each row of a policy's
+// first kernel. Returns whether the row is selected (not dense).
+__device__ __forceinline__ bool begin_row(const SelectArgs& a, int row, int seq, int r, int candidates) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) {
+    if (r == 0) a.dense[seq] = candidates == 0 ? 1 : 0;
+    if (candidates == 0) a.counts[row] = 0;
+  }
+  return candidates > 0;
+}
+
+}  // namespace adamas::cuda

@@ -1,0 +1,61 @@
+// Helpers of the GPU tests: device buffers, seeded random inputs, a host cache with ragged lengths.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "adamas/cuda_backend.h"
+#include "adamas/kv_cache.h"
+
+namespace adamas::cuda::test {
+
+#define SKIP_WITHOUT_GPU() \
+  if (!::adamas::cuda::gpu_available()) GTEST_SKIP() << "no CUDA device"
+
+template <typename T>
+struct DeviceArray {
+  T* data = nullptr;
+  size_t count = 0;
+  DeviceArray() = default;
+  explicit DeviceArray(const std::vector<T>& host) { assign(host); }
+  ~DeviceArray() { if (data) cudaFree(data); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  void allocate(size_t n) {
+    if (data) cudaFree(data);
+    data = nullptr;
+    count = n;
+    if (n) EXPECT_EQ(cudaMalloc(&data, n * sizeof(T)), cudaSuccess);
+  }
+  void assign(const std::vector<T>& host) {
+    allocate(host.size());
+    if (count) EXPECT_EQ(cudaMemcpy(data, host.data(), count * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  std::vector<T> download() const {
+    std::vector<T> host(count);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    if (count) EXPECT_EQ(cudaMemcpy(host.data(), data, count * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+    return host;
+  }
+};
+
+inline std::vector<float> random_normal(std::mt19937_64& rng, size_t count, float stddev) {
+  std::normal_distribution<float> normal(0.0f, stddev);
+  std::vector<float> values(count);
+  for (auto& v : values) v = normal(rng);
+  return values;
+}
+
+// Seed for a test: fresh each run unless ADAMAS_TEST_SEED is set; printed on failure by callers.
+inline uint64_t test_seed() {
+  if (const char* fixed = std::getenv("ADAMAS_TEST_SEED")) return std::stoull(fixed);
+  return std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);
+}
+
+}  // namespace adamas::cuda::test

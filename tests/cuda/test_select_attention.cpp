@@ -1,0 +1,232 @@
+// GPU selectors and decode attention against the scalar references, on one ragged host cache per
+// shape: adamas distances bit-exact, every policy's index sets identical (and the dense flags),
+// attention within 1e-3 relative (fp32 accumulation against the double-precision reference).
+#include <algorithm>
+#include <cmath>
+
+#include "adamas/attention.h"
+#include "adamas/error.h"
+#include "adamas/hadamard.h"
+#include "adamas/selector.h"
+#include "cuda_test_support.h"
+
+namespace adamas::cuda::test {
+namespace {
+
+struct SelectCase {
+  DType dtype;
+  int head_dim, q_heads, kv_heads;
+  std::vector<int> lens;
+  std::vector<int> budgets;
+};
+
+std::string case_name(const SelectCase& c) {
+  std::ostringstream out;
+  out << dtype_name(c.dtype) << "_d" << c.head_dim << "_q" << c.q_heads << "_kv" << c.kv_heads << "_b" << c.lens.size()
+      << "_n" << *std::max_element(c.lens.begin(), c.lens.end());
+  return out.str();
+}
+
+struct Fixture {
+  KvCacheConfig config;
+  std::unique_ptr<KvCache> host;
+  std::unique_ptr<DeviceKvCache> device;
+  std::vector<float> q;
+};
+
+Fixture build(const SelectCase& c, std::mt19937_64& rng) {
+  Fixture f;
+  f.config.num_kv_heads = c.kv_heads;
+  f.config.head_dim = c.head_dim;
+  f.config.dtype = c.dtype;
+  f.config.max_batch = static_cast<int>(c.lens.size());
+  f.config.max_tokens_per_seq = *std::max_element(c.lens.begin(), c.lens.end());
+  f.host = std::make_unique<KvCache>(f.config);
+  const size_t row = static_cast<size_t>(c.kv_heads) * c.head_dim;
+  for (size_t s = 0; s < c.lens.size(); ++s) {
+    f.host->add_sequence();
+    const auto keys = random_normal(rng, c.lens[s] * row, 8.0f);
+    const auto values = random_normal(rng, c.lens[s] * row, 1.0f);
+    f.host->append(static_cast<int>(s), keys.data(), values.data(), c.lens[s]);
+  }
+  f.device = std::make_unique<DeviceKvCache>(f.config);
+  f.device->upload(*f.host);
+  f.q = random_normal(rng, c.lens.size() * c.q_heads * c.head_dim, 8.0f);
+  return f;
+}
+
+class SelectAttentionTest : public ::testing::TestWithParam<SelectCase> {};
+
+TEST_P(SelectAttentionTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  const SelectCase c = GetParam();
+  const uint64_t seed = test_seed();
+  std::mt19937_64 rng(seed);
+  Fixture f = build(c, rng);
+  const int batch = static_cast<int>(c.lens.size());
+  const PagedKvView host_view = f.host->view(0), device_view = f.device->view(0);
+  DeviceArray<float> q(f.q), out;
+  out.allocate(f.q.size());
+  std::vector<float> reference_out(f.q.size());
+
+  for (Policy policy : {Policy::kAdamas, Policy::kOracle, Policy::kQuest, Policy::kStreaming, Policy::kFull}) {
+    for (int budget : c.budgets) {
+      for (bool per_query_head : {false, true}) {
+        if (per_query_head && (policy == Policy::kFull || policy == Policy::kStreaming || c.q_heads == c.kv_heads)) continue;
+        SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " policy "
+                                          << policy_name(policy) << " budget " << budget << " per_query_head "
+                                          << per_query_head);
+        SelectorOptions options;
+        options.policy = policy;
+        options.token_budget = budget;
+        options.per_query_head = per_query_head;
+        TokenSelection expected, actual;
+        select_tokens_ref(options, host_view, f.q.data(), c.q_heads, expected);
+
+        DecodePlanConfig plan_config;
+        plan_config.max_batch = batch;
+        plan_config.num_q_heads = c.q_heads;
+        plan_config.num_kv_heads = c.kv_heads;
+        plan_config.head_dim = c.head_dim;
+        plan_config.dtype = c.dtype;
+        plan_config.max_context = f.config.max_tokens_per_seq;
+        plan_config.selector = options;
+        DecodePlan plan(plan_config);
+        // Poison the output, so an unwritten element cannot pass.
+        ASSERT_EQ(cudaMemset(out.data, 0xff, out.count * sizeof(float)), cudaSuccess);
+        plan.step(device_view, q.data, out.data);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        plan.download_selection(batch, actual);
+
+        ASSERT_EQ(actual.rows_per_seq, expected.rows_per_seq);
+        for (int s = 0; s < batch; ++s) {
+          ASSERT_EQ(actual.dense[s], expected.dense[s]) << "sequence " << s;
+          if (expected.dense[s]) continue;
+          for (int r = 0; r < expected.rows_per_seq; ++r) {
+            std::vector<int32_t> want(expected.row(s, r), expected.row(s, r) + expected.count(s, r));
+            std::vector<int32_t> got(actual.row(s, r), actual.row(s, r) + actual.count(s, r));
+            ASSERT_EQ(got, want) << "sequence " << s << " row " << r;
+          }
+        }
+
+        if (policy == Policy::kAdamas) {
+          // Distances: minimum over the row's heads of the exact L1, from the reference pieces.
+          std::vector<uint16_t> distances;
+          plan.download_distances(distances);
+          const int stride = static_cast<int>(distances.size() / (static_cast<size_t>(batch) * expected.rows_per_seq));
+          const int group = c.q_heads / c.kv_heads, d = c.head_dim;
+          int wrong = 0;
+          for (int s = 0; s < batch; ++s) {
+            const int n = c.lens[s];
+            if (n <= budget) continue;
+            for (int r = 0; r < expected.rows_per_seq; ++r) {
+              const int first = per_query_head ? r : r * group, heads = per_query_head ? 1 : group;
+              const int kv_head = per_query_head ? r / group : r;
+              std::vector<std::vector<uint8_t>> codes(heads, std::vector<uint8_t>(d / 4));
+              for (int j = 0; j < heads; ++j) {
+                std::vector<float> rotated(f.q.begin() + (static_cast<size_t>(s) * c.q_heads + first + j) * d,
+                                           f.q.begin() + (static_cast<size_t>(s) * c.q_heads + first + j + 1) * d);
+                hadamard_transform_ref(rotated.data(), d);
+                encode_code_ref(rotated.data(), d, options.thresholds, codes[j].data());
+              }
+              for (int t = 0; t < n - 1; ++t) {
+                int best = 3 * d;
+                for (int j = 0; j < heads; ++j)
+                  best = std::min(best, l1_distance_ref(codes[j].data(), host_view.key_codes + host_view.code_offset(s, kv_head, t), d));
+                wrong += distances[(static_cast<size_t>(s) * expected.rows_per_seq + r) * stride + t] != best;
+              }
+            }
+          }
+          EXPECT_EQ(wrong, 0) << "adamas distances differ from l1_distance_ref";
+        }
+
+        decode_attention_ref(host_view, f.q.data(), c.q_heads, &expected, reference_out.data());
+        const std::vector<float> gpu_out = out.download();
+        for (int s = 0; s < batch; ++s) {
+          for (int h = 0; h < c.q_heads; ++h) {
+            double err = 0, norm = 0;
+            for (int i = 0; i < c.head_dim; ++i) {
+              const size_t k = (static_cast<size_t>(s) * c.q_heads + h) * c.head_dim + i;
+              err += (gpu_out[k] - reference_out[k]) * static_cast<double>(gpu_out[k] - reference_out[k]);
+              norm += static_cast<double>(reference_out[k]) * reference_out[k];
+              if (!std::isfinite(gpu_out[k])) err = INFINITY;
+            }
+            // fp32 accumulation against a double reference over the same fp16/bf16/fp32 inputs.
+            ASSERT_LE(std::sqrt(err / norm), 1e-3) << "attention of sequence " << s << " head " << h;
+          }
+        }
+      }
+    }
+  }
+}
+
+std::vector<SelectCase> select_cases() {
+  std::vector<SelectCase> cases;
+  const std::vector<int> ragged = {1500, 37, 1, 900};
+  const std::vector<int> budgets = {1, 2, 17, 64, 256, 1000, 4000};
+  for (DType dtype : {DType::kF16, DType::kBF16, DType::kF32})
+    for (int d : {64, 128, 256})
+      for (auto heads : {std::pair{4, 4}, std::pair{8, 2}, std::pair{16, 2}})
+        cases.push_back({dtype, d, heads.first, heads.second, ragged, budgets});
+  cases.push_back({DType::kF16, 128, 8, 4, {5000, 4097, 4096, 4095, 8193}, {1, 300, 4095, 4096}});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, SelectAttentionTest, ::testing::ValuesIn(select_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+// Contexts past one chunk-offset tile (256 chunks of 4096), budgets up to 8K.
+class LargeContextTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(LargeContextTest, AdamasAndOracleMatchReference) {
+  SKIP_WITHOUT_GPU();
+  const uint64_t seed = test_seed();
+  std::mt19937_64 rng(seed);
+  SelectCase c{DType::kF16, 64, 2, 1, {GetParam(), 3000}, {8192}};
+  Fixture f = build(c, rng);
+  DeviceArray<float> q(f.q), out;
+  out.allocate(f.q.size());
+  for (Policy policy : {Policy::kAdamas, Policy::kOracle, Policy::kQuest}) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed << " context " << GetParam() << " policy " << policy_name(policy));
+    SelectorOptions options;
+    options.policy = policy;
+    options.token_budget = 8192;
+    TokenSelection expected, actual;
+    select_tokens_cpu(options, f.host->view(0), f.q.data(), c.q_heads, expected);  // same sets as the reference
+    DecodePlanConfig plan_config;
+    plan_config.max_batch = 2;
+    plan_config.num_q_heads = c.q_heads;
+    plan_config.num_kv_heads = c.kv_heads;
+    plan_config.head_dim = c.head_dim;
+    plan_config.dtype = c.dtype;
+    plan_config.max_context = GetParam();
+    plan_config.selector = options;
+    DecodePlan plan(plan_config);
+    plan.step(f.device->view(0), q.data, out.data);
+    plan.download_selection(2, actual);
+    for (int s = 0; s < 2; ++s) {
+      ASSERT_EQ(actual.dense[s], expected.dense[s]);
+      if (expected.dense[s]) continue;
+      std::vector<int32_t> want(expected.row(s, 0), expected.row(s, 0) + expected.count(s, 0));
+      std::vector<int32_t> got(actual.row(s, 0), actual.row(s, 0) + actual.count(s, 0));
+      ASSERT_EQ(got, want) << "sequence " << s;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Contexts, LargeContextTest, ::testing::Values(300000, 1100000));
+
+TEST(DecodePlanTest, RejectsUnsupportedShapes) {
+  SKIP_WITHOUT_GPU();
+  DecodePlanConfig config;
+  config.num_q_heads = 48;
+  config.num_kv_heads = 3;  // group 16
+  EXPECT_THROW(DecodePlan{config}, Error);
+  config.num_q_heads = 8;
+  config.num_kv_heads = 8;
+  config.head_dim = 32;
+  EXPECT_THROW(DecodePlan{config}, Error);
+}
+
+}  // namespace
+}  // namespace adamas::cuda::test
