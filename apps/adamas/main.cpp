@@ -20,6 +20,12 @@ int main(int argc, char** argv) {
   CLI::App app{"adamas: Hadamard sparse attention for long-context LLM decoding"};
   app.require_subcommand(1);
   adamas::cli::register_bench_attn(app);
+  adamas::cli::register_generate(app);
+  adamas::cli::register_ppl(app);
+  adamas::cli::register_passkey(app);
+  adamas::cli::register_recall(app);
+  adamas::cli::register_sweep(app);
+  adamas::cli::register_logits(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

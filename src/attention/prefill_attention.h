@@ -16,8 +16,9 @@ void prefill_attention_ref(const PagedKvView& view, int seq, int first, int coun
                            float* out, float scale = 0.0f);
 
 // Blocked version: threads over (KV head, block of query tokens); keys/values widened to fp32
-// once per (query block, key block) and reused by every query row of the block and its group;
-// online softmax per row. Same result within fp32 rounding.
+// once per (query block, key block) and shared by every query row of the block and its group;
+// scores and the probability-weighted values as two sgemm calls per block (single-threaded
+// OpenBLAS inside each OpenMP thread); online softmax per row. Same result within fp32 rounding.
 void prefill_attention_cpu(const PagedKvView& view, int seq, int first, int count, const float* q, int num_q_heads,
                            float* out, float scale = 0.0f);
 

@@ -88,45 +88,84 @@ __attribute__((target("avx2,fma,f16c"))) float dot_16bit_avx2(const uint16_t* ro
 }
 #endif
 
-// y[T][w.rows] = x[T][w.cols] * w^T (+ y when accumulate).
-void linear(const WeightMatrix& w, const float* x, int T, float* y, bool accumulate) {
-  const int rows = static_cast<int>(w.rows), cols = static_cast<int>(w.cols);
-  const float beta = accumulate ? 1.0f : 0.0f;
-  if (w.dtype == DType::kF32) {
-    if (T == 1) {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, w.f32.data(), cols, x, 1, beta, y, 1);
-    } else {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, cols, 1.0f, x, cols, w.f32.data(), cols, beta, y,
-                  rows);
-    }
-    return;
+float dot_f32_scalar(const float* a, const float* b, int64_t n) {
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t i = 0; i < n; ++i) lane[i & 7] += a[i] * b[i];
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) float dot_f32_avx2(const float* a, const float* b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
   }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  const __m256 sum = _mm256_add_ps(acc0, acc1);
+  __m128 half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+  half = _mm_add_ps(half, _mm_movehl_ps(half, half));
+  half = _mm_add_ss(half, _mm_movehdup_ps(half));
+  float result = _mm_cvtss_f32(half);
+  for (; i < n; ++i) result += a[i] * b[i];
+  return result;
+}
+#endif
+
+// One row of w times x.
+float row_dot(const WeightMatrix& w, int64_t row, const float* x, bool use_avx2) {
+  const size_t base = static_cast<size_t>(row) * w.cols;
+#if defined(__x86_64__)
+  if (use_avx2)
+    return w.dtype == DType::kF32 ? dot_f32_avx2(w.f32.data() + base, x, w.cols)
+                                  : dot_16bit_avx2(w.bits.data() + base, w.dtype, x, w.cols);
+#endif
+  (void)use_avx2;
+  return w.dtype == DType::kF32 ? dot_f32_scalar(w.f32.data() + base, x, w.cols)
+                                : dot_16bit_scalar(w.bits.data() + base, w.dtype, x, w.cols);
+}
+
+// y[T][w.rows] = x[T][w.cols] * w^T (+ y when accumulate).
+// Threading is OpenMP's alone: each thread multiplies its own block of weight rows, with OpenBLAS
+// running single-threaded inside it (CpuRuntime sets that). Letting OpenBLAS's thread pool and
+// OpenMP's spinning workers alternate cost 3-6x in decode on a 2-core machine.
+void linear(const WeightMatrix& w, const float* x, int T, float* y, bool accumulate) {
+  const int64_t rows = w.rows, cols = w.cols;
   if (T == 1) {
     bool use_avx2 = false;
 #if defined(__x86_64__)
     use_avx2 = cpu_has_avx2() && vector_paths_enabled();
 #endif
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; ++r) {
-      const uint16_t* row = w.bits.data() + static_cast<size_t>(r) * cols;
-      float value;
-#if defined(__x86_64__)
-      value = use_avx2 ? dot_16bit_avx2(row, w.dtype, x, cols) : dot_16bit_scalar(row, w.dtype, x, cols);
-#else
-      value = dot_16bit_scalar(row, w.dtype, x, cols);
-#endif
+    for (int64_t r = 0; r < rows; ++r) {
+      const float value = row_dot(w, r, x, use_avx2);
       y[r] = accumulate ? y[r] + value : value;
     }
     return;
   }
-  thread_local std::vector<float> tile;
-  tile.resize(static_cast<size_t>(std::min<int64_t>(kWidenTileRows, rows)) * cols);
-  for (int64_t r0 = 0; r0 < rows; r0 += kWidenTileRows) {
-    const int tile_rows = static_cast<int>(std::min<int64_t>(kWidenTileRows, rows - r0));
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < tile_rows; ++r) widen_row(w, r0 + r, tile.data() + static_cast<size_t>(r) * cols);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, tile_rows, cols, 1.0f, x, cols, tile.data(), cols, beta,
-                y + r0, rows);
+  const float beta = accumulate ? 1.0f : 0.0f;
+#pragma omp parallel
+  {
+    const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    // Row blocks in multiples of 16 (sgemm's register tile), one contiguous range per thread.
+    const int64_t per_thread = ((rows + threads - 1) / threads + 15) / 16 * 16;
+    const int64_t begin = std::min<int64_t>(rows, per_thread * thread), end = std::min<int64_t>(rows, begin + per_thread);
+    if (w.dtype == DType::kF32) {
+      if (end > begin)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, static_cast<int>(end - begin), static_cast<int>(cols),
+                    1.0f, x, static_cast<int>(cols), w.f32.data() + static_cast<size_t>(begin) * cols,
+                    static_cast<int>(cols), beta, y + begin, static_cast<int>(rows));
+    } else {
+      std::vector<float> tile(static_cast<size_t>(std::min<int64_t>(kWidenTileRows, std::max<int64_t>(1, end - begin))) * cols);
+      for (int64_t r0 = begin; r0 < end; r0 += kWidenTileRows) {
+        const int64_t tile_rows = std::min<int64_t>(kWidenTileRows, end - r0);
+        for (int64_t r = 0; r < tile_rows; ++r) widen_row(w, r0 + r, tile.data() + static_cast<size_t>(r) * cols);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, static_cast<int>(tile_rows), static_cast<int>(cols),
+                    1.0f, x, static_cast<int>(cols), tile.data(), static_cast<int>(cols), beta, y + r0,
+                    static_cast<int>(rows));
+      }
+    }
   }
 }
 
@@ -196,6 +235,7 @@ class CpuRuntime : public DecoderRuntime {
         attention_(attention ? std::move(attention) : make_cpu_decode_attention(options, config_)) {
     check_runtime_options(options, config_);
     cache_.add_sequence();
+    openblas_set_num_threads(1);  // see linear(): OpenMP owns the threads
   }
 
   const ModelConfig& config() const override { return config_; }
@@ -259,6 +299,8 @@ class CpuRuntime : public DecoderRuntime {
     cache.max_batch = 1;
     cache.max_tokens_per_seq = options.max_context;
     cache.code_thresholds = options.selector.thresholds;
+    cache.code_bits = options.code_bits;
+    cache.code_hadamard = options.code_hadamard;
     return cache;
   }
 

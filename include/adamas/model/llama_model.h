@@ -73,6 +73,8 @@ struct RuntimeOptions {
   DType kv_dtype = DType::kF16;   // cache element type; f32 for parity with a reference
   int max_context = 4096;         // cache capacity in tokens (prompt + generated)
   int prefill_chunk = 512;        // tokens per dense prefill chunk
+  int code_bits = 2;              // key-code bits (1..3; 2 is the method), see code_book.h
+  bool code_hadamard = true;      // rotate keys before coding (off: an ablation)
 };
 // Throws adamas::Error naming the first bad option (also checks the selector options).
 void check_runtime_options(const RuntimeOptions& options, const ModelConfig& config);

@@ -1,0 +1,88 @@
+// Options shared by every command that runs a model, and turning them into a loaded model and a
+// runtime.
+#include <omp.h>
+
+#include <sstream>
+
+#include "adamas/error.h"
+#include "commands.h"
+
+namespace adamas::cli {
+
+void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_policy) {
+  cmd->add_option("--model", a.model, "Hugging Face checkpoint directory or .gguf file")->required();
+  cmd->add_option("--device", a.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  if (with_policy) {
+    cmd->add_option("--policy", a.policy, "decode attention: full, streaming, quest, adamas, oracle")->capture_default_str();
+    cmd->add_option("--budget", a.budget, "token budget B (the current token included)")->capture_default_str();
+  }
+  cmd->add_option("--dense-layers", a.dense_layers, "leading layers that always attend densely")->capture_default_str();
+  cmd->add_option("--sink-tokens", a.sink_tokens, "streaming: sink tokens kept")->capture_default_str();
+  cmd->add_option("--page-size", a.page_size, "cache page size (Quest's page)")->capture_default_str();
+  cmd->add_option("--thresholds", a.thresholds, "Adamas code thresholds t0,t1,t2")->capture_default_str();
+  cmd->add_option("--estimator", a.estimator, "Adamas distance: l1, l2, hamming, asymmetric")->capture_default_str();
+  cmd->add_option("--code-bits", a.code_bits, "key-code bits per coordinate (1..3)")->capture_default_str();
+  cmd->add_flag("--no-hadamard", a.no_hadamard, "code keys without the Hadamard rotation (ablation)");
+  cmd->add_flag("--per-query-head", a.per_query_head, "one selection per query head instead of per KV head");
+  cmd->add_option("--kv-dtype", a.kv_dtype, "cache element type: f16, bf16, f32")->capture_default_str();
+  cmd->add_option("--weights", a.weights, "weights in memory: auto, f32, bf16")->capture_default_str();
+  cmd->add_option("--prefill-chunk", a.prefill_chunk, "tokens per dense prefill chunk")->capture_default_str();
+  cmd->add_option("--threads", a.threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->add_flag("--json", a.json, "print JSON instead of text");
+  cmd->add_flag("--no-progress", a.no_progress, "no progress bar on stderr");
+}
+
+LoadedModel load_model(const ModelArgs& args) {
+  ADAMAS_CHECK(args.device != "cuda",
+               "--device cuda: the model runtime's CUDA forward path is not implemented yet; use --device cpu");
+  ADAMAS_CHECK(args.threads >= 0, "--threads must be >= 0, got ", args.threads);
+  if (args.threads > 0) {
+    omp_set_num_threads(args.threads);
+  }
+  LoadedModel loaded{open_checkpoint(args.model), LlamaModel{}};
+  LoadOptions options;
+  options.precision = parse_weight_precision(args.weights);
+  loaded.model = LlamaModel::load(loaded.checkpoint, options);
+  return loaded;
+}
+
+RuntimeOptions make_runtime_options(const ModelArgs& args, int max_context) {
+  RuntimeOptions options;
+  options.selector.policy = parse_policy(args.policy);
+  options.selector.token_budget = args.budget;
+  options.selector.sink_tokens = args.sink_tokens;
+  options.selector.per_query_head = args.per_query_head;
+  options.selector.thresholds = parse_thresholds(args.thresholds);
+  options.selector.estimator = parse_estimator(args.estimator);
+  options.dense_layers = args.dense_layers;
+  options.page_size = args.page_size;
+  options.kv_dtype = parse_dtype(args.kv_dtype);
+  options.max_context = max_context;
+  options.prefill_chunk = args.prefill_chunk;
+  options.code_bits = args.code_bits;
+  options.code_hadamard = !args.no_hadamard;
+  return options;
+}
+
+std::unique_ptr<DecoderRuntime> make_model_runtime(const ModelArgs& args, const LlamaModel& model,
+                                                   const RuntimeOptions& options) {
+  return make_runtime(args.device, model, options);
+}
+
+std::string describe_policy(const RuntimeOptions& o) {
+  std::ostringstream out;
+  out << policy_name(o.selector.policy);
+  if (o.selector.policy != Policy::kFull) {
+    out << " budget " << o.selector.token_budget << ", dense layers " << o.dense_layers;
+    if (o.selector.policy == Policy::kStreaming) out << ", sinks " << o.selector.sink_tokens;
+    if (o.selector.policy == Policy::kQuest) out << ", page " << o.page_size;
+    if (o.selector.policy == Policy::kAdamas)
+      out << ", thresholds " << o.selector.thresholds.t0 << "," << o.selector.thresholds.t1 << ","
+          << o.selector.thresholds.t2 << ", " << estimator_name(o.selector.estimator);
+    if (o.selector.per_query_head) out << ", per query head";
+  }
+  out << ", kv " << dtype_name(o.kv_dtype);
+  return out.str();
+}
+
+}  // namespace adamas::cli

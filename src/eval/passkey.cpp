@@ -1,0 +1,171 @@
+#include "adamas/eval/passkey.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include "adamas/error.h"
+
+namespace adamas {
+
+namespace {
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::istringstream stream(text);
+  std::string word;
+  while (stream >> word) words.push_back(word);
+  return words;
+}
+
+std::string join(const std::vector<std::string>& words, size_t begin, size_t end) {
+  std::string out;
+  for (size_t i = begin; i < end; ++i) {
+    if (i > begin) out.push_back(' ');
+    out += words[i];
+  }
+  return out;
+}
+
+std::string strip(const std::string& text) {
+  size_t begin = 0, end = text.size();
+  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
+  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
+  return text.substr(begin, end - begin);
+}
+
+std::string needle_for(const std::string& key) {
+  std::string needle = kPasskeyNeedle;
+  needle.replace(needle.find("{}"), 2, key);
+  return needle;
+}
+
+// train_model.py's build(nw): words[:nw] with the needle before word round(depth * nw) (Python's
+// round: half to even, as std::nearbyint in the default rounding mode), then the question.
+std::string build_prompt_text(const std::vector<std::string>& words, size_t word_count, double depth,
+                              const std::string& needle) {
+  const size_t d = static_cast<size_t>(std::nearbyint(depth * static_cast<double>(word_count)));
+  std::string text = join(words, 0, d) + needle + (d < word_count ? " " : "") + join(words, d, word_count) +
+                     kPasskeyQuestion;
+  return strip(text);
+}
+
+}  // namespace
+
+PasskeyPrompt build_passkey_prompt(const Tokenizer& tokenizer, const std::string& filler_text, int n_tokens,
+                                   double depth, const std::string& key) {
+  ADAMAS_CHECK(depth >= 0.0 && depth <= 1.0, "passkey depth ", depth, " is outside [0, 1]");
+  const std::vector<std::string> words = split_words(filler_text);
+  ADAMAS_CHECK(!words.empty(), "passkey: the filler text has no words");
+  const std::string needle = needle_for(key);
+  auto fits = [&](size_t word_count) {
+    return static_cast<int>(tokenizer.encode(build_prompt_text(words, word_count, depth, needle), false).size()) + 1 <=
+           n_tokens;
+  };
+  ADAMAS_CHECK(fits(1), "passkey: a prompt of ", n_tokens, " tokens cannot hold the needle and the question");
+  size_t lo = 1, hi = std::min(words.size(), static_cast<size_t>(n_tokens) * 2);
+  while (lo < hi) {
+    const size_t mid = (lo + hi + 1) / 2;
+    if (fits(mid)) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  PasskeyPrompt prompt;
+  prompt.text = build_prompt_text(words, lo, depth, needle);
+  prompt.tokens = tokenizer.encode(prompt.text, /*add_bos=*/true);
+  return prompt;
+}
+
+PasskeyResult run_passkey(DecoderRuntime& runtime, const Tokenizer& tokenizer, const std::string& filler_text,
+                          const PasskeyOptions& options, const ProgressFn& progress) {
+  ADAMAS_CHECK(options.length >= 16, "passkey length must be >= 16 tokens, got ", options.length);
+  ADAMAS_CHECK(options.trials > 0, "passkey trials must be positive, got ", options.trials);
+  ADAMAS_CHECK(!options.depths.empty(), "passkey: no depths");
+  ADAMAS_CHECK(options.max_new_tokens > 0, "passkey: max new tokens must be positive");
+  ADAMAS_CHECK(options.length + options.max_new_tokens <= runtime.options().max_context, "passkey: length ",
+               options.length, " + ", options.max_new_tokens, " answer tokens exceed the runtime's max context ",
+               runtime.options().max_context);
+  const int64_t vocab = runtime.config().vocab_size;
+  std::mt19937_64 rng(options.seed);
+  PasskeyResult result;
+  std::vector<float> logits(vocab);
+  const int64_t total = static_cast<int64_t>(options.depths.size()) * options.trials;
+  int64_t done = 0, correct_total = 0;
+  for (const double depth : options.depths) {
+    int correct = 0;
+    for (int trial = 0; trial < options.trials; ++trial) {
+      char key[8];
+      std::snprintf(key, sizeof(key), "%05d", static_cast<int>(rng() % 100000));
+      const size_t offset = static_cast<size_t>(rng() % std::max<size_t>(1, filler_text.size() / 3));
+      const PasskeyPrompt prompt = build_passkey_prompt(tokenizer, filler_text.substr(offset), options.length, depth, key);
+
+      runtime.reset();
+      const std::vector<int32_t> head(prompt.tokens.begin(), prompt.tokens.end() - 1);
+      runtime.prefill(head, nullptr);
+      std::vector<int32_t> answer;
+      int32_t next = prompt.tokens.back();
+      for (int step = 0; step < options.max_new_tokens; ++step) {
+        runtime.decode(next, logits.data());
+        const DecodeStepStats& stats = runtime.last_step();
+        result.decode.steps += 1;
+        result.decode.seconds += stats.seconds;
+        result.decode.attention_seconds += stats.attention_seconds;
+        result.decode.kv_bytes += stats.kv_bytes_read;
+        result.decode.dense_kv_bytes += stats.dense_kv_bytes;
+        next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        if (next == tokenizer.eos_id()) break;
+        answer.push_back(next);
+      }
+      PasskeyTrial record;
+      record.depth = depth;
+      record.key = key;
+      record.answer = tokenizer.decode(answer);
+      record.prompt_tokens = static_cast<int>(prompt.tokens.size());
+      const std::string stripped = strip(record.answer);
+      std::string first_run;
+      for (size_t i = 0; i < record.answer.size() && first_run.empty(); ++i) {
+        size_t j = i;
+        while (j < record.answer.size() && std::isdigit(static_cast<unsigned char>(record.answer[j]))) ++j;
+        if (j - i >= 5) first_run = record.answer.substr(i, 5);
+        if (j > i) i = j;
+      }
+      record.correct = first_run == record.key && stripped.rfind(record.key, 0) == 0;
+      correct += record.correct;
+      result.trials.push_back(record);
+      if (progress) progress(++done, total);
+    }
+    result.depths.push_back(depth);
+    result.accuracy_by_depth.push_back(static_cast<double>(correct) / options.trials);
+    correct_total += correct;
+  }
+  result.accuracy = static_cast<double>(correct_total) / total;
+  return result;
+}
+
+std::string find_default_filler(const std::string& model_path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path relative = fs::path("data") / "heldout" / "austen_persuasion.txt";
+  const fs::path model = fs::absolute(fs::path(model_path), error);
+  fs::path dir = fs::is_directory(model, error) ? model : model.parent_path();
+  for (int up = 0; up < 4 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    if (fs::is_regular_file(dir / relative, error)) return (dir / relative).string();
+    if (dir == dir.parent_path()) break;
+  }
+  if (fs::is_regular_file(relative, error)) return relative.string();
+  return "";
+}
+
+std::string load_filler_text(const std::string& path) {
+  std::string text = read_text_file(path);
+  const size_t chapter = text.find("Chapter 1");
+  if (chapter != std::string::npos) text = text.substr(chapter);
+  return text;
+}
+
+}  // namespace adamas
