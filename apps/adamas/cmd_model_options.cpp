@@ -22,6 +22,11 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_policy) {
   cmd->add_option("--thresholds", a.thresholds, "Adamas code thresholds t0,t1,t2")->capture_default_str();
   cmd->add_option("--estimator", a.estimator, "Adamas distance: l1, l2, hamming, asymmetric")->capture_default_str();
   cmd->add_option("--code-bits", a.code_bits, "key-code bits per coordinate (1..3)")->capture_default_str();
+  cmd->add_option("--calibrate-after", a.calibrate_after,
+                  "fit the code thresholds to the model's keys once this many tokens are cached (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--calibration-quantiles", a.calibration_quantiles,
+                  "quantiles of the rotated keys for the thresholds (default: equal mass)");
   cmd->add_flag("--no-hadamard", a.no_hadamard, "code keys without the Hadamard rotation (ablation)");
   cmd->add_flag("--per-query-head", a.per_query_head, "one selection per query head instead of per KV head");
   cmd->add_option("--kv-dtype", a.kv_dtype, "cache element type: f16, bf16, f32")->capture_default_str();
@@ -61,6 +66,18 @@ RuntimeOptions make_runtime_options(const ModelArgs& args, int max_context) {
   options.prefill_chunk = args.prefill_chunk;
   options.code_bits = args.code_bits;
   options.code_hadamard = !args.no_hadamard;
+  options.calibrate_after_tokens = args.calibrate_after;
+  if (!args.calibration_quantiles.empty()) {
+    std::stringstream stream(args.calibration_quantiles);
+    std::string part;
+    while (std::getline(stream, part, ',')) {
+      try {
+        options.calibration_quantiles.push_back(std::stod(part));
+      } catch (...) {
+        throw Error("--calibration-quantiles: '" + part + "' is not a number");
+      }
+    }
+  }
   return options;
 }
 
@@ -79,6 +96,8 @@ std::string describe_policy(const RuntimeOptions& o) {
     if (o.selector.policy == Policy::kAdamas)
       out << ", thresholds " << o.selector.thresholds.t0 << "," << o.selector.thresholds.t1 << ","
           << o.selector.thresholds.t2 << ", " << estimator_name(o.selector.estimator);
+    if (o.selector.policy == Policy::kAdamas && o.calibrate_after_tokens > 0)
+      out << ", calibrated after " << o.calibrate_after_tokens << " tokens";
     if (o.selector.per_query_head) out << ", per query head";
   }
   out << ", kv " << dtype_name(o.kv_dtype);

@@ -28,6 +28,8 @@ struct ModelArgs {
   std::string policy = "adamas", thresholds = "-10,0,10", estimator = "l1";
   int budget = 256, dense_layers = 2, sink_tokens = 4, page_size = 16, code_bits = 2;
   bool per_query_head = false, no_hadamard = false;
+  int calibrate_after = 0;
+  std::string calibration_quantiles;
   std::string kv_dtype = "f16", weights = "auto";
   int threads = 0, prefill_chunk = 512;
   bool json = false, no_progress = false;

@@ -14,6 +14,7 @@
 
 #include "adamas/attention.h"
 #include "adamas/bench_attn.h"
+#include "adamas/code_book.h"
 #include "adamas/error.h"
 #include "adamas/hadamard.h"
 #include "attention/prefill_attention.h"
@@ -137,7 +138,7 @@ void linear(const WeightMatrix& w, const float* x, int T, float* y, bool accumul
 #if defined(__x86_64__)
     use_avx2 = cpu_has_avx2() && vector_paths_enabled();
 #endif
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 64)
     for (int64_t r = 0; r < rows; ++r) {
       const float value = row_dot(w, r, x, use_avx2);
       y[r] = accumulate ? y[r] + value : value;
@@ -235,6 +236,7 @@ class CpuRuntime : public DecoderRuntime {
         attention_(attention ? std::move(attention) : make_cpu_decode_attention(options, config_)) {
     check_runtime_options(options, config_);
     cache_.add_sequence();
+    initial_code_book_ = cache_.code_book(0);
     openblas_set_num_threads(1);  // see linear(): OpenMP owns the threads
   }
 
@@ -244,10 +246,15 @@ class CpuRuntime : public DecoderRuntime {
   void reset() override {
     cache_.clear();
     cache_.add_sequence();
+    if (calibrated_) {
+      for (int layer = 0; layer < config_.num_layers; ++layer) cache_.set_code_book(layer, initial_code_book_);
+      calibrated_ = false;
+    }
   }
   int position() const override { return cache_.seq_len(0); }
   const DecodeStepStats& last_step() const override { return stats_; }
   void set_observer(AttentionObserver* observer) override { observer_ = observer; }
+  CodeBook code_book(int layer) const override { return cache_.code_book(layer); }
 
   void prefill(const std::vector<int32_t>& tokens, std::vector<float>* logits, bool all_positions) override {
     const int count = static_cast<int>(tokens.size());
@@ -267,6 +274,7 @@ class CpuRuntime : public DecoderRuntime {
       }
       forward(tokens.data() + begin, chunk, /*decode_step=*/false, out, chunk_all);
     }
+    maybe_calibrate();
   }
 
   void decode(int32_t token, float* logits) override {
@@ -274,6 +282,7 @@ class CpuRuntime : public DecoderRuntime {
     const auto start = std::chrono::steady_clock::now();
     attention_seconds_ = 0;
     forward(&token, 1, /*decode_step=*/true, logits, false);
+    maybe_calibrate();
     stats_.context = position();
     stats_.kv_bytes_read = 0;
     stats_.dense_kv_bytes = 0;
@@ -310,6 +319,30 @@ class CpuRuntime : public DecoderRuntime {
                    " is outside the model's vocabulary [0, ", config_.vocab_size, ")");
     ADAMAS_CHECK(position() + count <= options_.max_context, "context of ", position() + count,
                  " tokens exceeds the cache capacity (max_context ", options_.max_context, ")");
+  }
+
+  // Once the sequence reaches calibrate_after_tokens: per layer, pool the (rotated) stored keys of
+  // every cached token and KV head, fit the code book, re-encode the layer's codes with it.
+  void maybe_calibrate() {
+    if (options_.calibrate_after_tokens <= 0 || calibrated_ || position() < options_.calibrate_after_tokens) return;
+    const int d = static_cast<int>(config_.head_dim), n = position();
+    const std::vector<double> quantiles = options_.calibration_quantiles.empty()
+                                              ? equal_mass_quantiles(options_.code_bits)
+                                              : options_.calibration_quantiles;
+    std::vector<float> values(static_cast<size_t>(n) * config_.num_kv_heads * d);
+    for (int layer = 0; layer < config_.num_layers; ++layer) {
+      const PagedKvView view = cache_.view(layer);
+#pragma omp parallel for schedule(static)
+      for (int t = 0; t < n; ++t)
+        for (int h = 0; h < view.num_kv_heads; ++h) {
+          float* key = values.data() + (static_cast<size_t>(t) * view.num_kv_heads + h) * d;
+          const size_t offset = view.kv_offset(0, h, t);
+          for (int c = 0; c < d; ++c) key[c] = load_as_f32(view.keys, view.dtype, offset + c);
+          if (options_.code_hadamard) hadamard_transform(key, d);
+        }
+      cache_.set_code_book(layer, calibrate_code_book(values, options_.code_bits, options_.code_hadamard, quantiles));
+    }
+    calibrated_ = true;
   }
 
   template <typename T>
@@ -402,6 +435,8 @@ class CpuRuntime : public DecoderRuntime {
   AttentionObserver* observer_ = nullptr;
   DecodeStepStats stats_;
   double attention_seconds_ = 0;
+  CodeBook initial_code_book_;
+  bool calibrated_ = false;
   // Workspaces, grown to the largest chunk seen and then reused (no allocation per decode step).
   std::vector<float> x_, normed_, q_, k_, v_, attn_, gate_, up_, cos_, sin_;
 };
@@ -485,6 +520,12 @@ void check_runtime_options(const RuntimeOptions& options, const ModelConfig& con
   ADAMAS_CHECK(options.page_size > 0, "page size must be positive, got ", options.page_size);
   ADAMAS_CHECK(options.max_context > 0, "max context must be positive, got ", options.max_context);
   ADAMAS_CHECK(options.prefill_chunk > 0, "prefill chunk must be positive, got ", options.prefill_chunk);
+  ADAMAS_CHECK(options.code_bits >= 1 && options.code_bits <= 3, "code bits must be 1, 2 or 3, got ", options.code_bits);
+  ADAMAS_CHECK(options.calibrate_after_tokens >= 0, "calibrate-after must be >= 0, got ", options.calibrate_after_tokens);
+  if (!options.calibration_quantiles.empty())
+    ADAMAS_CHECK(static_cast<int>(options.calibration_quantiles.size()) == (1 << options.code_bits) - 1,
+                 "calibration quantiles: ", options.calibration_quantiles.size(), " given, ", options.code_bits,
+                 "-bit codes need ", (1 << options.code_bits) - 1);
   ADAMAS_CHECK(config.num_layers > 0 && config.num_heads > 0 && config.num_kv_heads > 0 &&
                    config.num_heads % config.num_kv_heads == 0,
                "model config: ", config.num_heads, " query heads is not a positive multiple of ", config.num_kv_heads,

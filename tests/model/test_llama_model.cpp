@@ -275,6 +275,32 @@ TEST(LlamaModel, BadCheckpointsAndInputsThrow) {
   EXPECT_THROW(parse_weight_precision("int4"), Error);
 }
 
+TEST(LlamaModel, CalibrationFitsCodeBooksOncePerSequence) {
+  TinyLlamaSpec spec;
+  TempDir dir;
+  write_tiny_llama(dir.path(), spec);
+  const LlamaModel model = load_model(dir, spec);
+  RuntimeOptions options = f32_options(Policy::kAdamas, 8);
+  options.selector.thresholds = {-10.0f, 0.0f, 10.0f};
+  options.calibrate_after_tokens = 20;
+  auto runtime = make_cpu_runtime(model, options);
+  runtime->prefill(test_tokens(19, spec.vocab_size), nullptr);
+  EXPECT_EQ(runtime->code_book(1).thresholds[0], -10.0f);  // not yet: 19 < 20 tokens
+  runtime->decode(3, nullptr);
+  for (int layer = 0; layer < spec.num_layers; ++layer) {
+    const CodeBook book = runtime->code_book(layer);
+    // Equal-mass thresholds of O(1) keys: far inside the paper's (-10, 10).
+    EXPECT_GT(book.thresholds[0], -10.0f);
+    EXPECT_LT(book.thresholds[0], book.thresholds[1]);
+    EXPECT_LT(book.thresholds[1], book.thresholds[2]);
+    EXPECT_LT(book.thresholds[2], 10.0f);
+  }
+  runtime->reset();
+  EXPECT_EQ(runtime->code_book(2).thresholds[2], 10.0f);
+  options.calibration_quantiles = {0.5};  // 2-bit codes need three
+  EXPECT_THROW(make_cpu_runtime(model, options), Error);
+}
+
 TEST(LlamaModel, LoadsThroughOpenCheckpoint) {
   TinyLlamaSpec spec;
   TempDir dir;

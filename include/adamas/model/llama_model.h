@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "adamas/code_book.h"
 #include "adamas/dtype.h"
 #include "adamas/kv_cache.h"
 #include "adamas/model/checkpoint.h"
@@ -75,6 +76,12 @@ struct RuntimeOptions {
   int prefill_chunk = 512;        // tokens per dense prefill chunk
   int code_bits = 2;              // key-code bits (1..3; 2 is the method), see code_book.h
   bool code_hadamard = true;      // rotate keys before coding (off: an ablation)
+  // Fit every layer's code book to the model's own keys (calibrate_code_book of code_book.h:
+  // thresholds at `calibration_quantiles` of the rotated cached keys, empty = equal mass) once a
+  // sequence holds calibrate_after_tokens tokens; 0 = off, the thresholds above are used as given.
+  // Each new sequence (reset) starts from the given thresholds and calibrates again.
+  int calibrate_after_tokens = 0;
+  std::vector<double> calibration_quantiles;
 };
 // Throws adamas::Error naming the first bad option (also checks the selector options).
 void check_runtime_options(const RuntimeOptions& options, const ModelConfig& config);
@@ -131,6 +138,8 @@ class DecoderRuntime {
   virtual void decode(int32_t token, float* logits) = 0;
   virtual const DecodeStepStats& last_step() const = 0;
   virtual void set_observer(AttentionObserver* observer) = 0;
+  // The key-code format of `layer` in use now (changes when calibration runs).
+  virtual CodeBook code_book(int layer) const = 0;
 };
 
 // The CPU runtime (OpenBLAS for the matrix products, OpenMP elsewhere). `model` must outlive it.
