@@ -12,6 +12,12 @@ Metric  :  per position, max |ours - hf| / max |hf| over the vocabulary; pass wh
 Model: --model DIR, else models/adamas-tiny-8k when it has config.json, else a random checkpoint
 of the bundled model's shape written by this script (numpy only) with the bundled tokenizer.
 
+Recorded (CPU, transformers 5.24.0, torch 2.15.0, adamas-tiny-8k bf16 weights widened to fp32, first 8192
+tokens of data/heldout/austen_persuasion.txt, eager attention on the HF side):
+  prefill  max rel err 9.1e-06 (mean 7.7e-07), argmax agreement 1.0000   PASS
+  decode   max rel err 4.8e-05 (mean 7.9e-07), argmax agreement 1.0000   PASS
+  (random checkpoint of the same shape, 2048 tokens: 2.3e-06 / 1.8e-06)
+
 Example:  python3 scripts/hf_parity.py --adamas build/adamas --tokens 2048 --json parity.json
 Random checkpoint only (no torch needed):  python3 scripts/hf_parity.py --make-random /tmp/rand
 """
