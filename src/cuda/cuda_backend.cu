@@ -8,6 +8,7 @@
 #include "cuda/append.cuh"
 #include "cuda/decode_attention.cuh"
 #include "cuda/device_buffer.cuh"
+#include "cuda/adamas_fused.cuh"
 #include "cuda/estimate.cuh"
 #include "cuda/score.cuh"
 #include "cuda/select.cuh"
@@ -199,7 +200,7 @@ struct DecodePlan::Impl {
   int sm_count = 0, dense_splits = 1, sparse_splits = 1, max_splits = 1;
   DeviceBuffer<uint16_t> distances;
   DeviceBuffer<uint32_t> score_keys, row_counter, unit_counter;
-  DeviceBuffer<int32_t> histogram, chunk_less, chunk_tie, chunk_offset, chunk_taken, indices, counts;
+  DeviceBuffer<int32_t> histogram, chunk_less, chunk_tie, chunk_offset, chunk_taken, chunk_histogram, indices, counts;
   DeviceBuffer<RowSelectState> state;
   DeviceBuffer<uint8_t> dense;
   DeviceBuffer<float> partial_out, partial_lse;
@@ -237,6 +238,7 @@ struct DecodePlan::Impl {
     a.chunk_tie = chunk_tie.data();
     a.chunk_offset = chunk_offset.data();
     a.chunk_taken = chunk_taken.data();
+    a.chunk_histogram = chunk_histogram.data();
     a.max_chunks = max_chunks;
     a.indices = indices.data();
     a.counts = counts.data();
@@ -287,7 +289,10 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   m.max_chunks = std::max(1, ceil_div(config.max_context, kListChunk));
   const Policy policy = config.selector.policy;
   const size_t rows = static_cast<size_t>(m.rows);
-  if (policy == Policy::kAdamas) m.distances.resize(rows * m.candidate_stride);
+  if (policy == Policy::kAdamas) {
+    m.distances.resize(rows * m.candidate_stride);
+    m.chunk_histogram.resize(rows * m.max_chunks * kHistStride);
+  }
   if (policy == Policy::kQuest || policy == Policy::kOracle) m.score_keys.resize(rows * m.candidate_stride);
   m.histogram.resize(rows * kHistStride);
   m.histogram.zero();
@@ -299,12 +304,14 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   m.counts.resize(rows);
   m.dense.resize(config.max_batch);
 
-  // Splits: enough blocks for ~6 per multiprocessor, each split at least 256 tokens (dense) or
-  // 64 (sparse) so the merge stays cheap.
+  // Splits: each split at least 256 tokens (dense) or one attention tile (sparse), so the merge
+  // stays cheap.
   const int units = config.max_batch * (config.selector.per_query_head ? config.num_q_heads : config.num_kv_heads);
-  const int wanted = std::max(1, ceil_div(6LL * m.sm_count, units));
+  // One wave: the attention kernel fits 4 blocks per multiprocessor (shared memory), and a
+  // second, partial wave would leave most of the machine idle at the end.
+  const int wanted = std::max(1, 4 * m.sm_count / units);
   m.dense_splits = std::clamp(ceil_div(config.max_context, 256), 1, wanted);
-  m.sparse_splits = std::clamp(ceil_div(m.capacity, 64), 1, wanted);
+  m.sparse_splits = std::clamp(ceil_div(m.capacity, 32), 1, wanted);  // about one 32-token tile per split
   m.max_splits = std::max(m.dense_splits, m.sparse_splits);
   const size_t head_slots = static_cast<size_t>(config.max_batch) * config.num_q_heads * m.max_splits;
   m.partial_out.resize(head_slots * config.head_dim);
@@ -323,7 +330,9 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
   m.check_view(view);
   const SelectArgs a = m.select_args(view, q);
   switch (m.config.selector.policy) {
-    case Policy::kAdamas: launch_adamas_estimate(a, view.batch, m.max_candidates(), to_stream(stream)); break;
+    // Fused: scoring, histogram, threshold and chunk offsets in one launch; select_from_scores
+    // then writes the lists.
+    case Policy::kAdamas: launch_adamas_fused_select(a, view.batch, m.max_candidates(), to_stream(stream)); break;
     case Policy::kOracle: launch_oracle_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
     case Policy::kQuest: launch_quest_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
     default: break;  // full and streaming score nothing
@@ -338,7 +347,7 @@ void DecodePlan::select_from_scores(const PagedKvView& view, StreamHandle stream
   switch (m.config.selector.policy) {
     case Policy::kFull: launch_full(a, view.batch, s); break;
     case Policy::kStreaming: launch_streaming(a, view.batch, s); break;
-    case Policy::kAdamas: launch_write_lists(a, view.batch, m.max_candidates(), true, s); break;
+    case Policy::kAdamas: launch_compact_distances(a, view.batch, m.max_candidates(), s); break;
     default:
       launch_radix_threshold(a, view.batch, m.max_candidates(), s);
       launch_write_lists(a, view.batch, m.max_candidates(), false, s);

@@ -1,10 +1,17 @@
-// Block = (context split, unit); a unit is (sequence, KV head) with its whole query group, so each
-// selected K/V row is read once for all heads of the group. Lanes are grouped so that one lane
-// group covers one token's head_dim in 16-byte loads (d = 128 fp16: 16 lanes, 2 tokens per warp);
-// each group keeps 4-8 tokens' K and V loads in flight (fewer for larger groups: registers), runs an online softmax per
-// head in fp32 (exp2 with the scale folded into q), and the groups of a block are merged in
-// shared memory. The last split of a unit to finish (ticket counter) merges the splits'
-// (output, log-sum-exp) pairs, so there is no separate merge launch.
+// Flash-decoding attention over index lists (sparse) or every cached position (dense), GQA-aware.
+//
+// Block = (context split, unit); a unit is (sequence, KV head) with its whole query group (or one
+// query head under per-query-head selection), so each selected K/V row is read once for all heads
+// of the group. A split walks its positions in tiles of kTile tokens (16 KiB of K+V per tile:
+// 32 tokens at d = 128 fp16). Tiles are copied into shared memory with cp.async, kStages deep, so
+// the copies of the next tiles are in flight while the current one is computed and no register
+// holds a load; the index list and the page table are read by the copying threads only.
+// Per tile: q.k (kThreads / kTile threads per token, 32 B of the row each, rows padded by 16 B and
+// pieces visited in a rotated order so the shared-memory reads do not collide), an online softmax
+// per head (a warp per head; exp2, the scale folded into q), then P.V with each thread owning two
+// dims of every head for every kTokenGroups-th token (short FMA chains: the kernel is bound by
+// instruction latency, not bandwidth, when chains are long; measured with ncu on the H200). The last split of a unit to finish (ticket counter) merges
+// the splits' (output, log-sum-exp) pairs, so there is no separate merge launch.
 #include <cmath>
 
 #include "cuda/cuda_common.cuh"
@@ -14,149 +21,228 @@ namespace adamas::cuda {
 
 namespace {
 
-template <typename T, int D>
-struct AttentionShape {
-  static constexpr int kVec = 16 / sizeof(T);                               // elements per 16-byte load
-  static constexpr int kLanes = D / kVec < 32 ? D / kVec : 32;              // lanes per token
-  static constexpr int kElems = D / kLanes;                                 // elements per lane
-  static constexpr int kGroupsPerWarp = 32 / kLanes;
-  static constexpr int kGroups = kGroupsPerWarp * kAttentionThreads / 32;
-};
+constexpr int kThreads = kAttentionThreads;  // 8 warps: short dependency chains, a softmax warp per head
+constexpr int kStages = 3;
 
 template <typename T, int D, int HEADS>
-__global__ __launch_bounds__(kAttentionThreads) void decode_attention_kernel(AttentionArgs a) {
-  using S = AttentionShape<T, D>;
-  __shared__ float group_max[S::kGroups][HEADS], group_sum[S::kGroups][HEADS];
-  __shared__ float group_out[S::kGroups][HEADS][D];
+struct Tile {
+  static constexpr int kRowBytes = D * static_cast<int>(sizeof(T));
+  static constexpr int kTile = 8192 / kRowBytes;                 // tokens per tile: 8 KiB of K (and of V)
+  static constexpr int kPitch = kRowBytes + 16;                  // padded row in shared memory
+  static constexpr int kChunksPerRow = kRowBytes / 16;
+  static constexpr int kMatrixChunks = kTile * kChunksPerRow;    // 512 16-byte copies per matrix
+  static constexpr int kThreadsPerToken = kThreads / kTile;      // q.k: threads sharing a row
+  static constexpr int kDimsPerThread = D / kThreadsPerToken;    // 32 B of the row each
+  static constexpr int kElemsPerPiece = 16 / static_cast<int>(sizeof(T));
+  static constexpr int kPieces = kDimsPerThread / kElemsPerPiece;  // 2
+  static constexpr int kQPitch = 36;                             // floats per 32 dims of q (padded)
+  static constexpr int kPairs = D / 2;                           // P.V: each thread owns two dims
+  static constexpr int kTokenGroups = kThreads / kPairs;         // ... of every kTokenGroups-th token
+  static constexpr size_t kStageBytes = 2ull * kTile * kPitch;
+  static constexpr size_t kSharedBytes = kStages * kStageBytes + sizeof(float) * (HEADS * D / 32 * kQPitch + HEADS * kTile);
+  static_assert(kMatrixChunks == 2 * kThreads && kPieces >= 1 && kThreads % kPairs == 0, "tile shape");
+  static_assert(sizeof(float) * kTokenGroups * HEADS * D <= kStages * kStageBytes, "P.V partials reuse the stages");
+};
+
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global, bool valid) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+  // With src-size 0 the 16 bytes are zero-filled: tokens past the end of the split.
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void copy_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void copy_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+template <typename T>
+__device__ __forceinline__ void widen_piece(const uint4& raw, float* out) {
+  const T* x = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+  for (int e = 0; e < static_cast<int>(16 / sizeof(T)); ++e) out[e] = Elem<T>::to_float(x[e]);
+}
+
+template <typename T>
+__device__ __forceinline__ float2 load_pair(const uint8_t* p) {
+  if constexpr (sizeof(T) == 4) {
+    return *reinterpret_cast<const float2*>(p);
+  } else {
+    const T* x = reinterpret_cast<const T*>(p);
+    return make_float2(Elem<T>::to_float(x[0]), Elem<T>::to_float(x[1]));
+  }
+}
+
+template <typename T, int D, int HEADS>
+__global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArgs a) {
+  using S = Tile<T, D, HEADS>;
+  extern __shared__ __align__(16) uint8_t shared[];
+  uint8_t* stages = shared;                                               // [kStages][K|V][kTile][kPitch]
+  float* q_shared = reinterpret_cast<float*>(shared + kStages * S::kStageBytes);  // [HEADS][D/32][kQPitch]
+  float* probs = q_shared + HEADS * D / 32 * S::kQPitch;                  // [HEADS][kTile]
+  __shared__ float head_max[HEADS], head_sum[HEADS], head_correction[HEADS];
   __shared__ bool is_last;
 
-  const int unit = blockIdx.y, split = blockIdx.x, tid = threadIdx.x;
+  const int unit = blockIdx.y, split = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int seq = unit / a.units_per_seq, u = unit % a.units_per_seq;
   const int kv_head = a.per_query_head ? u / a.group_size : u;
   const int first_head = a.per_query_head ? u : u * a.group_size;
   const int n = a.seq_lens[seq];
   const bool dense = a.indices == nullptr || a.dense[seq];
   const int length = dense ? n : a.counts[unit];
-  const int per_split = (length + a.splits - 1) / a.splits;
-  const int begin = split * per_split, end = min(length, begin + per_split);
+  const int per_split = ceil_div(ceil_div(length, a.splits), S::kTile) * S::kTile;
+  const int begin = min(length, split * per_split), end = min(length, begin + per_split);
+  const int tiles = ceil_div(end - begin, S::kTile);
   const int32_t* list = dense ? nullptr : a.indices + static_cast<size_t>(unit) * a.capacity;
   const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
-  const T* keys = static_cast<const T*>(a.keys);
-  const T* values = static_cast<const T*>(a.values);
+  const uint8_t* keys = static_cast<const uint8_t*>(a.keys);
+  const uint8_t* values = static_cast<const uint8_t*>(a.values);
 
-  const int lane = tid & 31, group = (tid >> 5) * S::kGroupsPerWarp + lane / S::kLanes;
-  const int group_lane = lane % S::kLanes, dim0 = group_lane * S::kElems;
-
-  float query[HEADS][S::kElems];
-#pragma unroll
-  for (int h = 0; h < HEADS; ++h) {
-    const float* q = a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + dim0;
-#pragma unroll
-    for (int e = 0; e < S::kElems; ++e) query[h][e] = q[e] * a.scale_log2;
+  // q (scaled into the exp2 domain) into shared memory, 32-dim chunks padded against bank conflicts.
+  for (int i = tid; i < HEADS * D; i += kThreads) {
+    const int h = i / D, d = i % D;
+    q_shared[(h * (D / 32) + d / 32) * S::kQPitch + d % 32] =
+        a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + d] * a.scale_log2;
   }
-  float running_max[HEADS], running_sum[HEADS], acc[HEADS][S::kElems];
-#pragma unroll
-  for (int h = 0; h < HEADS; ++h) {
-    running_max[h] = -INFINITY;
-    running_sum[h] = 0.0f;
-#pragma unroll
-    for (int e = 0; e < S::kElems; ++e) acc[h][e] = 0.0f;
+  if (tid < HEADS) {
+    head_max[tid] = -INFINITY;
+    head_sum[tid] = 0.0f;
   }
 
-  // Every lane group of a warp runs the same trip count (the shuffles below need the whole warp).
-  // Offsets of the next batch of tokens (index list and page table reads) are computed while the
-  // current batch's K/V loads are in flight.
-  constexpr int kInFlight = HEADS <= 2 ? 8 : (HEADS == 4 ? 6 : 4);
-  constexpr int kStep = S::kGroups * kInFlight;
-  constexpr int kRowVectors = S::kElems * sizeof(T) / 16;  // 16-byte loads per lane per row
-  auto token_offset = [&](int i, bool& valid) -> size_t {
-    valid = i < end;
-    const int position = valid ? (dense ? i : __ldg(list + i)) : 0;
-    const int page = valid ? __ldg(page_row + position / a.page_size) : 0;
-    return ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size) * D + dim0;
+  // Copies of tile `tile` into stage `stage`. Thread tid copies chunk tid and tid + kThreads of K
+  // and the same two of V: two rows' worth of addresses (index list, page table) per thread.
+  auto load_tile = [&](int tile, int stage) {
+    uint8_t* base = stages + stage * S::kStageBytes;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int within = tid + i * kThreads;
+      const int token = within / S::kChunksPerRow, piece = within % S::kChunksPerRow;
+      const int index = begin + tile * S::kTile + token;
+      const bool valid = index < end;
+      const int position = valid ? (list ? __ldg(list + index) : index) : 0;
+      const int page = valid ? __ldg(page_row + position / a.page_size) : 0;
+      const size_t row = (static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size;
+      const size_t offset = row * S::kRowBytes + piece * 16;
+      copy_async_16(base + token * S::kPitch + piece * 16, keys + offset, valid);
+      copy_async_16(base + (S::kTile + token) * S::kPitch + piece * 16, values + offset, valid);
+    }
   };
-  size_t offset[kInFlight];
-  bool valid[kInFlight];
 #pragma unroll
-  for (int j = 0; j < kInFlight; ++j) offset[j] = token_offset(begin + group + j * S::kGroups, valid[j]);
-  for (int base = begin; base < end; base += kStep) {
-    uint4 k_raw[kInFlight][kRowVectors], v_raw[kInFlight][kRowVectors];
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < tiles) load_tile(s, s);
+    copy_commit();
+  }
+
+  float2 acc[HEADS];
 #pragma unroll
-    for (int j = 0; j < kInFlight; ++j) {
+  for (int h = 0; h < HEADS; ++h) acc[h] = make_float2(0.0f, 0.0f);
+  const int qk_token = tid / S::kThreadsPerToken, qk_part = tid % S::kThreadsPerToken;
+  const int pv_dim = 2 * (tid % S::kPairs), pv_group = tid / S::kPairs;
+
+  for (int tile = 0; tile < tiles; ++tile) {
+    copy_wait<kStages - 2>();
+    __syncthreads();  // tile `tile` is in shared memory; everyone is done with tile - 1
+    if (tile + kStages - 1 < tiles) load_tile(tile + kStages - 1, (tile + kStages - 1) % kStages);
+    copy_commit();
+    const uint8_t* k_tile = stages + (tile % kStages) * S::kStageBytes;
+    const uint8_t* v_tile = k_tile + S::kTile * S::kPitch;
+    const int valid_tokens = min(S::kTile, end - begin - tile * S::kTile);
+
+    // q.k: thread covers kDimsPerThread dims of token qk_token; one accumulator per piece.
+    {
+      float dot[HEADS][S::kPieces];
+      const uint8_t* row = k_tile + qk_token * S::kPitch + qk_part * S::kDimsPerThread * sizeof(T);
 #pragma unroll
-      for (int r = 0; r < kRowVectors; ++r) {
-        k_raw[j][r] = valid[j] ? __ldcs(reinterpret_cast<const uint4*>(keys + offset[j]) + r) : make_uint4(0, 0, 0, 0);
-        v_raw[j][r] = valid[j] ? __ldcs(reinterpret_cast<const uint4*>(values + offset[j]) + r) : make_uint4(0, 0, 0, 0);
+      for (int i = 0; i < S::kPieces; ++i) {
+        const int piece = (i + qk_part) % S::kPieces;  // rotated: neighbours read different banks
+        float k[S::kElemsPerPiece];
+        widen_piece<T>(*reinterpret_cast<const uint4*>(row + piece * 16), k);
+        const int d0 = qk_part * S::kDimsPerThread + piece * S::kElemsPerPiece;
+#pragma unroll
+        for (int h = 0; h < HEADS; ++h) {
+          const float* qh = q_shared + (h * (D / 32) + d0 / 32) * S::kQPitch + d0 % 32;
+          float sum = 0.0f;
+#pragma unroll
+          for (int e = 0; e < S::kElemsPerPiece; ++e) sum = fmaf(qh[e], k[e], sum);
+          dot[h][i] = sum;
+        }
+      }
+#pragma unroll
+      for (int h = 0; h < HEADS; ++h) {
+        float total = 0.0f;
+#pragma unroll
+        for (int i = 0; i < S::kPieces; ++i) total += dot[h][i];
+#pragma unroll
+        for (int width = S::kThreadsPerToken / 2; width > 0; width /= 2)
+          total += __shfl_xor_sync(0xffffffffu, total, width);
+        if (qk_part == 0) probs[h * S::kTile + qk_token] = qk_token < valid_tokens ? total : -INFINITY;
       }
     }
-    bool now_valid[kInFlight];
+    __syncthreads();
+    // Online softmax, warp h for head h.
+    if (warp < HEADS) {
+      const int h = warp;
+      float tile_max = -INFINITY;
+      for (int t = lane; t < S::kTile; t += 32) tile_max = fmaxf(tile_max, probs[h * S::kTile + t]);
 #pragma unroll
-    for (int j = 0; j < kInFlight; ++j) {
-      now_valid[j] = valid[j];
-      offset[j] = token_offset(base + kStep + group + j * S::kGroups, valid[j]);
+      for (int width = 16; width > 0; width /= 2) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, width));
+      const float old_max = head_max[h], new_max = fmaxf(old_max, tile_max);
+      float sum = 0.0f;
+      for (int t = lane; t < S::kTile; t += 32) {
+        const float p = exp2f(probs[h * S::kTile + t] - new_max);  // exp2(-inf) = 0 for padding
+        probs[h * S::kTile + t] = p;
+        sum += p;
+      }
+#pragma unroll
+      for (int width = 16; width > 0; width /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, width);
+      __syncwarp();  // every lane has read head_max[h] before lane 0 overwrites it
+      if (lane == 0) {
+        const float correction = exp2f(old_max - new_max);  // 0 on the first tile (old_max = -inf)
+        head_correction[h] = correction;
+        head_sum[h] = head_sum[h] * correction + sum;
+        head_max[h] = new_max;
+      }
     }
+    __syncthreads();
+    // P.V: two dims of every kTokenGroups-th token.
 #pragma unroll
     for (int h = 0; h < HEADS; ++h) {
-      float logit[kInFlight];
-      float block_max = running_max[h];
+      const float correction = head_correction[h];
+      acc[h].x *= correction;
+      acc[h].y *= correction;
+    }
+#pragma unroll 4
+    for (int t = pv_group; t < valid_tokens; t += S::kTokenGroups) {
+      const float2 v = load_pair<T>(v_tile + t * S::kPitch + pv_dim * sizeof(T));
 #pragma unroll
-      for (int j = 0; j < kInFlight; ++j) {
-        const T* k = reinterpret_cast<const T*>(k_raw[j]);
-        float dot = 0.0f;
-#pragma unroll
-        for (int e = 0; e < S::kElems; ++e) dot = fmaf(query[h][e], Elem<T>::to_float(k[e]), dot);
-#pragma unroll
-        for (int width = S::kLanes / 2; width > 0; width /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, width);
-        logit[j] = now_valid[j] ? dot : -INFINITY;
-        block_max = fmaxf(block_max, logit[j]);
-      }
-      if (block_max == -INFINITY) continue;  // nothing valid yet for this group
-      const float correction = exp2f(running_max[h] - block_max);
-      running_max[h] = block_max;
-      running_sum[h] *= correction;
-#pragma unroll
-      for (int e = 0; e < S::kElems; ++e) acc[h][e] *= correction;
-#pragma unroll
-      for (int j = 0; j < kInFlight; ++j) {
-        const float p = exp2f(logit[j] - block_max);
-        const T* v = reinterpret_cast<const T*>(v_raw[j]);
-        running_sum[h] += p;
-#pragma unroll
-        for (int e = 0; e < S::kElems; ++e) acc[h][e] = fmaf(p, Elem<T>::to_float(v[e]), acc[h][e]);
+      for (int h = 0; h < HEADS; ++h) {
+        const float p = probs[h * S::kTile + t];
+        acc[h].x = fmaf(p, v.x, acc[h].x);
+        acc[h].y = fmaf(p, v.y, acc[h].y);
       }
     }
   }
+  copy_wait<0>();
+  __syncthreads();  // stages are free; head_sum/head_max final (also when this split had no tile)
 
-  // Merge the block's lane groups.
+  // The token groups meet in shared memory (reusing the stages).
+  float* partial = reinterpret_cast<float*>(stages);  // [kTokenGroups][HEADS][D]
 #pragma unroll
   for (int h = 0; h < HEADS; ++h) {
-    if (group_lane == 0) {
-      group_max[group][h] = running_max[h];
-      group_sum[group][h] = running_sum[h];
-    }
-#pragma unroll
-    for (int e = 0; e < S::kElems; ++e) group_out[group][h][dim0 + e] = acc[h][e];
+    partial[(pv_group * HEADS + h) * D + pv_dim] = acc[h].x;
+    partial[(pv_group * HEADS + h) * D + pv_dim + 1] = acc[h].y;
   }
   __syncthreads();
   const size_t unit_partial = static_cast<size_t>(unit) * HEADS * a.splits;
-  for (int index = tid; index < HEADS * D; index += kAttentionThreads) {
+  for (int index = tid; index < HEADS * D; index += kThreads) {
     const int h = index / D, dim = index % D;
-    float block_max = -INFINITY;
-    for (int g = 0; g < S::kGroups; ++g) block_max = fmaxf(block_max, group_max[g][h]);
-    float sum = 0.0f, out = 0.0f;
-    if (block_max != -INFINITY) {
-      for (int g = 0; g < S::kGroups; ++g) {
-        const float weight = exp2f(group_max[g][h] - block_max);
-        sum += group_sum[g][h] * weight;
-        out += group_out[g][h][dim] * weight;
-      }
-    }
+    float out = 0.0f;
+#pragma unroll
+    for (int g = 0; g < S::kTokenGroups; ++g) out += partial[(g * HEADS + h) * D + dim];
+    const float sum = head_sum[h];
     if (a.splits == 1) {
       a.out[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + dim] = out / sum;
     } else {
       const size_t slot = unit_partial + static_cast<size_t>(h) * a.splits + split;
       a.partial_out[slot * D + dim] = sum > 0.0f ? out / sum : 0.0f;
-      if (dim == 0) a.partial_lse[slot] = sum > 0.0f ? block_max + log2f(sum) : -INFINITY;
+      if (dim == 0) a.partial_lse[slot] = sum > 0.0f ? head_max[h] + log2f(sum) : -INFINITY;
     }
   }
   if (a.splits == 1) return;
@@ -168,7 +254,7 @@ __global__ __launch_bounds__(kAttentionThreads) void decode_attention_kernel(Att
   __syncthreads();
   if (!is_last) return;
   __threadfence();
-  for (int index = tid; index < HEADS * D; index += kAttentionThreads) {
+  for (int index = tid; index < HEADS * D; index += kThreads) {
     const int h = index / D, dim = index % D;
     const size_t first_slot = unit_partial + static_cast<size_t>(h) * a.splits;
     float max_lse = -INFINITY;
@@ -184,13 +270,25 @@ __global__ __launch_bounds__(kAttentionThreads) void decode_attention_kernel(Att
   if (tid == 0) a.unit_counter[unit] = 0;
 }
 
+template <typename T, int D, int HEADS>
+void launch_kernel(const AttentionArgs& a, dim3 grid, cudaStream_t stream) {
+  constexpr size_t bytes = Tile<T, D, HEADS>::kSharedBytes;
+  static const bool configured = [] {
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<T, D, HEADS>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+    return true;
+  }();
+  (void)configured;
+  decode_attention_kernel<T, D, HEADS><<<grid, kThreads, bytes, stream>>>(a);
+}
+
 template <typename T, int D>
 void launch_heads(const AttentionArgs& a, dim3 grid, cudaStream_t stream) {
   switch (a.heads_per_unit) {
-    case 1: decode_attention_kernel<T, D, 1><<<grid, kAttentionThreads, 0, stream>>>(a); break;
-    case 2: decode_attention_kernel<T, D, 2><<<grid, kAttentionThreads, 0, stream>>>(a); break;
-    case 4: decode_attention_kernel<T, D, 4><<<grid, kAttentionThreads, 0, stream>>>(a); break;
-    case 8: decode_attention_kernel<T, D, 8><<<grid, kAttentionThreads, 0, stream>>>(a); break;
+    case 1: launch_kernel<T, D, 1>(a, grid, stream); break;
+    case 2: launch_kernel<T, D, 2>(a, grid, stream); break;
+    case 4: launch_kernel<T, D, 4>(a, grid, stream); break;
+    case 8: launch_kernel<T, D, 8>(a, grid, stream); break;
     default: throw Error(detail::concat("CUDA attention: ", a.heads_per_unit, " query heads per KV head not supported (1, 2, 4, 8)"));
   }
 }

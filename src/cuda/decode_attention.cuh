@@ -7,7 +7,7 @@
 
 namespace adamas::cuda {
 
-constexpr int kAttentionThreads = 128;
+constexpr int kAttentionThreads = 256;
 
 struct AttentionArgs {
   const void* keys;

@@ -228,6 +228,12 @@ void launch_write_lists(const SelectArgs& args, int batch, int max_candidates, b
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 
+void launch_compact_distances(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream) {
+  const dim3 grid(std::max(1, ceil_div(max_candidates, kListChunk)), batch * args.rows_per_seq);
+  compact_kernel<uint16_t><<<grid, kSelectThreads, 0, stream>>>(args, args.distances);
+  ADAMAS_CUDA_CHECK_LAUNCH();
+}
+
 void launch_streaming(const SelectArgs& args, int batch, cudaStream_t stream) {
   streaming_kernel<<<batch * args.rows_per_seq, kSelectThreads, 0, stream>>>(args);
   ADAMAS_CUDA_CHECK_LAUNCH();

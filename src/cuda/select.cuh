@@ -11,6 +11,8 @@ void launch_radix_threshold(const SelectArgs& args, int batch, int max_candidate
 // Counts per chunk, the chunks' output offsets, then the index lists (distances when
 // use_distances, else score_keys). Quest expands kept pages into their tokens.
 void launch_write_lists(const SelectArgs& args, int batch, int max_candidates, bool use_distances, cudaStream_t stream);
+// Index lists from the adamas distances, once the fused estimate left the chunk offsets.
+void launch_compact_distances(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream);
 void launch_streaming(const SelectArgs& args, int batch, cudaStream_t stream);
 void launch_full(const SelectArgs& args, int batch, cudaStream_t stream);
 

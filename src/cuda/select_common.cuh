@@ -45,6 +45,7 @@ struct SelectArgs {
   int32_t* chunk_tie;
   int32_t* chunk_offset;
   int32_t* chunk_taken;
+  int32_t* chunk_histogram;  // [rows][max_chunks][kHistStride] (adamas: each chunk's distance histogram)
   int max_chunks;
   // output selection
   int32_t* indices;         // [rows][capacity]
