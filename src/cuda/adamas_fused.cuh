@@ -5,7 +5,8 @@
 
 namespace adamas::cuda {
 
-// Replaces launch_adamas_estimate + launch_write_lists for the adamas policy: same distances
+// For the adamas policy: distances, row state and chunk offsets; the lists are then written by
+// launch_compact_distances (select.cuh). Same distances
 // buffer, same row state, same index lists (tested against the CPU reference).
 void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream);
 

@@ -9,7 +9,6 @@
 #include "cuda/decode_attention.cuh"
 #include "cuda/device_buffer.cuh"
 #include "cuda/adamas_fused.cuh"
-#include "cuda/estimate.cuh"
 #include "cuda/score.cuh"
 #include "cuda/select.cuh"
 #include "select/selector_common.h"
