@@ -1,4 +1,5 @@
-// Fused Adamas selection: one launch scores every cached key code and writes the index lists.
+// Fused Adamas selection: one launch scores every cached key code, finds the top-k threshold and
+// every chunk's output offset.
 #pragma once
 
 #include "cuda/select_common.cuh"
@@ -6,8 +7,7 @@
 namespace adamas::cuda {
 
 // For the adamas policy: distances, row state and chunk offsets; the lists are then written by
-// launch_compact_distances (select.cuh). Same distances
-// buffer, same row state, same index lists (tested against the CPU reference).
+// launch_compact_distances (select.cuh). Selections equal select_tokens_ref's (tested).
 void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream);
 
 }  // namespace adamas::cuda
