@@ -38,8 +38,6 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_policy) {
 }
 
 LoadedModel load_model(const ModelArgs& args) {
-  ADAMAS_CHECK(args.device != "cuda",
-               "--device cuda: the model runtime's CUDA forward path is not implemented yet; use --device cpu");
   ADAMAS_CHECK(args.threads >= 0, "--threads must be >= 0, got ", args.threads);
   if (args.threads > 0) {
     omp_set_num_threads(args.threads);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "adamas/attention.h"
+#include "adamas/cuda_decoder.h"
 #include "adamas/bench_attn.h"
 #include "adamas/code_book.h"
 #include "adamas/error.h"
@@ -545,8 +546,7 @@ std::unique_ptr<DecoderRuntime> make_cpu_runtime(const LlamaModel& model, const 
 std::unique_ptr<DecoderRuntime> make_runtime(const std::string& device, const LlamaModel& model,
                                              const RuntimeOptions& options) {
   if (device == "cpu") return make_cpu_runtime(model, options);
-  ADAMAS_CHECK(device != "cuda", "--device cuda: the CUDA forward path of the model runtime is not implemented yet; "
-                                 "use --device cpu");
+  if (device == "cuda") return cuda::make_cuda_runtime(model, options);
   throw Error("device '" + device + "': expected cpu or cuda");
 }
 

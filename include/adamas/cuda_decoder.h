@@ -1,0 +1,119 @@
+// The Llama forward pass on the GPU: cuBLAS for the weight products (bf16 or fp32 weights, fp32
+// activations and accumulation), our kernels for everything else (RMSNorm, RoPE, the fused key
+// append, the selectors and flash-decoding attention of cuda_backend.h). A batch of sequences
+// decodes one token each per step; the step can be replayed as a CUDA graph. No CUDA types here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adamas/dtype.h"
+#include "adamas/model/llama_model.h"
+#include "adamas/model/model_config.h"
+#include "adamas/model/weight_source.h"
+
+namespace adamas::cuda {
+
+struct CudaDecoderOptions {
+  RuntimeOptions runtime;            // policy, budget, dense layers, page size, KV dtype, max_context
+  int max_batch = 1;
+  DType weight_dtype = DType::kBF16;  // kF32 for parity checks, kBF16 for speed
+};
+
+// Time of one decode step by kind of work, milliseconds (events around each launch group, so a
+// little slower than a graph replay).
+struct StepProfile {
+  double matmul_ms = 0, attention_ms = 0, other_ms = 0, total_ms = 0;
+};
+
+class CudaDecoder {
+ public:
+  struct Impl;
+  // Validates like the CPU runtime (plus the CUDA backend's shape support) and allocates weights,
+  // cache and workspaces. Throws adamas::Error without a GPU or on unsupported shapes/options.
+  CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& options);
+  ~CudaDecoder();
+  CudaDecoder(const CudaDecoder&) = delete;
+  CudaDecoder& operator=(const CudaDecoder&) = delete;
+
+  const ModelConfig& config() const;
+  const CudaDecoderOptions& options() const;
+  // Copies weights (Hugging Face names, as WeightSource gives them).
+  void load_weights(const WeightSource& weights);
+  // Same, from a model already in host memory.
+  void load_weights(const LlamaModel& model);
+  // Random weights (normal, std 0.02; norms 1) for speed measurements: same bytes, same work.
+  void randomize_weights(uint64_t seed);
+
+  // Empties every sequence (batch = max_batch, all at position 0).
+  void reset();
+  int position(int seq) const;
+  // Fills every sequence's cache with `context` tokens of random post-RoPE K/V in every layer
+  // (through the fused append kernel, so codes and page bounds are real): decode-only benchmarks.
+  void fill_random_context(int context, uint64_t seed);
+
+  // One decode step for every sequence: tokens [max_batch] (host), at each sequence's position;
+  // logits (host, may be null) [max_batch][vocab]; dense_attention: every layer attends densely
+  // (prompt tokens). Throws on a bad token or a full cache.
+  void decode(const int32_t* tokens, float* logits, bool dense_attention = false);
+  // Median milliseconds of a decode step replayed as a CUDA graph (tokens fixed; positions do not
+  // advance: each replay redoes the same step).
+  double graph_step_ms(int iterations);
+  StepProfile profile_step();
+  // Bytes a decode step must read: weights plus the attention's cache reads (decode_step_bytes).
+  double step_bytes() const;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Built-in shapes for speed runs: "longchat-7b", "llama3-8b" (or a config.json path).
+ModelConfig model_shape(const std::string& name);
+
+// A batch-1 DecoderRuntime over CudaDecoder (prefill runs token by token with dense attention).
+std::unique_ptr<DecoderRuntime> make_cuda_runtime(const LlamaModel& model, const RuntimeOptions& options);
+
+}  // namespace adamas::cuda
+
+namespace adamas {
+
+// `adamas bench-e2e`: end-to-end decode speed of a model shape with random weights on the GPU.
+// The cache of every sequence is filled directly with `context` random post-RoPE K/V (through the
+// fused append kernel), then decode steps are timed as CUDA-graph replays.
+struct BenchE2eOptions {
+  std::string shape = "longchat-7b";  // or llama3-8b, or a config.json path
+  std::vector<int> contexts = {8192, 32768, 131072};
+  std::vector<Policy> policies = {Policy::kFull, Policy::kAdamas};
+  std::vector<int> budgets = {64, 256, 1024};
+  std::vector<int> batches = {1};
+  int dense_layers = 2;
+  DType weight_dtype = DType::kBF16;
+  DType kv_dtype = DType::kF16;
+  int iterations = 20;
+  uint64_t seed = 1;
+  double memory_limit_gib = 120;  // configurations whose weights + cache exceed this are skipped
+};
+
+struct BenchE2eRow {
+  std::string shape;
+  int batch = 1, context = 0, budget = 0;
+  Policy policy = Policy::kFull;
+  bool skipped = false;               // did not fit in memory_limit_gib
+  double ms_per_step = 0;             // CUDA-graph replay, median
+  double tokens_per_second = 0;       // batch / step time
+  double matmul_ms = 0, attention_ms = 0, other_ms = 0;  // one profiled (un-graphed) step
+  double bytes_per_step = 0, achieved_gb_per_s = 0;
+  double speedup_vs_full = 0;         // same shape, batch, context
+};
+
+struct BenchE2eReport {
+  std::string device_name;
+  double copy_gb_per_s = 0;
+  std::vector<BenchE2eRow> rows;
+};
+
+BenchE2eReport run_bench_e2e(const BenchE2eOptions& options);
+
+}  // namespace adamas

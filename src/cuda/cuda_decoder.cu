@@ -1,0 +1,692 @@
+// CudaDecoder: the Llama decode step on the GPU (include/adamas/cuda_decoder.h).
+// Per layer: RMSNorm -> fused QKV product (cuBLAS) -> RoPE, split into q / k / v -> fused key
+// append (K/V, codes, page bounds) -> selection + flash-decoding attention (DecodePlan) -> output
+// product -> residual -> RMSNorm -> fused gate/up product -> SwiGLU -> down product -> residual.
+// Activations stay fp32; weight products read bf16 (or fp32) weights with fp32 accumulation.
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "adamas/bench_attn.h"
+#include "adamas/cuda_backend.h"
+#include "adamas/cuda_decoder.h"
+#include "cuda/cuda_common.cuh"
+#include "cuda/device_buffer.cuh"
+#include "model/rope.h"
+
+namespace adamas::cuda {
+
+namespace {
+
+#define ADAMAS_CUBLAS_CHECK(call)                                                                  \
+  do {                                                                                             \
+    const cublasStatus_t adamas_blas_status_ = (call);                                             \
+    if (adamas_blas_status_ != CUBLAS_STATUS_SUCCESS)                                              \
+      throw ::adamas::Error(::adamas::detail::concat("cuBLAS error ", static_cast<int>(adamas_blas_status_), \
+                                                     " in ", #call));                             \
+  } while (0)
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ float weight_to_float(const float* w, size_t i) { return w[i]; }
+__device__ __forceinline__ float weight_to_float(const __nv_bfloat16* w, size_t i) { return __bfloat162float(w[i]); }
+
+template <typename W>
+__global__ void embed_kernel(const int32_t* tokens, const W* embed, float* x, int hidden) {
+  const int seq = blockIdx.x;
+  const size_t row = static_cast<size_t>(tokens[seq]) * hidden;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) x[static_cast<size_t>(seq) * hidden + i] = weight_to_float(embed, row + i);
+}
+
+// Hugging Face LlamaRMSNorm in fp32: weight * (x * rsqrt(mean(x^2) + eps)); output in the GEMM
+// input type.
+template <typename W>
+__global__ void rms_norm_kernel(const float* x, const float* weight, float eps, W* out, int hidden) {
+  __shared__ float partial[kThreads / 32];
+  const int seq = blockIdx.x;
+  const float* row = x + static_cast<size_t>(seq) * hidden;
+  float sum = 0.0f;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) sum += row[i] * row[i];
+  for (int width = 16; width > 0; width /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, width);
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
+  const float scale = rsqrtf(total / hidden + eps);
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    const float y = weight[i] * (row[i] * scale);
+    if constexpr (sizeof(W) == 4) out[static_cast<size_t>(seq) * hidden + i] = y;
+    else out[static_cast<size_t>(seq) * hidden + i] = __float2bfloat16_rn(y);
+  }
+}
+
+// RoPE (rotate_half) on q and k of the fused projection, written out as separate [batch][heads][d]
+// arrays: q for the attention, k and v for the cache append.
+__global__ void rope_split_kernel(const float* qkv, const int32_t* positions, const float* inv_freq, int q_heads,
+                                  int kv_heads, int head_dim, float* q, float* k, float* v) {
+  const int seq = blockIdx.x, half = head_dim / 2;
+  const int row = (q_heads + 2 * kv_heads) * head_dim;
+  const float* in = qkv + static_cast<size_t>(seq) * row;
+  const float pos = static_cast<float>(positions[seq]);
+  for (int p = threadIdx.x; p < (q_heads + kv_heads) * half; p += blockDim.x) {
+    const int head = p / half, i = p % half;
+    const float angle = pos * inv_freq[i];  // fp32 product, as transformers
+    const float c = static_cast<float>(cos(static_cast<double>(angle))), s = static_cast<float>(sin(static_cast<double>(angle)));
+    const float x1 = in[head * head_dim + i], x2 = in[head * head_dim + i + half];
+    float* out = head < q_heads ? q + (static_cast<size_t>(seq) * q_heads + head) * head_dim
+                                : k + (static_cast<size_t>(seq) * kv_heads + head - q_heads) * head_dim;
+    out[i] = x1 * c - x2 * s;
+    out[i + half] = x2 * c + x1 * s;
+  }
+  for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x)
+    v[static_cast<size_t>(seq) * kv_heads * head_dim + i] = in[(q_heads + kv_heads) * head_dim + i];
+}
+
+template <typename W>
+__global__ void to_gemm_input_kernel(const float* x, W* out, size_t count) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    if constexpr (sizeof(W) == 4) out[i] = x[i];
+    else out[i] = __float2bfloat16_rn(x[i]);
+  }
+}
+
+__global__ void add_kernel(float* x, const float* y, size_t count) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<size_t>(gridDim.x) * blockDim.x) x[i] += y[i];
+}
+
+// gate_up: [batch][2 * inter] (gate first); act = silu(gate) * up.
+template <typename W>
+__global__ void swiglu_kernel(const float* gate_up, W* act, int inter, int batch) {
+  const size_t count = static_cast<size_t>(batch) * inter;
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t seq = i / inter, j = i % inter;
+    const float g = gate_up[seq * 2 * inter + j], u = gate_up[seq * 2 * inter + inter + j];
+    const float y = g / (1.0f + expf(-g)) * u;
+    if constexpr (sizeof(W) == 4) act[i] = y;
+    else act[i] = __float2bfloat16_rn(y);
+  }
+}
+
+__device__ __forceinline__ uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+template <typename W>
+__global__ void random_fill_kernel(W* out, size_t count, uint64_t seed, float stddev, float mean) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const uint64_t bits = mix64(seed * 0x100000001b3ull + i);
+    const float u1 = (static_cast<float>(bits >> 40) + 1.0f) * (1.0f / 16777217.0f);
+    const float u2 = static_cast<float>((bits >> 16) & 0xffffff) * (1.0f / 16777216.0f);
+    const float y = mean + stddev * sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
+    if constexpr (sizeof(W) == 4) out[i] = y;
+    else out[i] = __float2bfloat16_rn(y);
+  }
+}
+
+int grid_for(size_t count) { return static_cast<int>(std::min<size_t>(4096, (count + kThreads - 1) / kThreads)); }
+
+}  // namespace
+
+ModelConfig model_shape(const std::string& name) {
+  ModelConfig c;
+  c.architecture = "LlamaForCausalLM";
+  c.num_layers = 32;
+  c.hidden_size = 4096;
+  c.num_heads = 32;
+  c.head_dim = 128;
+  c.rms_norm_eps = 1e-5;
+  if (name == "longchat-7b") {
+    c.vocab_size = 32000;
+    c.intermediate_size = 11008;
+    c.num_kv_heads = 32;
+    c.rope_theta = 10000.0;
+    c.rope_scaling.type = RopeScaling::Type::kLinear;
+    c.rope_scaling.factor = 8.0;
+    c.max_position_embeddings = 32768;
+  } else if (name == "llama3-8b") {
+    c.vocab_size = 128256;
+    c.intermediate_size = 14336;
+    c.num_kv_heads = 8;
+    c.rope_theta = 500000.0;
+    c.max_position_embeddings = 8192;
+  } else {
+    std::ifstream file(name);
+    ADAMAS_CHECK(file, "model shape '", name, "': expected longchat-7b, llama3-8b or a config.json path");
+    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    c = parse_hf_config(text, name);
+  }
+  c.validate(name);
+  return c;
+}
+
+namespace {
+
+// Host fp32 -> device weight buffer in the decoder's type, at an element offset.
+void upload(DeviceBuffer<uint8_t>& buffer, size_t element_offset, const std::vector<float>& values, bool bf16) {
+  if (bf16) {
+    std::vector<uint16_t> bits(values.size());
+    for (size_t i = 0; i < values.size(); ++i) bits[i] = f32_to_bf16(values[i]);
+    ADAMAS_CUDA_CHECK(cudaMemcpy(buffer.data() + element_offset * 2, bits.data(), bits.size() * 2, cudaMemcpyHostToDevice));
+  } else {
+    ADAMAS_CUDA_CHECK(cudaMemcpy(buffer.data() + element_offset * 4, values.data(), values.size() * 4, cudaMemcpyHostToDevice));
+  }
+}
+
+void upload_floats(DeviceBuffer<float>& buffer, const std::vector<float>& values) {
+  ADAMAS_CHECK(values.size() == buffer.size(), "CudaDecoder: a norm weight has ", values.size(), " values, expected ", buffer.size());
+  ADAMAS_CUDA_CHECK(cudaMemcpy(buffer.data(), values.data(), values.size() * 4, cudaMemcpyHostToDevice));
+}
+
+}  // namespace
+
+struct CudaDecoder::Impl {
+  ModelConfig config;
+  CudaDecoderOptions options;
+  int batch = 1, hidden = 0, q_heads = 0, kv_heads = 0, head_dim = 0, inter = 0, vocab = 0, layers = 0, qkv_rows = 0;
+  size_t weight_element = 2;
+  cublasHandle_t blas = nullptr;
+  cudaStream_t stream = nullptr;
+  DeviceBuffer<uint8_t> blas_workspace;
+  struct Layer {
+    DeviceBuffer<uint8_t> qkv, o, gate_up, down;
+    DeviceBuffer<float> input_norm, post_norm;
+  };
+  std::vector<Layer> weights;
+  DeviceBuffer<uint8_t> embed, lm_head;
+  DeviceBuffer<float> final_norm, inv_freq;
+  DeviceBuffer<float> x, qkv, q, k, v, attn, proj, gate_up, logits;
+  DeviceBuffer<uint8_t> gemm_input;  // the next product's input in the weight type
+  DeviceBuffer<int32_t> tokens_device, positions_device;
+  int32_t* tokens_host = nullptr;     // pinned
+  int32_t* positions_host = nullptr;  // pinned
+  int32_t* seq_lens_host = nullptr;   // pinned
+  std::unique_ptr<DeviceKvCache> cache;
+  std::unique_ptr<DecodePlan> dense_plan, policy_plan;
+  std::vector<int> positions;
+  cudaGraphExec_t graph = nullptr;
+  // Profiling: events around the launch groups when `profile` is set.
+  bool profile = false;
+  std::vector<std::pair<cudaEvent_t, int>> marks;  // (event, kind of the interval it closes)
+
+  bool bf16() const { return options.weight_dtype == DType::kBF16; }
+
+  void mark(int kind) {
+    if (!profile) return;
+    cudaEvent_t event;
+    ADAMAS_CUDA_CHECK(cudaEventCreate(&event));
+    ADAMAS_CUDA_CHECK(cudaEventRecord(event, stream));
+    marks.push_back({event, kind});
+  }
+
+  // y[batch][out] = gemm_input[batch][in] * W^T, W row-major [out][in] (Hugging Face layout).
+  void product(const DeviceBuffer<uint8_t>& w, int out, int in, float* y) {
+    const float one = 1.0f, zero = 0.0f;
+    const cudaDataType type = bf16() ? CUDA_R_16BF : CUDA_R_32F;
+    ADAMAS_CUBLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, batch, in, &one, w.data(), type, in,
+                                     gemm_input.data(), type, in, &zero, y, CUDA_R_32F, out, CUBLAS_COMPUTE_32F,
+                                     CUBLAS_GEMM_DEFAULT));
+  }
+  template <typename W>
+  void to_input(const float* src, size_t count) {
+    to_gemm_input_kernel<W><<<grid_for(count), kThreads, 0, stream>>>(src, reinterpret_cast<W*>(gemm_input.data()), count);
+  }
+  void norm_to_input(const float* src, const DeviceBuffer<float>& weight) {
+    const float eps = static_cast<float>(config.rms_norm_eps);
+    if (bf16())
+      rms_norm_kernel<__nv_bfloat16><<<batch, kThreads, 0, stream>>>(src, weight.data(), eps, reinterpret_cast<__nv_bfloat16*>(gemm_input.data()), hidden);
+    else
+      rms_norm_kernel<float><<<batch, kThreads, 0, stream>>>(src, weight.data(), eps, reinterpret_cast<float*>(gemm_input.data()), hidden);
+  }
+
+  template <typename Get>
+  void load_all(Get&& get) {
+    Impl& m = *this;
+    const bool bf16 = m.bf16();
+    const size_t qd = static_cast<size_t>(m.q_heads) * m.head_dim, kd = static_cast<size_t>(m.kv_heads) * m.head_dim;
+    for (int layer = 0; layer < m.layers; ++layer) {
+      const std::string p = "model.layers." + std::to_string(layer) + ".";
+      auto& w = m.weights[layer];
+      upload(w.qkv, 0, get(p + "self_attn.q_proj.weight"), bf16);
+      upload(w.qkv, qd * m.hidden, get(p + "self_attn.k_proj.weight"), bf16);
+      upload(w.qkv, (qd + kd) * m.hidden, get(p + "self_attn.v_proj.weight"), bf16);
+      upload(w.o, 0, get(p + "self_attn.o_proj.weight"), bf16);
+      upload(w.gate_up, 0, get(p + "mlp.gate_proj.weight"), bf16);
+      upload(w.gate_up, static_cast<size_t>(m.inter) * m.hidden, get(p + "mlp.up_proj.weight"), bf16);
+      upload(w.down, 0, get(p + "mlp.down_proj.weight"), bf16);
+      upload_floats(w.input_norm, get(p + "input_layernorm.weight"));
+      upload_floats(w.post_norm, get(p + "post_attention_layernorm.weight"));
+    }
+    upload(m.embed, 0, get("model.embed_tokens.weight"), bf16);
+    if (!m.config.tie_word_embeddings) upload(m.lm_head, 0, get("lm_head.weight"), bf16);
+    upload_floats(m.final_norm, get("model.norm.weight"));
+  }
+
+  // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
+  void enqueue_step(bool dense_attention, bool want_logits) {
+    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device.data(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device.data(), positions_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(cache->device_seq_lens(), seq_lens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+    mark(2);
+    if (bf16()) embed_kernel<__nv_bfloat16><<<batch, kThreads, 0, stream>>>(tokens_device.data(), reinterpret_cast<const __nv_bfloat16*>(embed.data()), x.data(), hidden);
+    else embed_kernel<float><<<batch, kThreads, 0, stream>>>(tokens_device.data(), reinterpret_cast<const float*>(embed.data()), x.data(), hidden);
+    ADAMAS_CUDA_CHECK_LAUNCH();
+    for (int layer = 0; layer < layers; ++layer) {
+      const Layer& w = weights[layer];
+      norm_to_input(x.data(), w.input_norm);
+      mark(2);
+      product(w.qkv, qkv_rows, hidden, qkv.data());
+      mark(0);
+      rope_split_kernel<<<batch, kThreads, 0, stream>>>(qkv.data(), positions_device.data(), inv_freq.data(), q_heads,
+                                                        kv_heads, head_dim, q.data(), k.data(), v.data());
+      ADAMAS_CUDA_CHECK_LAUNCH();
+      mark(2);
+      cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, stream);
+      const PagedKvView view = cache->view(layer);
+      const bool dense = dense_attention || layer < options.runtime.dense_layers ||
+                         options.runtime.selector.policy == Policy::kFull;
+      if (dense) dense_plan->attend(view, q.data(), attn.data(), /*use_selection=*/false, stream);
+      else policy_plan->step(view, q.data(), attn.data(), stream);
+      mark(1);
+      if (bf16()) to_input<__nv_bfloat16>(attn.data(), static_cast<size_t>(batch) * q_heads * head_dim);
+      else to_input<float>(attn.data(), static_cast<size_t>(batch) * q_heads * head_dim);
+      mark(2);
+      product(w.o, hidden, q_heads * head_dim, proj.data());
+      mark(0);
+      add_kernel<<<grid_for(static_cast<size_t>(batch) * hidden), kThreads, 0, stream>>>(x.data(), proj.data(), static_cast<size_t>(batch) * hidden);
+      norm_to_input(x.data(), w.post_norm);
+      mark(2);
+      product(w.gate_up, 2 * inter, hidden, gate_up.data());
+      mark(0);
+      if (bf16()) swiglu_kernel<__nv_bfloat16><<<grid_for(static_cast<size_t>(batch) * inter), kThreads, 0, stream>>>(gate_up.data(), reinterpret_cast<__nv_bfloat16*>(gemm_input.data()), inter, batch);
+      else swiglu_kernel<float><<<grid_for(static_cast<size_t>(batch) * inter), kThreads, 0, stream>>>(gate_up.data(), reinterpret_cast<float*>(gemm_input.data()), inter, batch);
+      mark(2);
+      product(w.down, hidden, inter, proj.data());
+      mark(0);
+      add_kernel<<<grid_for(static_cast<size_t>(batch) * hidden), kThreads, 0, stream>>>(x.data(), proj.data(), static_cast<size_t>(batch) * hidden);
+      ADAMAS_CUDA_CHECK_LAUNCH();
+    }
+    if (want_logits) {
+      norm_to_input(x.data(), final_norm);
+      mark(2);
+      product(config.tie_word_embeddings ? embed : lm_head, vocab, hidden, logits.data());
+      mark(0);
+    }
+  }
+};
+
+CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& options) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  config.validate("CudaDecoder");
+  check_runtime_options(options.runtime, config);
+  ADAMAS_CHECK(gpu_available(), "--device cuda: no CUDA device is present");
+  ADAMAS_CHECK(options.max_batch >= 1, "CudaDecoder: max_batch must be positive");
+  ADAMAS_CHECK(options.weight_dtype == DType::kBF16 || options.weight_dtype == DType::kF32,
+               "CudaDecoder: weights are held in bf16 or f32, not ", dtype_name(options.weight_dtype));
+  const RuntimeOptions& r = options.runtime;
+  ADAMAS_CHECK(r.code_bits == 2 && r.code_hadamard && r.selector.estimator == Estimator::kL1 && r.calibrate_after_tokens == 0,
+               "--device cuda supports the paper's estimator only (exact L1 on 2-bit Hadamard codes, fixed thresholds); "
+               "use --device cpu for --estimator, --code-bits, --no-hadamard and --calibrate-after");
+  m.config = config;
+  m.options = options;
+  m.batch = options.max_batch;
+  m.hidden = static_cast<int>(config.hidden_size);
+  m.q_heads = static_cast<int>(config.num_heads);
+  m.kv_heads = static_cast<int>(config.num_kv_heads);
+  m.head_dim = static_cast<int>(config.head_dim);
+  m.inter = static_cast<int>(config.intermediate_size);
+  m.vocab = static_cast<int>(config.vocab_size);
+  m.layers = static_cast<int>(config.num_layers);
+  m.qkv_rows = (m.q_heads + 2 * m.kv_heads) * m.head_dim;
+  m.weight_element = dtype_size_bytes(options.weight_dtype);
+
+  ADAMAS_CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
+  ADAMAS_CUBLAS_CHECK(cublasCreate(&m.blas));
+  ADAMAS_CUBLAS_CHECK(cublasSetStream(m.blas, m.stream));
+  m.blas_workspace.resize(size_t{32} << 20);  // set, so products can be captured in a graph
+  ADAMAS_CUBLAS_CHECK(cublasSetWorkspace(m.blas, m.blas_workspace.data(), m.blas_workspace.size()));
+
+  const size_t e = m.weight_element;
+  m.weights.resize(m.layers);
+  for (auto& w : m.weights) {
+    w.qkv.resize(static_cast<size_t>(m.qkv_rows) * m.hidden * e);
+    w.o.resize(static_cast<size_t>(m.hidden) * m.q_heads * m.head_dim * e);
+    w.gate_up.resize(static_cast<size_t>(2) * m.inter * m.hidden * e);
+    w.down.resize(static_cast<size_t>(m.hidden) * m.inter * e);
+    w.input_norm.resize(m.hidden);
+    w.post_norm.resize(m.hidden);
+  }
+  m.embed.resize(static_cast<size_t>(m.vocab) * m.hidden * e);
+  if (!config.tie_word_embeddings) m.lm_head.resize(static_cast<size_t>(m.vocab) * m.hidden * e);
+  m.final_norm.resize(m.hidden);
+  const std::vector<float> inv_freq = rope_inv_freq(m.head_dim, config.rope_theta, config.rope_scaling);
+  m.inv_freq.resize(inv_freq.size());
+  ADAMAS_CUDA_CHECK(cudaMemcpy(m.inv_freq.data(), inv_freq.data(), inv_freq.size() * 4, cudaMemcpyHostToDevice));
+
+  const size_t B = m.batch;
+  m.x.resize(B * m.hidden);
+  m.qkv.resize(B * m.qkv_rows);
+  m.q.resize(B * m.q_heads * m.head_dim);
+  m.k.resize(B * m.kv_heads * m.head_dim);
+  m.v.resize(B * m.kv_heads * m.head_dim);
+  m.attn.resize(B * m.q_heads * m.head_dim);
+  m.proj.resize(B * m.hidden);
+  m.gate_up.resize(B * 2 * m.inter);
+  m.logits.resize(B * m.vocab);
+  m.gemm_input.resize(B * std::max({m.hidden, m.inter, m.q_heads * m.head_dim}) * 4);
+  m.tokens_device.resize(B);
+  m.positions_device.resize(B);
+  ADAMAS_CUDA_CHECK(cudaMallocHost(&m.tokens_host, B * sizeof(int32_t)));
+  ADAMAS_CUDA_CHECK(cudaMallocHost(&m.positions_host, B * sizeof(int32_t)));
+  ADAMAS_CUDA_CHECK(cudaMallocHost(&m.seq_lens_host, B * sizeof(int32_t)));
+
+  KvCacheConfig cache;
+  cache.num_layers = m.layers;
+  cache.num_kv_heads = m.kv_heads;
+  cache.head_dim = m.head_dim;
+  cache.page_size = r.page_size;
+  cache.dtype = r.kv_dtype;
+  cache.max_batch = m.batch;
+  cache.max_tokens_per_seq = r.max_context;
+  cache.code_thresholds = r.selector.thresholds;
+  m.cache = std::make_unique<DeviceKvCache>(cache);
+  DecodePlanConfig plan;
+  plan.max_batch = m.batch;
+  plan.num_q_heads = m.q_heads;
+  plan.num_kv_heads = m.kv_heads;
+  plan.head_dim = m.head_dim;
+  plan.page_size = r.page_size;
+  plan.dtype = r.kv_dtype;
+  plan.max_context = r.max_context;
+  plan.selector = r.selector;
+  SelectorOptions full = r.selector;
+  full.policy = Policy::kFull;
+  DecodePlanConfig dense_config = plan;
+  dense_config.selector = full;
+  m.dense_plan = std::make_unique<DecodePlan>(dense_config);
+  m.policy_plan = std::make_unique<DecodePlan>(plan);
+  reset();
+}
+
+CudaDecoder::~CudaDecoder() {
+  Impl& m = *impl_;
+  if (m.graph) cudaGraphExecDestroy(m.graph);
+  for (auto& [event, kind] : m.marks) cudaEventDestroy(event);
+  if (m.tokens_host) cudaFreeHost(m.tokens_host);
+  if (m.positions_host) cudaFreeHost(m.positions_host);
+  if (m.seq_lens_host) cudaFreeHost(m.seq_lens_host);
+  if (m.blas) cublasDestroy(m.blas);
+  if (m.stream) cudaStreamDestroy(m.stream);
+}
+
+const ModelConfig& CudaDecoder::config() const { return impl_->config; }
+const CudaDecoderOptions& CudaDecoder::options() const { return impl_->options; }
+
+namespace {
+
+std::vector<float> widen(const WeightMatrix& w) {
+  if (w.dtype == DType::kF32) return w.f32;
+  std::vector<float> out(w.bits.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = w.dtype == DType::kBF16 ? bf16_to_f32(w.bits[i]) : f16_to_f32(w.bits[i]);
+  return out;
+}
+
+}  // namespace
+
+void CudaDecoder::load_weights(const WeightSource& weights) {
+  impl_->load_all([&](const std::string& name) { return weights.load_f32(name); });
+}
+
+void CudaDecoder::load_weights(const LlamaModel& model) {
+  impl_->load_all([&](const std::string& name) -> std::vector<float> {
+    const std::string prefix = "model.layers.";
+    if (name == "model.embed_tokens.weight") return widen(model.embed_tokens());
+    if (name == "lm_head.weight") return widen(model.lm_head());
+    if (name == "model.norm.weight") return model.final_norm();
+    const size_t dot = name.find('.', prefix.size());
+    const int layer = std::stoi(name.substr(prefix.size(), dot - prefix.size()));
+    const std::string rest = name.substr(dot + 1);
+    const LlamaLayerWeights& w = model.layer(layer);
+    if (rest == "self_attn.q_proj.weight") return widen(w.q_proj);
+    if (rest == "self_attn.k_proj.weight") return widen(w.k_proj);
+    if (rest == "self_attn.v_proj.weight") return widen(w.v_proj);
+    if (rest == "self_attn.o_proj.weight") return widen(w.o_proj);
+    if (rest == "mlp.gate_proj.weight") return widen(w.gate_proj);
+    if (rest == "mlp.up_proj.weight") return widen(w.up_proj);
+    if (rest == "mlp.down_proj.weight") return widen(w.down_proj);
+    if (rest == "input_layernorm.weight") return w.input_norm;
+    return w.post_attention_norm;
+  });
+}
+
+void CudaDecoder::randomize_weights(uint64_t seed) {
+  Impl& m = *impl_;
+  auto fill = [&](DeviceBuffer<uint8_t>& buffer, float stddev) {
+    const size_t count = buffer.size() / m.weight_element;
+    if (m.bf16()) random_fill_kernel<__nv_bfloat16><<<grid_for(count), kThreads, 0, m.stream>>>(reinterpret_cast<__nv_bfloat16*>(buffer.data()), count, ++seed, stddev, 0.0f);
+    else random_fill_kernel<float><<<grid_for(count), kThreads, 0, m.stream>>>(reinterpret_cast<float*>(buffer.data()), count, ++seed, stddev, 0.0f);
+    ADAMAS_CUDA_CHECK_LAUNCH();
+  };
+  auto fill_norm = [&](DeviceBuffer<float>& buffer) {
+    random_fill_kernel<float><<<grid_for(buffer.size()), kThreads, 0, m.stream>>>(buffer.data(), buffer.size(), ++seed, 0.01f, 1.0f);
+    ADAMAS_CUDA_CHECK_LAUNCH();
+  };
+  for (auto& w : m.weights) {
+    fill(w.qkv, 0.02f);
+    fill(w.o, 0.02f);
+    fill(w.gate_up, 0.02f);
+    fill(w.down, 0.02f);
+    fill_norm(w.input_norm);
+    fill_norm(w.post_norm);
+  }
+  fill(m.embed, 0.02f);
+  if (!m.config.tie_word_embeddings) fill(m.lm_head, 0.02f);
+  fill_norm(m.final_norm);
+  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+}
+
+void CudaDecoder::reset() {
+  Impl& m = *impl_;
+  m.positions.assign(m.batch, 0);
+  const int pages_per_seq = (m.options.runtime.max_context + m.options.runtime.page_size - 1) / m.options.runtime.page_size;
+  std::vector<int32_t> table(static_cast<size_t>(m.batch) * pages_per_seq);
+  for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);  // sequence s owns pages s*P..
+  m.cache->set_page_table(table, std::vector<int32_t>(m.batch, 0));
+}
+
+int CudaDecoder::position(int seq) const { return impl_->positions.at(seq); }
+
+void CudaDecoder::fill_random_context(int context, uint64_t seed) {
+  Impl& m = *impl_;
+  ADAMAS_CHECK(context >= 1 && context < m.options.runtime.max_context, "fill_random_context: ", context,
+               " tokens do not leave room for decoding in max_context ", m.options.runtime.max_context);
+  reset();
+  const int chunk = std::min(context, 4096);
+  const size_t floats = static_cast<size_t>(m.batch) * chunk * m.kv_heads * m.head_dim;
+  DeviceBuffer<float> keys(floats), values(floats);
+  DeviceBuffer<int32_t> first(m.batch);
+  std::vector<int32_t> lens(m.batch);
+  for (int start = 0; start < context; start += chunk) {
+    const int count = std::min(chunk, context - start);
+    std::vector<int32_t> starts(m.batch, start);
+    std::fill(lens.begin(), lens.end(), start + count);
+    ADAMAS_CUDA_CHECK(cudaMemcpy(first.data(), starts.data(), m.batch * 4, cudaMemcpyHostToDevice));
+    ADAMAS_CUDA_CHECK(cudaMemcpy(m.cache->device_seq_lens(), lens.data(), m.batch * 4, cudaMemcpyHostToDevice));
+    for (int layer = 0; layer < m.layers; ++layer) {
+      // Keys of 7B-model magnitude (std 8, as bench-attn); values std 1. Layout [batch][count][heads][d].
+      random_fill_kernel<float><<<grid_for(floats), kThreads, 0, m.stream>>>(keys.data(), floats, seed * 1315423911ull + layer * 7919 + start, 8.0f, 0.0f);
+      random_fill_kernel<float><<<grid_for(floats), kThreads, 0, m.stream>>>(values.data(), floats, seed * 2654435761ull + layer * 7919 + start, 1.0f, 0.0f);
+      ADAMAS_CUDA_CHECK_LAUNCH();
+      m.cache->append(layer, keys.data(), values.data(), first.data(), 0, m.batch, count, m.stream);
+    }
+  }
+  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  std::fill(m.positions.begin(), m.positions.end(), context);
+}
+
+void CudaDecoder::decode(const int32_t* tokens, float* logits, bool dense_attention) {
+  Impl& m = *impl_;
+  for (int s = 0; s < m.batch; ++s) {
+    ADAMAS_CHECK(tokens[s] >= 0 && tokens[s] < m.vocab, "token id ", tokens[s], " of sequence ", s,
+                 " is outside the vocabulary [0, ", m.vocab, ")");
+    ADAMAS_CHECK(m.positions[s] < m.options.runtime.max_context, "sequence ", s, " is full (max_context ",
+                 m.options.runtime.max_context, ")");
+    m.tokens_host[s] = tokens[s];
+    m.positions_host[s] = m.positions[s];
+    m.seq_lens_host[s] = m.positions[s] + 1;
+  }
+  m.enqueue_step(dense_attention, logits != nullptr);
+  if (logits)
+    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(logits, m.logits.data(), sizeof(float) * m.batch * m.vocab, cudaMemcpyDeviceToHost, m.stream));
+  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  for (int s = 0; s < m.batch; ++s) ++m.positions[s];
+}
+
+double CudaDecoder::graph_step_ms(int iterations) {
+  Impl& m = *impl_;
+  ADAMAS_CHECK(iterations >= 1, "graph_step_ms: iterations must be positive");
+  for (int s = 0; s < m.batch; ++s) {
+    ADAMAS_CHECK(m.positions[s] < m.options.runtime.max_context, "graph_step_ms: sequence ", s, " is full");
+    m.tokens_host[s] = 1 % m.vocab;
+    m.positions_host[s] = m.positions[s];
+    m.seq_lens_host[s] = m.positions[s] + 1;
+  }
+  if (!m.graph) {
+    m.enqueue_step(false, true);  // warm-up outside the capture (plans' lazy attributes, cuBLAS heuristics)
+    ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    cudaGraph_t graph;
+    ADAMAS_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
+    m.enqueue_step(false, true);
+    ADAMAS_CUDA_CHECK(cudaStreamEndCapture(m.stream, &graph));
+    ADAMAS_CUDA_CHECK(cudaGraphInstantiate(&m.graph, graph, 0));
+    cudaGraphDestroy(graph);
+  }
+  cudaEvent_t start, stop;
+  ADAMAS_CUDA_CHECK(cudaEventCreate(&start));
+  ADAMAS_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<float> times;
+  for (int i = 0; i < iterations + 2; ++i) {
+    ADAMAS_CUDA_CHECK(cudaEventRecord(start, m.stream));
+    ADAMAS_CUDA_CHECK(cudaGraphLaunch(m.graph, m.stream));
+    ADAMAS_CUDA_CHECK(cudaEventRecord(stop, m.stream));
+    ADAMAS_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    ADAMAS_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    if (i >= 2) times.push_back(ms);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+StepProfile CudaDecoder::profile_step() {
+  Impl& m = *impl_;
+  for (int s = 0; s < m.batch; ++s) {
+    m.tokens_host[s] = 1 % m.vocab;
+    m.positions_host[s] = m.positions[s];
+    m.seq_lens_host[s] = m.positions[s] + 1;
+  }
+  m.profile = true;
+  m.mark(2);
+  m.enqueue_step(false, true);
+  m.mark(2);
+  m.profile = false;
+  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  StepProfile p;
+  for (size_t i = 1; i < m.marks.size(); ++i) {
+    float ms = 0;
+    ADAMAS_CUDA_CHECK(cudaEventElapsedTime(&ms, m.marks[i - 1].first, m.marks[i].first));
+    (m.marks[i].second == 0 ? p.matmul_ms : m.marks[i].second == 1 ? p.attention_ms : p.other_ms) += ms;
+  }
+  for (auto& [event, kind] : m.marks) cudaEventDestroy(event);
+  m.marks.clear();
+  p.total_ms = p.matmul_ms + p.attention_ms + p.other_ms;
+  return p;
+}
+
+double CudaDecoder::step_bytes() const {
+  const Impl& m = *impl_;
+  double bytes = 0;
+  for (const auto& w : m.weights) bytes += w.qkv.size() + w.o.size() + w.gate_up.size() + w.down.size();
+  bytes += static_cast<double>(m.config.tie_word_embeddings ? m.embed.size() : m.lm_head.size());
+  BenchAttnOptions o;
+  o.batch = m.batch;
+  o.num_q_heads = m.q_heads;
+  o.num_kv_heads = m.kv_heads;
+  o.head_dim = m.head_dim;
+  o.context = *std::max_element(m.positions.begin(), m.positions.end()) + 1;
+  o.token_budget = m.options.runtime.selector.token_budget;
+  o.dtype = m.options.runtime.kv_dtype;
+  o.page_size = m.options.runtime.page_size;
+  for (int layer = 0; layer < m.layers; ++layer) {
+    const bool dense = layer < m.options.runtime.dense_layers;
+    bytes += decode_step_bytes(o, dense ? Policy::kFull : m.options.runtime.selector.policy);
+  }
+  return bytes;
+}
+
+// ------------------------------------------------------------------ batch-1 DecoderRuntime
+
+namespace {
+
+class CudaRuntime : public DecoderRuntime {
+ public:
+  CudaRuntime(const LlamaModel& model, const RuntimeOptions& options) : options_(options) {
+    CudaDecoderOptions o;
+    o.runtime = options;
+    o.max_batch = 1;
+    o.weight_dtype = DType::kF32;  // the model's own precision: results comparable with --device cpu
+    decoder_ = std::make_unique<CudaDecoder>(model.config(), o);
+    decoder_->load_weights(model);
+  }
+  const ModelConfig& config() const override { return decoder_->config(); }
+  const RuntimeOptions& options() const override { return options_; }
+  std::string device_name() const override { return gpu_name(); }
+  void reset() override { decoder_->reset(); }
+  int position() const override { return decoder_->position(0); }
+  // Dense prefill, one token per step (the CUDA prefill is not chunked yet).
+  void prefill(const std::vector<int32_t>& tokens, std::vector<float>* logits, bool all_positions) override {
+    const int64_t vocab = config().vocab_size;
+    std::vector<float> step(vocab);
+    if (logits) logits->assign(static_cast<size_t>(all_positions ? tokens.size() : (tokens.empty() ? 0 : 1)) * vocab, 0.0f);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const bool want = logits && (all_positions || i + 1 == tokens.size());
+      decode_one(tokens[i], want ? step.data() : nullptr, /*dense=*/true);
+      if (want) std::copy(step.begin(), step.end(), logits->begin() + (all_positions ? i * vocab : 0));
+    }
+  }
+  void decode(int32_t token, float* logits) override {
+    const auto start = std::chrono::steady_clock::now();
+    decode_one(token, logits, false);
+    stats_.context = position();
+    stats_.kv_bytes_read = 0;
+    stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  const DecodeStepStats& last_step() const override { return stats_; }
+  void set_observer(AttentionObserver* observer) override {
+    ADAMAS_CHECK(observer == nullptr, "attention observers (adamas recall) need --device cpu");
+  }
+  CodeBook code_book(int) const override { return CodeBook::from_thresholds(options_.selector.thresholds); }
+
+ private:
+  void decode_one(int32_t token, float* logits, bool dense) { decoder_->decode(&token, logits, dense); }
+
+  RuntimeOptions options_;
+  std::unique_ptr<CudaDecoder> decoder_;
+  DecodeStepStats stats_;
+};
+
+}  // namespace
+
+std::unique_ptr<DecoderRuntime> make_cuda_runtime(const LlamaModel& model, const RuntimeOptions& options) {
+  return std::make_unique<CudaRuntime>(model, options);
+}
+
+}  // namespace adamas::cuda
