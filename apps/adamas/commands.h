@@ -14,6 +14,7 @@
 namespace adamas::cli {
 
 void register_bench_attn(CLI::App& app);
+void register_bench_e2e(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_ppl(CLI::App& app);
 void register_passkey(CLI::App& app);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   CLI::App app{"adamas: Hadamard sparse attention for long-context LLM decoding"};
   app.require_subcommand(1);
   adamas::cli::register_bench_attn(app);
+  adamas::cli::register_bench_e2e(app);
   adamas::cli::register_generate(app);
   adamas::cli::register_ppl(app);
   adamas::cli::register_passkey(app);
