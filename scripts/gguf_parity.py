@@ -19,6 +19,7 @@ Example:
   python3 scripts/gguf_parity.py --adamas build-smol/adamas --tokens 2048 --threads 1 --json parity.json
 """
 import argparse
+import importlib.metadata
 import json
 import os
 import shutil
@@ -161,7 +162,7 @@ def main():
                                               attn_implementation="eager").eval()
     load_seconds = time.time() - start
     result = {"gguf": args.gguf, "text": os.path.relpath(args.text, REPO), "transformers": transformers.__version__,
-              "torch": torch.__version__, "gguf_package": getattr(gguf, "__version__", "?"),
+              "torch": torch.__version__, "gguf_package": importlib.metadata.version("gguf"),
               "numpy": np.__version__, "tolerance": args.tolerance, "hf_load_seconds": load_seconds,
               "hf_model_class": type(hf).__name__, "modes": {}}
     result["qk_permutation"] = check_qk_permutation(args.gguf, hf)
