@@ -21,6 +21,7 @@ void register_passkey(CLI::App& app);
 void register_recall(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_logits(CLI::App& app);
+void register_demo(CLI::App& app);
 
 // Options shared by the commands that run a model (cmd_model_options.cpp): --model, --device,
 // the policy options, cache and weight formats, threads, --json, --no-progress.
