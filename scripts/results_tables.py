@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Tables (Markdown, on stdout) and SVG plots (docs/results/*.svg) from the JSON/CSV files that
+scripts/run_evals.sh writes under docs/results/. Standard library only.
+
+Usage: python3 scripts/results_tables.py [docs/results]
+"""
+import csv
+import json
+import math
+import os
+import sys
+
+ROOT = sys.argv[1] if len(sys.argv) > 1 else "docs/results"
+BOOKS = [("austen_persuasion", "Persuasion"), ("austen_northanger_abbey", "Northanger Abbey")]
+POLICIES = [("streaming", "StreamingLLM"), ("quest", "Quest"), ("adamas_paper", "Adamas, paper thresholds"),
+            ("adamas_cal", "Adamas, calibrated"), ("oracle", "Oracle top-k")]
+COLORS = ["#E69F00", "#56B4E9", "#D55E00", "#009E73", "#0072B2", "#CC79A7", "#F0E442", "#000000", "#999999"]
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def ppl(path):
+    d = load(path)
+    return d["perplexity"] if d else None
+
+
+def fmt(x, digits=2):
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def pct(x, ref):
+    return "—" if x is None or ref is None else f"{(x / ref - 1) * 100:+.1f}%"
+
+
+# ---------------------------------------------------------------- SVG
+def esc(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def nice_ticks(lo, hi, target=6):
+    span = hi - lo if hi > lo else abs(hi) or 1.0
+    raw = span / target
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    t = math.ceil(lo / step - 1e-9) * step
+    out = []
+    while t <= hi + 1e-9 * span:
+        out.append(round(t, 10))
+        t += step
+    return out
+
+
+def line_plot(path, title, xlabel, ylabel, series, log2x=False, hlines=(), width=760, height=460, ylim=None):
+    """series: [(name, xs, ys, dashed)], hlines: [(name, y)] drawn dashed across."""
+    left, right, top, bottom = 70, 230, 40, 55
+    xs = [x for s in series for x in s[1]]
+    ys = [y for s in series for y in s[2] if y is not None] + [y for _, y in hlines]
+    fx = (lambda v: math.log2(v)) if log2x else (lambda v: v)
+    x_lo, x_hi = fx(min(xs)), fx(max(xs))
+    if x_hi == x_lo:
+        x_hi += 1
+    y_lo, y_hi = (min(ys), max(ys)) if ylim is None else ylim
+    pad = (y_hi - y_lo) * 0.05 or 1.0
+    y_lo, y_hi = y_lo - pad, y_hi + pad
+    pw, ph = width - left - right, height - top - bottom
+    X = lambda v: left + (fx(v) - x_lo) / (x_hi - x_lo) * pw
+    Y = lambda v: top + (1 - (v - y_lo) / (y_hi - y_lo)) * ph
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+         f'font-family="sans-serif" font-size="12">',
+         f'<rect width="{width}" height="{height}" fill="white"/>',
+         f'<text x="{left + pw / 2}" y="22" text-anchor="middle" font-size="14">{esc(title)}</text>',
+         f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>']
+    xticks = sorted(set(xs)) if log2x else nice_ticks(min(xs), max(xs))
+    for t in xticks:
+        o.append(f'<line x1="{X(t):.1f}" y1="{top + ph}" x2="{X(t):.1f}" y2="{top + ph + 5}" stroke="#333"/>')
+        o.append(f'<text x="{X(t):.1f}" y="{top + ph + 18}" text-anchor="middle">{t:g}</text>')
+    for t in nice_ticks(y_lo, y_hi):
+        if y_lo <= t <= y_hi:
+            o.append(f'<line x1="{left}" y1="{Y(t):.1f}" x2="{left + pw}" y2="{Y(t):.1f}" stroke="#eee"/>')
+            o.append(f'<text x="{left - 6}" y="{Y(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
+    o.append(f'<text x="{left + pw / 2}" y="{height - 12}" text-anchor="middle">{esc(xlabel)}</text>')
+    o.append(f'<text transform="translate(16,{top + ph / 2}) rotate(-90)" text-anchor="middle">{esc(ylabel)}</text>')
+    legend_y = top + 10
+    for name, y in hlines:
+        o.append(f'<line x1="{left}" y1="{Y(y):.1f}" x2="{left + pw}" y2="{Y(y):.1f}" stroke="#000" '
+                 f'stroke-dasharray="6,4"/>')
+        o.append(f'<line x1="{left + pw + 12}" y1="{legend_y}" x2="{left + pw + 36}" y2="{legend_y}" stroke="#000" '
+                 f'stroke-dasharray="6,4"/><text x="{left + pw + 42}" y="{legend_y + 4}">{esc(name)}</text>')
+        legend_y += 18
+    for i, (name, sx, sy, dashed) in enumerate(series):
+        c = COLORS[i % len(COLORS)]
+        pts = [(X(x), Y(y)) for x, y in zip(sx, sy) if y is not None and y_lo <= y <= y_hi]
+        dash = ' stroke-dasharray="6,4"' if dashed else ""
+        o.append(f'<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="'
+                 + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
+        if len(pts) <= 12:
+            for a, b in pts:
+                o.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{c}"/>')
+        o.append(f'<line x1="{left + pw + 12}" y1="{legend_y}" x2="{left + pw + 36}" y2="{legend_y}" stroke="{c}" '
+                 f'stroke-width="2"{dash}/><text x="{left + pw + 42}" y="{legend_y + 4}">{esc(name)}</text>')
+        legend_y += 18
+    o.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(o) + "\n")
+
+
+# ---------------------------------------------------------------- sections
+def budgets_present(d, prefix):
+    out = []
+    for b in (16, 32, 64, 128, 256, 512, 1024, 2048):
+        if os.path.exists(f"{d}/{prefix}_b{b}.json"):
+            out.append(b)
+    return out
+
+
+def section_calib():
+    d = f"{ROOT}/calib"
+    if not os.path.exists(f"{d}/full.json"):
+        return
+    full = ppl(f"{d}/full.json")
+    print("### Validation (SOTU addresses, 4096 tokens): thresholds and estimators\n")
+    print(f"Full attention: {fmt(full)}\n")
+    rows = [("oracle", "oracle top-k"), ("quest", "Quest"), ("adamas_paper", "adamas L1, paper (-10, 0, 10)"),
+            ("adamas_q0.25_0.5_0.75", "adamas L1, calibrated q (.25, .5, .75) = equal mass"),
+            ("adamas_q0.1_0.5_0.9", "adamas L1, calibrated q (.1, .5, .9)"),
+            ("adamas_q0.02_0.5_0.98", "adamas L1, calibrated q (.02, .5, .98)"),
+            ("adamas_l2", "adamas L2, calibrated equal mass"), ("adamas_hamming", "adamas Hamming (signs)"),
+            ("adamas_asymmetric", "adamas asymmetric, calibrated equal mass")]
+    print("| selector | ppl @64 | vs full | ppl @256 | vs full |\n|---|---|---|---|---|")
+    for key, name in rows:
+        a, b = ppl(f"{d}/{key}_b64.json"), ppl(f"{d}/{key}_b256.json")
+        print(f"| {name} | {fmt(a)} | {pct(a, full)} | {fmt(b)} | {pct(b, full)} |")
+    if os.path.exists(f"{d}/choice.txt"):
+        print(f"\nChosen quantiles: `{open(f'{d}/choice.txt').read().strip()}`\n")
+
+
+def section_ppl():
+    for book, title in BOOKS:
+        d = f"{ROOT}/ppl/{book}"
+        full = ppl(f"{d}/full.json")
+        if full is None:
+            continue
+        tokens = load(f"{d}/full.json")["tokens"]
+        budgets = sorted(set(b for key, _ in POLICIES for b in budgets_present(d, key)))
+        print(f"### {title}, first {tokens} tokens: perplexity (full attention {full:.2f})\n")
+        print("| policy | " + " | ".join(str(b) for b in budgets) + " |")
+        print("|---|" + "---|" * len(budgets))
+        series = []
+        for key, name in POLICIES:
+            vals = [ppl(f"{d}/{key}_b{b}.json") for b in budgets]
+            print(f"| {name} | " + " | ".join(f"{fmt(v)} ({pct(v, full)})" if v else "—" for v in vals) + " |")
+            series.append((name, budgets, vals, False))
+        print()
+        line_plot(f"{ROOT}/ppl_{book}.svg", f"{title}: perplexity vs budget ({tokens} tokens, PG19 protocol)",
+                  "token budget", "perplexity", series, log2x=True, hlines=[("full attention", full)])
+        # bytes and speed at each budget (the adamas paper row)
+        print(f"KV bytes read per decoded token (mean over the {tokens - 1} steps, all 6 layers) and decode speed:\n")
+        print("| policy | budget | KiB/token | vs dense | tok/s |\n|---|---|---|---|---|")
+        f = load(f"{d}/full.json")
+        print(f"| full | — | {f['kv_bytes_per_token'] / 1024:.0f} | 1.00x | {f['decode_tokens_per_second']:.1f} |")
+        for key, name in POLICIES:
+            for b in (64, 256):
+                r = load(f"{d}/{key}_b{b}.json")
+                if r:
+                    print(f"| {name} | {b} | {r['kv_bytes_per_token'] / 1024:.0f} | "
+                          f"{r['dense_kv_bytes_per_token'] / r['kv_bytes_per_token']:.2f}x | "
+                          f"{r['decode_tokens_per_second']:.1f} |")
+        print()
+
+
+def section_ablation():
+    d = f"{ROOT}/ablation"
+    full = ppl(f"{d}/full.json")
+    if full is None:
+        return
+    rows = [("quest", "Quest (page 16)"), ("oracle", "oracle top-k"),
+            ("paper", "L1, 2-bit, Hadamard, paper thresholds (the paper's method)"),
+            ("nohad_paper", "L1, 2-bit, no Hadamard, paper thresholds"),
+            ("bits2_eq", "L1, 2-bit, Hadamard, calibrated (equal mass)"),
+            ("nohad_cal", "L1, 2-bit, no Hadamard, calibrated"),
+            ("bits1", "L1 (= Hamming), 1-bit, Hadamard, calibrated (median)"),
+            ("bits3", "L1, 3-bit, Hadamard, calibrated"),
+            ("l2", "L2, 2-bit, Hadamard, calibrated"),
+            ("hamming", "Hamming on the sign bit of 2-bit codes, calibrated"),
+            ("asymmetric", "asymmetric q'·centroid, 2-bit, Hadamard, calibrated")]
+    n = load(f"{d}/full.json")["tokens"]
+    print(f"### Estimator study, Persuasion, first {n} tokens (full attention {full:.2f})\n")
+    print("| selector | ppl @64 | vs full | ppl @256 | vs full |\n|---|---|---|---|---|")
+    series64, series256 = [], []
+    for key, name in rows:
+        a, b = ppl(f"{d}/{key}_b64.json"), ppl(f"{d}/{key}_b256.json")
+        print(f"| {name} | {fmt(a)} | {pct(a, full)} | {fmt(b)} | {pct(b, full)} |")
+    print()
+
+
+def section_recall():
+    d = f"{ROOT}/recall"
+    paper, cal = load(f"{d}/paper.json"), load(f"{d}/cal.json")
+    if not paper:
+        return
+    print(f"### Attention recall, Persuasion, {paper['tokens']} tokens, {paper['scored_steps']} scored steps\n")
+    summary = [(s["policy"], s["budget"], s) for s in paper["summary"]]
+    if cal:
+        summary += [("adamas_cal", s["budget"], s) for s in cal["summary"]]
+    budgets = sorted(set(b for _, b, _ in summary))
+    names = {"streaming": "StreamingLLM", "quest": "Quest", "adamas": "Adamas, paper thresholds",
+             "adamas_cal": "Adamas, calibrated", "oracle": "Oracle top-k"}
+    order = ["streaming", "quest", "adamas", "adamas_cal", "oracle"]
+    for metric, label in (("mass", "attention mass covered"), ("recall", "recall of the oracle's top-B")):
+        print(f"Mean over layers 2-5 x KV heads, {label}:\n")
+        print("| policy | " + " | ".join(str(b) for b in budgets) + " |\n|---|" + "---|" * len(budgets))
+        series = []
+        for p in order:
+            vals = {b: s[metric] for q, b, s in summary if q == p}
+            if not vals:
+                continue
+            print(f"| {names[p]} | " + " | ".join(fmt(vals.get(b), 3) for b in budgets) + " |")
+            series.append((names[p], budgets, [vals.get(b) for b in budgets], False))
+        print()
+        line_plot(f"{ROOT}/recall_{metric}.svg", f"Persuasion: {label} (mean over sparse layers and KV heads)",
+                  "token budget", label, series, log2x=True)
+    # per layer: mass of each policy, layers x budgets
+    cells = paper["cells"] + ([dict(c, policy="adamas_cal") for c in cal["cells"]] if cal else [])
+    layers = sorted(set(c["layer"] for c in cells))
+    print("Attention mass per layer (mean over KV heads):\n")
+    print("| policy | budget | " + " | ".join(f"layer {l}" for l in layers) + " |\n|---|---|" + "---|" * len(layers))
+    for p in order:
+        for b in budgets:
+            vals = []
+            for l in layers:
+                cs = [c["mass"] for c in cells if c["policy"] == p and c["budget"] == b and c["layer"] == l]
+                vals.append(sum(cs) / len(cs) if cs else None)
+            if any(v is not None for v in vals):
+                print(f"| {names[p]} | {b} | " + " | ".join(fmt(v, 3) for v in vals) + " |")
+    print()
+
+
+def section_passkey():
+    d = f"{ROOT}/passkey"
+    if not os.path.isdir(d):
+        return
+    print("### Passkey\n")
+    print("| config | accuracy | answers (truth -> model) |\n|---|---|---|")
+    for name in ("full", "adamas_paper_b64", "adamas_cal_b64"):
+        r = load(f"{d}/{name}.json")
+        if not r:
+            continue
+        answers = "; ".join(f"{t['key']} -> `{t['answer'].strip()}`" for t in r["trials"])
+        print(f"| {r['config']} | {r['accuracy'] * 100:.0f}% of {len(r['trials'])} | {answers} |")
+    print()
+
+
+def curve(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return [int(r["tokens"]) for r in rows], [float(r["perplexity"]) for r in rows]
+
+
+def section_anomaly():
+    d = f"{ROOT}/anomaly"
+    if not os.path.isdir(d):
+        return
+    print("### The budget-64 anomaly, 2048 tokens\n")
+    print("| text | full | adamas @ 4096 (> context) | adamas @64 | oracle @64 | streaming @64 | quest @64 |")
+    print("|---|---|---|---|---|---|---|")
+    for book, title in BOOKS:
+        vals = [ppl(f"{d}/{book}_{k}.json") for k in
+                ("full", "adamas_b4096", "adamas_b64", "oracle_b64", "streaming_b64", "quest_b64")]
+        print(f"| {title} | " + " | ".join(fmt(v, 3) for v in vals) + " |")
+    print()
+    # Cumulative NLL difference to full along the text (the curves are cumulative perplexities).
+    series = []
+    for book, title in BOOKS:
+        if not os.path.exists(f"{d}/{book}_full.csv"):
+            continue
+        n, pf = curve(f"{d}/{book}_full.csv")
+        for key in ("adamas_b64", "oracle_b64", "streaming_b64"):
+            if not os.path.exists(f"{d}/{book}_{key}.csv"):
+                continue
+            _, pk = curve(f"{d}/{book}_{key}.csv")
+            diff = [k * (math.log(b) - math.log(a)) for k, a, b in zip(n, pf, pk)]
+            step = max(1, len(n) // 200)
+            series.append((f"{title}: {key.replace('_b64', '')} @64", n[::step], diff[::step], False))
+    if series:
+        line_plot(f"{ROOT}/anomaly_cumulative_nll.svg",
+                  "Cumulative NLL difference to full attention (nats; below 0 = better than full)",
+                  "tokens predicted", "sum of (NLL - NLL full)", series)
+
+
+if __name__ == "__main__":
+    section_calib()
+    section_ppl()
+    section_ablation()
+    section_recall()
+    section_passkey()
+    section_anomaly()
