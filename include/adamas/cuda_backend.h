@@ -21,6 +21,9 @@ using StreamHandle = void*;  // cudaStream_t; nullptr is the legacy default stre
 bool gpu_available();
 // Name of device 0 ("NVIDIA H200"); throws adamas::Error without a GPU.
 std::string gpu_name();
+// Measured device-to-device copy bandwidth in GB/s, counting bytes read plus bytes written
+// (median of 6 copies of 2 GiB): the ceiling the benchmarks report against.
+double copy_bandwidth_gb_per_s();
 
 // Device-memory paged cache for `config.num_layers` layers; num_pages = max_batch *
 // ceil(max_tokens_per_seq / page_size), as KvCache. Buffers follow docs/kv_cache_layout.md.

@@ -9,35 +9,13 @@
 #include "adamas/bench_attn.h"
 #include "adamas/cuda_backend.h"
 #include "cuda/device_buffer.cuh"
+#include "cuda/random_fill.cuh"
 #include "select/selector_common.h"
 
 namespace adamas {
 
 namespace cuda {
 namespace {
-
-__device__ __forceinline__ uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-// Normal(0, stddev) by Box-Muller on a counter-based hash: reproducible for a seed.
-__global__ void fill_normal_kernel(float* out, size_t count, uint64_t seed, float stddev) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    const uint64_t bits = splitmix64(seed * 0x100000001b3ull + i);
-    const float u1 = (static_cast<float>(bits >> 40) + 1.0f) * (1.0f / 16777217.0f);
-    const float u2 = static_cast<float>((bits >> 16) & 0xffffff) * (1.0f / 16777216.0f);
-    out[i] = stddev * sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
-  }
-}
-
-void fill_normal(float* out, size_t count, uint64_t seed, float stddev, cudaStream_t stream) {
-  fill_normal_kernel<<<1024, 256, 0, stream>>>(out, count, seed, stddev);
-  ADAMAS_CUDA_CHECK_LAUNCH();
-}
 
 class Timer {
  public:

@@ -10,37 +10,6 @@
 
 namespace adamas {
 
-namespace {
-
-double copy_bandwidth_gb_per_s() {
-  const size_t bytes = size_t{2} << 30;
-  void *a = nullptr, *b = nullptr;
-  ADAMAS_CUDA_CHECK(cudaMalloc(&a, bytes));
-  ADAMAS_CUDA_CHECK(cudaMalloc(&b, bytes));
-  ADAMAS_CUDA_CHECK(cudaMemset(a, 1, bytes));
-  cudaEvent_t start, stop;
-  ADAMAS_CUDA_CHECK(cudaEventCreate(&start));
-  ADAMAS_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<float> times;
-  for (int i = 0; i < 8; ++i) {
-    ADAMAS_CUDA_CHECK(cudaEventRecord(start));
-    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice));
-    ADAMAS_CUDA_CHECK(cudaEventRecord(stop));
-    ADAMAS_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    ADAMAS_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    if (i >= 2) times.push_back(ms);
-  }
-  cudaFree(a);
-  cudaFree(b);
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::sort(times.begin(), times.end());
-  return 2.0 * bytes / (times[times.size() / 2] * 1e-3) / 1e9;
-}
-
-}  // namespace
-
 BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
   ADAMAS_CHECK(cuda::gpu_available(), "bench-e2e needs a CUDA device");
   ADAMAS_CHECK(!o.contexts.empty() && !o.policies.empty() && !o.batches.empty() && o.iterations >= 1,
@@ -48,7 +17,7 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
   const ModelConfig config = cuda::model_shape(o.shape);
   BenchE2eReport report;
   report.device_name = cuda::gpu_name();
-  report.copy_gb_per_s = copy_bandwidth_gb_per_s();
+  report.copy_gb_per_s = cuda::copy_bandwidth_gb_per_s();
   const double weight_bytes =
       static_cast<double>(dtype_size_bytes(o.weight_dtype)) *
       (config.num_layers * (static_cast<double>(config.hidden_size) * (config.num_heads + 2 * config.num_kv_heads) * config.head_dim +

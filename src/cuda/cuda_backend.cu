@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "adamas/hadamard.h"
 #include "cuda/append.cuh"
@@ -29,6 +30,30 @@ std::string gpu_name() {
   cudaDeviceProp props{};
   ADAMAS_CUDA_CHECK(cudaGetDeviceProperties(&props, 0));
   return props.name;
+}
+
+double copy_bandwidth_gb_per_s() {
+  ADAMAS_CHECK(gpu_available(), "no CUDA device is present");
+  const size_t bytes = size_t{2} << 30;
+  DeviceBuffer<uint8_t> source(bytes), target(bytes);
+  ADAMAS_CUDA_CHECK(cudaMemset(source.data(), 1, bytes));
+  cudaEvent_t start, stop;
+  ADAMAS_CUDA_CHECK(cudaEventCreate(&start));
+  ADAMAS_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<float> times;
+  for (int i = 0; i < 8; ++i) {  // the first two warm up
+    ADAMAS_CUDA_CHECK(cudaEventRecord(start));
+    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(target.data(), source.data(), bytes, cudaMemcpyDeviceToDevice));
+    ADAMAS_CUDA_CHECK(cudaEventRecord(stop));
+    ADAMAS_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    ADAMAS_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    if (i >= 2) times.push_back(ms);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(times.begin(), times.end());
+  return 2.0 * bytes / (times[times.size() / 2] * 1e-3) / 1e9;
 }
 
 static void check_gpu_shape(int head_dim, DType dtype, const char* what) {

@@ -16,6 +16,7 @@
 #include "adamas/cuda_decoder.h"
 #include "cuda/cuda_common.cuh"
 #include "cuda/device_buffer.cuh"
+#include "cuda/random_fill.cuh"
 #include "model/rope.h"
 
 namespace adamas::cuda {
@@ -108,25 +109,6 @@ __global__ void swiglu_kernel(const float* gate_up, W* act, int inter, int batch
     const float y = g / (1.0f + expf(-g)) * u;
     if constexpr (sizeof(W) == 4) act[i] = y;
     else act[i] = __float2bfloat16_rn(y);
-  }
-}
-
-__device__ __forceinline__ uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-template <typename W>
-__global__ void random_fill_kernel(W* out, size_t count, uint64_t seed, float stddev, float mean) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    const uint64_t bits = mix64(seed * 0x100000001b3ull + i);
-    const float u1 = (static_cast<float>(bits >> 40) + 1.0f) * (1.0f / 16777217.0f);
-    const float u2 = static_cast<float>((bits >> 16) & 0xffffff) * (1.0f / 16777216.0f);
-    const float y = mean + stddev * sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
-    if constexpr (sizeof(W) == 4) out[i] = y;
-    else out[i] = __float2bfloat16_rn(y);
   }
 }
 
@@ -469,13 +451,11 @@ void CudaDecoder::randomize_weights(uint64_t seed) {
   Impl& m = *impl_;
   auto fill = [&](DeviceBuffer<uint8_t>& buffer, float stddev) {
     const size_t count = buffer.size() / m.weight_element;
-    if (m.bf16()) random_fill_kernel<__nv_bfloat16><<<grid_for(count), kThreads, 0, m.stream>>>(reinterpret_cast<__nv_bfloat16*>(buffer.data()), count, ++seed, stddev, 0.0f);
-    else random_fill_kernel<float><<<grid_for(count), kThreads, 0, m.stream>>>(reinterpret_cast<float*>(buffer.data()), count, ++seed, stddev, 0.0f);
-    ADAMAS_CUDA_CHECK_LAUNCH();
+    if (m.bf16()) fill_normal(reinterpret_cast<__nv_bfloat16*>(buffer.data()), count, ++seed, stddev, m.stream);
+    else fill_normal(reinterpret_cast<float*>(buffer.data()), count, ++seed, stddev, m.stream);
   };
   auto fill_norm = [&](DeviceBuffer<float>& buffer) {
-    random_fill_kernel<float><<<grid_for(buffer.size()), kThreads, 0, m.stream>>>(buffer.data(), buffer.size(), ++seed, 0.01f, 1.0f);
-    ADAMAS_CUDA_CHECK_LAUNCH();
+    fill_normal(buffer.data(), buffer.size(), ++seed, 0.01f, m.stream, /*mean=*/1.0f);
   };
   for (auto& w : m.weights) {
     fill(w.qkv, 0.02f);
@@ -520,9 +500,8 @@ void CudaDecoder::fill_random_context(int context, uint64_t seed) {
     ADAMAS_CUDA_CHECK(cudaMemcpy(m.cache->device_seq_lens(), lens.data(), m.batch * 4, cudaMemcpyHostToDevice));
     for (int layer = 0; layer < m.layers; ++layer) {
       // Keys of 7B-model magnitude (std 8, as bench-attn); values std 1. Layout [batch][count][heads][d].
-      random_fill_kernel<float><<<grid_for(floats), kThreads, 0, m.stream>>>(keys.data(), floats, seed * 1315423911ull + layer * 7919 + start, 8.0f, 0.0f);
-      random_fill_kernel<float><<<grid_for(floats), kThreads, 0, m.stream>>>(values.data(), floats, seed * 2654435761ull + layer * 7919 + start, 1.0f, 0.0f);
-      ADAMAS_CUDA_CHECK_LAUNCH();
+      fill_normal(keys.data(), floats, seed * 1315423911ull + layer * 7919 + start, 8.0f, m.stream);
+      fill_normal(values.data(), floats, seed * 2654435761ull + layer * 7919 + start, 1.0f, m.stream);
       m.cache->append(layer, keys.data(), values.data(), first.data(), 0, m.batch, count, m.stream);
     }
   }

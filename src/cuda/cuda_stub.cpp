@@ -20,6 +20,7 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions&) {
 namespace cuda {
 bool gpu_available() { return false; }
 std::string gpu_name() { throw Error("built without CUDA"); }
+double copy_bandwidth_gb_per_s() { throw Error("built without CUDA"); }
 std::unique_ptr<DecoderRuntime> make_cuda_runtime(const LlamaModel&, const RuntimeOptions&) {
   throw Error("built without CUDA: --device cuda needs a build configured with -DADAMAS_CUDA=ON where nvcc exists");
 }

@@ -10,34 +10,10 @@
 #include <vector>
 
 #include "adamas/bench_attn.h"
+#include "adamas/cuda_backend.h"
 #include "adamas/error.h"
 
 namespace {
-
-double copy_bandwidth_gb_per_s() {
-  const size_t bytes = size_t{2} << 30;
-  void *a = nullptr, *b = nullptr;
-  if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) throw adamas::Error("copy bench: cudaMalloc failed");
-  cudaMemset(a, 1, bytes);
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  std::vector<float> times;
-  for (int i = 0; i < 12; ++i) {
-    cudaEventRecord(start);
-    cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    if (i >= 2) times.push_back(ms);
-  }
-  if (cudaGetLastError() != cudaSuccess) throw adamas::Error("copy bench: a CUDA call failed");
-  cudaFree(a);
-  cudaFree(b);
-  std::sort(times.begin(), times.end());
-  return 2.0 * bytes / (times[times.size() / 2] * 1e-3) / 1e9;  // bytes read + written
-}
 
 std::vector<int> parse_list(const char* text) {
   std::vector<int> values;
@@ -81,7 +57,7 @@ int main(int argc, char** argv) {
       else throw adamas::Error("unknown flag " + flag);
     }
     if (copy) {
-      std::printf("{\"copy_gb_per_s\": %.1f}\n", copy_bandwidth_gb_per_s());
+      std::printf("{\"copy_gb_per_s\": %.1f}\n", adamas::cuda::copy_bandwidth_gb_per_s());
       return 0;
     }
     for (int budget : budgets) {
