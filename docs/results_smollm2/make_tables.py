@@ -158,31 +158,45 @@ def write_ppl_svg(path, book, full_ppl, series):
 
 
 def passkey_table():
-    files = sorted(glob.glob(os.path.join(HERE, "passkey", "*.json")))
+    files = sorted(glob.glob(os.path.join(HERE, "passkey", "len*.json")))
     if not files:
         return
-    print("### Passkey\n")
-    print("| run | accuracy | by depth (%) | answers |")
+    print("### Passkey, 1024 tokens\n")
+    print("| policy | correct | depth 0 / 50 / 100 % | answers (key -> first 5 digits answered, x: no number) |")
     print("|---|---|---|---|")
+    order = ["full", "streaming_b64", "quest_b64", "adamas_paper_b64", "adamas_calasym_b64", "oracle_b64"]
+    files.sort(key=lambda p: order.index(os.path.basename(p)[8:-5]) if os.path.basename(p)[8:-5] in order else 99)
     for path in files:
         r = load(path)
-        acc = r.get("accuracy", r.get("overall"))
-        by_depth = r.get("accuracy_by_depth", r.get("by_depth", {}))
-        answers = ", ".join("%s->%s" % (t["key"], t["answer"].strip()[:12].replace("|", "/")) for t in r.get("trials", []))
-        print("| %s | %s | %s | %s |" % (os.path.basename(path)[:-5], acc,
-                                         " ".join("%s:%s" % kv for kv in by_depth.items()), answers))
+        trials = r["trials"]
+        ok = sum(t["correct"] for t in trials)
+        by = r["accuracy_by_depth"]
+        import re
+        ans = []
+        for t in trials:
+            m = re.search(r"\d+", t["answer"])
+            ans.append("%s->%s" % (t["key"], m.group(0)[:6] if m else "x"))
+        labels = {"full": "Full", "streaming_b64": "StreamingLLM, B=64", "quest_b64": "Quest, B=64",
+                  "adamas_paper_b64": "Adamas, paper t, L1, B=64",
+                  "adamas_calasym_b64": "Adamas, calibrated (.1,.5,.9), asymmetric, B=64",
+                  "oracle_b64": "Oracle top-64"}
+        print("| %s | %d/%d | %s | %s |" % (labels.get(os.path.basename(path)[8:-5], r["config"]), ok, len(trials),
+                                          " / ".join("%d/%d" % (round(by[k] * r["trials_per_depth"]), r["trials_per_depth"])
+                                                     for k in ("0", "50", "100")), ", ".join(ans)))
     print()
 
 
 def recall_tables():
     paper = load(os.path.join(HERE, "recall", "paper.json"))
     cal = load(os.path.join(HERE, "recall", "calibrated.json"))
+    calasym = load(os.path.join(HERE, "recall", "calasym.json"))
+    RB = [16, 64, 256, 1024]
     if not paper:
         return
     print("### Attention recall (%d tokens, %d scored decode steps)\n" % (paper["tokens"], paper["scored_steps"]))
     print("Attention mass captured (mean over layers 2-29 and KV heads; worst layer in brackets):\n")
     rows = {}  # key -> budget -> {"mass", "recall", "min_layer_mass"} over layers >= 2 (layers 0-1 stay dense)
-    for src, tag in ((paper, ""), (cal, "_cal")):
+    for src, tag in ((paper, ""), (cal, "_cal"), (calasym, "_calasym")):
         if not src:
             continue
         acc = {}
@@ -197,19 +211,29 @@ def recall_tables():
             rows.setdefault(key, {})[b] = {"mass": sum(m for m, _ in allc) / len(allc),
                                            "recall": sum(r for _, r in allc) / len(allc),
                                            "min_layer_mass": min(lm.values())}
-    print("| policy | " + " | ".join("B=%d" % b for b in BUDGETS) + " |")
-    print("|---|" + "---|" * len(BUDGETS))
-    names = {"streaming": "StreamingLLM", "quest": "Quest", "adamas_paper": "Adamas, paper t",
-             "adamas_cal": "Adamas, calibrated", "oracle": "Oracle top-k"}
-    for key in ["streaming", "quest", "adamas_paper", "adamas_cal", "oracle"]:
+    print("| policy | " + " | ".join("B=%d" % b for b in RB) + " |")
+    print("|---|" + "---|" * len(RB))
+    names = {"streaming": "StreamingLLM", "quest": "Quest", "adamas_paper": "Adamas, paper t, L1",
+             "adamas_cal": "Adamas, calibrated (.25,.5,.75), L1",
+             "adamas_calasym": "Adamas, calibrated (.1,.5,.9), asymmetric", "oracle": "Oracle top-k"}
+    order = ["streaming", "quest", "adamas_paper", "adamas_cal", "adamas_calasym", "oracle"]
+    for key in order:
         if key in rows:
             print("| %s | %s |" % (names[key], " | ".join(
                 "%.3f (%.3f)" % (rows[key][b]["mass"], rows[key][b]["min_layer_mass"]) if b in rows[key] else "-"
-                for b in BUDGETS)))
+                for b in RB)))
+    print()
+    print("Recall of the oracle's top-B set (mean over layers 2-29 and KV heads):\n")
+    print("| policy | " + " | ".join("B=%d" % b for b in RB) + " |")
+    print("|---|" + "---|" * len(RB))
+    for key in order:
+        if key in rows and key != "oracle":
+            print("| %s | %s |" % (names[key], " | ".join(
+                "%.3f" % rows[key][b]["recall"] if b in rows[key] else "-" for b in RB)))
     print()
     print("Per layer, B=64, attention mass (mean over KV heads):\n")
     per = {}
-    for src, tag in ((paper, ""), (cal, "_cal")):
+    for src, tag in ((paper, ""), (cal, "_cal"), (calasym, "_calasym")):
         if not src:
             continue
         for c in src["cells"]:
@@ -217,7 +241,7 @@ def recall_tables():
                 continue
             key = c["policy"] + ("_paper" if c["policy"] == "adamas" and not tag else tag)
             per.setdefault(key, {}).setdefault(c["layer"], []).append(c["mass"])
-    keys = [k for k in ["streaming", "quest", "adamas_paper", "adamas_cal", "oracle"] if k in per]
+    keys = [k for k in order if k in per]
     print("| layer | " + " | ".join(names[k] for k in keys) + " |")
     print("|---|" + "---|" * len(keys))
     for layer in sorted(per[keys[0]]):
