@@ -213,7 +213,7 @@ def section_recall():
              "adamas_cal": "Adamas, calibrated", "oracle": "Oracle top-k"}
     order = ["streaming", "quest", "adamas", "adamas_cal", "oracle"]
     for metric, label in (("mass", "attention mass covered"), ("recall", "recall of the oracle's top-B")):
-        print(f"Mean over layers 2-5 x KV heads, {label}:\n")
+        print(f"Mean over all 6 layers x 2 KV heads (layers 0-1 attend densely in the runtime; scored here all the same), {label}:\n")
         print("| policy | " + " | ".join(str(b) for b in budgets) + " |\n|---|" + "---|" * len(budgets))
         series = []
         for p in order:
@@ -223,7 +223,7 @@ def section_recall():
             print(f"| {names[p]} | " + " | ".join(fmt(vals.get(b), 3) for b in budgets) + " |")
             series.append((names[p], budgets, [vals.get(b) for b in budgets], False))
         print()
-        line_plot(f"{ROOT}/recall_{metric}.svg", f"Persuasion: {label} (mean over sparse layers and KV heads)",
+        line_plot(f"{ROOT}/recall_{metric}.svg", f"Persuasion: {label} (mean over layers and KV heads)",
                   "token budget", label, series, log2x=True)
     # per layer: mass of each policy, layers x budgets
     cells = paper["cells"] + ([dict(c, policy="adamas_cal") for c in cal["cells"]] if cal else [])

@@ -19,7 +19,7 @@
 #   PPL_TOKENS  tokens per book      (default 8192, BOS included: the model's trained context)
 #   BUDGETS     ppl budgets          (default "16 64 256 1024")
 #   BOOKS       held-out books       (default "austen_persuasion austen_northanger_abbey")
-#   ABL_TOKENS  tokens of the ablation runs (default 4096)
+#   ABL_TOKENS  tokens of the ablation runs (default 2048; 8192 did not fit the CPU time of the first run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -117,8 +117,18 @@ stage_ppl() {
 stage_ablation() {
   # One book (Persuasion), first ABL_TOKENS tokens, budgets 64 and 256, every row at that length.
   # Calibrated rows: equal-mass quantiles of the model's rotated keys, fitted after 512 tokens.
-  local d="$OUT/ablation" text=data/heldout/austen_persuasion.txt n="${ABL_TOKENS:-4096}"
-  local cal="--calibrate-after $CAL_AFTER"
+  local d="$OUT/ablation" text=data/heldout/austen_persuasion.txt n="${ABL_TOKENS:-2048}"
+  local cal="--calibrate-after $CAL_AFTER" a="$OUT/anomaly/austen_persuasion"
+  # The anomaly stage ran the same commands at 2048 tokens: reuse them.
+  if [[ "$n" == 2048 ]]; then
+    mkdir -p "$d"
+    for pair in full:full quest_b64:quest_b64 oracle_b64:oracle_b64 paper_b64:adamas_b64; do
+      local to="${pair%%:*}" from="${pair##*:}"
+      if [[ -s "${a}_$from.json" && ! -s "$d/$to.json" ]]; then
+        cp "${a}_$from.json" "$d/$to.json"; cp "${a}_$from.csv" "$d/$to.csv"
+      fi
+    done
+  fi
   ppl "$d/full" $text $n --policy full
   for b in 64 256; do
     ppl "$d/quest_b$b" $text $n --policy quest --budget $b
@@ -137,7 +147,8 @@ stage_ablation() {
 }
 
 stage_recall() {
-  # Decoded with full attention; every 16th step of 4096 tokens scored in every layer.
+  # Decoded with full attention; every 16th step of 4096 tokens scored in every layer (the first
+  # 1024 tokens are prefilled densely).
   local d="$OUT/recall" text=data/heldout/austen_persuasion.txt
   local rargs="--text $text --max-tokens 4096 --stride 16 --budgets 16,32,64,128,256,512,1024"
   job "$d/paper" recall $COMMON $rargs --policies streaming,quest,adamas,oracle --thresholds=$PAPER --csv "$d/paper.csv"
@@ -147,8 +158,9 @@ stage_recall() {
 }
 
 stage_passkey() {
-  # The model's trained context (8192 tokens), 5 depths x 1 trial; filler: held-out Persuasion.
-  local d="$OUT/passkey" pk="passkey $COMMON --length 8192 --depths 0,25,50,75,100 --trials 1"
+  # The model's trained context (8192 tokens), depths 0/50/100%, one trial each (the model scores
+  # 0 with full attention: more trials would only cost time); filler: held-out Persuasion.
+  local d="$OUT/passkey" pk="passkey $COMMON --length 8192 --depths 0,50,100 --trials 1"
   job "$d/full" $pk --policy full
   job "$d/adamas_paper_b64" $pk --policy adamas --budget 64 --thresholds=$PAPER
   job "$d/adamas_cal_b64" $pk --policy adamas --budget 64 --calibrate-after $CAL_AFTER --calibration-quantiles "$(cal_q)"
@@ -168,6 +180,17 @@ stage_anomaly() {
       ppl "$d/${book}_${p}_b64" "$text" $n --policy $p --budget 64 --thresholds=$PAPER
     done
   done
+  # Decode-mode logits of full, adamas @64 and oracle @64 (2048 tokens of Persuasion): per-token
+  # differences, entropies, KL to full, best temperature (scripts/anomaly_logits.py).
+  if [[ ! -s "$d/logit_analysis.json" ]]; then
+    local tmp; tmp=$(mktemp -d)
+    for p in full adamas oracle; do
+      "$ADAMAS" logits $COMMON --text data/heldout/austen_persuasion.txt --max-tokens $n --mode decode \
+        --policy $p --budget 64 --thresholds=$PAPER --out "$tmp/$p.npy" --tokens-out "$tmp/tokens.npy" > /dev/null
+    done
+    python3 scripts/anomaly_logits.py "$tmp" full adamas oracle > "$d/logit_analysis.json"
+    rm -rf "$tmp"
+  fi
   # Which layers: adamas @64 in the last layer only (first 5 dense), in layers 4-5, in 3-5.
   local text=data/heldout/austen_persuasion.txt
   for k in 3 4 5; do
