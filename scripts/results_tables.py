@@ -56,9 +56,9 @@ def nice_ticks(lo, hi, target=6):
     return out
 
 
-def line_plot(path, title, xlabel, ylabel, series, log2x=False, hlines=(), width=760, height=460, ylim=None):
+def line_plot(path, title, xlabel, ylabel, series, log2x=False, hlines=(), width=820, height=460, ylim=None):
     """series: [(name, xs, ys, dashed)], hlines: [(name, y)] drawn dashed across."""
-    left, right, top, bottom = 70, 230, 40, 55
+    left, right, top, bottom = 70, 290, 40, 55
     xs = [x for s in series for x in s[1]]
     ys = [y for s in series for y in s[2] if y is not None] + [y for _, y in hlines]
     fx = (lambda v: math.log2(v)) if log2x else (lambda v: v)
@@ -105,6 +105,43 @@ def line_plot(path, title, xlabel, ylabel, series, log2x=False, hlines=(), width
         o.append(f'<line x1="{left + pw + 12}" y1="{legend_y}" x2="{left + pw + 36}" y2="{legend_y}" stroke="{c}" '
                  f'stroke-width="2"{dash}/><text x="{left + pw + 42}" y="{legend_y + 4}">{esc(name)}</text>')
         legend_y += 18
+    o.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(o) + "\n")
+
+
+def bar_plot(path, title, labels, groups, group_names, xlabel):
+    """Horizontal bars: one row per label, one bar per group (values in %, 0 marked)."""
+    row_h, bar_h, left, right, top = 34, 12, 390, 40, 50
+    width, height = 900, top + row_h * len(labels) + 50
+    vals = [v for g in groups for v in g if v is not None] + [0.0]
+    lo, hi = min(vals), max(vals)
+    pad = (hi - lo) * 0.08 or 1.0
+    lo, hi = lo - pad, hi + pad
+    pw = width - left - right
+    X = lambda v: left + (v - lo) / (hi - lo) * pw
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+         f'font-family="sans-serif" font-size="12">', f'<rect width="{width}" height="{height}" fill="white"/>',
+         f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="14">{esc(title)}</text>']
+    for t in nice_ticks(lo, hi, 8):
+        o.append(f'<line x1="{X(t):.1f}" y1="{top - 5}" x2="{X(t):.1f}" y2="{height - 45}" stroke="#eee"/>')
+        o.append(f'<text x="{X(t):.1f}" y="{height - 30}" text-anchor="middle">{t:g}</text>')
+    o.append(f'<line x1="{X(0):.1f}" y1="{top - 5}" x2="{X(0):.1f}" y2="{height - 45}" stroke="#000"/>')
+    o.append(f'<text x="{left + pw / 2}" y="{height - 10}" text-anchor="middle">{esc(xlabel)}</text>')
+    for i, label in enumerate(labels):
+        y = top + i * row_h
+        o.append(f'<text x="{left - 8}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end">{esc(label)}</text>')
+        for g, values in enumerate(groups):
+            v = values[i]
+            if v is None:
+                continue
+            by = y + 4 + g * (bar_h + 2)
+            x0, x1 = sorted((X(0), X(v)))
+            o.append(f'<rect x="{x0:.1f}" y="{by:.1f}" width="{max(x1 - x0, 1):.1f}" height="{bar_h}" '
+                     f'fill="{COLORS[g]}"/>')
+    for g, name in enumerate(group_names):
+        o.append(f'<rect x="{left + g * 140}" y="32" width="12" height="10" fill="{COLORS[g]}"/>'
+                 f'<text x="{left + g * 140 + 16}" y="41">{esc(name)}</text>')
     o.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(o) + "\n")
@@ -196,49 +233,67 @@ def section_ablation():
     for key, name in rows:
         a, b = ppl(f"{d}/{key}_b64.json"), ppl(f"{d}/{key}_b256.json")
         print(f"| {name} | {fmt(a)} | {pct(a, full)} | {fmt(b)} | {pct(b, full)} |")
+        series64.append(None if a is None else (a / full - 1) * 100)
+        series256.append(None if b is None else (b / full - 1) * 100)
     print()
+    bar_plot(f"{ROOT}/ablation.svg", f"Persuasion, {n} tokens: perplexity change vs full attention",
+             [name for _, name in rows], [series64, series256], ["budget 64", "budget 256"],
+             "perplexity vs full attention, % (0 = full; either side is a deviation)")
 
 
 def section_recall():
     d = f"{ROOT}/recall"
-    paper, cal = load(f"{d}/paper.json"), load(f"{d}/cal.json")
+    paper = load(f"{d}/paper.json")
     if not paper:
         return
     print(f"### Attention recall, Persuasion, {paper['tokens']} tokens, {paper['scored_steps']} scored steps\n")
-    summary = [(s["policy"], s["budget"], s) for s in paper["summary"]]
-    if cal:
-        summary += [("adamas_cal", s["budget"], s) for s in cal["summary"]]
-    budgets = sorted(set(b for _, b, _ in summary))
-    names = {"streaming": "StreamingLLM", "quest": "Quest", "adamas": "Adamas, paper thresholds",
-             "adamas_cal": "Adamas, calibrated", "oracle": "Oracle top-k"}
-    order = ["streaming", "quest", "adamas", "adamas_cal", "oracle"]
+    cells = list(paper["cells"])
+    for extra in ("cal", "asymmetric", "hamming"):
+        r = load(f"{d}/{extra}.json")
+        if r:
+            cells += [dict(c, policy=f"adamas_{extra}") for c in r["cells"]]
+    budgets = sorted(set(c["budget"] for c in cells))
+    layers = sorted(set(c["layer"] for c in cells))
+    names = {"streaming": "StreamingLLM", "quest": "Quest", "adamas": "Adamas L1, paper thresholds",
+             "adamas_cal": "Adamas L1, calibrated", "adamas_asymmetric": "Adamas asymmetric, calibrated",
+             "adamas_hamming": "Adamas Hamming (signs), calibrated", "oracle": "Oracle top-k"}
+    order = ["streaming", "quest", "adamas", "adamas_cal", "adamas_asymmetric", "adamas_hamming", "oracle"]
+
+    def mean(p, b, metric, layer_ok):
+        xs = [c[metric] for c in cells if c["policy"] == p and c["budget"] == b and layer_ok(c["layer"])]
+        return sum(xs) / len(xs) if xs else None
+
+    sparse = lambda l: l >= 2
     for metric, label in (("mass", "attention mass covered"), ("recall", "recall of the oracle's top-B")):
-        print(f"Mean over all 6 layers x 2 KV heads (layers 0-1 attend densely in the runtime; scored here all the same), {label}:\n")
+        print(f"Mean over the sparse layers 2-5 and both KV heads, {label}:\n")
         print("| policy | " + " | ".join(str(b) for b in budgets) + " |\n|---|" + "---|" * len(budgets))
         series = []
         for p in order:
-            vals = {b: s[metric] for q, b, s in summary if q == p}
-            if not vals:
+            vals = [mean(p, b, metric, sparse) for b in budgets]
+            if all(v is None for v in vals):
                 continue
-            print(f"| {names[p]} | " + " | ".join(fmt(vals.get(b), 3) for b in budgets) + " |")
-            series.append((names[p], budgets, [vals.get(b) for b in budgets], False))
+            print(f"| {names[p]} | " + " | ".join(fmt(v, 3) for v in vals) + " |")
+            series.append((names[p], budgets, vals, False))
         print()
-        line_plot(f"{ROOT}/recall_{metric}.svg", f"Persuasion: {label} (mean over layers and KV heads)",
+        line_plot(f"{ROOT}/recall_{metric}.svg", f"Persuasion: {label}, layers 2-5 (mean over layers and KV heads)",
                   "token budget", label, series, log2x=True)
-    # per layer: mass of each policy, layers x budgets
-    cells = paper["cells"] + ([dict(c, policy="adamas_cal") for c in cal["cells"]] if cal else [])
-    layers = sorted(set(c["layer"] for c in cells))
-    print("Attention mass per layer (mean over KV heads):\n")
+    print("Attention mass per layer (mean over the 2 KV heads; layers 0-1 attend densely in the runtime and are "
+          "scored here only for reference):\n")
     print("| policy | budget | " + " | ".join(f"layer {l}" for l in layers) + " |\n|---|---|" + "---|" * len(layers))
     for p in order:
         for b in budgets:
-            vals = []
-            for l in layers:
-                cs = [c["mass"] for c in cells if c["policy"] == p and c["budget"] == b and c["layer"] == l]
-                vals.append(sum(cs) / len(cs) if cs else None)
+            vals = [mean(p, b, "mass", lambda l, L=L: l == L) for L in layers]
             if any(v is not None for v in vals):
                 print(f"| {names[p]} | {b} | " + " | ".join(fmt(v, 3) for v in vals) + " |")
     print()
+    # per-layer plot at budget 64
+    series = []
+    for p in order:
+        vals = [mean(p, 64, "mass", lambda l, L=L: l == L) for L in layers]
+        if any(v is not None for v in vals):
+            series.append((names[p], layers, vals, False))
+    line_plot(f"{ROOT}/recall_mass_per_layer_b64.svg", "Persuasion: attention mass covered per layer at budget 64",
+              "layer", "attention mass covered", series)
 
 
 def section_passkey():
@@ -246,13 +301,15 @@ def section_passkey():
     if not os.path.isdir(d):
         return
     print("### Passkey\n")
-    print("| config | accuracy | answers (truth -> model) |\n|---|---|---|")
-    for name in ("full", "adamas_paper_b64", "adamas_cal_b64"):
+    print("| config | accuracy | answers (depth: truth -> model, greedy) |\n|---|---|---|")
+    labels = {"full": "full attention", "adamas_paper_b64": "Adamas @64, paper thresholds",
+              "adamas_cal_b64": "Adamas @64, calibrated thresholds"}
+    for name, label in labels.items():
         r = load(f"{d}/{name}.json")
         if not r:
             continue
-        answers = "; ".join(f"{t['key']} -> `{t['answer'].strip()}`" for t in r["trials"])
-        print(f"| {r['config']} | {r['accuracy'] * 100:.0f}% of {len(r['trials'])} | {answers} |")
+        answers = "; ".join(f"{t['depth'] * 100:.0f}%: {t['key']} -> `{t['answer'].strip()}`" for t in r["trials"])
+        print(f"| {label} | {r['accuracy'] * 100:.0f}% of {len(r['trials'])} | {answers} |")
     print()
 
 
