@@ -154,6 +154,9 @@ stage_recall() {
   job "$d/paper" recall $COMMON $rargs --policies streaming,quest,adamas,oracle --thresholds=$PAPER --csv "$d/paper.csv"
   job "$d/cal" recall $COMMON $rargs --policies adamas --calibrate-after $CAL_AFTER \
     --calibration-quantiles "$(cal_q)" --csv "$d/cal.csv"
+  for e in asymmetric hamming; do
+    job "$d/$e" recall $COMMON $rargs --policies adamas --estimator $e --calibrate-after $CAL_AFTER --csv "$d/$e.csv"
+  done
   run_queued
 }
 

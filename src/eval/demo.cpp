@@ -15,6 +15,9 @@ namespace {
 std::string describe(const RuntimeOptions& o) {
   std::ostringstream out;
   if (o.selector.policy == Policy::kFull) return "full attention, every cached token";
+  if (o.selector.policy == Policy::kOracle)
+    return "exact top-" + std::to_string(o.selector.token_budget) + " by q.k (reads every key: a reference, not a method), first " +
+           std::to_string(o.dense_layers) + " layers dense";
   out << policy_name(o.selector.policy) << ", budget " << o.selector.token_budget;
   if (o.selector.policy == Policy::kAdamas) {
     out << ", " << o.code_bits << "-bit codes, " << estimator_name(o.selector.estimator);
@@ -53,7 +56,7 @@ std::string format_kib(double bytes) {
 
 std::vector<DemoConfig> default_demo_configs(const RuntimeOptions& base, const std::vector<int>& budgets,
                                              int calibrated_budget, int calibrate_after,
-                                             const std::vector<double>& calibration_quantiles) {
+                                             const std::vector<double>& calibration_quantiles, int oracle_budget) {
   std::vector<DemoConfig> configs;
   DemoConfig full{"full", base};
   full.runtime.selector.policy = Policy::kFull;
@@ -74,6 +77,13 @@ std::vector<DemoConfig> default_demo_configs(const RuntimeOptions& base, const s
     row.runtime.selector.token_budget = calibrated_budget;
     row.runtime.calibrate_after_tokens = calibrate_after;
     row.runtime.calibration_quantiles = calibration_quantiles;
+    configs.push_back(row);
+  }
+  if (oracle_budget > 0) {
+    DemoConfig row{"oracle-" + std::to_string(oracle_budget), base};
+    row.runtime.selector.policy = Policy::kOracle;
+    row.runtime.selector.token_budget = oracle_budget;
+    row.runtime.calibrate_after_tokens = 0;
     configs.push_back(row);
   }
   return configs;

@@ -47,6 +47,10 @@ TEST(Demo, RowsMatchPlainRunsAndShareKeys) {
   EXPECT_EQ(options.configs[3].label, "adamas-8-cal");
   EXPECT_EQ(options.configs[3].runtime.calibrate_after_tokens, 16);
   EXPECT_EQ(options.configs[1].runtime.calibrate_after_tokens, 0);
+  const std::vector<DemoConfig> with_oracle = default_demo_configs(base, {8}, 8, 0, {}, 8);
+  ASSERT_EQ(with_oracle.size(), 3u);  // full, adamas-8, oracle-8 (no calibrated row without calibrate_after)
+  EXPECT_EQ(with_oracle[2].label, "oracle-8");
+  EXPECT_EQ(with_oracle[2].runtime.selector.policy, Policy::kOracle);
   options.passkey_filler = demo_corpus(10);
   options.passkey.length = 100;
   options.passkey.depths = {0.0, 1.0};
