@@ -1,6 +1,8 @@
 // Shared helpers for the tests: seeded random data and a filled random cache.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +23,16 @@ inline uint64_t test_seed() {
     return static_cast<uint64_t>(std::random_device{}()) * 2654435761ull + 12345;
   }();
   return seed;
+}
+
+// ||got - want|| / ||want||, in double.
+inline double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    diff += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
+    norm += static_cast<double>(want[i]) * want[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-300));
 }
 
 inline std::vector<float> random_floats(std::mt19937_64& rng, size_t count, float stddev) {

@@ -11,18 +11,12 @@
 #include "adamas/cuda_decoder.h"
 #include "adamas/model/llama_model.h"
 #include "eval/tiny_llama.h"
+#include "test_util.h"
 
 namespace adamas {
 namespace {
 
-double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    diff += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
-    norm += static_cast<double>(want[i]) * want[i];
-  }
-  return std::sqrt(diff / norm);
-}
+using testing::relative_error;
 
 class CudaDecoderTest : public ::testing::TestWithParam<Policy> {};
 
