@@ -35,7 +35,7 @@ DEFAULT_GGUF = os.path.join(os.environ.get("ADAMAS_SMOLLM2_CACHE", os.path.expan
                             "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
-def run_ours(adamas, model, text, tokens, mode, workdir, threads):
+def run_ours(adamas, model, text, tokens, mode, workdir, threads, device="cpu"):
     logits_path = os.path.join(workdir, "logits_%s.npy" % mode)
     ids_path = os.path.join(workdir, "ids_%s.npy" % mode)
     cmd = [adamas, "logits", "--model", model, "--text", text, "--max-tokens", str(tokens), "--mode", mode,
@@ -43,6 +43,8 @@ def run_ours(adamas, model, text, tokens, mode, workdir, threads):
            "--policy", "full", "--no-progress"]
     if threads:
         cmd += ["--threads", str(threads)]
+    if device != "cpu":
+        cmd += ["--device", device]
     start = time.time()
     subprocess.run(cmd, check=True)
     return np.load(logits_path, mmap_mode="r"), np.load(ids_path), time.time() - start, " ".join(cmd)
@@ -130,7 +132,7 @@ def check_qk_permutation(gguf_path, hf_model, layers=(0, 15, 29)):
         for kind, heads in (("q", cfg.num_attention_heads), ("k", cfg.num_key_value_heads)):
             t = tensors["blk.%d.attn_%s.weight" % (layer, kind)]
             raw = dequantize(t.data, t.tensor_type).reshape(-1, int(t.shape[0]))  # gguf shape is [in, out]
-            hf_w = sd["model.layers.%d.self_attn.%s_proj.weight" % (layer, kind)].float().numpy()
+            hf_w = sd["model.layers.%d.self_attn.%s_proj.weight" % (layer, kind)].float().cpu().numpy()
             out["layer%d.%s" % (layer, kind)] = {
                 "max_abs_diff_unpermuted": float(np.abs(unpermute(raw, heads) - hf_w).max()),
                 "max_abs_diff_as_stored": float(np.abs(raw - hf_w).max()),
@@ -148,6 +150,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="write the result here")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device of our runtime")
+    ap.add_argument("--hf-device", default="auto", help="device of the transformers model (auto: cuda if present)")
     args = ap.parse_args()
 
     import torch
@@ -160,11 +164,16 @@ def main():
     start = time.time()
     hf = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_name, dtype=torch.float32,
                                               attn_implementation="eager").eval()
+    hf_device = args.hf_device if args.hf_device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 reference: no TF32 products on the GPU
+    torch.backends.cudnn.allow_tf32 = False
+    hf = hf.to(hf_device)
     load_seconds = time.time() - start
     result = {"gguf": args.gguf, "text": os.path.relpath(args.text, REPO), "transformers": transformers.__version__,
               "torch": torch.__version__, "gguf_package": importlib.metadata.version("gguf"),
               "numpy": np.__version__, "tolerance": args.tolerance, "hf_load_seconds": load_seconds,
-              "hf_model_class": type(hf).__name__, "modes": {}}
+              "hf_model_class": type(hf).__name__, "ours_device": args.device, "hf_device": hf_device,
+              "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "modes": {}}
     result["qk_permutation"] = check_qk_permutation(args.gguf, hf)
 
     workdir = tempfile.mkdtemp(prefix="adamas_gguf_parity_")
@@ -172,7 +181,7 @@ def main():
     try:
         for mode in args.modes.split(","):
             ours, ids, seconds, cmd = run_ours(args.adamas, args.gguf, args.text, args.tokens, mode, workdir,
-                                               args.threads)
+                                               args.threads, args.device)
             if "tokenizer_probe" not in result:
                 result["tokenizer_probe"] = probe_tokenizer(args.adamas, gguf_dir, gguf_name, workdir,
                                                             hf.config.bos_token_id or 1)
@@ -184,7 +193,7 @@ def main():
             if hf_logits is None or not np.array_equal(ids, hf_ids):
                 start = time.time()
                 with torch.no_grad():
-                    hf_logits = hf(torch.tensor(ids[None, :].astype(np.int64))).logits[0].float().numpy()
+                    hf_logits = hf(torch.tensor(ids[None, :].astype(np.int64), device=hf_device)).logits[0].float().cpu().numpy()
                 result["hf_forward_seconds"] = time.time() - start
                 hf_ids = ids
             rel = relative_errors(ours, hf_logits)

@@ -99,7 +99,7 @@ def default_text():
     sys.exit("no text given and no bundled text found")
 
 
-def run_ours(adamas, model, text, tokens, mode, workdir, threads):
+def run_ours(adamas, model, text, tokens, mode, workdir, threads, device="cpu"):
     logits_path = os.path.join(workdir, "logits_%s.npy" % mode)
     ids_path = os.path.join(workdir, "ids_%s.npy" % mode)
     cmd = [adamas, "logits", "--model", model, "--text", text, "--max-tokens", str(tokens), "--mode", mode,
@@ -107,6 +107,8 @@ def run_ours(adamas, model, text, tokens, mode, workdir, threads):
            "--policy", "full"]
     if threads:
         cmd += ["--threads", str(threads)]
+    if device != "cpu":
+        cmd += ["--device", device]
     start = time.time()
     subprocess.run(cmd, check=True)
     return np.load(logits_path), np.load(ids_path), time.time() - start
@@ -128,6 +130,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", help="write the result here")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device of our runtime")
+    ap.add_argument("--hf-device", default="auto", help="device of the transformers model (auto: cuda if present)")
     ap.add_argument("--make-random", metavar="DIR", help="only write a random checkpoint to DIR and exit")
     args = ap.parse_args()
 
@@ -148,17 +152,23 @@ def main():
             os.path.join(workdir, "random_model"))
     text = args.text or default_text()
     torch.set_num_threads(max(1, args.threads or os.cpu_count()))
+    hf_device = args.hf_device if args.hf_device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    # fp32 on the GPU too: no TF32 in the reference's matrix products.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     hf = LlamaForCausalLM.from_pretrained(model, torch_dtype=torch.float32, attn_implementation="eager").eval()
+    hf = hf.to(hf_device)
 
     result = {"model": model, "text": text, "transformers": transformers.__version__, "torch": torch.__version__,
-              "tolerance": args.tolerance, "modes": {}}
+              "tolerance": args.tolerance, "ours_device": args.device, "hf_device": hf_device,
+              "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "modes": {}}
     hf_logits, hf_ids = None, None
     ok = True
     for mode in args.modes.split(","):
-        ours, ids, seconds = run_ours(args.adamas, model, text, args.tokens, mode, workdir, args.threads)
+        ours, ids, seconds = run_ours(args.adamas, model, text, args.tokens, mode, workdir, args.threads, args.device)
         if hf_logits is None or not np.array_equal(ids, hf_ids):
             with torch.no_grad():
-                hf_logits = hf(torch.tensor(ids[None, :].astype(np.int64))).logits[0].float().numpy()
+                hf_logits = hf(torch.tensor(ids[None, :].astype(np.int64), device=hf_device)).logits[0].float().cpu().numpy()
             hf_ids = ids
         rel = relative_errors(ours, hf_logits)
         agree = float(np.mean(ours.argmax(axis=1) == hf_logits.argmax(axis=1)))

@@ -453,12 +453,14 @@ def main():
     ap.add_argument("--ffn", type=int, default=1024)
     ap.add_argument("--rope-theta", type=float, default=100000.0)
     ap.add_argument("--seq-len", type=int, default=8192)
-    ap.add_argument("--curriculum", default="256:0.15,1024:0.35,4096:0.6,8192:1.0",
+    ap.add_argument("--curriculum", default="256:0.12,1024:0.3,4096:0.5,8192:1.0",
                     help="seq_len:end_fraction_of_time,...; the last stage should be --seq-len")
     ap.add_argument("--no-dense-copy", action="store_true",
                     help="copy samples only as sparse insertions (the shipped run 1 recipe)")
     ap.add_argument("--init", default=None, help="warm start from an exported HF directory (safetensors)")
-    ap.add_argument("--batch-tokens", type=int, default=131072)
+    ap.add_argument("--batch-tokens", type=int, default=65536, help="tokens per step for sequences shorter than 4096")
+    ap.add_argument("--batch-tokens-long", type=int, default=131072,
+                    help="tokens per step from 4096 tokens on (fewer, less noisy steps where each costs more)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.05)
     ap.add_argument("--warmup", type=int, default=100)
@@ -476,6 +478,7 @@ def main():
     if a.tiny:
         a.hidden, a.layers, a.heads, a.kv_heads, a.ffn = 256, 2, 2, 1, 256
         a.seq_len, a.batch_tokens, a.time_budget = 512, 2048, min(a.time_budget, 30)
+        a.batch_tokens_long = 2048
         a.curriculum = "128:0.5,512:1.0"
         a.max_steps = min(a.max_steps, 12)
         a.warmup, a.eval_ppl_tokens, a.eval_trials = 2, 512, 1
@@ -534,7 +537,7 @@ def main():
             break
         frac = el / a.time_budget
         T = next((L for L, e in stages if frac < e), a.seq_len)
-        B = max(1, a.batch_tokens // T)
+        B = max(1, (a.batch_tokens if T < 4096 else a.batch_tokens_long) // T)
         # adapt the text fraction so that the run ends near text_epochs epochs of text
         if step >= 10 and step % 10 == 0 and len(recent) >= 2:
             rate = (recent[-1][1] - recent[0][1]) / max(1e-6, recent[-1][0] - recent[0][0])
