@@ -58,8 +58,15 @@ class DeviceKvCache {
   void append(int layer, const float* keys, const float* values, const int32_t* first_position, int first_seq,
               int batch, int count, StreamHandle stream = nullptr);
 
-  // Device view of one layer (device pointers; batch = the batch set last).
+  // Device view of one layer (device pointers; batch = the batch set last). Its code_book points
+  // to the layer's host-side code book (below), which the selectors code and score with.
   PagedKvView view(int layer) const;
+
+  // Per-layer code book: starts as CodeBook::from_thresholds(config.code_thresholds); append codes
+  // keys with it. set_code_book (2 bits, Hadamard only) re-encodes the layer's cached keys of the
+  // current batch exactly as KvCache::set_code_book does (synchronous: a calibration step).
+  const CodeBook& code_book(int layer) const;
+  void set_code_book(int layer, const CodeBook& book);
 
   // Synchronous copies of one layer's buffers to the host, for tests.
   void download(int layer, std::vector<uint8_t>& keys, std::vector<uint8_t>& values, std::vector<uint8_t>& key_codes,
@@ -79,6 +86,8 @@ struct DecodePlanConfig {
   int page_size = kDefaultPageSize;
   DType dtype = DType::kF16;
   int max_context = 32768;  // longest sequence any step will see
+  // Estimators: l1 and asymmetric. The code book (query thresholds, asymmetric centroids) is the
+  // view's (DeviceKvCache::view sets each layer's), else CodeBook::from_thresholds(selector.thresholds).
   SelectorOptions selector;
 };
 

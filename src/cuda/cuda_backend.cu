@@ -10,6 +10,7 @@
 #include "cuda/decode_attention.cuh"
 #include "cuda/device_buffer.cuh"
 #include "cuda/adamas_fused.cuh"
+#include "cuda/asymmetric.cuh"
 #include "cuda/score.cuh"
 #include "cuda/select.cuh"
 #include "select/selector_common.h"
@@ -72,11 +73,15 @@ struct DeviceKvCache::Impl {
   std::vector<DeviceBuffer<uint8_t>> keys, values, key_codes;
   std::vector<DeviceBuffer<float>> page_min, page_max;
   DeviceBuffer<int32_t> page_table, seq_lens;
+  std::vector<CodeBook> code_books;  // per layer, host copies: append thresholds, views' code_book
 };
 
 DeviceKvCache::DeviceKvCache(const KvCacheConfig& config) : impl_(std::make_unique<Impl>()) {
   check_gpu_shape(config.head_dim, config.dtype, "DeviceKvCache");
   check_thresholds(config.code_thresholds);
+  ADAMAS_CHECK(config.code_bits == 2 && config.code_hadamard, "DeviceKvCache: the CUDA backend stores 2-bit codes of "
+               "Hadamard-rotated keys; ", config.code_bits, "-bit codes", config.code_hadamard ? "" : " without Hadamard",
+               " need --device cpu");
   ADAMAS_CHECK(config.num_layers > 0 && config.num_kv_heads > 0 && config.max_batch > 0 && config.max_tokens_per_seq > 0,
                "DeviceKvCache: num_layers, num_kv_heads, max_batch and max_tokens_per_seq must be positive");
   ADAMAS_CHECK(config.page_size > 0 && config.page_size <= 4096, "DeviceKvCache: page_size must be in [1, 4096], got ",
@@ -95,6 +100,7 @@ DeviceKvCache::DeviceKvCache(const KvCacheConfig& config) : impl_(std::make_uniq
     m.key_codes.emplace_back(static_cast<size_t>(m.num_pages) * m.page_elements / 4);
     m.page_min.emplace_back(meta);
     m.page_max.emplace_back(meta);
+    m.code_books.push_back(CodeBook::from_thresholds(config.code_thresholds));
   }
   m.page_table.resize(static_cast<size_t>(config.max_batch) * m.max_pages_per_seq);
   m.seq_lens.resize(static_cast<size_t>(config.max_batch));
@@ -121,6 +127,7 @@ void DeviceKvCache::upload(const KvCache& host) {
     ADAMAS_CUDA_CHECK(cudaMemcpy(m.key_codes[layer].data(), v.key_codes, m.key_codes[layer].bytes(), cudaMemcpyHostToDevice));
     ADAMAS_CUDA_CHECK(cudaMemcpy(m.page_min[layer].data(), v.page_min, m.page_min[layer].bytes(), cudaMemcpyHostToDevice));
     ADAMAS_CUDA_CHECK(cudaMemcpy(m.page_max[layer].data(), v.page_max, m.page_max[layer].bytes(), cudaMemcpyHostToDevice));
+    m.code_books[layer] = host.code_book(layer);
   }
   const PagedKvView v = host.view(0);
   std::vector<int32_t> table(v.page_table, v.page_table + static_cast<size_t>(m.config.max_batch) * m.max_pages_per_seq);
@@ -169,7 +176,7 @@ void DeviceKvCache::append(int layer, const float* keys, const float* values, co
   a.head_dim = m.config.head_dim;
   a.page_size = m.config.page_size;
   a.dtype = m.config.dtype;
-  a.thresholds = m.config.code_thresholds;
+  a.thresholds = m.code_books[layer].two_bit_thresholds();
   a.new_keys = keys;
   a.new_values = values;
   a.first_position = first_position;
@@ -196,7 +203,40 @@ PagedKvView DeviceKvCache::view(int layer) const {
   v.page_table = m.page_table.data();
   v.max_pages_per_seq = m.max_pages_per_seq;
   v.seq_lens = m.seq_lens.data();
+  v.code_book = &m.code_books[layer];
   return v;
+}
+
+const CodeBook& DeviceKvCache::code_book(int layer) const { return impl_->code_books.at(layer); }
+
+void DeviceKvCache::set_code_book(int layer, const CodeBook& book) {
+  Impl& m = *impl_;
+  ADAMAS_CHECK(layer >= 0 && layer < m.config.num_layers, "DeviceKvCache::set_code_book: layer ", layer, " out of range");
+  check_code_book(book);
+  ADAMAS_CHECK(book.bits == 2 && book.hadamard, "DeviceKvCache::set_code_book: the CUDA backend codes 2-bit Hadamard "
+               "codes, got ", book.describe());
+  m.code_books[layer] = book;
+  // Re-encode the cached keys on the host with the CPU's encoder (a calibration step, not a
+  // per-token one): the codes are then those KvCache::set_code_book writes, by construction.
+  const int d = m.config.head_dim, page = m.config.page_size;
+  std::vector<int32_t> table(static_cast<size_t>(m.batch) * m.max_pages_per_seq), lens(m.batch);
+  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+  if (m.batch == 0) return;
+  ADAMAS_CUDA_CHECK(cudaMemcpy(table.data(), m.page_table.data(), table.size() * 4, cudaMemcpyDeviceToHost));
+  ADAMAS_CUDA_CHECK(cudaMemcpy(lens.data(), m.seq_lens.data(), lens.size() * 4, cudaMemcpyDeviceToHost));
+  std::vector<uint8_t> keys(m.keys[layer].size()), codes(m.key_codes[layer].size());
+  ADAMAS_CUDA_CHECK(cudaMemcpy(keys.data(), m.keys[layer].data(), keys.size(), cudaMemcpyDeviceToHost));
+  ADAMAS_CUDA_CHECK(cudaMemcpy(codes.data(), m.key_codes[layer].data(), codes.size(), cudaMemcpyDeviceToHost));
+  std::vector<float> stored(d);
+  for (int seq = 0; seq < m.batch; ++seq)
+    for (int h = 0; h < m.config.num_kv_heads; ++h)
+      for (int t = 0; t < lens[seq]; ++t) {
+        const size_t slot = (static_cast<size_t>(table[static_cast<size_t>(seq) * m.max_pages_per_seq + t / page]) *
+                                 m.config.num_kv_heads + h) * page + t % page;
+        for (int i = 0; i < d; ++i) stored[i] = load_as_f32(keys.data(), m.config.dtype, slot * d + i);
+        encode_with_code_book(stored.data(), d, book, codes.data() + slot * (d / 4));
+      }
+  ADAMAS_CUDA_CHECK(cudaMemcpy(m.key_codes[layer].data(), codes.data(), codes.size(), cudaMemcpyHostToDevice));
 }
 
 void DeviceKvCache::download(int layer, std::vector<uint8_t>& keys, std::vector<uint8_t>& values,
@@ -251,7 +291,14 @@ struct DecodePlan::Impl {
     a.policy = config.selector.policy;
     a.token_budget = config.selector.token_budget;
     a.sink_tokens = config.selector.sink_tokens;
-    a.thresholds = config.selector.thresholds;
+    // Queries are coded (l1) and keys scored (asymmetric) with the layer's code book, the one
+    // the cache's append used, as the CPU selector does; options.thresholds serve views without one.
+    const CodeBook book = view.code_book ? *view.code_book : CodeBook::from_thresholds(config.selector.thresholds);
+    if (config.selector.policy == Policy::kAdamas)
+      ADAMAS_CHECK(book.bits == 2 && book.hadamard, "DecodePlan: the CUDA selector reads 2-bit Hadamard codes; the view's "
+                   "code book is ", book.describe());
+    a.thresholds = book.bits == 2 ? book.two_bit_thresholds() : config.selector.thresholds;
+    for (int k = 0; k < 4; ++k) a.centroids[k] = book.centroids[k];
     a.distances = distances.data();
     a.score_keys = score_keys.data();
     a.candidate_stride = candidate_stride;
@@ -279,6 +326,9 @@ struct DecodePlan::Impl {
                  "DecodePlan: the cache view's shape (", view.num_kv_heads, " KV heads, head_dim ", view.head_dim,
                  ", page ", view.page_size, ", ", dtype_name(view.dtype), ") differs from the plan's");
   }
+  bool asymmetric() const {
+    return config.selector.policy == Policy::kAdamas && config.selector.estimator == Estimator::kAsymmetric;
+  }
   int max_candidates() const {
     return config.selector.policy == Policy::kQuest ? (config.max_context + config.page_size - 1) / config.page_size
                                                     : config.max_context;
@@ -290,6 +340,9 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   m.config = config;
   check_selector_options(config.selector);
   check_gpu_shape(config.head_dim, config.dtype, "DecodePlan");
+  ADAMAS_CHECK(config.selector.estimator == Estimator::kL1 || config.selector.estimator == Estimator::kAsymmetric,
+               "DecodePlan: the CUDA selector supports the l1 and asymmetric estimators, not ",
+               estimator_name(config.selector.estimator));
   ADAMAS_CHECK(config.num_kv_heads > 0 && config.num_q_heads > 0 && config.num_q_heads % config.num_kv_heads == 0,
                "DecodePlan: query heads (", config.num_q_heads, ") must be a positive multiple of KV heads (",
                config.num_kv_heads, ")");
@@ -313,7 +366,9 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   m.max_chunks = std::max(1, ceil_div(config.max_context, kListChunk));
   const Policy policy = config.selector.policy;
   const size_t rows = static_cast<size_t>(m.rows);
-  if (policy == Policy::kAdamas) {
+  if (policy == Policy::kAdamas && m.asymmetric()) {
+    m.score_keys.resize(rows * m.candidate_stride);
+  } else if (policy == Policy::kAdamas) {
     m.distances.resize(rows * m.candidate_stride);
     m.chunk_histogram.resize(rows * m.max_chunks * kHistStride);
   }
@@ -356,7 +411,10 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
   switch (m.config.selector.policy) {
     // Fused: scoring, histogram, threshold and chunk offsets in one launch; select_from_scores
     // then writes the lists.
-    case Policy::kAdamas: launch_adamas_fused_select(a, view.batch, m.max_candidates(), to_stream(stream)); break;
+    case Policy::kAdamas:
+      if (m.asymmetric()) launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
+      else launch_adamas_fused_select(a, view.batch, m.max_candidates(), to_stream(stream));
+      break;
     case Policy::kOracle: launch_oracle_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
     case Policy::kQuest: launch_quest_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
     default: break;  // full and streaming score nothing
@@ -368,6 +426,11 @@ void DecodePlan::select_from_scores(const PagedKvView& view, StreamHandle stream
   m.check_view(view);
   const SelectArgs a = m.select_args(view, nullptr);
   const cudaStream_t s = to_stream(stream);
+  if (m.asymmetric()) {  // float scores: the oracle's threshold search and lists
+    launch_radix_threshold(a, view.batch, m.max_candidates(), s);
+    launch_write_lists(a, view.batch, m.max_candidates(), false, s);
+    return;
+  }
   switch (m.config.selector.policy) {
     case Policy::kFull: launch_full(a, view.batch, s); break;
     case Policy::kStreaming: launch_streaming(a, view.batch, s); break;
@@ -458,6 +521,7 @@ void DecodePlan::download_selection(int batch, TokenSelection& out) const {
 void DecodePlan::download_distances(std::vector<uint16_t>& distances) const {
   const Impl& m = *impl_;
   ADAMAS_CHECK(m.config.selector.policy == Policy::kAdamas, "download_distances: the plan's policy is not adamas");
+  ADAMAS_CHECK(!m.asymmetric(), "download_distances: the asymmetric estimator scores floats, it keeps no distances");
   ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
   distances.resize(m.distances.size());
   ADAMAS_CUDA_CHECK(cudaMemcpy(distances.data(), m.distances.data(), m.distances.bytes(), cudaMemcpyDeviceToHost));

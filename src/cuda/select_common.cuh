@@ -33,7 +33,8 @@ struct SelectArgs {
   // policy
   Policy policy;
   int token_budget, sink_tokens;
-  Thresholds thresholds;
+  Thresholds thresholds;     // query codes (adamas l1): the layer's code book when the view has one
+  float centroids[4];        // asymmetric estimator: the layer's code book centroids, level 0..3
   // workspaces
   uint16_t* distances;      // [rows][candidate_stride]
   uint32_t* score_keys;     // [rows][candidate_stride]

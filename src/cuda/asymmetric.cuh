@@ -1,0 +1,15 @@
+// The asymmetric estimator on the GPU (selector.h Estimator::kAsymmetric): every cached 2-bit key
+// code scored against the rotated full-precision query, sum_i q'_i * centroid[c_i], in the
+// canonical order of select/code_scores.h (asymmetric_score_ref), max over the row's query heads.
+#pragma once
+
+#include "cuda/select_common.cuh"
+
+namespace adamas::cuda {
+
+// Writes score_keys: score_order_key of the row's score per candidate token, bit for bit the
+// high half of the CPU's score_key; the oracle's radix threshold and list kernels (select.cuh)
+// then select the same sets as select_tokens_ref. Uses args.centroids (the layer's code book).
+void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream);
+
+}  // namespace adamas::cuda
