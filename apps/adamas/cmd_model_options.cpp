@@ -2,10 +2,12 @@
 // runtime.
 #include <omp.h>
 
+#include <iostream>
 #include <sstream>
 
 #include "adamas/error.h"
 #include "commands.h"
+#include "progress.h"
 
 namespace adamas::cli {
 
@@ -37,16 +39,41 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_policy) {
   cmd->add_flag("--no-progress", a.no_progress, "no progress bar on stderr");
 }
 
-LoadedModel load_model(const ModelArgs& args) {
+void set_thread_count(const ModelArgs& args) {
   ADAMAS_CHECK(args.threads >= 0, "--threads must be >= 0, got ", args.threads);
   if (args.threads > 0) {
     omp_set_num_threads(args.threads);
   }
+}
+
+LoadedModel load_model(const ModelArgs& args) {
+  set_thread_count(args);
+  return load_checkpoint_model(args);
+}
+
+LoadedModel load_checkpoint_model(const ModelArgs& args) {
   LoadedModel loaded{open_checkpoint(args.model), LlamaModel{}};
   LoadOptions options;
   options.precision = parse_weight_precision(args.weights);
   loaded.model = LlamaModel::load(loaded.checkpoint, options);
   return loaded;
+}
+
+void register_eval_command(CLI::App& app, const std::string& name, const std::string& description,
+                           EvalCommand (*add_options)(CLI::App*)) {
+  CLI::App* cmd = app.add_subcommand(name, description);
+  const EvalCommand command = add_options(cmd);
+  cmd->callback([command, name] {
+    const LoadedModel loaded = load_model(*command.model);
+    ProgressBar bar(name, !command.model->no_progress);
+    const nlohmann::json result = command.run(loaded, bar.callback());
+    bar.finish();
+    if (command.model->json) {
+      std::cout << result.dump(2) << "\n";
+    } else {
+      command.print_text(result);
+    }
+  });
 }
 
 RuntimeOptions make_runtime_options(const ModelArgs& args, int max_context) {

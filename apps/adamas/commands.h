@@ -3,9 +3,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "adamas/eval/eval_common.h"
 #include "adamas/key_codes.h"
 #include "adamas/model/checkpoint.h"
 #include "adamas/model/llama_model.h"
@@ -22,6 +26,7 @@ void register_recall(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_logits(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_jobs(CLI::App& app);
 
 // Options shared by the commands that run a model (cmd_model_options.cpp): --model, --device,
 // the policy options, cache and weight formats, threads, --json, --no-progress.
@@ -37,17 +42,40 @@ struct ModelArgs {
   bool json = false, no_progress = false;
 };
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_policy = true);
-// Checks --device first (cuda: not yet), sets the thread count, opens and loads the checkpoint.
+// Sets the calling thread's OpenMP thread count from --threads (0: leave it). OpenMP keeps the
+// count per thread, so each `adamas jobs` worker sets its own.
+void set_thread_count(const ModelArgs& args);
+// Sets the thread count, opens and loads the checkpoint.
 struct LoadedModel {
   Checkpoint checkpoint;
   LlamaModel model;
 };
 LoadedModel load_model(const ModelArgs& args);
+// Opens and loads the checkpoint only (--model, --weights); the thread count is left alone.
+LoadedModel load_checkpoint_model(const ModelArgs& args);
 RuntimeOptions make_runtime_options(const ModelArgs& args, int max_context);
 std::unique_ptr<DecoderRuntime> make_model_runtime(const ModelArgs& args, const LlamaModel& model,
                                                    const RuntimeOptions& options);
 // One-line description of the attention configuration, for reports.
 std::string describe_policy(const RuntimeOptions& options);
+
+// The evaluations that also run as lines of `adamas jobs` (ppl, passkey, recall). add_*_options
+// registers the command's options on `cmd`; once `cmd` is parsed, run() evaluates a loaded model
+// (read-only; one job's runtime is its own) and returns the object the command prints with --json,
+// and print_text() prints that object as the command's text output.
+struct EvalCommand {
+  std::shared_ptr<const ModelArgs> model;  // the --model, --device, policy... options of the command
+  std::function<nlohmann::json(const LoadedModel&, const ProgressFn&)> run;
+  std::function<void(const nlohmann::json&)> print_text;
+  std::vector<std::string> metric_keys;  // keys of run()'s result that `adamas jobs --summary` keeps
+};
+EvalCommand add_ppl_options(CLI::App* cmd);
+EvalCommand add_passkey_options(CLI::App* cmd);
+EvalCommand add_recall_options(CLI::App* cmd);
+// Adds the subcommand `name`: options from `add_options`, then load, run with a progress bar, and
+// print JSON (--json) or text.
+void register_eval_command(CLI::App& app, const std::string& name, const std::string& description,
+                           EvalCommand (*add_options)(CLI::App*));
 
 // Parsing helpers shared by the commands (throw adamas::Error with the option name).
 std::vector<Policy> parse_policy_list(const std::string& text);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   adamas::cli::register_sweep(app);
   adamas::cli::register_logits(app);
   adamas::cli::register_demo(app);
+  adamas::cli::register_jobs(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
