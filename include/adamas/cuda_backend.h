@@ -75,7 +75,14 @@ class DeviceKvCache {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  friend std::vector<CodeBook> calibrate_device_code_books(DeviceKvCache&, const std::vector<double>&);
 };
+
+// The CPU runtime's calibration (code_calibration.h) on a device cache: per layer, every cached
+// key of the batch (stored values, Hadamard-rotated on the host with hadamard_transform) pooled in
+// the CPU runtime's order, calibrate_code_book at `quantiles` (empty: equal mass), then
+// set_code_book. Same keys give the same books as the CPU, bit for bit. Synchronous.
+std::vector<CodeBook> calibrate_device_code_books(DeviceKvCache& cache, const std::vector<double>& quantiles);
 
 // What a decode plan is sized for. Workspaces are allocated once, in the constructor.
 struct DecodePlanConfig {

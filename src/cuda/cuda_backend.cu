@@ -74,6 +74,25 @@ struct DeviceKvCache::Impl {
   std::vector<DeviceBuffer<float>> page_min, page_max;
   DeviceBuffer<int32_t> page_table, seq_lens;
   std::vector<CodeBook> code_books;  // per layer, host copies: append thresholds, views' code_book
+
+  // Host copies of the page table and lengths of the current batch; returns the token count.
+  int download_batch(std::vector<int32_t>& table, std::vector<int32_t>& lens) const {
+    ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+    table.assign(static_cast<size_t>(batch) * max_pages_per_seq, 0);
+    lens.assign(batch, 0);
+    if (batch == 0) return 0;
+    ADAMAS_CUDA_CHECK(cudaMemcpy(table.data(), page_table.data(), table.size() * 4, cudaMemcpyDeviceToHost));
+    ADAMAS_CUDA_CHECK(cudaMemcpy(lens.data(), seq_lens.data(), lens.size() * 4, cudaMemcpyDeviceToHost));
+    int total = 0;
+    for (int n : lens) total += n;
+    return total;
+  }
+  // Element offset of token t of (seq, kv_head) in the K/V buffers (docs/kv_cache_layout.md).
+  size_t kv_offset(const std::vector<int32_t>& table, int seq, int kv_head, int t) const {
+    const int page = config.page_size;
+    return ((static_cast<size_t>(table[static_cast<size_t>(seq) * max_pages_per_seq + t / page]) * config.num_kv_heads +
+             kv_head) * page + t % page) * config.head_dim;
+  }
 };
 
 DeviceKvCache::DeviceKvCache(const KvCacheConfig& config) : impl_(std::make_unique<Impl>()) {
@@ -218,12 +237,9 @@ void DeviceKvCache::set_code_book(int layer, const CodeBook& book) {
   m.code_books[layer] = book;
   // Re-encode the cached keys on the host with the CPU's encoder (a calibration step, not a
   // per-token one): the codes are then those KvCache::set_code_book writes, by construction.
-  const int d = m.config.head_dim, page = m.config.page_size;
-  std::vector<int32_t> table(static_cast<size_t>(m.batch) * m.max_pages_per_seq), lens(m.batch);
-  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
-  if (m.batch == 0) return;
-  ADAMAS_CUDA_CHECK(cudaMemcpy(table.data(), m.page_table.data(), table.size() * 4, cudaMemcpyDeviceToHost));
-  ADAMAS_CUDA_CHECK(cudaMemcpy(lens.data(), m.seq_lens.data(), lens.size() * 4, cudaMemcpyDeviceToHost));
+  const int d = m.config.head_dim;
+  std::vector<int32_t> table, lens;
+  if (m.download_batch(table, lens) == 0) return;
   std::vector<uint8_t> keys(m.keys[layer].size()), codes(m.key_codes[layer].size());
   ADAMAS_CUDA_CHECK(cudaMemcpy(keys.data(), m.keys[layer].data(), keys.size(), cudaMemcpyDeviceToHost));
   ADAMAS_CUDA_CHECK(cudaMemcpy(codes.data(), m.key_codes[layer].data(), codes.size(), cudaMemcpyDeviceToHost));
@@ -231,12 +247,40 @@ void DeviceKvCache::set_code_book(int layer, const CodeBook& book) {
   for (int seq = 0; seq < m.batch; ++seq)
     for (int h = 0; h < m.config.num_kv_heads; ++h)
       for (int t = 0; t < lens[seq]; ++t) {
-        const size_t slot = (static_cast<size_t>(table[static_cast<size_t>(seq) * m.max_pages_per_seq + t / page]) *
-                                 m.config.num_kv_heads + h) * page + t % page;
-        for (int i = 0; i < d; ++i) stored[i] = load_as_f32(keys.data(), m.config.dtype, slot * d + i);
-        encode_with_code_book(stored.data(), d, book, codes.data() + slot * (d / 4));
+        const size_t offset = m.kv_offset(table, seq, h, t);
+        for (int i = 0; i < d; ++i) stored[i] = load_as_f32(keys.data(), m.config.dtype, offset + i);
+        encode_with_code_book(stored.data(), d, book, codes.data() + offset / 4);
       }
   ADAMAS_CUDA_CHECK(cudaMemcpy(m.key_codes[layer].data(), codes.data(), codes.size(), cudaMemcpyHostToDevice));
+}
+
+std::vector<CodeBook> calibrate_device_code_books(DeviceKvCache& cache, const std::vector<double>& quantiles) {
+  const KvCacheConfig& config = cache.config();
+  const DeviceKvCache::Impl& m = *cache.impl_;
+  const std::vector<double> levels = quantiles.empty() ? equal_mass_quantiles(2) : quantiles;
+  const int d = config.head_dim;
+  std::vector<int32_t> table, lens;
+  const int tokens = m.download_batch(table, lens);
+  ADAMAS_CHECK(tokens > 0, "calibration: the device cache holds no tokens");
+  std::vector<float> values(static_cast<size_t>(tokens) * config.num_kv_heads * d);
+  std::vector<uint8_t> keys;
+  std::vector<CodeBook> books;
+  for (int layer = 0; layer < config.num_layers; ++layer) {
+    keys.resize(m.keys[layer].size());
+    ADAMAS_CUDA_CHECK(cudaMemcpy(keys.data(), m.keys[layer].data(), keys.size(), cudaMemcpyDeviceToHost));
+    // Pooled in the CPU runtime's order (position, then KV head; sequences one after another).
+    float* key = values.data();
+    for (int seq = 0; seq < m.batch; ++seq)
+      for (int t = 0; t < lens[seq]; ++t)
+        for (int h = 0; h < config.num_kv_heads; ++h, key += d) {
+          const size_t offset = m.kv_offset(table, seq, h, t);
+          for (int i = 0; i < d; ++i) key[i] = load_as_f32(keys.data(), config.dtype, offset + i);
+          hadamard_transform(key, d);
+        }
+    books.push_back(calibrate_code_book(values, 2, /*hadamard=*/true, levels));
+    cache.set_code_book(layer, books.back());
+  }
+  return books;
 }
 
 void DeviceKvCache::download(int layer, std::vector<uint8_t>& keys, std::vector<uint8_t>& values,
