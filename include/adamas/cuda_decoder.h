@@ -56,7 +56,9 @@ class CudaDecoder {
 
   // One decode step for every sequence: tokens [max_batch] (host), at each sequence's position;
   // logits (host, may be null) [max_batch][vocab]; dense_attention: every layer attends densely
-  // (prompt tokens). Throws on a bad token or a full cache.
+  // (prompt tokens). Throws on a bad token or a full cache. Each variant (dense_attention, logits
+  // or not) runs eagerly once and is then replayed as a CUDA graph (ADAMAS_NO_GRAPH=1 at
+  // construction: always eager); both give bit-identical results.
   void decode(const int32_t* tokens, float* logits, bool dense_attention = false);
   // Median milliseconds of a decode step replayed as a CUDA graph (tokens fixed; positions do not
   // advance: each replay redoes the same step).

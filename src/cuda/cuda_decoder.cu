@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -192,7 +193,13 @@ struct CudaDecoder::Impl {
   std::unique_ptr<DeviceKvCache> cache;
   std::unique_ptr<DecodePlan> dense_plan, policy_plan;
   std::vector<int> positions;
-  cudaGraphExec_t graph = nullptr;
+  // Decode steps replayed as CUDA graphs, one per variant [dense_attention][want_logits], captured
+  // lazily after the variant's first (eager) step. Every kernel of a step reads tokens, positions
+  // and sequence lengths from device memory, refreshed by the step's first copies from the pinned
+  // host buffers; grids, page table and workspaces depend only on the plan (max_context), so a
+  // replay after rewriting the pinned buffers is the next step. ADAMAS_NO_GRAPH=1: eager steps.
+  bool use_graphs = true;
+  cudaGraphExec_t step_graphs[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
   // Profiling: events around the launch groups when `profile` is set.
   bool profile = false;
   std::vector<std::pair<cudaEvent_t, int>> marks;  // (event, kind of the interval it closes)
@@ -248,6 +255,45 @@ struct CudaDecoder::Impl {
     upload(m.embed, 0, get("model.embed_tokens.weight"), bf16);
     if (!m.config.tie_word_embeddings) upload(m.lm_head, 0, get("lm_head.weight"), bf16);
     upload_floats(m.final_norm, get("model.norm.weight"));
+  }
+
+  void destroy_graphs() {
+    for (auto& row : step_graphs)
+      for (cudaGraphExec_t& graph : row) {
+        if (graph) cudaGraphExecDestroy(graph);
+        graph = nullptr;
+      }
+  }
+  // Records the step of one variant into step_graphs (nothing runs). The variant must have run
+  // eagerly once before: lazy launch attributes and cuBLAS's heuristics are settled outside the
+  // capture.
+  cudaGraphExec_t capture_step(bool dense_attention, bool want_logits) {
+    cudaGraphExec_t& exec = step_graphs[dense_attention][want_logits];
+    if (exec) return exec;
+    cudaGraph_t graph = nullptr;
+    ADAMAS_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    try {
+      enqueue_step(dense_attention, want_logits);
+    } catch (...) {
+      cudaStreamEndCapture(stream, &graph);  // leave the stream usable; the error is the launch's
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    ADAMAS_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+    const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    ADAMAS_CUDA_CHECK(status);
+    return exec;
+  }
+  // One decode step from the pinned host buffers: a graph replay when the variant was captured,
+  // else an eager step (after which the variant is captured for the next call). No sync here.
+  bool run_step(bool dense_attention, bool want_logits) {
+    if (use_graphs && step_graphs[dense_attention][want_logits]) {
+      ADAMAS_CUDA_CHECK(cudaGraphLaunch(step_graphs[dense_attention][want_logits], stream));
+      return false;
+    }
+    enqueue_step(dense_attention, want_logits);
+    return use_graphs;  // capture after this step completes
   }
 
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
@@ -393,12 +439,14 @@ CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& op
   dense_config.selector = full;
   m.dense_plan = std::make_unique<DecodePlan>(dense_config);
   m.policy_plan = std::make_unique<DecodePlan>(plan);
+  const char* no_graph = std::getenv("ADAMAS_NO_GRAPH");
+  m.use_graphs = !(no_graph && std::string(no_graph) == "1");
   reset();
 }
 
 CudaDecoder::~CudaDecoder() {
   Impl& m = *impl_;
-  if (m.graph) cudaGraphExecDestroy(m.graph);
+  m.destroy_graphs();
   for (auto& [event, kind] : m.marks) cudaEventDestroy(event);
   if (m.tokens_host) cudaFreeHost(m.tokens_host);
   if (m.positions_host) cudaFreeHost(m.positions_host);
@@ -520,11 +568,13 @@ void CudaDecoder::decode(const int32_t* tokens, float* logits, bool dense_attent
     m.positions_host[s] = m.positions[s];
     m.seq_lens_host[s] = m.positions[s] + 1;
   }
-  m.enqueue_step(dense_attention, logits != nullptr);
+  const bool want_logits = logits != nullptr;
+  const bool capture = m.run_step(dense_attention, want_logits);
   if (logits)
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(logits, m.logits.data(), sizeof(float) * m.batch * m.vocab, cudaMemcpyDeviceToHost, m.stream));
   ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   for (int s = 0; s < m.batch; ++s) ++m.positions[s];
+  if (capture) m.capture_step(dense_attention, want_logits);
 }
 
 double CudaDecoder::graph_step_ms(int iterations) {
@@ -536,23 +586,19 @@ double CudaDecoder::graph_step_ms(int iterations) {
     m.positions_host[s] = m.positions[s];
     m.seq_lens_host[s] = m.positions[s] + 1;
   }
-  if (!m.graph) {
+  if (!m.step_graphs[0][1]) {
     m.enqueue_step(false, true);  // warm-up outside the capture (plans' lazy attributes, cuBLAS heuristics)
     ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
-    cudaGraph_t graph;
-    ADAMAS_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
-    m.enqueue_step(false, true);
-    ADAMAS_CUDA_CHECK(cudaStreamEndCapture(m.stream, &graph));
-    ADAMAS_CUDA_CHECK(cudaGraphInstantiate(&m.graph, graph, 0));
-    cudaGraphDestroy(graph);
+    m.capture_step(false, true);
   }
+  cudaGraphExec_t graph = m.step_graphs[0][1];
   cudaEvent_t start, stop;
   ADAMAS_CUDA_CHECK(cudaEventCreate(&start));
   ADAMAS_CUDA_CHECK(cudaEventCreate(&stop));
   std::vector<float> times;
   for (int i = 0; i < iterations + 2; ++i) {
     ADAMAS_CUDA_CHECK(cudaEventRecord(start, m.stream));
-    ADAMAS_CUDA_CHECK(cudaGraphLaunch(m.graph, m.stream));
+    ADAMAS_CUDA_CHECK(cudaGraphLaunch(graph, m.stream));
     ADAMAS_CUDA_CHECK(cudaEventRecord(stop, m.stream));
     ADAMAS_CUDA_CHECK(cudaEventSynchronize(stop));
     float ms = 0;
