@@ -19,6 +19,7 @@
 
 #include "adamas/hadamard.h"
 #include "cuda/adamas_fused.cuh"
+#include "cuda/launch.cuh"
 
 namespace adamas::cuda {
 
@@ -85,16 +86,83 @@ __device__ __forceinline__ void warp_query_code(const float* q, float scale, con
   }
 }
 
+// Phase 2, by the row's last block once every chunk's histogram is stored: the threshold T (the
+// smallest distance whose inclusive count reaches keep) from the row histogram, each chunk's count
+// below and at T from its own histogram, then the chunk offsets (select_common.cuh), the closing
+// index and the row's count. Only the bins <= T of the histograms need be exact.
+template <int D>
+__device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, int chunks,
+                           typename ChunkScan::TempStorage& scan_storage, RowSelectState& row_state) {
+  using S = FusedShape<D>;
+  using Scan = ChunkScan;
+  const int tid = threadIdx.x;
+  int32_t* row_histogram = a.histogram + static_cast<size_t>(row) * kHistStride;
+  // Phase 2a. Threshold T: the smallest distance whose inclusive count reaches keep.
+  constexpr int kBinsPerThread = (S::kBins + kFusedThreads - 1) / kFusedThreads;
+  const int keep = row_keep(a);
+  int bin_count[kBinsPerThread];
+  int sum = 0;
+#pragma unroll
+  for (int i = 0; i < kBinsPerThread; ++i) {
+    const int b = tid * kBinsPerThread + i;
+    bin_count[i] = b < S::kBins ? __ldcg(&row_histogram[b]) : 0;
+    sum += bin_count[i];
+  }
+  int before = 0;
+  Scan(scan_storage).ExclusiveSum(sum, before);
+#pragma unroll
+  for (int i = 0; i < kBinsPerThread; ++i) {
+    const int b = tid * kBinsPerThread + i;
+    if (b < S::kBins && before + bin_count[i] >= keep && (b == 0 || before < keep)) {
+      row_state = RowSelectState{static_cast<uint32_t>(b), before, keep - before, keep >= candidates ? 1 : 0};
+    }
+    before += bin_count[i];
+  }
+  for (int b = tid; b < S::kBins; b += kFusedThreads) row_histogram[b] = 0;
+  if (tid == 0) a.row_counter[row] = 0;
+  __syncthreads();
+  const RowSelectState state = row_state;
+  if (tid == 0) a.state[row] = state;
+  int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
+  // Phase 2b. Per chunk: below T and at T, from its histogram (8 threads per chunk).
+  const uint32_t threshold = state.take_all ? static_cast<uint32_t>(S::kBins) : state.threshold;
+  const size_t row_chunks = static_cast<size_t>(row) * a.max_chunks;
+  for (int c0 = 0; c0 < chunks; c0 += kFusedThreads / 8) {
+    const int c = c0 + tid / 8, sub = tid % 8;
+    int less = 0, tie = 0;
+    if (c < chunks) {
+      const int32_t* h = a.chunk_histogram + (row_chunks + c) * kHistStride;
+      for (int b = sub; b < static_cast<int>(threshold) && b < S::kBins; b += 8) less += __ldcg(h + b);
+      if (sub == 0 && threshold < static_cast<uint32_t>(S::kBins)) tie = __ldcg(h + threshold);
+    }
+#pragma unroll
+    for (int width = 4; width > 0; width /= 2) {
+      less += __shfl_xor_sync(0xffffffffu, less, width);
+      tie += __shfl_xor_sync(0xffffffffu, tie, width);
+    }
+    if (c < chunks && sub == 0) {
+      a.chunk_less[row_chunks + c] = less;
+      a.chunk_tie[row_chunks + c] = tie;
+    }
+  }
+  __syncthreads();
+  const int kept = assign_chunk_offsets(a, row, chunks, state.ties_needed, scan_storage);
+  if (tid == 0) {
+    list[kept] = n - 1;  // the current token closes the list
+    a.counts[row] = kept + 1;
+  }
+}
+
 template <int D, int HEADS>
 __global__ __launch_bounds__(kFusedThreads, 2) void adamas_fused_kernel(SelectArgs a, float hadamard_scale) {
   using S = FusedShape<D>;
   __shared__ __align__(16) uint8_t query_code[kMaxGroup][D / 4];
   __shared__ int histogram[kWarps * S::kBins];
   __shared__ bool is_last;
-  using Scan = cub::BlockScan<int, kFusedThreads>;
-  __shared__ typename Scan::TempStorage scan_storage;
+  __shared__ typename ChunkScan::TempStorage scan_storage;
   __shared__ RowSelectState row_state;
 
+  grid_dependency_trigger();  // lets a programmatically launched compact kernel be scheduled early
   const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int n = a.seq_lens[seq];
@@ -191,101 +259,175 @@ __global__ __launch_bounds__(kFusedThreads, 2) void adamas_fused_kernel(SelectAr
   if (!is_last) return;
   __threadfence();
 
-  // Phase 2a. Threshold T: the smallest distance whose inclusive count reaches keep.
+  finish_row<D>(a, row, n, candidates, chunks, scan_storage, row_state);
+}
+
+// v5, "bounded": the same result with fewer registers (3 blocks per multiprocessor) and far fewer
+// histogram updates.
+//  - 80 registers (3 blocks per SM; 2 with 4 or 8 heads per row) instead of 128 (2 blocks).
+//  - A round scores kSlots tokens per lane: the page-table reads, then all kSlots * d/64 16-byte
+//    code loads are issued before any arithmetic; the next round's loads are issued as soon as the
+//    current codes are scored (before the histogram updates and the barrier), so the loads of a
+//    round fly while the block histograms and synchronizes. No second register set of codes.
+//  - One block histogram, updated only for distances <= `bound`: the keep-th smallest distance the
+//    block has scored so far, recomputed after each round. The row's threshold T is at most any
+//    subset's keep-th smallest, so every distance <= T is still counted and the bins <= T of the
+//    chunk and row histograms stay exact, which is all finish_row reads. With keep = 255 of 4096
+//    candidates per block, three quarters of the updates after the first round are skipped.
+// 3 blocks per SM (80 registers) spill with 4 and 8 heads per row (ptxas): 2 there.
+template <int HEADS>
+constexpr int kBoundedMinBlocks = HEADS >= 4 ? 2 : 3;
+
+template <int D, int HEADS>
+__global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adamas_bounded_kernel(SelectArgs a,
+                                                                                                  float hadamard_scale) {
+  using S = FusedShape<D>;
   constexpr int kBinsPerThread = (S::kBins + kFusedThreads - 1) / kFusedThreads;
+  __shared__ __align__(16) uint8_t query_code[HEADS][D / 4];
+  __shared__ int histogram[S::kBins];
+  __shared__ int bound;  // distances above it cannot be among the row's kept candidates
+  __shared__ bool is_last;
+  __shared__ typename ChunkScan::TempStorage scan_storage;
+  __shared__ RowSelectState row_state;
+
+  grid_dependency_trigger();  // lets a programmatically launched compact kernel be scheduled early
+  const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int n = a.seq_lens[seq];
+  const int candidates = row_candidates(a, n);
+  if (!begin_row(a, row, seq, r, candidates)) return;
+  const int chunks = ceil_div(candidates, kFusedTokens);
+  if (static_cast<int>(blockIdx.x) >= chunks) return;
+  const int kv_head = row_kv_head_dev(a, r), first_head = row_first_q_head_dev(a, r);
   const int keep = row_keep(a);
-  int bin_count[kBinsPerThread];
-  int sum = 0;
+  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
+  const int chunk_start = blockIdx.x * kFusedTokens;
+
+  // Token of slot j in a round: lane l takes token l of 32 consecutive ones, as in v4.
+  auto round_token = [&](int round, int j) {
+    return chunk_start + round * S::kTokensPerRound + (warp * S::kSlots + j) * 32 + lane;
+  };
+  auto load_round = [&](int round, uint4 (&codes)[S::kSlots][S::kVectors]) {
+    int page[S::kSlots];
 #pragma unroll
-  for (int i = 0; i < kBinsPerThread; ++i) {
-    const int b = tid * kBinsPerThread + i;
-    bin_count[i] = b < S::kBins ? __ldcg(&row_histogram[b]) : 0;
-    sum += bin_count[i];
-  }
-  int before = 0;
-  Scan(scan_storage).ExclusiveSum(sum, before);
-#pragma unroll
-  for (int i = 0; i < kBinsPerThread; ++i) {
-    const int b = tid * kBinsPerThread + i;
-    if (b < S::kBins && before + bin_count[i] >= keep && (b == 0 || before < keep)) {
-      row_state = RowSelectState{static_cast<uint32_t>(b), before, keep - before, keep >= candidates ? 1 : 0};
+    for (int j = 0; j < S::kSlots; ++j) {  // page-table reads first: they are the loads' addresses
+      const int t = round_token(round, j);
+      page[j] = t < candidates ? __ldg(page_row + t / a.page_size) : -1;
     }
-    before += bin_count[i];
-  }
-  for (int b = tid; b < S::kBins; b += kFusedThreads) row_histogram[b] = 0;
-  if (tid == 0) a.row_counter[row] = 0;
+#pragma unroll
+    for (int j = 0; j < S::kSlots; ++j) {
+      const int t = round_token(round, j);
+      const uint4* address = reinterpret_cast<const uint4*>(
+          a.key_codes + ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + t % a.page_size) * (D / 4));
+#pragma unroll
+      for (int v = 0; v < S::kVectors; ++v) codes[j][v] = page[j] >= 0 ? __ldg(address + v) : make_uint4(0, 0, 0, 0);
+    }
+  };
+
+  uint4 codes[S::kSlots][S::kVectors];
+  load_round(0, codes);  // in flight while the query codes are built
+  for (int b = tid; b < S::kBins; b += kFusedThreads) histogram[b] = 0;
+  if (tid == 0) bound = S::kBins;  // no bound until the block has scored keep candidates
+  if (warp < HEADS)
+    warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
+                       a.thresholds, query_code[warp]);
   __syncthreads();
-  const RowSelectState state = row_state;
-  if (tid == 0) a.state[row] = state;
-  int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
-  // Phase 2b. Per chunk: below T and at T, from its histogram (8 threads per chunk).
-  const uint32_t threshold = state.take_all ? static_cast<uint32_t>(S::kBins) : state.threshold;
-  const size_t row_chunks = static_cast<size_t>(row) * a.max_chunks;
-  for (int c0 = 0; c0 < chunks; c0 += kFusedThreads / 8) {
-    const int c = c0 + tid / 8, sub = tid % 8;
-    int less = 0, tie = 0;
-    if (c < chunks) {
-      const int32_t* h = a.chunk_histogram + (row_chunks + c) * kHistStride;
-      for (int b = sub; b < static_cast<int>(threshold) && b < S::kBins; b += 8) less += __ldcg(h + b);
-      if (sub == 0 && threshold < static_cast<uint32_t>(S::kBins)) tie = __ldcg(h + threshold);
-    }
+  constexpr bool kQueryInRegisters = HEADS * (D / 32) <= 8;  // 16 registers at most: 3 blocks per SM
+  uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
+  if constexpr (kQueryInRegisters)
 #pragma unroll
-    for (int width = 4; width > 0; width /= 2) {
-      less += __shfl_xor_sync(0xffffffffu, less, width);
-      tie += __shfl_xor_sync(0xffffffffu, tie, width);
+    for (int i = 0; i < HEADS * (D / 32); ++i) query_words[i] = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
+  uint16_t* distance_row = a.distances + static_cast<size_t>(row) * a.candidate_stride;
+  const int chunk_end = min(candidates, chunk_start + kFusedTokens);
+
+  for (int round = 0; round < S::kRounds; ++round) {
+    if (chunk_start + round * S::kTokensPerRound >= chunk_end) break;  // block-uniform
+    int best[S::kSlots];
+#pragma unroll
+    for (int j = 0; j < S::kSlots; ++j) {
+      const uint64_t* key = reinterpret_cast<const uint64_t*>(codes[j]);
+      best[j] = 3 * D;
+#pragma unroll
+      for (int h = 0; h < HEADS; ++h) {
+        const uint64_t* query = kQueryInRegisters ? query_words + h * (D / 32)
+                                                  : reinterpret_cast<const uint64_t*>(query_code[h]);
+        int distance = 0;
+#pragma unroll
+        for (int w = 0; w < D / 32; ++w) distance += l1_distance_word_dev(query[w], key[w]);
+        best[j] = min(best[j], distance);
+      }
     }
-    if (c < chunks && sub == 0) {
-      a.chunk_less[row_chunks + c] = less;
-      a.chunk_tie[row_chunks + c] = tie;
+    const bool more = round + 1 < S::kRounds && chunk_start + (round + 1) * S::kTokensPerRound < chunk_end;
+    if (more) load_round(round + 1, codes);
+    const int bound_now = bound;
+#pragma unroll
+    for (int j = 0; j < S::kSlots; ++j) {
+      const int t = round_token(round, j);
+      if (t < chunk_end) {
+        distance_row[t] = static_cast<uint16_t>(best[j]);
+        if (best[j] <= bound_now) atomicAdd(&histogram[best[j]], 1);
+      }
     }
+    if (!more) break;
+    // New bound: the smallest bin whose inclusive count reaches keep (counts <= the old bound are
+    // exact, and the new bound is never above the old one).
+    __syncthreads();
+    int bin_count[kBinsPerThread], sum = 0;
+#pragma unroll
+    for (int i = 0; i < kBinsPerThread; ++i) {
+      const int b = tid * kBinsPerThread + i;
+      bin_count[i] = b < S::kBins ? histogram[b] : 0;
+      sum += bin_count[i];
+    }
+    int before = 0;
+    ChunkScan(scan_storage).ExclusiveSum(sum, before);
+#pragma unroll
+    for (int i = 0; i < kBinsPerThread; ++i) {
+      const int b = tid * kBinsPerThread + i;
+      if (b < S::kBins && before < keep && before + bin_count[i] >= keep) bound = b;
+      before += bin_count[i];
+    }
+    __syncthreads();
   }
   __syncthreads();
-  // Ties are taken from the latest chunks first; offsets are the exclusive prefix of what each
-  // chunk keeps (compact_kernel then fills each chunk's slots in ascending order).
-  int chunk_less[kMaxChunkItems], chunk_tie[kMaxChunkItems];
-#pragma unroll
-  for (int i = 0; i < kMaxChunkItems; ++i) {
-    const int c = tid * kMaxChunkItems + i;
-    chunk_less[i] = c < chunks ? __ldcg(&a.chunk_less[row_chunks + c]) : 0;
-    chunk_tie[i] = c < chunks ? __ldcg(&a.chunk_tie[row_chunks + c]) : 0;
+  int32_t* row_histogram = a.histogram + static_cast<size_t>(row) * kHistStride;
+  int32_t* chunk_histogram = a.chunk_histogram + (static_cast<size_t>(row) * a.max_chunks + blockIdx.x) * kHistStride;
+  const int final_bound = bound;
+  for (int b = tid; b < S::kBins; b += kFusedThreads) {
+    const int count = histogram[b];
+    chunk_histogram[b] = count;  // every bin: stale counts of an earlier step must not survive
+    if (count && b <= final_bound) atomicAdd(&row_histogram[b], count);
   }
-  int ties_through[kMaxChunkItems], all_ties;
-  Scan(scan_storage).InclusiveSum(chunk_tie, ties_through, all_ties);
+  __threadfence();
   __syncthreads();
-  int output[kMaxChunkItems], taken[kMaxChunkItems];
-#pragma unroll
-  for (int i = 0; i < kMaxChunkItems; ++i) {
-    taken[i] = min(chunk_tie[i], max(0, state.ties_needed - (all_ties - ties_through[i])));
-    output[i] = chunk_less[i] + taken[i];
-  }
-  int offset[kMaxChunkItems], kept;
-  Scan(scan_storage).ExclusiveSum(output, offset, kept);
-#pragma unroll
-  for (int i = 0; i < kMaxChunkItems; ++i) {
-    const int c = tid * kMaxChunkItems + i;
-    if (c < chunks) {
-      a.chunk_offset[row_chunks + c] = offset[i];
-      a.chunk_taken[row_chunks + c] = taken[i];
-    }
-  }
-  if (tid == 0) {
-    list[kept] = n - 1;  // the current token closes the list
-    a.counts[row] = kept + 1;
-  }
+  if (tid == 0) is_last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(chunks - 1);
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();
+
+  finish_row<D>(a, row, n, candidates, chunks, scan_storage, row_state);
 }
 
 }  // namespace
 
-void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream) {
+void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candidates, EstimateVariant variant,
+                                cudaStream_t stream) {
   const float scale = hadamard_scale(args.head_dim);
   const dim3 grid(std::max(1, ceil_div(max_candidates, kFusedTokens)), batch * args.rows_per_seq);
   auto launch = [&](auto dim) {
     constexpr int D = decltype(dim)::value;
+    auto run = [&](auto heads) {
+      constexpr int H = decltype(heads)::value;
+      if (variant == EstimateVariant::kBounded)
+        adamas_bounded_kernel<D, H><<<grid, kFusedThreads, 0, stream>>>(args, scale);
+      else
+        adamas_fused_kernel<D, H><<<grid, kFusedThreads, 0, stream>>>(args, scale);
+    };
     switch (args.heads_per_row) {
-      case 1: adamas_fused_kernel<D, 1><<<grid, kFusedThreads, 0, stream>>>(args, scale); break;
-      case 2: adamas_fused_kernel<D, 2><<<grid, kFusedThreads, 0, stream>>>(args, scale); break;
-      case 4: adamas_fused_kernel<D, 4><<<grid, kFusedThreads, 0, stream>>>(args, scale); break;
-      case 8: adamas_fused_kernel<D, 8><<<grid, kFusedThreads, 0, stream>>>(args, scale); break;
+      case 1: run(std::integral_constant<int, 1>{}); break;
+      case 2: run(std::integral_constant<int, 2>{}); break;
+      case 4: run(std::integral_constant<int, 4>{}); break;
+      case 8: run(std::integral_constant<int, 8>{}); break;
       default: throw Error(detail::concat("CUDA adamas select: ", args.heads_per_row, " query heads per row not supported (1, 2, 4, 8)"));
     }
   };

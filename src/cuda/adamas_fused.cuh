@@ -2,12 +2,15 @@
 // every chunk's output offset.
 #pragma once
 
+#include "cuda/kernel_variants.cuh"
 #include "cuda/select_common.cuh"
 
 namespace adamas::cuda {
 
 // For the adamas policy: distances, row state and chunk offsets; the lists are then written by
-// launch_compact_distances (select.cuh). Selections equal select_tokens_ref's (tested).
-void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream);
+// launch_compact_distances (select.cuh). Selections equal select_tokens_ref's (tested), with
+// either variant (kLanePerToken: v4; kBounded: v5, see adamas_fused.cu).
+void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candidates, EstimateVariant variant,
+                                cudaStream_t stream);
 
 }  // namespace adamas::cuda

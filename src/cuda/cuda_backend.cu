@@ -306,6 +306,7 @@ struct DecodePlan::Impl {
   SelectionShape shape{};
   int rows = 0, candidate_stride = 0, max_chunks = 0, capacity = 0;
   int sm_count = 0, dense_splits = 1, sparse_splits = 1, max_splits = 1;
+  KernelVariants variants;  // from the environment at construction (kernel_variants.cuh)
   DeviceBuffer<uint16_t> distances;
   DeviceBuffer<uint32_t> score_keys, row_counter, unit_counter;
   DeviceBuffer<int32_t> histogram, chunk_less, chunk_tie, chunk_offset, chunk_taken, chunk_histogram, indices, counts;
@@ -399,6 +400,7 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
                config.max_context, " exceeds the CUDA selector's limit of ", kMaxChunkItems * kSelectThreads * kListChunk);
   ADAMAS_CHECK(gpu_available(), "DecodePlan: no CUDA device is present");
   ADAMAS_CUDA_CHECK(cudaDeviceGetAttribute(&m.sm_count, cudaDevAttrMultiProcessorCount, 0));
+  m.variants = kernel_variants_from_env();
 
   PagedKvView shape_view;
   shape_view.num_kv_heads = config.num_kv_heads;
@@ -433,7 +435,8 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   // One wave: the attention kernel fits 4 blocks per multiprocessor (shared memory), and a
   // second, partial wave would leave most of the machine idle at the end.
   const int wanted = std::max(1, 4 * m.sm_count / units);
-  m.dense_splits = std::clamp(ceil_div(config.max_context, 256), 1, wanted);
+  const int dense_wanted = std::max(1, attention_blocks_per_sm(m.variants.dense) * m.sm_count / units);
+  m.dense_splits = std::clamp(ceil_div(config.max_context, 256), 1, dense_wanted);
   m.sparse_splits = std::clamp(ceil_div(m.capacity, 32), 1, wanted);  // about one 32-token tile per split
   m.max_splits = std::max(m.dense_splits, m.sparse_splits);
   const size_t head_slots = static_cast<size_t>(config.max_batch) * config.num_q_heads * m.max_splits;
@@ -457,7 +460,7 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
     // then writes the lists.
     case Policy::kAdamas:
       if (m.asymmetric()) launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
-      else launch_adamas_fused_select(a, view.batch, m.max_candidates(), to_stream(stream));
+      else launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, to_stream(stream));
       break;
     case Policy::kOracle: launch_oracle_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
     case Policy::kQuest: launch_quest_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
@@ -478,7 +481,9 @@ void DecodePlan::select_from_scores(const PagedKvView& view, StreamHandle stream
   switch (m.config.selector.policy) {
     case Policy::kFull: launch_full(a, view.batch, s); break;
     case Policy::kStreaming: launch_streaming(a, view.batch, s); break;
-    case Policy::kAdamas: launch_compact_distances(a, view.batch, m.max_candidates(), s); break;
+    case Policy::kAdamas:
+      launch_compact_distances(a, view.batch, m.max_candidates(), s, m.variants.programmatic_launch);
+      break;
     default:
       launch_radix_threshold(a, view.batch, m.max_candidates(), s);
       launch_write_lists(a, view.batch, m.max_candidates(), false, s);
@@ -522,7 +527,7 @@ void DecodePlan::attend(const PagedKvView& view, const float* q, float* out, boo
   a.partial_out = m.partial_out.data();
   a.partial_lse = m.partial_lse.data();
   a.unit_counter = m.unit_counter.data();
-  launch_decode_attention(a, view.batch, to_stream(stream));
+  launch_decode_attention(a, view.batch, to_stream(stream), m.variants.dense, m.variants.programmatic_launch);
 }
 
 void DecodePlan::step(const PagedKvView& view, const float* q, float* out, StreamHandle stream) {

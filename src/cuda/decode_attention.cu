@@ -16,6 +16,7 @@
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/decode_attention.cuh"
+#include "cuda/launch.cuh"
 
 namespace adamas::cuda {
 
@@ -24,13 +25,17 @@ namespace {
 constexpr int kThreads = kAttentionThreads;  // 8 warps: short dependency chains, a softmax warp per head
 constexpr int kStages = 3;
 
-template <typename T, int D, int HEADS>
+// kMatrixBytes: bytes of K (and of V) per tile. 8 KiB (v4; 4 blocks per SM) everywhere, or 16 KiB
+// (DenseVariant::kTile32K, dense attention only; 2 blocks per SM): the same bytes in flight per SM
+// with half the barriers and softmax passes per byte.
+template <typename T, int D, int HEADS, int kMatrixBytes = 8192>
 struct Tile {
   static constexpr int kRowBytes = D * static_cast<int>(sizeof(T));
-  static constexpr int kTile = 8192 / kRowBytes;                 // tokens per tile: 8 KiB of K (and of V)
+  static constexpr int kTile = kMatrixBytes / kRowBytes;         // tokens per tile
   static constexpr int kPitch = kRowBytes + 16;                  // padded row in shared memory
   static constexpr int kChunksPerRow = kRowBytes / 16;
-  static constexpr int kMatrixChunks = kTile * kChunksPerRow;    // 512 16-byte copies per matrix
+  static constexpr int kMatrixChunks = kTile * kChunksPerRow;    // 16-byte copies per matrix
+  static constexpr int kCopiesPerThread = kMatrixChunks / kThreads;  // of K, and as many of V
   static constexpr int kThreadsPerToken = kThreads / kTile;      // q.k: threads sharing a row
   static constexpr int kDimsPerThread = D / kThreadsPerToken;    // 32 B of the row each
   static constexpr int kElemsPerPiece = 16 / static_cast<int>(sizeof(T));
@@ -40,7 +45,8 @@ struct Tile {
   static constexpr int kTokenGroups = kThreads / kPairs;         // ... of every kTokenGroups-th token
   static constexpr size_t kStageBytes = 2ull * kTile * kPitch;
   static constexpr size_t kSharedBytes = kStages * kStageBytes + sizeof(float) * (HEADS * D / 32 * kQPitch + HEADS * kTile);
-  static_assert(kMatrixChunks == 2 * kThreads && kPieces >= 1 && kThreads % kPairs == 0, "tile shape");
+  static_assert(kMatrixChunks % kThreads == 0 && kThreads % kTile == 0 && kPieces >= 1 && kThreads % kPairs == 0,
+                "tile shape");
   static_assert(sizeof(float) * kTokenGroups * HEADS * D <= kStages * kStageBytes, "P.V partials reuse the stages");
 };
 
@@ -70,9 +76,9 @@ __device__ __forceinline__ float2 load_pair(const uint8_t* p) {
   }
 }
 
-template <typename T, int D, int HEADS>
+template <typename T, int D, int HEADS, int kMatrixBytes>
 __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArgs a) {
-  using S = Tile<T, D, HEADS>;
+  using S = Tile<T, D, HEADS, kMatrixBytes>;
   extern __shared__ __align__(16) uint8_t shared[];
   uint8_t* stages = shared;                                               // [kStages][K|V][kTile][kPitch]
   float* q_shared = reinterpret_cast<float*>(shared + kStages * S::kStageBytes);  // [HEADS][D/32][kQPitch]
@@ -80,6 +86,10 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
   __shared__ float head_max[HEADS], head_sum[HEADS], head_correction[HEADS];
   __shared__ bool is_last;
 
+  grid_dependency_trigger();
+  // Under programmatic launch everything below may be written by the kernel before (the lists,
+  // counts and dense flags by selection; q, K and V in the decoder): wait first.
+  grid_dependency_wait();
   const int unit = blockIdx.y, split = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int seq = unit / a.units_per_seq, u = unit % a.units_per_seq;
   const int kv_head = a.per_query_head ? u / a.group_size : u;
@@ -106,12 +116,12 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
     head_sum[tid] = 0.0f;
   }
 
-  // Copies of tile `tile` into stage `stage`. Thread tid copies chunk tid and tid + kThreads of K
-  // and the same two of V: two rows' worth of addresses (index list, page table) per thread.
+  // Copies of tile `tile` into stage `stage`. Thread tid copies chunks tid, tid + kThreads, ... of
+  // K and the same ones of V: kCopiesPerThread rows' worth of addresses (index list, page table).
   auto load_tile = [&](int tile, int stage) {
     uint8_t* base = stages + stage * S::kStageBytes;
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < S::kCopiesPerThread; ++i) {
       const int within = tid + i * kThreads;
       const int token = within / S::kChunksPerRow, piece = within % S::kChunksPerRow;
       const int index = begin + tile * S::kTile + token;
@@ -270,47 +280,57 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
   if (tid == 0) a.unit_counter[unit] = 0;
 }
 
-template <typename T, int D, int HEADS>
-void launch_kernel(const AttentionArgs& a, dim3 grid, cudaStream_t stream) {
-  constexpr size_t bytes = Tile<T, D, HEADS>::kSharedBytes;
+template <typename T, int D, int HEADS, int kMatrixBytes>
+void launch_tiles(const AttentionArgs& a, dim3 grid, bool programmatic, cudaStream_t stream) {
+  constexpr size_t bytes = Tile<T, D, HEADS, kMatrixBytes>::kSharedBytes;
   static const bool configured = [] {
-    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<T, D, HEADS>,
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<T, D, HEADS, kMatrixBytes>,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
     return true;
   }();
   (void)configured;
-  decode_attention_kernel<T, D, HEADS><<<grid, kThreads, bytes, stream>>>(a);
+  launch_with_dependency(decode_attention_kernel<T, D, HEADS, kMatrixBytes>, grid, dim3(kThreads), bytes, stream,
+                         programmatic, a);
+}
+
+template <typename T, int D, int HEADS>
+void launch_kernel(const AttentionArgs& a, dim3 grid, DenseVariant dense, bool programmatic, cudaStream_t stream) {
+  if (a.indices == nullptr && dense == DenseVariant::kTile32K)
+    launch_tiles<T, D, HEADS, 16384>(a, grid, programmatic, stream);
+  else
+    launch_tiles<T, D, HEADS, 8192>(a, grid, programmatic, stream);
 }
 
 template <typename T, int D>
-void launch_heads(const AttentionArgs& a, dim3 grid, cudaStream_t stream) {
+void launch_heads(const AttentionArgs& a, dim3 grid, DenseVariant dense, bool programmatic, cudaStream_t stream) {
   switch (a.heads_per_unit) {
-    case 1: launch_kernel<T, D, 1>(a, grid, stream); break;
-    case 2: launch_kernel<T, D, 2>(a, grid, stream); break;
-    case 4: launch_kernel<T, D, 4>(a, grid, stream); break;
-    case 8: launch_kernel<T, D, 8>(a, grid, stream); break;
+    case 1: launch_kernel<T, D, 1>(a, grid, dense, programmatic, stream); break;
+    case 2: launch_kernel<T, D, 2>(a, grid, dense, programmatic, stream); break;
+    case 4: launch_kernel<T, D, 4>(a, grid, dense, programmatic, stream); break;
+    case 8: launch_kernel<T, D, 8>(a, grid, dense, programmatic, stream); break;
     default: throw Error(detail::concat("CUDA attention: ", a.heads_per_unit, " query heads per KV head not supported (1, 2, 4, 8)"));
   }
 }
 
 template <typename T>
-void launch_dims(const AttentionArgs& a, dim3 grid, cudaStream_t stream) {
+void launch_dims(const AttentionArgs& a, dim3 grid, DenseVariant dense, bool programmatic, cudaStream_t stream) {
   switch (a.head_dim) {
-    case 64: launch_heads<T, 64>(a, grid, stream); break;
-    case 128: launch_heads<T, 128>(a, grid, stream); break;
-    case 256: launch_heads<T, 256>(a, grid, stream); break;
+    case 64: launch_heads<T, 64>(a, grid, dense, programmatic, stream); break;
+    case 128: launch_heads<T, 128>(a, grid, dense, programmatic, stream); break;
+    case 256: launch_heads<T, 256>(a, grid, dense, programmatic, stream); break;
     default: throw Error(detail::concat("CUDA attention: head_dim ", a.head_dim, " not supported (64, 128, 256)"));
   }
 }
 
 }  // namespace
 
-void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t stream) {
+void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t stream, DenseVariant dense,
+                             bool programmatic) {
   const dim3 grid(args.splits, batch * args.units_per_seq);
   switch (args.dtype) {
-    case DType::kF32: launch_dims<float>(args, grid, stream); break;
-    case DType::kF16: launch_dims<__half>(args, grid, stream); break;
-    default: launch_dims<__nv_bfloat16>(args, grid, stream); break;
+    case DType::kF32: launch_dims<float>(args, grid, dense, programmatic, stream); break;
+    case DType::kF16: launch_dims<__half>(args, grid, dense, programmatic, stream); break;
+    default: launch_dims<__nv_bfloat16>(args, grid, dense, programmatic, stream); break;
   }
   ADAMAS_CUDA_CHECK_LAUNCH();
 }

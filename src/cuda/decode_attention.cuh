@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include "adamas/dtype.h"
+#include "cuda/kernel_variants.cuh"
 
 namespace adamas::cuda {
 
@@ -34,6 +35,14 @@ struct AttentionArgs {
   uint32_t* unit_counter;    // [batch*units], zero between launches
 };
 
-void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t stream);
+// `dense`: the tile size of launches without index lists (kernel_variants.cuh); `programmatic`:
+// launched with programmatic dependent launch (launch.cuh), waiting for the previous kernel before
+// reading anything.
+void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t stream,
+                             DenseVariant dense = DenseVariant::kTile16K, bool programmatic = false);
+
+// Attention blocks resident per multiprocessor with each variant (shared memory bound): the plan
+// sizes its splits to one wave.
+constexpr int attention_blocks_per_sm(DenseVariant dense) { return dense == DenseVariant::kTile32K ? 2 : 4; }
 
 }  // namespace adamas::cuda

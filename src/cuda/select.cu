@@ -8,6 +8,7 @@
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 
+#include "cuda/launch.cuh"
 #include "cuda/select.cuh"
 
 namespace adamas::cuda {
@@ -68,10 +69,9 @@ __global__ __launch_bounds__(kSelectThreads) void radix_pass_kernel(SelectArgs a
 template <typename Key>
 __global__ __launch_bounds__(kSelectThreads) void count_kernel(SelectArgs a, const Key* keys_base) {
   using Reduce = cub::BlockReduce<int, kSelectThreads>;
-  using Scan = cub::BlockScan<int, kSelectThreads>;
   __shared__ union {
     typename Reduce::TempStorage reduce;
-    typename Scan::TempStorage scan;
+    typename ChunkScan::TempStorage scan;
   } storage;
   __shared__ bool is_last;
   const int row = blockIdx.y, tid = threadIdx.x, seq = row / a.rows_per_seq;
@@ -101,35 +101,7 @@ __global__ __launch_bounds__(kSelectThreads) void count_kernel(SelectArgs a, con
   __syncthreads();
   if (!is_last) return;
   __threadfence();
-  // Chunk c takes its ties only after every later chunk has given all of its own.
-  int chunk_less[kMaxChunkItems], chunk_tie[kMaxChunkItems], taken[kMaxChunkItems];
-  const size_t row_slot = static_cast<size_t>(row) * a.max_chunks;
-#pragma unroll
-  for (int i = 0; i < kMaxChunkItems; ++i) {
-    const int c = tid * kMaxChunkItems + i;
-    chunk_less[i] = c < chunks ? __ldcg(&a.chunk_less[row_slot + c]) : 0;
-    chunk_tie[i] = c < chunks ? __ldcg(&a.chunk_tie[row_slot + c]) : 0;
-  }
-  int ties_through[kMaxChunkItems], total_ties;
-  Scan(storage.scan).InclusiveSum(chunk_tie, ties_through, total_ties);
-  __syncthreads();
-  int output[kMaxChunkItems];
-#pragma unroll
-  for (int i = 0; i < kMaxChunkItems; ++i) {
-    const int ties_after = total_ties - ties_through[i];
-    taken[i] = min(chunk_tie[i], max(0, state.ties_needed - ties_after));
-    output[i] = chunk_less[i] + taken[i];
-  }
-  int offset[kMaxChunkItems], kept;
-  Scan(storage.scan).ExclusiveSum(output, offset, kept);
-#pragma unroll
-  for (int i = 0; i < kMaxChunkItems; ++i) {
-    const int c = tid * kMaxChunkItems + i;
-    if (c < chunks) {
-      a.chunk_offset[row_slot + c] = offset[i];
-      a.chunk_taken[row_slot + c] = taken[i];
-    }
-  }
+  const int kept = assign_chunk_offsets(a, row, chunks, state.ties_needed, storage.scan);
   // The current token (or the last, partial page) closes the list.
   int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
   if (a.policy == Policy::kQuest) {
@@ -147,6 +119,8 @@ template <typename Key>
 __global__ __launch_bounds__(kSelectThreads) void compact_kernel(SelectArgs a, const Key* keys_base) {
   using Scan = cub::BlockScan<int, kSelectThreads>;
   __shared__ typename Scan::TempStorage scan_storage;
+  grid_dependency_trigger();
+  grid_dependency_wait();  // under programmatic launch: the estimate's row state and offsets
   const int row = blockIdx.y, tid = threadIdx.x;
   const int candidates = row_candidates_of(a, row);
   const int chunks = ceil_div(candidates, kListChunk);
@@ -228,9 +202,11 @@ void launch_write_lists(const SelectArgs& args, int batch, int max_candidates, b
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 
-void launch_compact_distances(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream) {
+void launch_compact_distances(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream,
+                              bool programmatic) {
   const dim3 grid(std::max(1, ceil_div(max_candidates, kListChunk)), batch * args.rows_per_seq);
-  compact_kernel<uint16_t><<<grid, kSelectThreads, 0, stream>>>(args, args.distances);
+  launch_with_dependency(compact_kernel<uint16_t>, grid, dim3(kSelectThreads), 0, stream, programmatic, args,
+                         static_cast<const uint16_t*>(args.distances));
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 

@@ -12,7 +12,9 @@ void launch_radix_threshold(const SelectArgs& args, int batch, int max_candidate
 // use_distances, else score_keys). Quest expands kept pages into their tokens.
 void launch_write_lists(const SelectArgs& args, int batch, int max_candidates, bool use_distances, cudaStream_t stream);
 // Index lists from the adamas distances, once the fused estimate left the chunk offsets.
-void launch_compact_distances(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream);
+// `programmatic`: launched with programmatic dependent launch after the fused estimate (launch.cuh).
+void launch_compact_distances(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream,
+                              bool programmatic = false);
 void launch_streaming(const SelectArgs& args, int batch, cudaStream_t stream);
 void launch_full(const SelectArgs& args, int batch, cudaStream_t stream);
 

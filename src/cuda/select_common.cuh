@@ -2,6 +2,7 @@
 // Rows: row = seq * rows_per_seq + r, as in TokenSelection. Workspaces: docs/cuda_kernels.md.
 #pragma once
 
+#include <cub/block/block_scan.cuh>
 #include <cuda_runtime.h>
 
 #include "adamas/key_codes.h"
@@ -83,6 +84,48 @@ __device__ __forceinline__ bool begin_row(const SelectArgs& a, int row, int seq,
     if (candidates == 0) a.counts[row] = 0;
   }
   return candidates > 0;
+}
+
+using ChunkScan = cub::BlockScan<int, kSelectThreads>;
+
+// The row's last block, once every chunk's count below T (`chunk_less`) and at T (`chunk_tie`) is
+// stored: the ties each chunk takes and its output offset, written to `chunk_taken` and
+// `chunk_offset`. Ties are taken from the latest chunks first (top_k.h's tie-break: equal keys
+// order by descending position), so chunk c takes its ties only after every later chunk has
+// given all of its own. Returns the number of candidates kept (the closing index goes there).
+// Called by every thread of a kSelectThreads block; reuses `storage` (synchronizes before reuse).
+__device__ __forceinline__ int assign_chunk_offsets(const SelectArgs& a, int row, int chunks, int ties_needed,
+                                                    typename ChunkScan::TempStorage& storage) {
+  const int tid = threadIdx.x;
+  const size_t row_slot = static_cast<size_t>(row) * a.max_chunks;
+  int chunk_less[kMaxChunkItems], chunk_tie[kMaxChunkItems];
+#pragma unroll
+  for (int i = 0; i < kMaxChunkItems; ++i) {
+    const int c = tid * kMaxChunkItems + i;
+    chunk_less[i] = c < chunks ? __ldcg(&a.chunk_less[row_slot + c]) : 0;
+    chunk_tie[i] = c < chunks ? __ldcg(&a.chunk_tie[row_slot + c]) : 0;
+  }
+  int ties_through[kMaxChunkItems], total_ties;
+  ChunkScan(storage).InclusiveSum(chunk_tie, ties_through, total_ties);
+  __syncthreads();
+  int output[kMaxChunkItems], taken[kMaxChunkItems];
+#pragma unroll
+  for (int i = 0; i < kMaxChunkItems; ++i) {
+    const int ties_after = total_ties - ties_through[i];
+    taken[i] = min(chunk_tie[i], max(0, ties_needed - ties_after));
+    output[i] = chunk_less[i] + taken[i];
+  }
+  int offset[kMaxChunkItems], kept;
+  ChunkScan(storage).ExclusiveSum(output, offset, kept);
+#pragma unroll
+  for (int i = 0; i < kMaxChunkItems; ++i) {
+    const int c = tid * kMaxChunkItems + i;
+    if (c < chunks) {
+      a.chunk_offset[row_slot + c] = offset[i];
+      a.chunk_taken[row_slot + c] = taken[i];
+    }
+  }
+  return kept;
 }
 
 }  // namespace adamas::cuda

@@ -3,6 +3,7 @@
 // attention within 1e-3 relative (fp32 accumulation against the double-precision reference).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "adamas/attention.h"
 #include "adamas/error.h"
@@ -55,11 +56,9 @@ Fixture build(const SelectCase& c, std::mt19937_64& rng) {
   return f;
 }
 
-class SelectAttentionTest : public ::testing::TestWithParam<SelectCase> {};
-
-TEST_P(SelectAttentionTest, MatchesReference) {
-  SKIP_WITHOUT_GPU();
-  const SelectCase c = GetParam();
+// Every policy and budget of one shape against the references, with the kernel variants the
+// environment selects when the plans are built (src/cuda/kernel_variants.cuh).
+void check_against_reference(const SelectCase& c) {
   const uint64_t seed = test_seed();
   std::mt19937_64 rng(seed);
   Fixture f = build(c, rng);
@@ -160,6 +159,34 @@ TEST_P(SelectAttentionTest, MatchesReference) {
   }
 }
 
+class SelectAttentionTest : public ::testing::TestWithParam<SelectCase> {};
+
+TEST_P(SelectAttentionTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
+// The new kernel versions together (bounded estimate, 32 KiB dense tiles, programmatic dependent
+// launch): same exactness contract as the defaults.
+class NewKernelVariantsTest : public ::testing::TestWithParam<SelectCase> {
+ protected:
+  void SetUp() override {
+    setenv("ADAMAS_ESTIMATE_VARIANT", "new", 1);
+    setenv("ADAMAS_DENSE_VARIANT", "new", 1);
+    setenv("ADAMAS_PDL", "1", 1);
+  }
+  void TearDown() override {
+    unsetenv("ADAMAS_ESTIMATE_VARIANT");
+    unsetenv("ADAMAS_DENSE_VARIANT");
+    unsetenv("ADAMAS_PDL");
+  }
+};
+
+TEST_P(NewKernelVariantsTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
 std::vector<SelectCase> select_cases() {
   std::vector<SelectCase> cases;
   const std::vector<int> ragged = {1500, 37, 1, 900};
@@ -174,6 +201,27 @@ std::vector<SelectCase> select_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, SelectAttentionTest, ::testing::ValuesIn(select_cases()),
                          [](const auto& info) { return case_name(info.param); });
+
+// The shapes above, plus chunks of several estimate rounds with budgets small enough for the
+// bounded estimate's running bound to skip distances (d 64: 2 rounds of 2048, d 256: 8 of 512).
+std::vector<SelectCase> new_variant_cases() {
+  std::vector<SelectCase> cases = select_cases();
+  cases.push_back({DType::kF16, 64, 2, 1, {20000, 9000, 4097}, {1, 64, 256, 3000}});
+  cases.push_back({DType::kBF16, 256, 8, 2, {9000, 4100}, {17, 256, 1000}});
+  cases.push_back({DType::kF16, 128, 32, 32, {12000}, {256}});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, NewKernelVariantsTest, ::testing::ValuesIn(new_variant_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+TEST(KernelVariantsTest, RejectsUnknownValues) {
+  SKIP_WITHOUT_GPU();
+  setenv("ADAMAS_ESTIMATE_VARIANT", "fastest", 1);
+  DecodePlanConfig config;
+  EXPECT_THROW(DecodePlan{config}, Error);
+  unsetenv("ADAMAS_ESTIMATE_VARIANT");
+}
 
 // Contexts past one chunk-offset tile (256 chunks of 4096), budgets up to 8K.
 class LargeContextTest : public ::testing::TestWithParam<int> {};

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "adamas/bench_attn.h"
 #include "adamas/cuda_backend.h"
 #include "adamas/error.h"
+#include "adamas/selector.h"
 
 namespace {
 
@@ -26,6 +28,12 @@ std::vector<int> parse_list(const char* text) {
     start = comma + 1;
   }
   return values;
+}
+
+// The kernel variants DecodePlan picks up (src/cuda/kernel_variants.cuh; unset means the default).
+const char* env_or(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : fallback;
 }
 
 }  // namespace
@@ -53,6 +61,15 @@ int main(int argc, char** argv) {
       else if (flag == "--dtype") o.dtype = adamas::parse_dtype(value());
       else if (flag == "--iters") o.iterations = std::stoi(value());
       else if (flag == "--ragged") o.ragged = true;
+      else if (flag == "--policies") {
+        o.policies.clear();
+        std::string list = value();
+        for (size_t start = 0; start <= list.size();) {
+          const size_t comma = std::min(list.find(',', start), list.size());
+          o.policies.push_back(adamas::parse_policy(list.substr(start, comma - start)));
+          start = comma + 1;
+        }
+      }
       else if (flag == "--copy-bandwidth") copy = true;
       else throw adamas::Error("unknown flag " + flag);
     }
@@ -67,10 +84,12 @@ int main(int argc, char** argv) {
         std::printf(
             "{\"gpu\": \"%s\", \"batch\": %d, \"q_heads\": %d, \"kv_heads\": %d, \"head_dim\": %d, \"context\": %d, "
             "\"budget\": %d, \"dtype\": \"%s\", \"policy\": \"%s\", \"estimate_us\": %.2f, \"select_us\": %.2f, "
-            "\"attend_us\": %.2f, \"total_us\": %.2f, \"bytes\": %.0f, \"gb_per_s\": %.1f, \"speedup_vs_full\": %.2f}\n",
+            "\"attend_us\": %.2f, \"total_us\": %.2f, \"bytes\": %.0f, \"gb_per_s\": %.1f, \"speedup_vs_full\": %.2f, "
+            "\"estimate_variant\": \"%s\", \"dense_variant\": \"%s\", \"pdl\": \"%s\"}\n",
             report.device_name.c_str(), o.batch, o.num_q_heads, o.num_kv_heads, o.head_dim, o.context, budget,
             adamas::dtype_name(o.dtype).c_str(), adamas::policy_name(row.policy).c_str(), row.estimate_us,
-            row.select_us, row.attend_us, row.total_us, row.bytes_read, row.achieved_gb_per_s, row.speedup_vs_full);
+            row.select_us, row.attend_us, row.total_us, row.bytes_read, row.achieved_gb_per_s, row.speedup_vs_full,
+            env_or("ADAMAS_ESTIMATE_VARIANT", "old"), env_or("ADAMAS_DENSE_VARIANT", "old"), env_or("ADAMAS_PDL", "0"));
       std::fflush(stdout);
     }
     return 0;

@@ -1,0 +1,43 @@
+// Kernel variants from the environment (kernel_variants.cuh).
+#include "cuda/kernel_variants.cuh"
+
+#include <cstdlib>
+#include <string>
+
+#include "adamas/error.h"
+
+namespace adamas::cuda {
+
+namespace {
+
+// Value of `name`, or `fallback` when unset or empty; one of `allowed` else throws.
+std::string env_choice(const char* name, const char* fallback, std::initializer_list<const char*> allowed) {
+  const char* raw = std::getenv(name);
+  const std::string value = raw && *raw ? raw : fallback;
+  std::string listed;
+  for (const char* option : allowed) {
+    if (value == option) return value;
+    listed += listed.empty() ? option : std::string(", ") + option;
+  }
+  throw Error(detail::concat("environment variable ", name, "='", value, "': expected one of ", listed));
+}
+
+}  // namespace
+
+KernelVariants kernel_variants_from_env() {
+  KernelVariants v;
+  v.estimate = env_choice("ADAMAS_ESTIMATE_VARIANT", "old", {"old", "new"}) == "new" ? EstimateVariant::kBounded
+                                                                                      : EstimateVariant::kLanePerToken;
+  v.dense = env_choice("ADAMAS_DENSE_VARIANT", "old", {"old", "new"}) == "new" ? DenseVariant::kTile32K
+                                                                              : DenseVariant::kTile16K;
+  v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
+  return v;
+}
+
+std::string describe(const KernelVariants& v) {
+  return detail::concat("estimate=", v.estimate == EstimateVariant::kBounded ? "new" : "old",
+                        " dense=", v.dense == DenseVariant::kTile32K ? "new" : "old",
+                        " pdl=", v.programmatic_launch ? 1 : 0);
+}
+
+}  // namespace adamas::cuda

@@ -1,0 +1,26 @@
+// Run-time choice between kernel versions, so one benchmark run on the GPU can time the old and
+// the new version side by side and a regression can be switched off without a rebuild.
+// Read from the environment when a DecodePlan is built (docs/cuda_kernels.md, "Variants"):
+//   ADAMAS_ESTIMATE_VARIANT = old | new   fused adamas estimate (v4 lane per token | v5 bounded)
+//   ADAMAS_DENSE_VARIANT    = old | new   dense attention tiles (16 KiB | 32 KiB of K+V per stage)
+//   ADAMAS_PDL              = 0 | 1       programmatic dependent launch of compact and attention
+#pragma once
+
+#include <string>
+
+namespace adamas::cuda {
+
+enum class EstimateVariant { kLanePerToken, kBounded };
+enum class DenseVariant { kTile16K, kTile32K };
+
+struct KernelVariants {
+  EstimateVariant estimate = EstimateVariant::kLanePerToken;
+  DenseVariant dense = DenseVariant::kTile16K;
+  bool programmatic_launch = false;
+};
+
+// Throws adamas::Error naming the variable for a value other than the ones listed above.
+KernelVariants kernel_variants_from_env();
+std::string describe(const KernelVariants& variants);  // "estimate=new dense=old pdl=1"
+
+}  // namespace adamas::cuda
