@@ -75,7 +75,13 @@ INSTANTIATE_TEST_SUITE_P(Policies, CudaDecoderTest,
 TEST(CudaDecoderErrors, RejectsUnsupportedOptions) {
   if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
   cuda::CudaDecoderOptions options;
+  options.runtime.selector.estimator = Estimator::kL2;  // l1 and asymmetric only
+  EXPECT_THROW(cuda::CudaDecoder(cuda::model_shape("longchat-7b"), options), Error);
   options.runtime.selector.estimator = Estimator::kAsymmetric;
+  options.runtime.code_bits = 1;
+  EXPECT_THROW(cuda::CudaDecoder(cuda::model_shape("longchat-7b"), options), Error);
+  options.runtime.code_bits = 2;
+  options.runtime.code_hadamard = false;
   EXPECT_THROW(cuda::CudaDecoder(cuda::model_shape("longchat-7b"), options), Error);
   EXPECT_THROW(cuda::model_shape("no-such-shape"), Error);
 }

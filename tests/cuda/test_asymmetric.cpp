@@ -1,0 +1,274 @@
+// The asymmetric estimator and calibrated code books on the GPU against the CPU: selections
+// identical to select_tokens_ref over ragged batches, GQA 1/4/8, d 64/128/256, budgets 1..beyond
+// the context (fixed and calibrated books, repeated keys for ties); calibrate_device_code_books
+// equal to the CPU runtime's rule bit for bit, with the re-encoded codes equal to KvCache's; the
+// CUDA runtime with --estimator asymmetric --calibrate-after against the CPU runtime's logits.
+#include <algorithm>
+#include <filesystem>
+
+#include "adamas/cuda_decoder.h"
+#include "adamas/error.h"
+#include "adamas/hadamard.h"
+#include "adamas/model/llama_model.h"
+#include "adamas/selector.h"
+#include "cuda_test_support.h"
+#include "eval/tiny_llama.h"
+#include "test_util.h"
+
+namespace adamas::cuda::test {
+namespace {
+
+struct AsymCase {
+  int head_dim, q_heads, kv_heads;
+  std::vector<int> lens;
+  bool repeated_keys;  // a few distinct keys per sequence: many equal scores, the tie-break decides
+};
+
+std::string case_name(const AsymCase& c) {
+  std::ostringstream out;
+  out << "d" << c.head_dim << "_q" << c.q_heads << "_kv" << c.kv_heads << "_b" << c.lens.size() << "_n"
+      << *std::max_element(c.lens.begin(), c.lens.end()) << (c.repeated_keys ? "_ties" : "");
+  return out.str();
+}
+
+// The CPU runtime's calibration rule (llama_model.cpp maybe_calibrate) on sequence 0 of a host
+// cache: keys pooled [position][KV head][d], rotated with hadamard_transform.
+CodeBook cpu_runtime_book(const KvCache& cache, int layer, const std::vector<double>& quantiles) {
+  const PagedKvView view = cache.view(layer);
+  const int d = view.head_dim, n = view.seq_lens[0];
+  std::vector<float> values(static_cast<size_t>(n) * view.num_kv_heads * d);
+  for (int t = 0; t < n; ++t)
+    for (int h = 0; h < view.num_kv_heads; ++h) {
+      float* key = values.data() + (static_cast<size_t>(t) * view.num_kv_heads + h) * d;
+      const size_t offset = view.kv_offset(0, h, t);
+      for (int i = 0; i < d; ++i) key[i] = load_as_f32(view.keys, view.dtype, offset + i);
+      hadamard_transform(key, d);
+    }
+  return calibrate_code_book(values, 2, true, quantiles.empty() ? equal_mass_quantiles(2) : quantiles);
+}
+
+void check_selections(const AsymCase& c, bool calibrated) {
+  const uint64_t seed = test_seed();
+  std::mt19937_64 rng(seed);
+  KvCacheConfig config;
+  config.num_kv_heads = c.kv_heads;
+  config.head_dim = c.head_dim;
+  config.dtype = DType::kF16;
+  config.max_batch = static_cast<int>(c.lens.size());
+  config.max_tokens_per_seq = *std::max_element(c.lens.begin(), c.lens.end());
+  KvCache host(config);
+  const size_t row = static_cast<size_t>(c.kv_heads) * c.head_dim;
+  for (size_t s = 0; s < c.lens.size(); ++s) {
+    host.add_sequence();
+    std::vector<float> keys = random_normal(rng, c.lens[s] * row, 8.0f);
+    if (c.repeated_keys)
+      for (int t = 5; t < c.lens[s]; ++t) std::copy_n(keys.begin() + (t % 5) * row, row, keys.begin() + t * row);
+    const auto values = random_normal(rng, c.lens[s] * row, 1.0f);
+    host.append(static_cast<int>(s), keys.data(), values.data(), c.lens[s]);
+  }
+  DeviceKvCache device(config);
+  device.upload(host);
+  if (calibrated) {  // fitted on the device; the host takes the same book (checked equal below)
+    calibrate_device_code_books(device, {0.2, 0.45, 0.8});
+    host.set_code_book(0, device.code_book(0));
+  }
+  const PagedKvView host_view = host.view(0), device_view = device.view(0);
+  const std::vector<float> q_host = random_normal(rng, c.lens.size() * c.q_heads * c.head_dim, 8.0f);
+  DeviceArray<float> q(q_host);
+  const int batch = static_cast<int>(c.lens.size()), longest = config.max_tokens_per_seq;
+  for (int budget : {1, 2, 3, 17, 256, longest / 2 + 1, longest - 1, longest, longest + 5}) {
+    if (budget < 1) continue;
+    for (bool per_query_head : {false, true}) {
+      if (per_query_head && c.q_heads == c.kv_heads) continue;
+      SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " calibrated " << calibrated
+                                        << " budget " << budget << " per_query_head " << per_query_head);
+      SelectorOptions options;
+      options.policy = Policy::kAdamas;
+      options.estimator = Estimator::kAsymmetric;
+      options.token_budget = budget;
+      options.per_query_head = per_query_head;
+      TokenSelection expected, actual;
+      select_tokens_ref(options, host_view, q_host.data(), c.q_heads, expected);
+      DecodePlanConfig plan_config;
+      plan_config.max_batch = batch;
+      plan_config.num_q_heads = c.q_heads;
+      plan_config.num_kv_heads = c.kv_heads;
+      plan_config.head_dim = c.head_dim;
+      plan_config.dtype = config.dtype;
+      plan_config.max_context = longest;
+      plan_config.selector = options;
+      DecodePlan plan(plan_config);
+      plan.select(device_view, q.data);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      plan.download_selection(batch, actual);
+      ASSERT_EQ(actual.rows_per_seq, expected.rows_per_seq);
+      for (int s = 0; s < batch; ++s) {
+        ASSERT_EQ(actual.dense[s], expected.dense[s]) << "sequence " << s;
+        if (expected.dense[s]) continue;
+        for (int r = 0; r < expected.rows_per_seq; ++r) {
+          std::vector<int32_t> want(expected.row(s, r), expected.row(s, r) + expected.count(s, r));
+          std::vector<int32_t> got(actual.row(s, r), actual.row(s, r) + actual.count(s, r));
+          ASSERT_EQ(got, want) << "sequence " << s << " row " << r;
+        }
+      }
+    }
+  }
+}
+
+class AsymmetricSelectTest : public ::testing::TestWithParam<AsymCase> {};
+
+TEST_P(AsymmetricSelectTest, FixedBookMatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_selections(GetParam(), false);
+}
+
+TEST_P(AsymmetricSelectTest, CalibratedBookMatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_selections(GetParam(), true);
+}
+
+std::vector<AsymCase> asym_cases() {
+  std::vector<AsymCase> cases;
+  for (int d : {64, 128, 256})
+    for (auto [q, kv] : {std::pair{4, 4}, std::pair{8, 2}, std::pair{16, 2}})
+      cases.push_back({d, q, kv, {1, 37, 300, 5000, 9000}, false});
+  cases.push_back({128, 32, 4, {4097, 8193, 12}, true});   // ties across chunks of 4096
+  cases.push_back({64, 8, 8, {20000, 700}, true});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, AsymmetricSelectTest, ::testing::ValuesIn(asym_cases()),
+                         [](const ::testing::TestParamInfo<AsymCase>& info) { return case_name(info.param); });
+
+// Thresholds and centroids of calibrate_device_code_books equal the CPU runtime's, and the codes
+// it re-encodes equal KvCache::set_code_book's; every layer, fp16 and fp32 caches.
+TEST(DeviceCalibrationTest, MatchesCpuRuntimeRule) {
+  SKIP_WITHOUT_GPU();
+  const uint64_t seed = test_seed();
+  std::mt19937_64 rng(seed);
+  for (DType dtype : {DType::kF16, DType::kF32}) {
+    for (const std::vector<double>& quantiles : {std::vector<double>{}, std::vector<double>{0.1, 0.5, 0.7}}) {
+      SCOPED_TRACE(::testing::Message() << "seed " << seed << " dtype " << dtype_name(dtype) << " quantiles "
+                                        << quantiles.size());
+      KvCacheConfig config;
+      config.num_layers = 3;
+      config.num_kv_heads = 4;
+      config.head_dim = 128;
+      config.dtype = dtype;
+      config.max_batch = 1;
+      config.max_tokens_per_seq = 1000;
+      KvCache host(config);
+      host.add_sequence();
+      const int n = 777;
+      ASSERT_EQ(host.reserve_tokens(0, n), 0);
+      for (int layer = 0; layer < config.num_layers; ++layer) {
+        const auto keys = random_normal(rng, static_cast<size_t>(n) * 4 * 128, 3.0f + layer);
+        const auto values = random_normal(rng, static_cast<size_t>(n) * 4 * 128, 1.0f);
+        host.write_tokens(layer, 0, 0, n, keys.data(), values.data());
+      }
+      DeviceKvCache device(config);
+      device.upload(host);
+      const std::vector<CodeBook> books = calibrate_device_code_books(device, quantiles);
+      ASSERT_EQ(books.size(), 3u);
+      for (int layer = 0; layer < config.num_layers; ++layer) {
+        const CodeBook want = cpu_runtime_book(host, layer, quantiles);
+        for (int k = 0; k < 3; ++k) EXPECT_EQ(books[layer].thresholds[k], want.thresholds[k]) << "layer " << layer;
+        for (int k = 0; k < 4; ++k) EXPECT_EQ(books[layer].centroids[k], want.centroids[k]) << "layer " << layer;
+        EXPECT_EQ(device.code_book(layer).thresholds, want.thresholds);
+        EXPECT_NE(want.thresholds[1], 0.0f);  // fitted, not the defaults
+        host.set_code_book(layer, want);
+        std::vector<uint8_t> keys, values, codes;
+        std::vector<float> page_min, page_max;
+        device.download(layer, keys, values, codes, page_min, page_max);
+        const PagedKvView view = host.view(layer);
+        int wrong = 0;
+        for (int h = 0; h < 4; ++h)
+          for (int t = 0; t < n; ++t)
+            wrong += !std::equal(codes.begin() + view.code_offset(0, h, t), codes.begin() + view.code_offset(0, h, t) + 32,
+                                 view.key_codes + view.code_offset(0, h, t));
+        EXPECT_EQ(wrong, 0) << "re-encoded codes of layer " << layer;
+      }
+    }
+  }
+}
+
+TEST(DeviceCalibrationTest, RejectsUnsupportedCodes) {
+  SKIP_WITHOUT_GPU();
+  KvCacheConfig config;
+  config.head_dim = 64;
+  config.code_bits = 1;
+  EXPECT_THROW(DeviceKvCache{config}, Error);
+  config.code_bits = 2;
+  config.code_hadamard = false;
+  EXPECT_THROW(DeviceKvCache{config}, Error);
+  DecodePlanConfig plan;
+  plan.selector.estimator = Estimator::kL2;
+  EXPECT_THROW(DecodePlan{plan}, Error);
+  plan.selector.estimator = Estimator::kHamming;
+  EXPECT_THROW(DecodePlan{plan}, Error);
+}
+
+// The CUDA runtime (make_cuda_runtime) with the asymmetric estimator and calibration after 24
+// tokens against the CPU runtime: fp32 weights and cache on both sides, so keys (hence books and
+// scores) differ only by the order of fp32 sums; logits within 1e-4 as in test_cuda_decoder.cpp.
+TEST(CudaRuntimeAsymmetricTest, CalibratedMatchesCpuRuntime) {
+  SKIP_WITHOUT_GPU();
+  const uint32_t seed = std::random_device{}() % 100000;
+  for (Estimator estimator : {Estimator::kAsymmetric, Estimator::kL1}) {
+    SCOPED_TRACE("seed=" + std::to_string(seed) + " estimator=" + estimator_name(estimator));
+    adamas::test::TinyLlamaSpec spec;
+    spec.hidden_size = 128;
+    spec.intermediate_size = 192;
+    spec.num_heads = 8;
+    spec.num_kv_heads = 2;
+    spec.head_dim = 64;
+    spec.vocab_size = 96;
+    spec.seed = seed;
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("adamas_cuda_asym_" + std::to_string(seed));
+    std::filesystem::create_directories(dir);
+    adamas::test::write_tiny_llama(dir, spec);
+    Checkpoint checkpoint;
+    checkpoint.config = parse_hf_config(spec.config_json().dump(), "config.json");
+    checkpoint.weights = open_safetensors_dir(dir.string());
+    const LlamaModel model = LlamaModel::load(checkpoint.config, *checkpoint.weights);
+
+    RuntimeOptions options;
+    options.selector.policy = Policy::kAdamas;
+    options.selector.estimator = estimator;
+    options.selector.token_budget = 12;
+    options.selector.thresholds = {-0.5f, 0.0f, 0.5f};
+    options.calibrate_after_tokens = 24;
+    options.dense_layers = 1;
+    options.kv_dtype = DType::kF32;
+    options.max_context = 128;
+    auto cpu = make_cpu_runtime(model, options);
+    auto gpu = make_cuda_runtime(model, options);
+    std::mt19937 rng(seed);
+    std::vector<int32_t> prompt(20);
+    for (auto& token : prompt) token = static_cast<int32_t>(rng() % spec.vocab_size);
+    std::vector<float> cpu_logits(spec.vocab_size), gpu_logits(spec.vocab_size);
+    cpu->prefill(prompt, nullptr, false);
+    gpu->prefill(prompt, nullptr, false);
+    double worst = 0;
+    for (int step = 0; step < 50; ++step) {
+      const int32_t token = static_cast<int32_t>(rng() % spec.vocab_size);
+      cpu->decode(token, cpu_logits.data());
+      gpu->decode(token, gpu_logits.data());
+      worst = std::max(worst, adamas::testing::relative_error(gpu_logits, cpu_logits));
+      if (step == 10)  // calibrated at position 24 on both sides, on nearly equal keys
+        for (int layer = 0; layer < spec.num_layers; ++layer)
+          for (int k = 0; k < 3; ++k) {
+            const float want = cpu->code_book(layer).thresholds[k], got = gpu->code_book(layer).thresholds[k];
+            if (k == 0) EXPECT_NE(want, options.selector.thresholds.t0) << "the CPU runtime did not calibrate";
+            EXPECT_NEAR(got, want, 1e-4 * std::max(1.0f, std::abs(want))) << "layer " << layer << " threshold " << k;
+          }
+    }
+    EXPECT_LT(worst, 1e-4);
+    gpu->reset();  // back to the options' thresholds, as the CPU runtime
+    EXPECT_EQ(gpu->code_book(0).thresholds[0], options.selector.thresholds.t0);
+    std::filesystem::remove_all(dir);
+  }
+}
+
+}  // namespace
+}  // namespace adamas::cuda::test
