@@ -60,6 +60,12 @@ class CudaDecoder {
   // or not) runs eagerly once and is then replayed as a CUDA graph (ADAMAS_NO_GRAPH=1 at
   // construction: always eager); both give bit-identical results.
   void decode(const int32_t* tokens, float* logits, bool dense_attention = false);
+  // Dense causal prefill of `count` tokens (host) of sequence `seq` at its position, in chunks of
+  // up to runtime.prefill_chunk tokens: batched products over the chunk's rows, the fused append,
+  // and the prefill attention kernel (each token attends to every cached position up to its own).
+  // logits (host, may be null): [count][vocab] when all_positions, else the last token's [vocab].
+  // Throws on a bad sequence, a bad token or a full cache.
+  void prefill(int seq, const int32_t* tokens, int count, float* logits, bool all_positions = false);
   // Median milliseconds of a decode step replayed as a CUDA graph (tokens fixed; positions do not
   // advance: each replay redoes the same step).
   double graph_step_ms(int iterations);
@@ -74,7 +80,7 @@ class CudaDecoder {
 // Built-in shapes for speed runs: "longchat-7b", "llama3-8b" (or a config.json path).
 ModelConfig model_shape(const std::string& name);
 
-// A batch-1 DecoderRuntime over CudaDecoder (prefill runs token by token with dense attention).
+// A batch-1 DecoderRuntime over CudaDecoder (chunked dense prefill, graph-replayed decode steps).
 std::unique_ptr<DecoderRuntime> make_cuda_runtime(const LlamaModel& model, const RuntimeOptions& options);
 
 }  // namespace adamas::cuda

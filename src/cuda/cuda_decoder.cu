@@ -17,6 +17,7 @@
 #include "adamas/cuda_decoder.h"
 #include "cuda/cuda_common.cuh"
 #include "cuda/device_buffer.cuh"
+#include "cuda/prefill_attention.cuh"
 #include "cuda/random_fill.cuh"
 #include "model/rope.h"
 
@@ -200,6 +201,14 @@ struct CudaDecoder::Impl {
   // replay after rewriting the pinned buffers is the next step. ADAMAS_NO_GRAPH=1: eager steps.
   bool use_graphs = true;
   cudaGraphExec_t step_graphs[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
+  // Chunked dense prefill of one sequence (prefill()): workspaces for `prefill_rows` tokens,
+  // allocated at the first prefill; rows are tokens of the chunk, [rows][features] fp32.
+  int prefill_rows = 0;
+  struct PrefillBuffers {
+    DeviceBuffer<float> x, qkv, q, k, v, attn, proj, gate_up, logits;
+    DeviceBuffer<uint8_t> gemm_input;
+    DeviceBuffer<int32_t> tokens, positions;
+  } pre;
   // Profiling: events around the launch groups when `profile` is set.
   bool profile = false;
   std::vector<std::pair<cudaEvent_t, int>> marks;  // (event, kind of the interval it closes)
@@ -294,6 +303,95 @@ struct CudaDecoder::Impl {
     }
     enqueue_step(dense_attention, want_logits);
     return use_graphs;  // capture after this step completes
+  }
+
+  // y[rows][out] = pre.gemm_input[rows][in] * W^T: the prefill's products over a chunk's rows.
+  void prefill_product(const DeviceBuffer<uint8_t>& w, int out, int in, int rows, float* y) {
+    const float one = 1.0f, zero = 0.0f;
+    const cudaDataType type = bf16() ? CUDA_R_16BF : CUDA_R_32F;
+    ADAMAS_CUBLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, w.data(), type, in,
+                                     pre.gemm_input.data(), type, in, &zero, y, CUDA_R_32F, out, CUBLAS_COMPUTE_32F,
+                                     CUBLAS_GEMM_DEFAULT));
+  }
+  template <typename W>
+  void prefill_norm(const float* src, const DeviceBuffer<float>& weight, int rows) {
+    rms_norm_kernel<W><<<rows, kThreads, 0, stream>>>(src, weight.data(), static_cast<float>(config.rms_norm_eps),
+                                                      reinterpret_cast<W*>(pre.gemm_input.data()), hidden);
+    ADAMAS_CUDA_CHECK_LAUNCH();
+  }
+  void ensure_prefill_buffers(size_t logits_rows) {
+    if (prefill_rows == 0) {
+      prefill_rows = std::min(options.runtime.prefill_chunk, options.runtime.max_context);
+      const size_t R = prefill_rows;
+      pre.x.resize(R * hidden);
+      pre.qkv.resize(R * qkv_rows);
+      pre.q.resize(R * q_heads * head_dim);
+      pre.k.resize(R * kv_heads * head_dim);
+      pre.v.resize(R * kv_heads * head_dim);
+      pre.attn.resize(R * q_heads * head_dim);
+      pre.proj.resize(R * hidden);
+      pre.gate_up.resize(R * 2 * inter);
+      pre.gemm_input.resize(R * std::max({hidden, inter, q_heads * head_dim}) * 4);
+      pre.tokens.resize(R);
+      pre.positions.resize(R);
+    }
+    if (pre.logits.size() < logits_rows * vocab) pre.logits.resize(logits_rows * vocab);
+  }
+  // One chunk of `rows` tokens of sequence `seq` at positions start.. (tokens already on the
+  // device in pre.tokens, positions in pre.positions): the layers with dense causal attention over
+  // the cache, then the logits of every row (all_logits) or of the last row (last_logits) into
+  // pre.logits.
+  template <typename W>
+  void prefill_chunk(int seq, int start, int rows, bool all_logits, bool last_logits) {
+    const size_t R = rows;
+    embed_kernel<W><<<rows, kThreads, 0, stream>>>(pre.tokens.data(), reinterpret_cast<const W*>(embed.data()), pre.x.data(), hidden);
+    ADAMAS_CUDA_CHECK_LAUNCH();
+    for (int layer = 0; layer < layers; ++layer) {
+      const Layer& w = weights[layer];
+      prefill_norm<W>(pre.x.data(), w.input_norm, rows);
+      prefill_product(w.qkv, qkv_rows, hidden, rows, pre.qkv.data());
+      rope_split_kernel<<<rows, kThreads, 0, stream>>>(pre.qkv.data(), pre.positions.data(), inv_freq.data(), q_heads,
+                                                       kv_heads, head_dim, pre.q.data(), pre.k.data(), pre.v.data());
+      ADAMAS_CUDA_CHECK_LAUNCH();
+      // pre.positions[0] is the chunk's first position: the append's first_position of one sequence.
+      cache->append(layer, pre.k.data(), pre.v.data(), pre.positions.data(), seq, 1, rows, stream);
+      const PagedKvView view = cache->view(layer);
+      PrefillAttentionArgs a{};
+      a.keys = view.keys;
+      a.values = view.values;
+      a.page_table = view.page_table;
+      a.max_pages_per_seq = view.max_pages_per_seq;
+      a.num_kv_heads = kv_heads;
+      a.head_dim = head_dim;
+      a.page_size = view.page_size;
+      a.dtype = view.dtype;
+      a.seq = seq;
+      a.first = start;
+      a.count = rows;
+      a.q = pre.q.data();
+      a.out = pre.attn.data();
+      a.num_q_heads = q_heads;
+      a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));  // as prefill_attention_cpu
+      launch_prefill_attention(a, stream);
+      const size_t attn_count = R * q_heads * head_dim;
+      to_gemm_input_kernel<W><<<grid_for(attn_count), kThreads, 0, stream>>>(pre.attn.data(), reinterpret_cast<W*>(pre.gemm_input.data()), attn_count);
+      prefill_product(w.o, hidden, q_heads * head_dim, rows, pre.proj.data());
+      add_kernel<<<grid_for(R * hidden), kThreads, 0, stream>>>(pre.x.data(), pre.proj.data(), R * hidden);
+      prefill_norm<W>(pre.x.data(), w.post_norm, rows);
+      prefill_product(w.gate_up, 2 * inter, hidden, rows, pre.gate_up.data());
+      swiglu_kernel<W><<<grid_for(R * inter), kThreads, 0, stream>>>(pre.gate_up.data(), reinterpret_cast<W*>(pre.gemm_input.data()), inter, rows);
+      prefill_product(w.down, hidden, inter, rows, pre.proj.data());
+      add_kernel<<<grid_for(R * hidden), kThreads, 0, stream>>>(pre.x.data(), pre.proj.data(), R * hidden);
+      ADAMAS_CUDA_CHECK_LAUNCH();
+    }
+    const DeviceBuffer<uint8_t>& head = config.tie_word_embeddings ? embed : lm_head;
+    if (all_logits) {
+      prefill_norm<W>(pre.x.data(), final_norm, rows);
+      prefill_product(head, vocab, hidden, rows, pre.logits.data());
+    } else if (last_logits) {
+      prefill_norm<W>(pre.x.data() + (R - 1) * hidden, final_norm, 1);
+      prefill_product(head, vocab, hidden, 1, pre.logits.data());
+    }
   }
 
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
@@ -577,6 +675,41 @@ void CudaDecoder::decode(const int32_t* tokens, float* logits, bool dense_attent
   if (capture) m.capture_step(dense_attention, want_logits);
 }
 
+void CudaDecoder::prefill(int seq, const int32_t* tokens, int count, float* logits, bool all_positions) {
+  Impl& m = *impl_;
+  ADAMAS_CHECK(seq >= 0 && seq < m.batch, "prefill: sequence ", seq, " out of range [0, ", m.batch, ")");
+  ADAMAS_CHECK(count >= 0, "prefill: negative token count ", count);
+  for (int i = 0; i < count; ++i)
+    ADAMAS_CHECK(tokens[i] >= 0 && tokens[i] < m.vocab, "token id ", tokens[i], " at index ", i,
+                 " is outside the vocabulary [0, ", m.vocab, ")");
+  ADAMAS_CHECK(m.positions[seq] + static_cast<int64_t>(count) <= m.options.runtime.max_context, "context of ",
+               m.positions[seq] + static_cast<int64_t>(count), " tokens exceeds the cache capacity (max_context ",
+               m.options.runtime.max_context, ")");
+  if (count == 0) return;
+  m.ensure_prefill_buffers(all_positions && logits ? std::min(count, m.options.runtime.prefill_chunk) : 1);
+  std::vector<int32_t> positions(m.prefill_rows);
+  for (int begin = 0; begin < count; begin += m.prefill_rows) {
+    const int rows = std::min(m.prefill_rows, count - begin);
+    const int start = m.positions[seq] + begin;
+    for (int i = 0; i < rows; ++i) positions[i] = start + i;
+    // Pageable sources: the copies have read them when the calls return, so `positions` can be
+    // rewritten for the next chunk while this one runs.
+    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(m.pre.tokens.data(), tokens + begin, sizeof(int32_t) * rows, cudaMemcpyHostToDevice, m.stream));
+    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(m.pre.positions.data(), positions.data(), sizeof(int32_t) * rows, cudaMemcpyHostToDevice, m.stream));
+    const bool last_chunk = begin + rows == count;
+    const bool all_logits = logits && all_positions, last_logits = logits && last_chunk;
+    if (m.bf16()) m.prefill_chunk<__nv_bfloat16>(seq, start, rows, all_logits, last_logits);
+    else m.prefill_chunk<float>(seq, start, rows, all_logits, last_logits);
+    if (all_logits)
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(logits + static_cast<size_t>(begin) * m.vocab, m.pre.logits.data(),
+                                        sizeof(float) * rows * m.vocab, cudaMemcpyDeviceToHost, m.stream));
+    else if (last_logits)
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(logits, m.pre.logits.data(), sizeof(float) * m.vocab, cudaMemcpyDeviceToHost, m.stream));
+  }
+  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  m.positions[seq] += count;
+}
+
 double CudaDecoder::graph_step_ms(int iterations) {
   Impl& m = *impl_;
   ADAMAS_CHECK(iterations >= 1, "graph_step_ms: iterations must be positive");
@@ -676,20 +809,15 @@ class CudaRuntime : public DecoderRuntime {
   std::string device_name() const override { return gpu_name(); }
   void reset() override { decoder_->reset(); }
   int position() const override { return decoder_->position(0); }
-  // Dense prefill, one token per step (the CUDA prefill is not chunked yet).
   void prefill(const std::vector<int32_t>& tokens, std::vector<float>* logits, bool all_positions) override {
+    const int count = static_cast<int>(tokens.size());
     const int64_t vocab = config().vocab_size;
-    std::vector<float> step(vocab);
-    if (logits) logits->assign(static_cast<size_t>(all_positions ? tokens.size() : (tokens.empty() ? 0 : 1)) * vocab, 0.0f);
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      const bool want = logits && (all_positions || i + 1 == tokens.size());
-      decode_one(tokens[i], want ? step.data() : nullptr, /*dense=*/true);
-      if (want) std::copy(step.begin(), step.end(), logits->begin() + (all_positions ? i * vocab : 0));
-    }
+    if (logits) logits->assign(static_cast<size_t>(all_positions ? count : (count > 0 ? 1 : 0)) * vocab, 0.0f);
+    decoder_->prefill(0, tokens.data(), count, logits ? logits->data() : nullptr, all_positions);
   }
   void decode(int32_t token, float* logits) override {
     const auto start = std::chrono::steady_clock::now();
-    decode_one(token, logits, false);
+    decoder_->decode(&token, logits, /*dense_attention=*/false);
     stats_.context = position();
     stats_.kv_bytes_read = 0;
     stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -701,8 +829,6 @@ class CudaRuntime : public DecoderRuntime {
   CodeBook code_book(int) const override { return CodeBook::from_thresholds(options_.selector.thresholds); }
 
  private:
-  void decode_one(int32_t token, float* logits, bool dense) { decoder_->decode(&token, logits, dense); }
-
   RuntimeOptions options_;
   std::unique_ptr<CudaDecoder> decoder_;
   DecodeStepStats stats_;
