@@ -58,6 +58,12 @@ class DeviceKvCache {
   void append(int layer, const float* keys, const float* values, const int32_t* first_position, int first_seq,
               int batch, int count, StreamHandle stream = nullptr);
 
+  // After sequence `seq` is cut back to its first `length` tokens (the caller's lengths; the
+  // device seq_lens are not touched): rebuilds, in every layer, the page min/max of a partially
+  // kept last page from its stored keys, bit-identical to appending only those tokens. Positions
+  // past `length` are then free to be appended again. Asynchronous on `stream`.
+  void truncate(int seq, int length, StreamHandle stream = nullptr);
+
   // Device view of one layer (device pointers; batch = the batch set last). Its code_book points
   // to the layer's host-side code book (below), which the selectors code and score with.
   PagedKvView view(int layer) const;

@@ -20,6 +20,11 @@ struct CudaDecoderOptions {
   RuntimeOptions runtime;            // policy, budget, dense layers, page size, KV dtype, max_context
   int max_batch = 1;
   DType weight_dtype = DType::kBF16;  // kF32 for parity checks, kBF16 for speed
+  // Weight products: kOwn is our GEMV with the step's elementwise work folded into its write
+  // (bf16 weights, batch <= 16; src/cuda/gemv.h), kCublas the cuBLAS products and separate kernels.
+  // kAuto takes kOwn where it applies unless the environment says ADAMAS_GEMV=cublas.
+  enum class Gemv { kAuto, kOwn, kCublas };
+  Gemv gemv = Gemv::kAuto;
 };
 
 // Time of one decode step by kind of work, milliseconds (events around each launch group, so a
@@ -66,6 +71,13 @@ class CudaDecoder {
   // logits (host, may be null): [count][vocab] when all_positions, else the last token's [vocab].
   // Throws on a bad sequence, a bad token or a full cache.
   void prefill(int seq, const int32_t* tokens, int count, float* logits, bool all_positions = false);
+  // Cuts sequence `seq` back to its first `length` tokens (DecoderRuntime::rewind): page bounds
+  // of a partially kept page are rebuilt; the next token goes to position `length`.
+  void rewind(int seq, int length);
+  // Switches the policy/budget/selector options of the decode steps (DecoderRuntime::set_selector:
+  // thresholds and estimator stay those of construction). Plans a new DecodePlan and drops the
+  // captured step graphs; not for the per-token path.
+  void set_selector(const SelectorOptions& selector);
   // Median milliseconds of a decode step replayed as a CUDA graph (tokens fixed; positions do not
   // advance: each replay redoes the same step).
   double graph_step_ms(int iterations);
@@ -96,6 +108,8 @@ struct BenchE2eOptions {
   std::vector<Policy> policies = {Policy::kFull, Policy::kAdamas};
   std::vector<int> budgets = {64, 256, 1024};
   std::vector<int> batches = {1};
+  // Weight products per configuration: "own" (our GEMV, gemv.h) and/or "cublas": A/B in one run.
+  std::vector<std::string> gemvs = {"own"};
   int dense_layers = 2;
   DType weight_dtype = DType::kBF16;
   DType kv_dtype = DType::kF16;
@@ -108,6 +122,7 @@ struct BenchE2eRow {
   std::string shape;
   int batch = 1, context = 0, budget = 0;
   Policy policy = Policy::kFull;
+  std::string gemv = "own";          // "own" or "cublas" (f32 weights always run cuBLAS)
   bool skipped = false;               // did not fit in memory_limit_gib
   double ms_per_step = 0;             // CUDA-graph replay, median
   double tokens_per_second = 0;       // batch / step time

@@ -94,6 +94,11 @@ class KvCache {
   // cache dtype, and from the stored (rounded) keys writes the key codes (Hadamard, bucketize,
   // pack) and updates the page min/max. Throws on bad positions or non-finite keys/values.
   void write_tokens(int layer, int seq, int first, int count, const float* keys, const float* values);
+  // Shortens sequence `seq` to its first `length` tokens: pages past them return to the pool, and
+  // the page min/max of a partially kept last page is recomputed from its stored keys in position
+  // order, so the cache equals one that only ever held those tokens. Throws when length is
+  // outside [0, seq_len].
+  void truncate(int seq, int length);
   // reserve_tokens + write_tokens for a single-layer cache.
   void append(int seq, const float* keys, const float* values, int count = 1);
 

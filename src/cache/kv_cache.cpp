@@ -127,6 +127,41 @@ void KvCache::write_tokens(int layer, int seq, int first, int count, const float
   }
 }
 
+void KvCache::truncate(int seq, int length) {
+  ADAMAS_CHECK(seq >= 0 && seq < batch(), "KV cache: sequence ", seq, " does not exist (batch ", batch(), ")");
+  ADAMAS_CHECK(length >= 0 && length <= seq_lens_[seq], "KV cache: cannot truncate sequence ", seq, " of length ",
+               seq_lens_[seq], " to ", length, " tokens");
+  const int p = config_.page_size;
+  const int kept_pages = (length + p - 1) / p;
+  int32_t* table = page_table_.data() + static_cast<size_t>(seq) * max_pages_per_seq_;
+  // Freed from the last page down, so the next allocations hand them out in their old order.
+  for (int logical = (seq_lens_[seq] + p - 1) / p - 1; logical >= kept_pages; --logical) {
+    free_pages_.push_back(table[logical]);
+    table[logical] = -1;
+  }
+  seq_lens_[seq] = length;
+  const int slots = length % p;
+  if (slots == 0) return;  // no partial page: the next token starts a fresh page
+  const int d = config_.head_dim;
+  for (int layer = 0; layer < config_.num_layers; ++layer) {
+    const PagedKvView layer_view = view(layer);
+    for (int h = 0; h < config_.num_kv_heads; ++h) {
+      float* page_min = page_min_[layer].data() + layer_view.page_meta_offset(seq, h, kept_pages - 1);
+      float* page_max = page_max_[layer].data() + layer_view.page_meta_offset(seq, h, kept_pages - 1);
+      std::fill_n(page_min, d, std::numeric_limits<float>::infinity());
+      std::fill_n(page_max, d, -std::numeric_limits<float>::infinity());
+      for (int position = length - slots; position < length; ++position) {  // write_tokens' order
+        const size_t offset = layer_view.kv_offset(seq, h, position);
+        for (int i = 0; i < d; ++i) {
+          const float stored = load_as_f32(keys_[layer].data(), config_.dtype, offset + i);
+          page_min[i] = std::min(page_min[i], stored);
+          page_max[i] = std::max(page_max[i], stored);
+        }
+      }
+    }
+  }
+}
+
 void KvCache::check_finite(const float* keys, const float* values, int count) const {
   const size_t row = static_cast<size_t>(config_.num_kv_heads) * config_.head_dim;
   for (size_t i = 0; i < static_cast<size_t>(count) * row; ++i)

@@ -64,7 +64,33 @@ __global__ void append_kernel(AppendArgs a, float scale) {
   a.page_max[meta] = high;
 }
 
+template <typename T>
+__global__ void page_bounds_kernel(PageBoundsArgs a) {
+  const int kv_head = blockIdx.x, i = threadIdx.x, d = a.head_dim;
+  const T* keys = static_cast<const T*>(a.keys);
+  float low = INFINITY, high = -INFINITY;
+  for (int slot = 0; slot < a.slots; ++slot) {
+    const float x = Elem<T>::to_float(keys[((static_cast<size_t>(a.page) * a.num_kv_heads + kv_head) * a.page_size + slot) * d + i]);
+    low = x < low ? x : low;
+    high = high < x ? x : high;
+  }
+  const size_t meta = (static_cast<size_t>(a.page) * a.num_kv_heads + kv_head) * d + i;
+  a.page_min[meta] = low;
+  a.page_max[meta] = high;
+}
+
 }  // namespace
+
+void launch_page_bounds(const PageBoundsArgs& args, cudaStream_t stream) {
+  ADAMAS_CHECK(args.slots >= 1 && args.slots <= args.page_size && args.head_dim >= 32 && args.head_dim <= 1024,
+               "CUDA page bounds: ", args.slots, " slots of page size ", args.page_size, ", head_dim ", args.head_dim);
+  switch (args.dtype) {
+    case DType::kF32: page_bounds_kernel<float><<<args.num_kv_heads, args.head_dim, 0, stream>>>(args); break;
+    case DType::kF16: page_bounds_kernel<__half><<<args.num_kv_heads, args.head_dim, 0, stream>>>(args); break;
+    default: page_bounds_kernel<__nv_bfloat16><<<args.num_kv_heads, args.head_dim, 0, stream>>>(args); break;
+  }
+  ADAMAS_CUDA_CHECK_LAUNCH();
+}
 
 void launch_append(const AppendArgs& args, cudaStream_t stream) {
   check_head_dim(args.head_dim);

@@ -28,4 +28,17 @@ struct AppendArgs {
 
 void launch_append(const AppendArgs& args, cudaStream_t stream);
 
+// Page min/max of one page rebuilt from its first `slots` stored keys, in slot order with the
+// append kernel's comparisons (bit-identical to appending those tokens): a rewound cache.
+struct PageBoundsArgs {
+  const void* keys;   // cache keys of the layer (dtype)
+  float* page_min;
+  float* page_max;
+  int page;           // physical page
+  int slots;          // 1 .. page_size
+  int num_kv_heads, head_dim, page_size;
+  DType dtype;
+};
+void launch_page_bounds(const PageBoundsArgs& args, cudaStream_t stream);
+
 }  // namespace adamas::cuda

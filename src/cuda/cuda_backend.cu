@@ -205,6 +205,35 @@ void DeviceKvCache::append(int layer, const float* keys, const float* values, co
   launch_append(a, to_stream(stream));
 }
 
+void DeviceKvCache::truncate(int seq, int length, StreamHandle stream) {
+  Impl& m = *impl_;
+  ADAMAS_CHECK(seq >= 0 && seq < m.config.max_batch, "DeviceKvCache::truncate: sequence ", seq, " out of range");
+  ADAMAS_CHECK(length >= 0 && length <= m.max_pages_per_seq * m.config.page_size, "DeviceKvCache::truncate: length ",
+               length, " exceeds the capacity");
+  const int slots = length % m.config.page_size;
+  if (slots == 0) return;  // no partial page: the next append starts a fresh page
+  // The page table is planned on the host (set_page_table) and fixed afterwards; read the entry back.
+  int32_t page = -1;
+  ADAMAS_CUDA_CHECK(cudaMemcpy(&page, m.page_table.data() + static_cast<size_t>(seq) * m.max_pages_per_seq +
+                                          length / m.config.page_size,
+                               sizeof(int32_t), cudaMemcpyDeviceToHost));
+  ADAMAS_CHECK(page >= 0 && page < m.num_pages, "DeviceKvCache::truncate: position ", length - 1, " of sequence ", seq,
+               " has no page");
+  for (int layer = 0; layer < m.config.num_layers; ++layer) {
+    PageBoundsArgs a{};
+    a.keys = m.keys[layer].data();
+    a.page_min = m.page_min[layer].data();
+    a.page_max = m.page_max[layer].data();
+    a.page = page;
+    a.slots = slots;
+    a.num_kv_heads = m.config.num_kv_heads;
+    a.head_dim = m.config.head_dim;
+    a.page_size = m.config.page_size;
+    a.dtype = m.config.dtype;
+    launch_page_bounds(a, to_stream(stream));
+  }
+}
+
 PagedKvView DeviceKvCache::view(int layer) const {
   const Impl& m = *impl_;
   ADAMAS_CHECK(layer >= 0 && layer < m.config.num_layers, "DeviceKvCache::view: layer ", layer, " out of range");

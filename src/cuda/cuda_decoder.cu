@@ -17,6 +17,7 @@
 #include "adamas/cuda_decoder.h"
 #include "cuda/cuda_common.cuh"
 #include "cuda/device_buffer.cuh"
+#include "cuda/gemv.h"
 #include "cuda/prefill_attention.cuh"
 #include "cuda/random_fill.cuh"
 #include "model/rope.h"
@@ -223,8 +224,39 @@ struct CudaDecoder::Impl {
     marks.push_back({event, kind});
   }
 
+  // Our GEMV (gemv.h) or cuBLAS, decided once per decoder: bf16 weights and batch <= 16 only.
+  int own_gemv_choice = -1;  // -1: not decided yet
+  bool own_gemv() {
+    if (own_gemv_choice < 0) {
+      const char* env = std::getenv("ADAMAS_GEMV");
+      const bool env_cublas = env && std::string(env) == "cublas";
+      const bool wanted = options.gemv == CudaDecoderOptions::Gemv::kOwn ||
+                          (options.gemv == CudaDecoderOptions::Gemv::kAuto && !env_cublas);
+      own_gemv_choice = wanted && bf16() && batch <= kGemvMaxBatch ? 1 : 0;
+    }
+    return own_gemv_choice == 1;
+  }
+  // The GEMV on the step's bf16 input (gemm_input unless given), rows W [out][in].
+  GemvProblem gemv_problem(const DeviceBuffer<uint8_t>& w, int out, int in, GemvEpilogue epilogue,
+                           const void* input = nullptr) const {
+    GemvProblem p;
+    p.weight = reinterpret_cast<const uint16_t*>(w.data());
+    p.input = reinterpret_cast<const uint16_t*>(input ? input : gemm_input.data());
+    p.out = out;
+    p.in = in;
+    p.batch = batch;
+    p.epilogue = epilogue;
+    return p;
+  }
+
   // y[batch][out] = gemm_input[batch][in] * W^T, W row-major [out][in] (Hugging Face layout).
   void product(const DeviceBuffer<uint8_t>& w, int out, int in, float* y) {
+    if (own_gemv()) {
+      GemvProblem p = gemv_problem(w, out, in, GemvEpilogue::kStore);
+      p.y = y;
+      gemv_bf16(p, stream);
+      return;
+    }
     const float one = 1.0f, zero = 0.0f;
     const cudaDataType type = bf16() ? CUDA_R_16BF : CUDA_R_32F;
     ADAMAS_CUBLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, batch, in, &one, w.data(), type, in,
@@ -407,12 +439,26 @@ struct CudaDecoder::Impl {
       const Layer& w = weights[layer];
       norm_to_input(x.data(), w.input_norm);
       mark(2);
-      product(w.qkv, qkv_rows, hidden, qkv.data());
-      mark(0);
-      rope_split_kernel<<<batch, kThreads, 0, stream>>>(qkv.data(), positions_device.data(), inv_freq.data(), q_heads,
-                                                        kv_heads, head_dim, q.data(), k.data(), v.data());
-      ADAMAS_CUDA_CHECK_LAUNCH();
-      mark(2);
+      if (own_gemv()) {  // RoPE and the q/k/v split in the product's write
+        GemvProblem p = gemv_problem(w.qkv, qkv_rows, hidden, GemvEpilogue::kRopeSplit);
+        p.positions = positions_device.data();
+        p.inv_freq = inv_freq.data();
+        p.q_heads = q_heads;
+        p.kv_heads = kv_heads;
+        p.head_dim = head_dim;
+        p.q = q.data();
+        p.k = k.data();
+        p.v = v.data();
+        gemv_bf16(p, stream);
+        mark(0);
+      } else {
+        product(w.qkv, qkv_rows, hidden, qkv.data());
+        mark(0);
+        rope_split_kernel<<<batch, kThreads, 0, stream>>>(qkv.data(), positions_device.data(), inv_freq.data(), q_heads,
+                                                          kv_heads, head_dim, q.data(), k.data(), v.data());
+        ADAMAS_CUDA_CHECK_LAUNCH();
+        mark(2);
+      }
       cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, stream);
       const PagedKvView view = cache->view(layer);
       const bool dense = dense_attention || layer < options.runtime.dense_layers ||
@@ -423,6 +469,24 @@ struct CudaDecoder::Impl {
       if (bf16()) to_input<__nv_bfloat16>(attn.data(), static_cast<size_t>(batch) * q_heads * head_dim);
       else to_input<float>(attn.data(), static_cast<size_t>(batch) * q_heads * head_dim);
       mark(2);
+      if (own_gemv()) {
+        // x += attn * Wo^T; then gate|up with SwiGLU in the write, into the (otherwise unused)
+        // gate_up buffer as bf16 [batch][inter]: the down product's input; x += act * Wdown^T.
+        GemvProblem o = gemv_problem(w.o, hidden, q_heads * head_dim, GemvEpilogue::kAccumulate);
+        o.y = x.data();
+        gemv_bf16(o, stream);
+        mark(0);
+        norm_to_input(x.data(), w.post_norm);
+        mark(2);
+        GemvProblem gate_up_swiglu = gemv_problem(w.gate_up, 2 * inter, hidden, GemvEpilogue::kSwiGlu);
+        gate_up_swiglu.act = reinterpret_cast<uint16_t*>(gate_up.data());
+        gemv_bf16(gate_up_swiglu, stream);
+        GemvProblem down = gemv_problem(w.down, hidden, inter, GemvEpilogue::kAccumulate, gate_up.data());
+        down.y = x.data();
+        gemv_bf16(down, stream);
+        mark(0);
+        continue;
+      }
       product(w.o, hidden, q_heads * head_dim, proj.data());
       mark(0);
       add_kernel<<<grid_for(static_cast<size_t>(batch) * hidden), kThreads, 0, stream>>>(x.data(), proj.data(), static_cast<size_t>(batch) * hidden);
@@ -710,6 +774,33 @@ void CudaDecoder::prefill(int seq, const int32_t* tokens, int count, float* logi
   m.positions[seq] += count;
 }
 
+void CudaDecoder::rewind(int seq, int length) {
+  Impl& m = *impl_;
+  ADAMAS_CHECK(seq >= 0 && seq < m.batch, "rewind: sequence ", seq, " out of range [0, ", m.batch, ")");
+  ADAMAS_CHECK(length >= 0 && length <= m.positions[seq], "rewind: length ", length, " is outside [0, ",
+               m.positions[seq], "]");
+  m.cache->truncate(seq, length, m.stream);
+  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  m.positions[seq] = length;
+}
+
+void CudaDecoder::set_selector(const SelectorOptions& selector) {
+  Impl& m = *impl_;
+  const SelectorOptions& current = m.options.runtime.selector;
+  RuntimeOptions next = m.options.runtime;
+  next.selector = selector;
+  check_runtime_options(next, m.config);
+  check_same_thresholds(selector.thresholds, current.thresholds);
+  ADAMAS_CHECK(selector.estimator == current.estimator, "set_selector: the CUDA runtime keeps the estimator it was built with");
+  DecodePlanConfig plan = m.policy_plan->config();
+  plan.selector = selector;
+  auto policy_plan = std::make_unique<DecodePlan>(plan);  // validates the CUDA selectors' support
+  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  m.destroy_graphs();  // they captured the old plan's launches
+  m.policy_plan = std::move(policy_plan);
+  m.options.runtime.selector = selector;
+}
+
 double CudaDecoder::graph_step_ms(int iterations) {
   Impl& m = *impl_;
   ADAMAS_CHECK(iterations >= 1, "graph_step_ms: iterations must be positive");
@@ -814,6 +905,11 @@ class CudaRuntime : public DecoderRuntime {
     const int64_t vocab = config().vocab_size;
     if (logits) logits->assign(static_cast<size_t>(all_positions ? count : (count > 0 ? 1 : 0)) * vocab, 0.0f);
     decoder_->prefill(0, tokens.data(), count, logits ? logits->data() : nullptr, all_positions);
+  }
+  void rewind(int length) override { decoder_->rewind(0, length); }
+  void set_selector(const SelectorOptions& selector) override {
+    decoder_->set_selector(selector);
+    options_.selector = selector;
   }
   void decode(int32_t token, float* logits) override {
     const auto start = std::chrono::steady_clock::now();

@@ -83,21 +83,33 @@ PasskeyPrompt build_passkey_prompt(const Tokenizer& tokenizer, const std::string
 
 PasskeyResult run_passkey(DecoderRuntime& runtime, const Tokenizer& tokenizer, const std::string& filler_text,
                           const PasskeyOptions& options, const ProgressFn& progress) {
+  return run_passkey_shared(runtime, tokenizer, filler_text, options, {runtime.options().selector}, progress).front();
+}
+
+std::vector<PasskeyResult> run_passkey_shared(DecoderRuntime& runtime, const Tokenizer& tokenizer,
+                                              const std::string& filler_text, const PasskeyOptions& options,
+                                              const std::vector<SelectorOptions>& selectors,
+                                              const ProgressFn& progress) {
   ADAMAS_CHECK(options.length >= 16, "passkey length must be >= 16 tokens, got ", options.length);
   ADAMAS_CHECK(options.trials > 0, "passkey trials must be positive, got ", options.trials);
   ADAMAS_CHECK(!options.depths.empty(), "passkey: no depths");
   ADAMAS_CHECK(options.max_new_tokens > 0, "passkey: max new tokens must be positive");
+  ADAMAS_CHECK(!selectors.empty(), "passkey: no decode configurations");
   ADAMAS_CHECK(options.length + options.max_new_tokens <= runtime.options().max_context, "passkey: length ",
                options.length, " + ", options.max_new_tokens, " answer tokens exceed the runtime's max context ",
                runtime.options().max_context);
+  const bool switching = selectors.size() > 1;  // one configuration: the runtime's own, as built
+  if (switching)
+    for (const SelectorOptions& selector : selectors) runtime.set_selector(selector);  // all valid before any work
   const int64_t vocab = runtime.config().vocab_size;
   std::mt19937_64 rng(options.seed);
-  PasskeyResult result;
+  std::vector<PasskeyResult> results(selectors.size());
+  std::vector<int> correct(selectors.size()), correct_total(selectors.size());
   std::vector<float> logits(vocab);
   const int64_t total = static_cast<int64_t>(options.depths.size()) * options.trials;
-  int64_t done = 0, correct_total = 0;
+  int64_t done = 0;
   for (const double depth : options.depths) {
-    int correct = 0;
+    std::fill(correct.begin(), correct.end(), 0);
     for (int trial = 0; trial < options.trials; ++trial) {
       char key[8];
       std::snprintf(key, sizeof(key), "%05d", static_cast<int>(rng() % 100000));
@@ -107,44 +119,54 @@ PasskeyResult run_passkey(DecoderRuntime& runtime, const Tokenizer& tokenizer, c
       runtime.reset();
       const std::vector<int32_t> head(prompt.tokens.begin(), prompt.tokens.end() - 1);
       runtime.prefill(head, nullptr);
-      std::vector<int32_t> answer;
-      int32_t next = prompt.tokens.back();
-      for (int step = 0; step < options.max_new_tokens; ++step) {
-        runtime.decode(next, logits.data());
-        const DecodeStepStats& stats = runtime.last_step();
-        result.decode.steps += 1;
-        result.decode.seconds += stats.seconds;
-        result.decode.attention_seconds += stats.attention_seconds;
-        result.decode.kv_bytes += stats.kv_bytes_read;
-        result.decode.dense_kv_bytes += stats.dense_kv_bytes;
-        next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        if (next == tokenizer.eos_id()) break;
-        answer.push_back(next);
+      for (size_t config = 0; config < selectors.size(); ++config) {
+        PasskeyResult& result = results[config];
+        if (switching) {
+          runtime.rewind(static_cast<int>(head.size()));  // back to the shared prefill
+          runtime.set_selector(selectors[config]);
+        }
+        std::vector<int32_t> answer;
+        int32_t next = prompt.tokens.back();
+        for (int step = 0; step < options.max_new_tokens; ++step) {
+          runtime.decode(next, logits.data());
+          const DecodeStepStats& stats = runtime.last_step();
+          result.decode.steps += 1;
+          result.decode.seconds += stats.seconds;
+          result.decode.attention_seconds += stats.attention_seconds;
+          result.decode.kv_bytes += stats.kv_bytes_read;
+          result.decode.dense_kv_bytes += stats.dense_kv_bytes;
+          next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+          if (next == tokenizer.eos_id()) break;
+          answer.push_back(next);
+        }
+        PasskeyTrial record;
+        record.depth = depth;
+        record.key = key;
+        record.answer = tokenizer.decode(answer);
+        record.prompt_tokens = static_cast<int>(prompt.tokens.size());
+        const std::string stripped = strip(record.answer);
+        std::string first_run;
+        for (size_t i = 0; i < record.answer.size() && first_run.empty(); ++i) {
+          size_t j = i;
+          while (j < record.answer.size() && std::isdigit(static_cast<unsigned char>(record.answer[j]))) ++j;
+          if (j - i >= 5) first_run = record.answer.substr(i, 5);
+          if (j > i) i = j;
+        }
+        record.correct = first_run == record.key && stripped.rfind(record.key, 0) == 0;
+        correct[config] += record.correct;
+        result.trials.push_back(record);
       }
-      PasskeyTrial record;
-      record.depth = depth;
-      record.key = key;
-      record.answer = tokenizer.decode(answer);
-      record.prompt_tokens = static_cast<int>(prompt.tokens.size());
-      const std::string stripped = strip(record.answer);
-      std::string first_run;
-      for (size_t i = 0; i < record.answer.size() && first_run.empty(); ++i) {
-        size_t j = i;
-        while (j < record.answer.size() && std::isdigit(static_cast<unsigned char>(record.answer[j]))) ++j;
-        if (j - i >= 5) first_run = record.answer.substr(i, 5);
-        if (j > i) i = j;
-      }
-      record.correct = first_run == record.key && stripped.rfind(record.key, 0) == 0;
-      correct += record.correct;
-      result.trials.push_back(record);
       if (progress) progress(++done, total);
     }
-    result.depths.push_back(depth);
-    result.accuracy_by_depth.push_back(static_cast<double>(correct) / options.trials);
-    correct_total += correct;
+    for (size_t config = 0; config < selectors.size(); ++config) {
+      results[config].depths.push_back(depth);
+      results[config].accuracy_by_depth.push_back(static_cast<double>(correct[config]) / options.trials);
+      correct_total[config] += correct[config];
+    }
   }
-  result.accuracy = static_cast<double>(correct_total) / total;
-  return result;
+  for (size_t config = 0; config < selectors.size(); ++config)
+    results[config].accuracy = static_cast<double>(correct_total[config]) / total;
+  return results;
 }
 
 std::string find_default_filler(const std::string& model_path) {

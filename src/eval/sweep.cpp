@@ -36,30 +36,46 @@ std::vector<SweepRow> run_sweep(const SweepOptions& options, const RuntimeFactor
     }
     for (const int budget : options.budgets) configs.emplace_back(policy, budget);
   }
-  std::vector<SweepRow> rows;
-  int64_t done = 0;
-  for (const auto& [policy, budget] : configs) {
-    RuntimeOptions runtime_options = options.runtime;
-    runtime_options.selector.policy = policy;
-    if (budget > 0) runtime_options.selector.token_budget = budget;
-    std::unique_ptr<DecoderRuntime> runtime = make_runtime(runtime_options);
+  auto selector_of = [&](Policy policy, int budget) {
+    SelectorOptions selector = options.runtime.selector;
+    selector.policy = policy;
+    if (budget > 0) selector.token_budget = budget;
+    return selector;
+  };
+  auto row_of = [](Policy policy, int budget, const DecodeTotals& totals, double metric) {
     SweepRow row;
     row.policy = policy;
     row.budget = budget;
-    DecodeTotals totals;
-    if (options.task == SweepTask::kPerplexity) {
-      const PerplexityResult result = evaluate_perplexity(*runtime, options.ppl_tokens);
-      row.metric = result.perplexity;
-      totals = result.decode;
-    } else {
-      const PasskeyResult result = run_passkey(*runtime, *tokenizer, options.passkey_filler, options.passkey);
-      row.metric = result.accuracy;
-      totals = result.decode;
-    }
+    row.metric = metric;
     row.kv_bytes_per_token = totals.kv_bytes_per_token();
     row.dense_kv_bytes_per_token = totals.dense_kv_bytes_per_token();
     row.decode_tokens_per_second = totals.tokens_per_second();
-    rows.push_back(row);
+    return row;
+  };
+  std::vector<SweepRow> rows;
+  int64_t done = 0;
+  if (options.task == SweepTask::kPasskey) {
+    // Every configuration decodes the answers from the same prompts: prefill each prompt once,
+    // rewind and switch the selector per configuration (run_passkey_shared).
+    std::vector<SelectorOptions> selectors;
+    for (const auto& [policy, budget] : configs) selectors.push_back(selector_of(policy, budget));
+    RuntimeOptions runtime_options = options.runtime;
+    runtime_options.selector = selectors.front();
+    std::unique_ptr<DecoderRuntime> runtime = make_runtime(runtime_options);
+    const std::vector<PasskeyResult> results =
+        run_passkey_shared(*runtime, *tokenizer, options.passkey_filler, options.passkey, selectors);
+    for (size_t i = 0; i < configs.size(); ++i) {
+      rows.push_back(row_of(configs[i].first, configs[i].second, results[i].decode, results[i].accuracy));
+      if (progress) progress(++done, static_cast<int64_t>(configs.size()));
+    }
+    return rows;
+  }
+  for (const auto& [policy, budget] : configs) {
+    RuntimeOptions runtime_options = options.runtime;
+    runtime_options.selector = selector_of(policy, budget);
+    std::unique_ptr<DecoderRuntime> runtime = make_runtime(runtime_options);
+    const PerplexityResult result = evaluate_perplexity(*runtime, options.ppl_tokens);
+    rows.push_back(row_of(policy, budget, result.decode, result.perplexity));
     if (progress) progress(++done, static_cast<int64_t>(configs.size()));
   }
   return rows;

@@ -234,6 +234,7 @@ class CpuRuntime : public DecoderRuntime {
         options_(options),
         rope_(static_cast<int>(config_.head_dim), config_.rope_theta, config_.rope_scaling),
         cache_(cache_config(config_, options)),
+        own_attention_(attention == nullptr),
         attention_(attention ? std::move(attention) : make_cpu_decode_attention(options, config_)) {
     check_runtime_options(options, config_);
     cache_.add_sequence();
@@ -256,6 +257,28 @@ class CpuRuntime : public DecoderRuntime {
   const DecodeStepStats& last_step() const override { return stats_; }
   void set_observer(AttentionObserver* observer) override { observer_ = observer; }
   CodeBook code_book(int layer) const override { return cache_.code_book(layer); }
+
+  void rewind(int length) override {
+    ADAMAS_CHECK(length >= 0 && length <= position(), "rewind: length ", length, " is outside [0, ", position(), "]");
+    cache_.truncate(0, length);
+    // A fresh prefill of `length` tokens calibrates on exactly those tokens (or not at all below
+    // calibrate_after_tokens): keep a calibration fitted on them, redo any other.
+    if (calibrated_ && calibrated_at_ != length) {
+      for (int layer = 0; layer < config_.num_layers; ++layer) cache_.set_code_book(layer, initial_code_book_);
+      calibrated_ = false;
+      maybe_calibrate();
+    }
+  }
+
+  void set_selector(const SelectorOptions& selector) override {
+    RuntimeOptions next = options_;
+    next.selector = selector;
+    check_runtime_options(next, config_);
+    check_same_thresholds(selector.thresholds, options_.selector.thresholds);
+    ADAMAS_CHECK(own_attention_, "set_selector: this runtime was built with a custom attention step");
+    attention_ = make_cpu_decode_attention(next, config_);
+    options_ = next;
+  }
 
   void prefill(const std::vector<int32_t>& tokens, std::vector<float>* logits, bool all_positions) override {
     const int count = static_cast<int>(tokens.size());
@@ -344,6 +367,7 @@ class CpuRuntime : public DecoderRuntime {
       cache_.set_code_book(layer, calibrate_code_book(values, options_.code_bits, options_.code_hadamard, quantiles));
     }
     calibrated_ = true;
+    calibrated_at_ = n;
   }
 
   template <typename T>
@@ -432,12 +456,14 @@ class CpuRuntime : public DecoderRuntime {
   RuntimeOptions options_;
   RotaryEmbedding rope_;
   KvCache cache_;
+  const bool own_attention_;  // attention_ is make_cpu_decode_attention's (set_selector may replace it)
   std::unique_ptr<DecodeAttention> attention_;
   AttentionObserver* observer_ = nullptr;
   DecodeStepStats stats_;
   double attention_seconds_ = 0;
   CodeBook initial_code_book_;
   bool calibrated_ = false;
+  int calibrated_at_ = 0;  // tokens the calibration was fitted on
   // Workspaces, grown to the largest chunk seen and then reused (no allocation per decode step).
   std::vector<float> x_, normed_, q_, k_, v_, attn_, gate_, up_, cos_, sin_;
 };
@@ -513,6 +539,13 @@ int64_t LlamaModel::parameter_count() const {
     total += count(w.q_proj) + count(w.k_proj) + count(w.v_proj) + count(w.o_proj) + count(w.gate_proj) +
              count(w.up_proj) + count(w.down_proj) + static_cast<int64_t>(w.input_norm.size() + w.post_attention_norm.size());
   return total;
+}
+
+void check_same_thresholds(const Thresholds& requested, const Thresholds& runtime) {
+  ADAMAS_CHECK(requested.t0 == runtime.t0 && requested.t1 == runtime.t1 && requested.t2 == runtime.t2,
+               "set_selector: thresholds (", requested.t0, ", ", requested.t1, ", ", requested.t2,
+               ") differ from the runtime's (", runtime.t0, ", ", runtime.t1, ", ", runtime.t2,
+               "), with which the cached key codes were written; build a new runtime for them");
 }
 
 void check_runtime_options(const RuntimeOptions& options, const ModelConfig& config) {

@@ -57,6 +57,17 @@ struct PasskeyResult {
 PasskeyResult run_passkey(DecoderRuntime& runtime, const Tokenizer& tokenizer, const std::string& filler_text,
                           const PasskeyOptions& options, const ProgressFn& progress = {});
 
+// run_passkey under several decode configurations from one prefill per trial: each prompt is
+// prefilled once, then for every selector the runtime is rewound to the prefill and switched
+// (DecoderRuntime::rewind, set_selector) and the answer decoded. results[i] equals run_passkey on
+// a runtime built with selectors[i] (decode timings aside). With one selector the runtime's own
+// options are used as they are. The runtime is left with the last selector. progress counts
+// trials. Throws adamas::Error on bad options or a selector set_selector rejects.
+std::vector<PasskeyResult> run_passkey_shared(DecoderRuntime& runtime, const Tokenizer& tokenizer,
+                                              const std::string& filler_text, const PasskeyOptions& options,
+                                              const std::vector<SelectorOptions>& selectors,
+                                              const ProgressFn& progress = {});
+
 // The bundled held-out filler (data/heldout/austen_persuasion.txt from "Chapter 1" on), looked up
 // next to the model (<model>/../../data/heldout) and in the working directory; "" when absent.
 std::string find_default_filler(const std::string& model_path);

@@ -1,5 +1,5 @@
 // Policy x budget sweeps of an evaluation task (perplexity or passkey accuracy) on one model:
-// one runtime per configuration, rows written as CSV and drawn as an SVG line plot (metric over
+// runtimes built by the caller's factory, rows written as CSV and drawn as an SVG line plot (metric over
 // budget, one line per policy, full attention as a dashed reference).
 #pragma once
 
@@ -42,6 +42,9 @@ struct SweepRow {
 using RuntimeFactory = std::function<std::unique_ptr<DecoderRuntime>(const RuntimeOptions&)>;
 
 // Full attention runs once; every other policy once per budget. progress counts configurations.
+// Perplexity: one runtime per configuration (every token is a decode step). Passkey: one runtime,
+// each prompt prefilled once and every configuration's answer decoded from it
+// (run_passkey_shared); the rows equal separate runs.
 std::vector<SweepRow> run_sweep(const SweepOptions& options, const RuntimeFactory& make_runtime,
                                 const Tokenizer* tokenizer, const ProgressFn& progress = {});
 

@@ -85,6 +85,8 @@ struct RuntimeOptions {
 };
 // Throws adamas::Error naming the first bad option (also checks the selector options).
 void check_runtime_options(const RuntimeOptions& options, const ModelConfig& config);
+// set_selector's rule: a runtime's cached key codes fix its thresholds. Throws unless equal.
+void check_same_thresholds(const Thresholds& requested, const Thresholds& runtime);
 
 // What the last decode step did, for reports.
 struct DecodeStepStats {
@@ -140,6 +142,16 @@ class DecoderRuntime {
   virtual void set_observer(AttentionObserver* observer) = 0;
   // The key-code format of `layer` in use now (changes when calibration runs).
   virtual CodeBook code_book(int layer) const = 0;
+  // Forgets every token after the first `length` (0 <= length <= position()): the cache, the
+  // Quest page bounds of a partially kept page and the calibration state then equal those of a
+  // fresh prefill of the kept tokens, so decoding continues as after that prefill. Evaluations
+  // use it to share one prefill across many decode configurations. Throws on a bad length.
+  virtual void rewind(int length) = 0;
+  // Switches the decode policy, budget and other selector options of this runtime for the next
+  // decode steps, validated as at construction. The key codes in the cache were written with the
+  // runtime's thresholds, so `selector.thresholds` must equal them (else adamas::Error: build a
+  // new runtime); the CUDA runtime also keeps its estimator.
+  virtual void set_selector(const SelectorOptions& selector) = 0;
 };
 
 // The CPU runtime (OpenBLAS for the matrix products, OpenMP elsewhere). `model` must outlive it.
