@@ -1,4 +1,5 @@
 // adamas bench-e2e: end-to-end decode speed at 7B scale on the GPU (random weights, real shapes).
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -13,7 +14,7 @@ namespace adamas::cli {
 void register_bench_e2e(CLI::App& app) {
   struct Args {
     BenchE2eOptions options;
-    std::string contexts = "8192,32768,131072", policies = "full,adamas", budgets = "64,256,1024", batches = "1";
+    std::string contexts = "8192,32768,131072", policies = "full,adamas", budgets = "64,256,1024", batches = "1", gemvs = "own";
     std::string weights = "bf16", kv_dtype = "f16";
     bool json = false;
   };
@@ -24,6 +25,8 @@ void register_bench_e2e(CLI::App& app) {
   cmd->add_option("--policies", args->policies, "comma list of full,streaming,quest,adamas,oracle")->capture_default_str();
   cmd->add_option("--budgets", args->budgets, "token budgets of the sparse policies")->capture_default_str();
   cmd->add_option("--batches", args->batches, "sequences decoding together (comma list)")->capture_default_str();
+  cmd->add_option("--gemv", args->gemvs, "weight products: own (our GEMV, batch <= 16, bf16) and/or cublas (comma list)")
+      ->capture_default_str();
   cmd->add_option("--dense-layers", args->options.dense_layers, "leading layers attending densely")->capture_default_str();
   cmd->add_option("--weights", args->weights, "weight type on the GPU: bf16 or f32")->capture_default_str();
   cmd->add_option("--kv-dtype", args->kv_dtype, "cache type: f16, bf16, f32")->capture_default_str();
@@ -36,13 +39,19 @@ void register_bench_e2e(CLI::App& app) {
     o.policies = parse_policy_list(args->policies);
     o.budgets = parse_int_list(args->budgets, "--budgets");
     o.batches = parse_int_list(args->batches, "--batches");
+    o.gemvs.clear();
+    for (size_t start = 0; start <= args->gemvs.size();) {
+      const size_t comma = std::min(args->gemvs.find(',', start), args->gemvs.size());
+      o.gemvs.push_back(args->gemvs.substr(start, comma - start));
+      start = comma + 1;
+    }
     o.weight_dtype = parse_dtype(args->weights);
     o.kv_dtype = parse_dtype(args->kv_dtype);
     const BenchE2eReport report = run_bench_e2e(o);
     if (args->json) {
       nlohmann::json rows = nlohmann::json::array();
       for (const auto& r : report.rows)
-        rows.push_back({{"shape", r.shape}, {"batch", r.batch}, {"context", r.context}, {"policy", policy_name(r.policy)},
+        rows.push_back({{"shape", r.shape}, {"batch", r.batch}, {"context", r.context}, {"policy", policy_name(r.policy)}, {"gemv", r.gemv},
                         {"budget", r.budget}, {"skipped", r.skipped}, {"ms_per_step", r.ms_per_step},
                         {"tokens_per_second", r.tokens_per_second}, {"matmul_ms", r.matmul_ms},
                         {"attention_ms", r.attention_ms}, {"other_ms", r.other_ms}, {"bytes_per_step", r.bytes_per_step},
@@ -53,7 +62,8 @@ void register_bench_e2e(CLI::App& app) {
     }
     std::printf("device: %s, copy bandwidth %.0f GB/s (read + written), weights %s, cache %s, graph replays\n",
                 report.device_name.c_str(), report.copy_gb_per_s, args->weights.c_str(), args->kv_dtype.c_str());
-    std::printf("%-12s %5s %7s %-7s %6s %9s %9s %8s %8s %8s %9s %8s %8s\n", "shape", "batch", "context", "policy", "budget",
+    std::printf("%-12s %5s %7s %-7s %6s %-6s %9s %9s %8s %8s %8s %9s %8s %8s\n", "shape", "batch", "context", "policy",
+                "budget", "gemv",
                 "ms/step", "tok/s", "matmul", "attn", "other", "GB/step", "GB/s", "speedup");
     for (const auto& r : report.rows) {
       if (r.skipped) {
@@ -61,8 +71,8 @@ void register_bench_e2e(CLI::App& app) {
                     policy_name(r.policy).c_str(), r.budget);
         continue;
       }
-      std::printf("%-12s %5d %7d %-7s %6d %9.2f %9.1f %8.2f %8.2f %8.2f %9.2f %8.0f %7.2fx\n", r.shape.c_str(), r.batch,
-                  r.context, policy_name(r.policy).c_str(), r.budget, r.ms_per_step, r.tokens_per_second, r.matmul_ms,
+      std::printf("%-12s %5d %7d %-7s %6d %-6s %9.2f %9.1f %8.2f %8.2f %8.2f %9.2f %8.0f %7.2fx\n", r.shape.c_str(),
+                  r.batch, r.context, policy_name(r.policy).c_str(), r.budget, r.gemv.c_str(), r.ms_per_step, r.tokens_per_second, r.matmul_ms,
                   r.attention_ms, r.other_ms, r.bytes_per_step / 1e9, r.achieved_gb_per_s, r.speedup_vs_full);
     }
   });

@@ -28,12 +28,15 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
     for (int context : o.contexts) {
       const double cache_bytes = 2.0 * config.num_layers * config.num_kv_heads * config.head_dim *
                                  dtype_size_bytes(o.kv_dtype) * static_cast<double>(context + 64) * batch * (1 + 1.0 / 8);
-      std::map<std::string, double> full_ms;
+      std::map<std::string, double> full_ms;  // per gemv
       for (Policy policy : o.policies) {
         const std::vector<int> budgets = policy == Policy::kFull ? std::vector<int>{0} : o.budgets;
-        for (int budget : budgets) {
+        for (int budget : budgets)
+        for (const std::string& gemv : o.gemvs) {
+          ADAMAS_CHECK(gemv == "own" || gemv == "cublas", "bench-e2e: --gemv '", gemv, "': expected own or cublas");
           BenchE2eRow row;
           row.shape = o.shape;
+          row.gemv = gemv;
           row.batch = batch;
           row.context = context;
           row.policy = policy;
@@ -48,6 +51,7 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
           cuda::CudaDecoderOptions options;
           options.max_batch = batch;
           options.weight_dtype = o.weight_dtype;
+          options.gemv = gemv == "own" ? cuda::CudaDecoderOptions::Gemv::kOwn : cuda::CudaDecoderOptions::Gemv::kCublas;
           options.runtime.selector.policy = policy;
           options.runtime.selector.token_budget = std::max(1, budget);
           options.runtime.dense_layers = o.dense_layers;
@@ -64,15 +68,15 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
           row.tokens_per_second = batch * 1000.0 / row.ms_per_step;
           row.bytes_per_step = decoder.step_bytes();
           row.achieved_gb_per_s = row.bytes_per_step / (row.ms_per_step * 1e-3) / 1e9;
-          if (policy == Policy::kFull) full_ms["full"] = row.ms_per_step;
+          if (policy == Policy::kFull) full_ms[gemv] = row.ms_per_step;
           report.rows.push_back(row);
-          std::fprintf(stderr, "bench-e2e: %s batch %d context %d %s budget %d: %.2f ms/step\n", o.shape.c_str(), batch,
-                       context, policy_name(policy).c_str(), budget, row.ms_per_step);
+          std::fprintf(stderr, "bench-e2e: %s batch %d context %d %s budget %d gemv %s: %.2f ms/step\n", o.shape.c_str(),
+                       batch, context, policy_name(policy).c_str(), budget, gemv.c_str(), row.ms_per_step);
         }
       }
       for (auto& row : report.rows)
-        if (row.batch == batch && row.context == context && !row.skipped && full_ms.count("full"))
-          row.speedup_vs_full = full_ms["full"] / row.ms_per_step;
+        if (row.batch == batch && row.context == context && !row.skipped && full_ms.count(row.gemv))
+          row.speedup_vs_full = full_ms[row.gemv] / row.ms_per_step;
     }
   return report;
 }

@@ -1,0 +1,266 @@
+// Weight products at small batch (gemv.h): a warp per pair of weight rows, 16-byte streaming loads,
+// fp32 accumulation, warp-shuffle reductions, and the decode step's elementwise work in the write.
+#include <cmath>
+#include <vector>
+
+#include "cuda/cuda_common.cuh"
+#include "cuda/gemv.h"
+
+namespace adamas::cuda {
+
+namespace {
+
+constexpr int kWarpsPerBlock = 8;
+constexpr int kChunk = 8;  // bf16 per 16-byte load
+
+// bf16 is the high half of an fp32: element 2j is the low half of word j (little-endian).
+__device__ __forceinline__ void bf16x8_to_float(const uint4& bits, float (&f)[kChunk]) {
+  const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    f[2 * j] = __uint_as_float(words[j] << 16);
+    f[2 * j + 1] = __uint_as_float(words[j] & 0xffff0000u);
+  }
+}
+
+// The two rows a warp computes. Pairs are what the epilogues combine: gate with up (r, r + out/2),
+// the two halves rotate_half mixes (head * d + i, head * d + i + d/2); plain products take two
+// neighbouring rows (the second may fall past `out` for odd out).
+template <GemvEpilogue kEpilogue>
+__device__ __forceinline__ void pair_rows(const GemvProblem& p, int pair, int& r0, int& r1) {
+  if constexpr (kEpilogue == GemvEpilogue::kSwiGlu) {
+    r0 = pair;
+    r1 = pair + p.out / 2;
+  } else if constexpr (kEpilogue == GemvEpilogue::kRopeSplit) {
+    const int half = p.head_dim / 2;
+    r0 = (pair / half) * p.head_dim + pair % half;
+    r1 = r0 + half;
+  } else {
+    r0 = 2 * pair;
+    r1 = 2 * pair + 1;
+  }
+}
+
+template <GemvEpilogue kEpilogue>
+__device__ __forceinline__ void write_pair(const GemvProblem& p, int pair, int seq, int r0, int r1, float dot0, float dot1) {
+  if constexpr (kEpilogue == GemvEpilogue::kStore) {
+    p.y[static_cast<size_t>(seq) * p.out + r0] = dot0;
+    if (r1 < p.out) p.y[static_cast<size_t>(seq) * p.out + r1] = dot1;
+  } else if constexpr (kEpilogue == GemvEpilogue::kAccumulate) {
+    p.y[static_cast<size_t>(seq) * p.out + r0] += dot0;
+    if (r1 < p.out) p.y[static_cast<size_t>(seq) * p.out + r1] += dot1;
+  } else if constexpr (kEpilogue == GemvEpilogue::kSwiGlu) {
+    const int inter = p.out / 2;
+    const float act = dot0 / (1.0f + expf(-dot0)) * dot1;  // as swiglu_kernel
+    reinterpret_cast<__nv_bfloat16*>(p.act)[static_cast<size_t>(seq) * inter + pair] = __float2bfloat16_rn(act);
+  } else {
+    const int half = p.head_dim / 2, head = pair / half, i = pair % half;
+    float out0 = dot0, out1 = dot1;
+    if (head < p.q_heads + p.kv_heads) {  // q and k rotate; v passes through
+      const float angle = static_cast<float>(p.positions[seq]) * p.inv_freq[i];  // fp32 product, as transformers
+      const float c = static_cast<float>(cos(static_cast<double>(angle)));
+      const float s = static_cast<float>(sin(static_cast<double>(angle)));
+      out0 = dot0 * c - dot1 * s;
+      out1 = dot1 * c + dot0 * s;
+    }
+    float* dst = head < p.q_heads ? p.q + (static_cast<size_t>(seq) * p.q_heads + head) * p.head_dim
+                 : head < p.q_heads + p.kv_heads
+                     ? p.k + (static_cast<size_t>(seq) * p.kv_heads + head - p.q_heads) * p.head_dim
+                     : p.v + (static_cast<size_t>(seq) * p.kv_heads + head - p.q_heads - p.kv_heads) * p.head_dim;
+    dst[i] = out0;
+    dst[i + half] = out1;
+  }
+}
+
+// Block = 8 warps, warp = one pair of rows for up to kBatch sequences (p.batch <= kBatch at run
+// time). Each lane keeps kUnroll 16-byte loads per row in flight (2 * kUnroll * 16 B), so that
+// about 60 KiB per SM are outstanding at batch 1, enough to cover the memory latency at the copy
+// bandwidth. Weights are read once per step: __ldcs (evict-first) keeps them from pushing the
+// inputs out of L1/L2. The inputs (batch * in bf16) are re-read by every warp from L1.
+template <int kBatch, int kUnroll, GemvEpilogue kEpilogue>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const GemvProblem p, int pairs) {
+  const int lane = threadIdx.x & 31;
+  const int pair = blockIdx.x * kWarpsPerBlock + static_cast<int>(threadIdx.x >> 5);
+  if (pair >= pairs) return;  // whole warps only: pair is uniform across the warp
+  int r0, r1;
+  pair_rows<kEpilogue>(p, pair, r0, r1);
+  const int r1_read = r1 < p.out ? r1 : r0;  // a single last row of odd `out` reads row r0 twice
+  const __nv_bfloat16* w0 = reinterpret_cast<const __nv_bfloat16*>(p.weight) + static_cast<size_t>(r0) * p.in;
+  const __nv_bfloat16* w1 = reinterpret_cast<const __nv_bfloat16*>(p.weight) + static_cast<size_t>(r1_read) * p.in;
+  const __nv_bfloat16* x = reinterpret_cast<const __nv_bfloat16*>(p.input);
+
+  float acc0[kBatch], acc1[kBatch];
+#pragma unroll
+  for (int s = 0; s < kBatch; ++s) acc0[s] = acc1[s] = 0.0f;
+
+  // Rows start 16-byte aligned only when in % 8 == 0; otherwise the element loop below does all.
+  const int chunks = p.in % kChunk == 0 ? p.in / kChunk : 0;
+  const uint4* w0_chunks = reinterpret_cast<const uint4*>(w0);
+  const uint4* w1_chunks = reinterpret_cast<const uint4*>(w1);
+  for (int base = 0; base < chunks; base += 32 * kUnroll) {
+    uint4 a[kUnroll], b[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {  // all loads first: 2 * kUnroll in flight per lane
+      const int c = base + u * 32 + lane;
+      a[u] = c < chunks ? __ldcs(w0_chunks + c) : make_uint4(0, 0, 0, 0);
+      b[u] = c < chunks ? __ldcs(w1_chunks + c) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = base + u * 32 + lane;
+      if (c < chunks) {
+        float wa[kChunk], wb[kChunk];
+        bf16x8_to_float(a[u], wa);
+        bf16x8_to_float(b[u], wb);
+#pragma unroll
+        for (int s = 0; s < kBatch; ++s) {
+          if (s < p.batch) {
+            float xs[kChunk];
+            bf16x8_to_float(__ldg(reinterpret_cast<const uint4*>(x + static_cast<size_t>(s) * p.in) + c), xs);
+#pragma unroll
+            for (int j = 0; j < kChunk; ++j) {
+              acc0[s] = fmaf(wa[j], xs[j], acc0[s]);
+              acc1[s] = fmaf(wb[j], xs[j], acc1[s]);
+            }
+          }
+        }
+      }
+    }
+  }
+  for (int i = chunks * kChunk + lane; i < p.in; i += 32) {
+    const float wa = __bfloat162float(w0[i]), wb = __bfloat162float(w1[i]);
+#pragma unroll
+    for (int s = 0; s < kBatch; ++s) {
+      if (s < p.batch) {
+        const float xs = __bfloat162float(x[static_cast<size_t>(s) * p.in + i]);
+        acc0[s] = fmaf(wa, xs, acc0[s]);
+        acc1[s] = fmaf(wb, xs, acc1[s]);
+      }
+    }
+  }
+#pragma unroll
+  for (int s = 0; s < kBatch; ++s) {
+#pragma unroll
+    for (int width = 16; width > 0; width /= 2) {
+      acc0[s] += __shfl_xor_sync(0xffffffffu, acc0[s], width);
+      acc1[s] += __shfl_xor_sync(0xffffffffu, acc1[s], width);
+    }
+  }
+  // Lane s writes sequence s (every lane holds every sum after the xor reduction).
+#pragma unroll
+  for (int s = 0; s < kBatch; ++s)
+    if (s < p.batch && lane == s) write_pair<kEpilogue>(p, pair, s, r0, r1, acc0[s], acc1[s]);
+}
+
+// Fewer loads in flight per lane as the batch grows: the inputs' registers (4 per sequence and
+// load) and the accumulators take the room, and more FMAs per load hide latency anyway.
+template <int kBatch>
+constexpr int unroll_for_batch() { return kBatch <= 2 ? 4 : kBatch <= 4 ? 2 : 1; }
+
+template <int kBatch, GemvEpilogue kEpilogue>
+void launch(const GemvProblem& p, int pairs, cudaStream_t stream) {
+  const int blocks = (pairs + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  gemv_bf16_kernel<kBatch, unroll_for_batch<kBatch>(), kEpilogue><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(p, pairs);
+  ADAMAS_CUDA_CHECK_LAUNCH();
+}
+
+template <GemvEpilogue kEpilogue>
+void launch_for_batch(const GemvProblem& p, int pairs, cudaStream_t stream) {
+  if (p.batch <= 1) launch<1, kEpilogue>(p, pairs, stream);
+  else if (p.batch <= 2) launch<2, kEpilogue>(p, pairs, stream);
+  else if (p.batch <= 4) launch<4, kEpilogue>(p, pairs, stream);
+  else if (p.batch <= 8) launch<8, kEpilogue>(p, pairs, stream);
+  else launch<16, kEpilogue>(p, pairs, stream);
+}
+
+void check_problem(const GemvProblem& p) {
+  ADAMAS_CHECK(p.batch >= 1 && p.batch <= kGemvMaxBatch, "gemv_bf16: batch ", p.batch, " outside 1..", kGemvMaxBatch);
+  ADAMAS_CHECK(p.out >= 1 && p.in >= 1, "gemv_bf16: empty product ", p.out, " x ", p.in);
+  ADAMAS_CHECK(p.weight && p.input, "gemv_bf16: null weight or input");
+  switch (p.epilogue) {
+    case GemvEpilogue::kStore:
+    case GemvEpilogue::kAccumulate:
+      ADAMAS_CHECK(p.y, "gemv_bf16: null output");
+      break;
+    case GemvEpilogue::kSwiGlu:
+      ADAMAS_CHECK(p.out % 2 == 0 && p.act, "gemv_bf16: SwiGLU needs an even number of rows (gate|up) and an output, got ", p.out);
+      break;
+    case GemvEpilogue::kRopeSplit:
+      ADAMAS_CHECK(p.head_dim >= 2 && p.head_dim % 2 == 0 && p.q_heads >= 1 && p.kv_heads >= 1 &&
+                       p.out == (p.q_heads + 2 * p.kv_heads) * p.head_dim,
+                   "gemv_bf16: RoPE split needs (q_heads + 2 kv_heads) * head_dim rows, got ", p.out, " rows for ",
+                   p.q_heads, "/", p.kv_heads, " heads of ", p.head_dim);
+      ADAMAS_CHECK(p.positions && p.inv_freq && p.q && p.k && p.v, "gemv_bf16: RoPE split needs positions, inv_freq, q, k, v");
+      break;
+  }
+}
+
+}  // namespace
+
+void gemv_bf16(const GemvProblem& p, StreamHandle stream_handle) {
+  check_problem(p);
+  const cudaStream_t stream = to_stream(stream_handle);
+  switch (p.epilogue) {
+    case GemvEpilogue::kStore: launch_for_batch<GemvEpilogue::kStore>(p, (p.out + 1) / 2, stream); break;
+    case GemvEpilogue::kAccumulate: launch_for_batch<GemvEpilogue::kAccumulate>(p, (p.out + 1) / 2, stream); break;
+    case GemvEpilogue::kSwiGlu: launch_for_batch<GemvEpilogue::kSwiGlu>(p, p.out / 2, stream); break;
+    case GemvEpilogue::kRopeSplit: launch_for_batch<GemvEpilogue::kRopeSplit>(p, p.out / 2, stream); break;
+  }
+}
+
+void gemv_bf16_ref(const GemvProblem& p) {
+  check_problem(p);
+  std::vector<float> dots(static_cast<size_t>(p.batch) * p.out);
+  for (int s = 0; s < p.batch; ++s)
+    for (int r = 0; r < p.out; ++r) {
+      double sum = 0;
+      for (int i = 0; i < p.in; ++i)
+        sum += static_cast<double>(bf16_to_f32(p.weight[static_cast<size_t>(r) * p.in + i])) *
+               bf16_to_f32(p.input[static_cast<size_t>(s) * p.in + i]);
+      dots[static_cast<size_t>(s) * p.out + r] = static_cast<float>(sum);
+    }
+  for (int s = 0; s < p.batch; ++s) {
+    const float* dot = dots.data() + static_cast<size_t>(s) * p.out;
+    switch (p.epilogue) {
+      case GemvEpilogue::kStore:
+        for (int r = 0; r < p.out; ++r) p.y[static_cast<size_t>(s) * p.out + r] = dot[r];
+        break;
+      case GemvEpilogue::kAccumulate:
+        for (int r = 0; r < p.out; ++r) p.y[static_cast<size_t>(s) * p.out + r] += dot[r];
+        break;
+      case GemvEpilogue::kSwiGlu: {
+        const int inter = p.out / 2;
+        for (int j = 0; j < inter; ++j) {
+          const float gate = dot[j], up = dot[inter + j];
+          p.act[static_cast<size_t>(s) * inter + j] = f32_to_bf16(gate / (1.0f + std::exp(-gate)) * up);
+        }
+        break;
+      }
+      case GemvEpilogue::kRopeSplit: {
+        const int d = p.head_dim, half = d / 2;
+        for (int head = 0; head < p.q_heads + 2 * p.kv_heads; ++head) {
+          const float* in = dot + static_cast<size_t>(head) * d;
+          float* dst = head < p.q_heads ? p.q + (static_cast<size_t>(s) * p.q_heads + head) * d
+                       : head < p.q_heads + p.kv_heads
+                           ? p.k + (static_cast<size_t>(s) * p.kv_heads + head - p.q_heads) * d
+                           : p.v + (static_cast<size_t>(s) * p.kv_heads + head - p.q_heads - p.kv_heads) * d;
+          for (int i = 0; i < half; ++i) {
+            if (head >= p.q_heads + p.kv_heads) {
+              dst[i] = in[i];
+              dst[i + half] = in[i + half];
+              continue;
+            }
+            const float angle = static_cast<float>(p.positions[s]) * p.inv_freq[i];
+            const float c = static_cast<float>(std::cos(static_cast<double>(angle)));
+            const float sn = static_cast<float>(std::sin(static_cast<double>(angle)));
+            dst[i] = in[i] * c - in[i + half] * sn;
+            dst[i + half] = in[i + half] * c + in[i] * sn;
+          }
+        }
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace adamas::cuda

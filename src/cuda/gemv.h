@@ -1,0 +1,53 @@
+// Weight products of the decode step at small batch (1..16 sequences): y[s][r] = sum_i W[r][i] * x[s][i]
+// with bf16 weights row-major [out][in] (the Hugging Face layout), bf16 inputs [batch][in] and fp32
+// accumulation. At batch 1..16 a product is a stream over the weights, so the kernel is built to read
+// them at the copy bandwidth (docs/cuda_kernels.md, "Weight products"); the decode step's elementwise
+// work after a product (residual add, SwiGLU, RoPE and the q/k/v split) is folded into its write.
+// No CUDA types here: streams are opaque handles as in cuda_backend.h.
+#pragma once
+
+#include <cstdint>
+
+#include "adamas/cuda_backend.h"
+
+namespace adamas::cuda {
+
+constexpr int kGemvMaxBatch = 16;
+
+// What the product does with each dot product, row r, sequence s.
+enum class GemvEpilogue {
+  kStore,       // y[s][r] = dot
+  kAccumulate,  // y[s][r] += dot: the residual add of the output and down projections
+  kSwiGlu,      // rows r and r + out/2 are gate and up (the fused gate|up weight): act[s][r] =
+                // bf16(silu(gate) * up) for r < out/2, the down projection's input
+  kRopeSplit,   // rows are the fused q|k|v heads of head_dim rows each: RoPE (rotate_half, as
+                // transformers) on the q and k heads, written as q [s][q_heads][d], k and v [s][kv_heads][d]
+};
+
+struct GemvProblem {
+  const uint16_t* weight = nullptr;  // bf16 bits, [out][in] row-major
+  const uint16_t* input = nullptr;   // bf16 bits, [batch][in]
+  int out = 0, in = 0, batch = 1;
+  GemvEpilogue epilogue = GemvEpilogue::kStore;
+  float* y = nullptr;                // kStore, kAccumulate: fp32 [batch][out]
+  uint16_t* act = nullptr;           // kSwiGlu: bf16 bits [batch][out / 2]
+  // kRopeSplit: positions [batch] (device), inv_freq [head_dim / 2] (rope_inv_freq), outputs fp32.
+  const int32_t* positions = nullptr;
+  const float* inv_freq = nullptr;
+  int q_heads = 0, kv_heads = 0, head_dim = 0;
+  float* q = nullptr;
+  float* k = nullptr;
+  float* v = nullptr;
+};
+
+// Launches the product on `stream` (device pointers; no allocation, capturable in a graph). Any `in`
+// works: rows are read with 16-byte loads when in % 8 == 0 (and the pointers are 16-byte aligned, as
+// cudaMalloc's are), element by element otherwise. Throws adamas::Error on a batch outside
+// 1..kGemvMaxBatch or shapes that do not match the epilogue.
+void gemv_bf16(const GemvProblem& problem, StreamHandle stream = nullptr);
+
+// The reference: the same problem on host pointers, fp32 math with double accumulation of the dot
+// products, the epilogues written out step by step as the unfused kernels of the decode step do.
+void gemv_bf16_ref(const GemvProblem& problem);
+
+}  // namespace adamas::cuda

@@ -1,0 +1,211 @@
+// The small-batch GEMV (src/cuda/gemv.h) against its CPU reference, for every epilogue (the fused
+// residual add, SwiGLU and RoPE/split against their unfused forms in gemv_bf16_ref), and the whole
+// decode step with our GEMV against the cuBLAS path.
+#include <cmath>
+
+#include "adamas/cuda_decoder.h"
+#include "adamas/error.h"
+#include "cuda/gemv.h"
+#include "cuda_test_support.h"
+#include "model/rope.h"
+#include "test_util.h"
+
+namespace adamas::cuda::test {
+namespace {
+
+struct GemvCase {
+  int out, in, batch;
+  GemvEpilogue epilogue;
+  int q_heads = 0, kv_heads = 0, head_dim = 0;  // kRopeSplit
+};
+
+std::string epilogue_name(GemvEpilogue e) {
+  switch (e) {
+    case GemvEpilogue::kStore: return "store";
+    case GemvEpilogue::kAccumulate: return "accumulate";
+    case GemvEpilogue::kSwiGlu: return "swiglu";
+    case GemvEpilogue::kRopeSplit: return "rope_split";
+  }
+  return "?";
+}
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& values) {
+  std::vector<uint16_t> bits(values.size());
+  for (size_t i = 0; i < values.size(); ++i) bits[i] = f32_to_bf16(values[i]);
+  return bits;
+}
+
+std::vector<float> widen(const std::vector<uint16_t>& bits) {
+  std::vector<float> values(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) values[i] = bf16_to_f32(bits[i]);
+  return values;
+}
+
+class GemvTest : public ::testing::TestWithParam<GemvCase> {};
+
+TEST_P(GemvTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  const GemvCase c = GetParam();
+  const uint64_t seed = test_seed();
+  std::mt19937_64 rng(seed);
+  SCOPED_TRACE(::testing::Message() << "seed " << seed << " out " << c.out << " in " << c.in << " batch " << c.batch
+                                    << " epilogue " << epilogue_name(c.epilogue));
+  const std::vector<uint16_t> weight = to_bf16(random_normal(rng, static_cast<size_t>(c.out) * c.in, 0.02f));
+  const std::vector<uint16_t> input = to_bf16(random_normal(rng, static_cast<size_t>(c.batch) * c.in, 1.0f));
+  DeviceArray<uint16_t> weight_device(weight), input_device(input);
+
+  GemvProblem host;
+  host.weight = weight.data();
+  host.input = input.data();
+  host.out = c.out;
+  host.in = c.in;
+  host.batch = c.batch;
+  host.epilogue = c.epilogue;
+  GemvProblem device = host;
+  device.weight = weight_device.data;
+  device.input = input_device.data;
+
+  // Outputs: y starts non-zero so kAccumulate's add is seen.
+  std::vector<float> y = random_normal(rng, static_cast<size_t>(c.batch) * c.out, 1.0f);
+  std::vector<uint16_t> act(static_cast<size_t>(c.batch) * (c.out / 2), 0);
+  const size_t q_count = static_cast<size_t>(c.batch) * c.q_heads * c.head_dim;
+  const size_t kv_count = static_cast<size_t>(c.batch) * c.kv_heads * c.head_dim;
+  std::vector<float> q(q_count), k(kv_count), v(kv_count);
+  std::vector<int32_t> positions(c.batch);
+  for (int s = 0; s < c.batch; ++s) positions[s] = static_cast<int32_t>(rng() % 200000);
+  std::vector<float> inv_freq;
+  if (c.epilogue == GemvEpilogue::kRopeSplit) {
+    RopeScaling scaling;
+    scaling.type = RopeScaling::Type::kLinear;
+    scaling.factor = 8.0;
+    inv_freq = rope_inv_freq(c.head_dim, 10000.0, scaling);
+  }
+  DeviceArray<float> y_device(y), q_device(q), k_device(k), v_device(v), inv_freq_device(inv_freq);
+  DeviceArray<uint16_t> act_device(act);
+  DeviceArray<int32_t> positions_device(positions);
+  host.y = y.data();
+  host.act = act.data();
+  host.positions = positions.data();
+  host.inv_freq = inv_freq.data();
+  host.q_heads = device.q_heads = c.q_heads;
+  host.kv_heads = device.kv_heads = c.kv_heads;
+  host.head_dim = device.head_dim = c.head_dim;
+  host.q = q.data();
+  host.k = k.data();
+  host.v = v.data();
+  device.y = y_device.data;
+  device.act = act_device.data;
+  device.positions = positions_device.data;
+  device.inv_freq = inv_freq_device.data;
+  device.q = q_device.data;
+  device.k = k_device.data;
+  device.v = v_device.data;
+
+  gemv_bf16(device, nullptr);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  gemv_bf16_ref(host);
+
+  // fp32 accumulation in 32 lanes against double: about sqrt(in) * 2^-24 of the sum of |w x|,
+  // far below 1e-5 of the result's norm. SwiGLU's output is bf16: a dot that lands next to a
+  // rounding boundary may round to the neighbour (2^-8 relative), so its bound is the bf16 step.
+  switch (c.epilogue) {
+    case GemvEpilogue::kStore:
+    case GemvEpilogue::kAccumulate:
+      EXPECT_LT(adamas::testing::relative_error(y_device.download(), y), 1e-5);
+      break;
+    case GemvEpilogue::kSwiGlu: {
+      const std::vector<float> got = widen(act_device.download()), want = widen(act);
+      EXPECT_LT(adamas::testing::relative_error(got, want), 4e-3);
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_LE(std::abs(got[i] - want[i]), std::abs(want[i]) * (1.0f / 128) + 1e-7f) << "element " << i;
+      break;
+    }
+    case GemvEpilogue::kRopeSplit:
+      EXPECT_LT(adamas::testing::relative_error(q_device.download(), q), 1e-5);
+      EXPECT_LT(adamas::testing::relative_error(k_device.download(), k), 1e-5);
+      EXPECT_LT(adamas::testing::relative_error(v_device.download(), v), 1e-5);
+      break;
+  }
+}
+
+std::vector<GemvCase> gemv_cases() {
+  std::vector<GemvCase> cases;
+  for (int batch : {1, 3, 4, 8, 16}) {
+    cases.push_back({4096, 4096, batch, GemvEpilogue::kStore});
+    cases.push_back({4096, 11008, batch, GemvEpilogue::kAccumulate});
+    cases.push_back({2 * 11008, 4096, batch, GemvEpilogue::kSwiGlu});
+    cases.push_back({(32 + 2 * 32) * 128, 4096, batch, GemvEpilogue::kRopeSplit, 32, 32, 128});
+  }
+  cases.push_back({32000, 4096, 1, GemvEpilogue::kStore});
+  cases.push_back({32000, 4096, 16, GemvEpilogue::kStore});
+  cases.push_back({(32 + 2 * 8) * 128, 4096, 5, GemvEpilogue::kRopeSplit, 32, 8, 128});  // GQA
+  // Odd sizes: rows past the last full block and pair (odd out), in not a multiple of 8 (no
+  // 16-byte loads), in shorter than one warp's first load, every batch bucket's partial use.
+  for (int batch : {1, 2, 5, 7, 9, 13, 16}) {
+    cases.push_back({1, 8, batch, GemvEpilogue::kStore});
+    cases.push_back({17, 24, batch, GemvEpilogue::kAccumulate});
+    cases.push_back({333, 1000, batch, GemvEpilogue::kStore});
+    cases.push_back({101, 777, batch, GemvEpilogue::kAccumulate});
+    cases.push_back({2 * 193, 264, batch, GemvEpilogue::kSwiGlu});
+    cases.push_back({2 * 65, 99, batch, GemvEpilogue::kSwiGlu});
+    cases.push_back({(4 + 2 * 2) * 64, 136, batch, GemvEpilogue::kRopeSplit, 4, 2, 64});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GemvTest, ::testing::ValuesIn(gemv_cases()));
+
+TEST(GemvErrors, RejectsBadProblems) {
+  SKIP_WITHOUT_GPU();
+  GemvProblem p;
+  uint16_t dummy[16] = {};
+  float y[16] = {};
+  p.weight = dummy;
+  p.input = dummy;
+  p.y = y;
+  p.out = 2;
+  p.in = 8;
+  p.batch = kGemvMaxBatch + 1;
+  EXPECT_THROW(gemv_bf16_ref(p), adamas::Error);
+  p.batch = 1;
+  p.epilogue = GemvEpilogue::kSwiGlu;
+  p.out = 3;
+  EXPECT_THROW(gemv_bf16_ref(p), adamas::Error);
+}
+
+// The decode step with our GEMV (and the folded RoPE, SwiGLU, residual adds) against the cuBLAS
+// path with the separate kernels, on the LongChat-7B shape cut to 3 layers, 3 sequences, random
+// weights and context. Same bf16 rounding points on both sides; the fp32 sums differ in order, and
+// a bf16 rounding of an activation can land on the neighbouring value, hence 1e-2 on the logits.
+TEST(GemvDecoder, OwnGemvMatchesCublasLogits) {
+  SKIP_WITHOUT_GPU();
+  ModelConfig config = model_shape("longchat-7b");
+  config.num_layers = 3;
+  std::vector<std::vector<float>> logits;
+  for (auto gemv : {CudaDecoderOptions::Gemv::kOwn, CudaDecoderOptions::Gemv::kCublas}) {
+    CudaDecoderOptions options;
+    options.max_batch = 3;
+    options.weight_dtype = DType::kBF16;
+    options.gemv = gemv;
+    options.runtime.selector.policy = Policy::kAdamas;
+    options.runtime.selector.token_budget = 64;
+    options.runtime.dense_layers = 1;
+    options.runtime.kv_dtype = DType::kF16;
+    options.runtime.max_context = 1024;
+    CudaDecoder decoder(config, options);
+    decoder.randomize_weights(7);
+    decoder.fill_random_context(700, 11);
+    std::vector<float> all;
+    std::vector<float> step(static_cast<size_t>(3) * config.vocab_size);
+    for (int t = 0; t < 4; ++t) {
+      const int32_t tokens[3] = {1 + t, 500 + 7 * t, 31999 - t};
+      decoder.decode(tokens, step.data());
+      all.insert(all.end(), step.begin(), step.end());
+    }
+    logits.push_back(all);
+  }
+  EXPECT_LT(adamas::testing::relative_error(logits[0], logits[1]), 1e-2);
+}
+
+}  // namespace
+}  // namespace adamas::cuda::test
