@@ -325,7 +325,7 @@ void register_jobs(CLI::App& app) {
       "jobs",
       "Run a file of ppl / passkey / recall jobs in one process, in parallel, sharing the loaded models");
   cmd->footer(
-      "JOBS holds one job per line: a command (ppl, passkey or recall), that command's options as on the command\n"
+      "The --file holds one job per line: a command (ppl, passkey or recall), that command's options as on the command\n"
       "line, and --out FILE (the JSON the command prints with --json). Quotes and backslashes split words as in a\n"
       "shell; blank lines and # comments are skipped. Jobs whose --out exists are skipped, so a rerun resumes.\n"
       "Example line:\n"
