@@ -1,6 +1,7 @@
 // adamas bench-attn: one decode step of attention per policy, timed per stage.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -17,27 +18,35 @@ namespace {
 struct BenchAttnArgs {
   BenchAttnOptions options;
   std::string policies = "all";
+  std::string estimators = "l1";
   std::string dtype = "f16";
   std::string thresholds = "-10,0,10";
   int threads = 0;
   bool json = false;
 };
 
+std::string row_name(const BenchAttnRow& r) {
+  if (r.policy != Policy::kAdamas || r.estimator == Estimator::kL1) return policy_name(r.policy);
+  return policy_name(r.policy) + "/" + estimator_name(r.estimator);
+}
+
 void print_table(const BenchAttnOptions& o, const BenchAttnReport& report) {
   std::printf("device: %s (%d threads) | batch %d, heads %d/%d, d %d, context %d%s, budget %d, %s, page %d, median of %d\n",
               report.device_name.c_str(), report.threads, o.batch, o.num_q_heads, o.num_kv_heads, o.head_dim, o.context,
               o.ragged ? " (ragged)" : "", o.token_budget, dtype_name(o.dtype).c_str(), o.page_size, o.iterations);
-  std::printf("%-10s %12s %12s %12s %12s %11s %9s %10s\n", "policy", "estimate_us", "select_us", "attend_us", "total_us",
-              "MiB_read", "GB/s", "speedup");
+  std::printf("%-17s %12s %12s %12s %12s %11s %9s %10s %12s\n", "policy", "estimate_us", "select_us", "attend_us",
+              "total_us", "MiB_read", "GB/s", "speedup", "estimate_GB/s");
   for (const BenchAttnRow& r : report.rows)
-    std::printf("%-10s %12.1f %12.1f %12.1f %12.1f %11.2f %9.1f %9.2fx\n", policy_name(r.policy).c_str(), r.estimate_us,
-                r.select_us, r.attend_us, r.total_us, r.bytes_read / (1 << 20), r.achieved_gb_per_s, r.speedup_vs_full);
+    std::printf("%-17s %12.1f %12.1f %12.1f %12.1f %11.2f %9.1f %9.2fx %12.1f\n", row_name(r).c_str(), r.estimate_us,
+                r.select_us, r.attend_us, r.total_us, r.bytes_read / (1 << 20), r.achieved_gb_per_s, r.speedup_vs_full,
+                r.estimate_gb_per_s);
 }
 
 nlohmann::json to_json(const BenchAttnOptions& o, const BenchAttnReport& report) {
   nlohmann::json rows = nlohmann::json::array();
   for (const BenchAttnRow& r : report.rows)
-    rows.push_back({{"policy", policy_name(r.policy)}, {"estimate_us", r.estimate_us}, {"select_us", r.select_us},
+    rows.push_back({{"policy", policy_name(r.policy)}, {"estimator", estimator_name(r.estimator)},
+                    {"estimate_gb_per_s", r.estimate_gb_per_s}, {"estimate_us", r.estimate_us}, {"select_us", r.select_us},
                     {"attend_us", r.attend_us}, {"total_us", r.total_us}, {"bytes_read", r.bytes_read},
                     {"achieved_gb_per_s", r.achieved_gb_per_s}, {"speedup_vs_full", r.speedup_vs_full}});
   const std::time_t now = std::time(nullptr);
@@ -65,6 +74,9 @@ void register_bench_attn(CLI::App& app) {
   cmd->add_flag("--ragged", o.ragged, "sequence s holds context*(batch-s)/batch tokens");
   cmd->add_option("--budget", o.token_budget, "token budget B")->capture_default_str();
   cmd->add_option("--policies", args->policies, "comma list of full,streaming,quest,adamas,oracle or 'all'")->capture_default_str();
+  cmd->add_option("--estimators", args->estimators,
+                  "adamas estimators, one row each: comma list of l1,asymmetric (cuda) or any of l1,l2,hamming,asymmetric (cpu)")
+      ->capture_default_str();
   cmd->add_option("--dtype", args->dtype, "cache dtype: f32, f16, bf16")->capture_default_str();
   cmd->add_option("--page-size", o.page_size, "cache page size (Quest page)")->capture_default_str();
   cmd->add_option("--thresholds", args->thresholds, "Adamas code thresholds t0,t1,t2")->capture_default_str();
@@ -76,6 +88,12 @@ void register_bench_attn(CLI::App& app) {
   cmd->callback([args] {
     BenchAttnOptions options = args->options;
     options.policies = parse_policy_list(args->policies);
+    options.estimators.clear();
+    for (size_t begin = 0; begin <= args->estimators.size();) {
+      const size_t comma = std::min(args->estimators.find(',', begin), args->estimators.size());
+      options.estimators.push_back(parse_estimator(args->estimators.substr(begin, comma - begin)));
+      begin = comma + 1;
+    }
     options.dtype = parse_dtype(args->dtype);
     options.thresholds = parse_thresholds(args->thresholds);
     ADAMAS_CHECK(args->threads >= 0, "--threads must be >= 0");

@@ -158,7 +158,7 @@ BenchAttnReport run_bench_attn_cuda(const BenchAttnOptions& o) {
 
   Timer timer(stream);
   const int warmup = std::max(1, o.warmup);
-  for (Policy policy : o.policies) {
+  for (const auto& [policy, estimator] : bench_attn_cases(o)) {
     DecodePlanConfig plan_config;
     plan_config.max_batch = o.batch;
     plan_config.num_q_heads = o.num_q_heads;
@@ -168,6 +168,7 @@ BenchAttnReport run_bench_attn_cuda(const BenchAttnOptions& o) {
     plan_config.dtype = o.dtype;
     plan_config.max_context = o.context;
     plan_config.selector.policy = policy;
+    plan_config.selector.estimator = estimator;
     plan_config.selector.token_budget = o.token_budget;
     plan_config.selector.thresholds = o.thresholds;
     DecodePlan plan(plan_config);
@@ -177,6 +178,7 @@ BenchAttnReport run_bench_attn_cuda(const BenchAttnOptions& o) {
     ADAMAS_CUDA_CHECK(cudaStreamSynchronize(stream));
     BenchAttnRow row;
     row.policy = policy;
+    row.estimator = estimator;
     row.estimate_us = timer.median_us([&](cudaStream_t s) { plan.estimate(view, q.data(), s); }, warmup, o.iterations);
     row.select_us = timer.median_us([&](cudaStream_t s) { plan.select_from_scores(view, s); }, warmup, o.iterations);
     row.attend_us = timer.median_us([&](cudaStream_t s) { plan.attend(view, q.data(), out.data(), true, s); }, warmup,
@@ -184,6 +186,7 @@ BenchAttnReport run_bench_attn_cuda(const BenchAttnOptions& o) {
     row.total_us = timer.median_us([&](cudaStream_t s) { plan.step(view, q.data(), out.data(), s); }, warmup, o.iterations);
     row.bytes_read = step_bytes(o, policy, lens);
     row.achieved_gb_per_s = row.bytes_read / (row.total_us * 1e-6) / 1e9;
+    row.estimate_gb_per_s = row.estimate_us > 0 ? estimate_pass_bytes(o, policy, estimator) / (row.estimate_us * 1e-6) / 1e9 : 0;
     report.rows.push_back(row);
   }
   double full_us = 0;

@@ -75,6 +75,25 @@ void check_bench_attn_options(const BenchAttnOptions& o) {
   check_thresholds(o.thresholds);
 }
 
+double estimate_pass_bytes(const BenchAttnOptions& o, Policy policy, Estimator estimator) {
+  if (policy != Policy::kAdamas) return 0;
+  const double per_candidate = o.head_dim / 4.0 + (estimator == Estimator::kAsymmetric ? 4 : 2);
+  double total = 0;
+  for (int n : sequence_lengths(o))
+    if (n > o.token_budget) total += static_cast<double>(o.num_kv_heads) * (n - 1) * per_candidate;
+  return total;
+}
+
+std::vector<std::pair<Policy, Estimator>> bench_attn_cases(const BenchAttnOptions& o) {
+  std::vector<std::pair<Policy, Estimator>> cases;
+  for (Policy policy : o.policies) {
+    if (policy != Policy::kAdamas) cases.push_back({policy, Estimator::kL1});
+    else
+      for (Estimator estimator : o.estimators) cases.push_back({policy, estimator});
+  }
+  return cases;
+}
+
 double decode_step_bytes(const BenchAttnOptions& o, Policy policy) {
   const double element = static_cast<double>(dtype_size_bytes(o.dtype));
   const double row = o.head_dim * element;  // one K or one V row
@@ -145,9 +164,10 @@ BenchAttnReport run_bench_attn_cpu(const BenchAttnOptions& o) {
   report.device_name = cpu_model_name();
   report.threads = omp_get_max_threads();
   TokenSelection selection;
-  for (Policy policy : o.policies) {
+  for (const auto& [policy, estimator] : bench_attn_cases(o)) {
     SelectorOptions options;
     options.policy = policy;
+    options.estimator = estimator;
     options.token_budget = o.token_budget;
     options.thresholds = o.thresholds;
     std::vector<double> estimate, select, attend, total;
@@ -172,12 +192,14 @@ BenchAttnReport run_bench_attn_cpu(const BenchAttnOptions& o) {
     for (float x : out) ADAMAS_CHECK(std::isfinite(x), "bench-attn: non-finite attention output for ", policy_name(policy));
     BenchAttnRow result;
     result.policy = policy;
+    result.estimator = estimator;
     result.estimate_us = median(estimate);
     result.select_us = median(select);
     result.attend_us = median(attend);
     result.total_us = median(total);
     result.bytes_read = decode_step_bytes(o, policy);
     result.achieved_gb_per_s = result.bytes_read / (result.total_us * 1e3);
+    result.estimate_gb_per_s = result.estimate_us > 0 ? estimate_pass_bytes(o, policy, estimator) / (result.estimate_us * 1e3) : 0;
     report.rows.push_back(result);
   }
   double full_us = 0;
