@@ -466,13 +466,17 @@ struct CudaDecoder::Impl {
       if (dense) dense_plan->attend(view, q.data(), attn.data(), /*use_selection=*/false, stream);
       else policy_plan->step(view, q.data(), attn.data(), stream);
       mark(1);
-      if (bf16()) to_input<__nv_bfloat16>(attn.data(), static_cast<size_t>(batch) * q_heads * head_dim);
-      else to_input<float>(attn.data(), static_cast<size_t>(batch) * q_heads * head_dim);
-      mark(2);
+      if (!own_gemv()) {  // our o-projection GEMV rounds attn to bf16 as it reads it instead
+        if (bf16()) to_input<__nv_bfloat16>(attn.data(), static_cast<size_t>(batch) * q_heads * head_dim);
+        else to_input<float>(attn.data(), static_cast<size_t>(batch) * q_heads * head_dim);
+        mark(2);
+      }
       if (own_gemv()) {
-        // x += attn * Wo^T; then gate|up with SwiGLU in the write, into the (otherwise unused)
+        // x += bf16(attn) * Wo^T; then gate|up with SwiGLU in the write, into the (otherwise unused)
         // gate_up buffer as bf16 [batch][inter]: the down product's input; x += act * Wdown^T.
         GemvProblem o = gemv_problem(w.o, hidden, q_heads * head_dim, GemvEpilogue::kAccumulate);
+        o.input = nullptr;
+        o.input_f32 = attn.data();
         o.y = x.data();
         gemv_bf16(o, stream);
         mark(0);

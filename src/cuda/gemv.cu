@@ -13,6 +13,8 @@ namespace {
 constexpr int kWarpsPerBlock = 8;
 constexpr int kChunk = 8;  // bf16 per 16-byte load
 
+__device__ __forceinline__ float round_to_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+
 // bf16 is the high half of an fp32: element 2j is the low half of word j (little-endian).
 __device__ __forceinline__ void bf16x8_to_float(const uint4& bits, float (&f)[kChunk]) {
   const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
@@ -77,7 +79,7 @@ __device__ __forceinline__ void write_pair(const GemvProblem& p, int pair, int s
 // about 60 KiB per SM are outstanding at batch 1, enough to cover the memory latency at the copy
 // bandwidth. Weights are read once per step: __ldcs (evict-first) keeps them from pushing the
 // inputs out of L1/L2. The inputs (batch * in bf16) are re-read by every warp from L1.
-template <int kBatch, int kUnroll, GemvEpilogue kEpilogue>
+template <int kBatch, int kUnroll, GemvEpilogue kEpilogue, bool kF32Input>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const GemvProblem p, int pairs) {
   const int lane = threadIdx.x & 31;
   const int pair = blockIdx.x * kWarpsPerBlock + static_cast<int>(threadIdx.x >> 5);
@@ -88,6 +90,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const Ge
   const __nv_bfloat16* w0 = reinterpret_cast<const __nv_bfloat16*>(p.weight) + static_cast<size_t>(r0) * p.in;
   const __nv_bfloat16* w1 = reinterpret_cast<const __nv_bfloat16*>(p.weight) + static_cast<size_t>(r1_read) * p.in;
   const __nv_bfloat16* x = reinterpret_cast<const __nv_bfloat16*>(p.input);
+  const float* x_f32 = p.input_f32;
 
   float acc0[kBatch], acc1[kBatch];
 #pragma unroll
@@ -116,7 +119,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const Ge
         for (int s = 0; s < kBatch; ++s) {
           if (s < p.batch) {
             float xs[kChunk];
-            bf16x8_to_float(__ldg(reinterpret_cast<const uint4*>(x + static_cast<size_t>(s) * p.in) + c), xs);
+            if constexpr (kF32Input) {
+              const float4* row = reinterpret_cast<const float4*>(x_f32 + static_cast<size_t>(s) * p.in) + 2 * c;
+              const float4 lo = __ldg(row), hi = __ldg(row + 1);
+              xs[0] = round_to_bf16(lo.x), xs[1] = round_to_bf16(lo.y), xs[2] = round_to_bf16(lo.z), xs[3] = round_to_bf16(lo.w);
+              xs[4] = round_to_bf16(hi.x), xs[5] = round_to_bf16(hi.y), xs[6] = round_to_bf16(hi.z), xs[7] = round_to_bf16(hi.w);
+            } else {
+              bf16x8_to_float(__ldg(reinterpret_cast<const uint4*>(x + static_cast<size_t>(s) * p.in) + c), xs);
+            }
 #pragma unroll
             for (int j = 0; j < kChunk; ++j) {
               acc0[s] = fmaf(wa[j], xs[j], acc0[s]);
@@ -132,7 +142,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const Ge
 #pragma unroll
     for (int s = 0; s < kBatch; ++s) {
       if (s < p.batch) {
-        const float xs = __bfloat162float(x[static_cast<size_t>(s) * p.in + i]);
+        const float xs = kF32Input ? round_to_bf16(x_f32[static_cast<size_t>(s) * p.in + i])
+                                   : __bfloat162float(x[static_cast<size_t>(s) * p.in + i]);
         acc0[s] = fmaf(wa, xs, acc0[s]);
         acc1[s] = fmaf(wb, xs, acc1[s]);
       }
@@ -160,7 +171,16 @@ constexpr int unroll_for_batch() { return kBatch <= 2 ? 4 : kBatch <= 4 ? 2 : 1;
 template <int kBatch, GemvEpilogue kEpilogue>
 void launch(const GemvProblem& p, int pairs, cudaStream_t stream) {
   const int blocks = (pairs + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  gemv_bf16_kernel<kBatch, unroll_for_batch<kBatch>(), kEpilogue><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(p, pairs);
+  constexpr int kUnroll = unroll_for_batch<kBatch>();
+  // fp32 inputs only where the decode step has them (the attention output into the o projection).
+  if constexpr (kEpilogue == GemvEpilogue::kAccumulate) {
+    if (p.input_f32) {
+      gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, true><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(p, pairs);
+      ADAMAS_CUDA_CHECK_LAUNCH();
+      return;
+    }
+  }
+  gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, false><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(p, pairs);
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 
@@ -176,7 +196,8 @@ void launch_for_batch(const GemvProblem& p, int pairs, cudaStream_t stream) {
 void check_problem(const GemvProblem& p) {
   ADAMAS_CHECK(p.batch >= 1 && p.batch <= kGemvMaxBatch, "gemv_bf16: batch ", p.batch, " outside 1..", kGemvMaxBatch);
   ADAMAS_CHECK(p.out >= 1 && p.in >= 1, "gemv_bf16: empty product ", p.out, " x ", p.in);
-  ADAMAS_CHECK(p.weight && p.input, "gemv_bf16: null weight or input");
+  ADAMAS_CHECK(p.weight && (p.input != nullptr) != (p.input_f32 != nullptr), "gemv_bf16: null weight, or not exactly one input");
+  ADAMAS_CHECK(!p.input_f32 || p.epilogue == GemvEpilogue::kAccumulate, "gemv_bf16: fp32 input is built for kAccumulate only");
   switch (p.epilogue) {
     case GemvEpilogue::kStore:
     case GemvEpilogue::kAccumulate:
@@ -216,7 +237,8 @@ void gemv_bf16_ref(const GemvProblem& p) {
       double sum = 0;
       for (int i = 0; i < p.in; ++i)
         sum += static_cast<double>(bf16_to_f32(p.weight[static_cast<size_t>(r) * p.in + i])) *
-               bf16_to_f32(p.input[static_cast<size_t>(s) * p.in + i]);
+               bf16_to_f32(p.input_f32 ? f32_to_bf16(p.input_f32[static_cast<size_t>(s) * p.in + i])
+                                       : p.input[static_cast<size_t>(s) * p.in + i]);
       dots[static_cast<size_t>(s) * p.out + r] = static_cast<float>(sum);
     }
   for (int s = 0; s < p.batch; ++s) {

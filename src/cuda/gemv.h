@@ -27,6 +27,9 @@ enum class GemvEpilogue {
 struct GemvProblem {
   const uint16_t* weight = nullptr;  // bf16 bits, [out][in] row-major
   const uint16_t* input = nullptr;   // bf16 bits, [batch][in]
+  // Or, instead of `input`: fp32 [batch][in], rounded to bf16 as it is read (the cast to the
+  // product's input type folded into the read: same values as casting first).
+  const float* input_f32 = nullptr;
   int out = 0, in = 0, batch = 1;
   GemvEpilogue epilogue = GemvEpilogue::kStore;
   float* y = nullptr;                // kStore, kAccumulate: fp32 [batch][out]

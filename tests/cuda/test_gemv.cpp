@@ -18,6 +18,7 @@ struct GemvCase {
   int out, in, batch;
   GemvEpilogue epilogue;
   int q_heads = 0, kv_heads = 0, head_dim = 0;  // kRopeSplit
+  bool f32_input = false;                       // kAccumulate: fp32 input rounded as it is read
 };
 
 std::string epilogue_name(GemvEpilogue e) {
@@ -50,10 +51,12 @@ TEST_P(GemvTest, MatchesReference) {
   const uint64_t seed = test_seed();
   std::mt19937_64 rng(seed);
   SCOPED_TRACE(::testing::Message() << "seed " << seed << " out " << c.out << " in " << c.in << " batch " << c.batch
-                                    << " epilogue " << epilogue_name(c.epilogue));
+                                    << " epilogue " << epilogue_name(c.epilogue) << " f32 input " << c.f32_input);
   const std::vector<uint16_t> weight = to_bf16(random_normal(rng, static_cast<size_t>(c.out) * c.in, 0.02f));
-  const std::vector<uint16_t> input = to_bf16(random_normal(rng, static_cast<size_t>(c.batch) * c.in, 1.0f));
+  const std::vector<float> input_f32 = random_normal(rng, static_cast<size_t>(c.batch) * c.in, 1.0f);
+  const std::vector<uint16_t> input = to_bf16(input_f32);
   DeviceArray<uint16_t> weight_device(weight), input_device(input);
+  DeviceArray<float> input_f32_device(input_f32);
 
   GemvProblem host;
   host.weight = weight.data();
@@ -65,6 +68,12 @@ TEST_P(GemvTest, MatchesReference) {
   GemvProblem device = host;
   device.weight = weight_device.data;
   device.input = input_device.data;
+  if (c.f32_input) {  // the kernel rounds the fp32 input; the reference gets it rounded the same way
+    host.input = nullptr;
+    host.input_f32 = input_f32.data();
+    device.input = nullptr;
+    device.input_f32 = input_f32_device.data;
+  }
 
   // Outputs: y starts non-zero so kAccumulate's add is seen.
   std::vector<float> y = random_normal(rng, static_cast<size_t>(c.batch) * c.out, 1.0f);
@@ -134,6 +143,7 @@ std::vector<GemvCase> gemv_cases() {
   for (int batch : {1, 3, 4, 8, 16}) {
     cases.push_back({4096, 4096, batch, GemvEpilogue::kStore});
     cases.push_back({4096, 11008, batch, GemvEpilogue::kAccumulate});
+    cases.push_back({4096, 4096, batch, GemvEpilogue::kAccumulate, 0, 0, 0, /*f32_input=*/true});
     cases.push_back({2 * 11008, 4096, batch, GemvEpilogue::kSwiGlu});
     cases.push_back({(32 + 2 * 32) * 128, 4096, batch, GemvEpilogue::kRopeSplit, 32, 32, 128});
   }
@@ -147,6 +157,8 @@ std::vector<GemvCase> gemv_cases() {
     cases.push_back({17, 24, batch, GemvEpilogue::kAccumulate});
     cases.push_back({333, 1000, batch, GemvEpilogue::kStore});
     cases.push_back({101, 777, batch, GemvEpilogue::kAccumulate});
+    cases.push_back({101, 777, batch, GemvEpilogue::kAccumulate, 0, 0, 0, /*f32_input=*/true});
+    cases.push_back({77, 136, batch, GemvEpilogue::kAccumulate, 0, 0, 0, /*f32_input=*/true});
     cases.push_back({2 * 193, 264, batch, GemvEpilogue::kSwiGlu});
     cases.push_back({2 * 65, 99, batch, GemvEpilogue::kSwiGlu});
     cases.push_back({(4 + 2 * 2) * 64, 136, batch, GemvEpilogue::kRopeSplit, 4, 2, 64});
