@@ -78,6 +78,13 @@ class CudaDecoder {
   // thresholds and estimator stay those of construction). Plans a new DecodePlan and drops the
   // captured step graphs; not for the per-token path.
   void set_selector(const SelectorOptions& selector);
+  // Calibrated code books (RuntimeOptions::calibrate_after_tokens): fits every layer's book to the
+  // keys cached now, with the CPU runtime's rule and numbers (calibrate_device_code_books of
+  // cuda_backend.h), and re-encodes them; reset_code_books returns to the options' thresholds.
+  // Synchronous; drops the captured step graphs. code_book: the layer's book in use.
+  void calibrate_code_books(const std::vector<double>& quantiles);
+  void reset_code_books();
+  const CodeBook& code_book(int layer) const;
   // Median milliseconds of a decode step replayed as a CUDA graph (tokens fixed; positions do not
   // advance: each replay redoes the same step).
   double graph_step_ms(int iterations);

@@ -524,9 +524,11 @@ CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& op
   ADAMAS_CHECK(options.weight_dtype == DType::kBF16 || options.weight_dtype == DType::kF32,
                "CudaDecoder: weights are held in bf16 or f32, not ", dtype_name(options.weight_dtype));
   const RuntimeOptions& r = options.runtime;
-  ADAMAS_CHECK(r.code_bits == 2 && r.code_hadamard && r.selector.estimator == Estimator::kL1 && r.calibrate_after_tokens == 0,
-               "--device cuda supports the paper's estimator only (exact L1 on 2-bit Hadamard codes, fixed thresholds); "
-               "use --device cpu for --estimator, --code-bits, --no-hadamard and --calibrate-after");
+  ADAMAS_CHECK(r.code_bits == 2 && r.code_hadamard &&
+                   (r.selector.estimator == Estimator::kL1 || r.selector.estimator == Estimator::kAsymmetric),
+               "--device cuda supports 2-bit Hadamard codes with the l1 or asymmetric estimator (fixed or calibrated "
+               "thresholds); got ", r.code_bits, "-bit codes", r.code_hadamard ? "" : " without Hadamard", ", estimator ",
+               estimator_name(r.selector.estimator), ": use --device cpu for those");
   m.config = config;
   m.options = options;
   m.batch = options.max_batch;
@@ -788,6 +790,36 @@ void CudaDecoder::rewind(int seq, int length) {
   m.positions[seq] = length;
 }
 
+namespace {
+
+// The device lengths are written by each step; after a rewind they still hold the old length, so
+// calibration (which reads them) first sets them to the host positions.
+void upload_lengths(DeviceKvCache& cache, const std::vector<int>& positions) {
+  std::vector<int32_t> lens(positions.begin(), positions.end());
+  ADAMAS_CUDA_CHECK(cudaMemcpy(cache.device_seq_lens(), lens.data(), lens.size() * sizeof(int32_t), cudaMemcpyHostToDevice));
+}
+
+}  // namespace
+
+void CudaDecoder::calibrate_code_books(const std::vector<double>& quantiles) {
+  Impl& m = *impl_;
+  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  upload_lengths(*m.cache, m.positions);
+  calibrate_device_code_books(*m.cache, quantiles);
+  m.destroy_graphs();  // they captured the old books' thresholds and centroids as launch arguments
+}
+
+void CudaDecoder::reset_code_books() {
+  Impl& m = *impl_;
+  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  upload_lengths(*m.cache, m.positions);
+  for (int layer = 0; layer < m.layers; ++layer)
+    m.cache->set_code_book(layer, CodeBook::from_thresholds(m.options.runtime.selector.thresholds));
+  m.destroy_graphs();
+}
+
+const CodeBook& CudaDecoder::code_book(int layer) const { return impl_->cache->code_book(layer); }
+
 void CudaDecoder::set_selector(const SelectorOptions& selector) {
   Impl& m = *impl_;
   const SelectorOptions& current = m.options.runtime.selector;
@@ -902,15 +934,27 @@ class CudaRuntime : public DecoderRuntime {
   const ModelConfig& config() const override { return decoder_->config(); }
   const RuntimeOptions& options() const override { return options_; }
   std::string device_name() const override { return gpu_name(); }
-  void reset() override { decoder_->reset(); }
+  void reset() override {
+    decoder_->reset();
+    if (calibrated_at_ >= 0) decoder_->reset_code_books();
+    calibrated_at_ = -1;
+  }
   int position() const override { return decoder_->position(0); }
   void prefill(const std::vector<int32_t>& tokens, std::vector<float>* logits, bool all_positions) override {
     const int count = static_cast<int>(tokens.size());
     const int64_t vocab = config().vocab_size;
     if (logits) logits->assign(static_cast<size_t>(all_positions ? count : (count > 0 ? 1 : 0)) * vocab, 0.0f);
     decoder_->prefill(0, tokens.data(), count, logits ? logits->data() : nullptr, all_positions);
+    maybe_calibrate();
   }
-  void rewind(int length) override { decoder_->rewind(0, length); }
+  void rewind(int length) override {
+    decoder_->rewind(0, length);
+    if (calibrated_at_ >= 0 && calibrated_at_ != length) {  // as the CPU runtime: redo a calibration on other tokens
+      decoder_->reset_code_books();
+      calibrated_at_ = -1;
+      maybe_calibrate();
+    }
+  }
   void set_selector(const SelectorOptions& selector) override {
     decoder_->set_selector(selector);
     options_.selector = selector;
@@ -918,6 +962,7 @@ class CudaRuntime : public DecoderRuntime {
   void decode(int32_t token, float* logits) override {
     const auto start = std::chrono::steady_clock::now();
     decoder_->decode(&token, logits, /*dense_attention=*/false);
+    maybe_calibrate();
     stats_.context = position();
     stats_.kv_bytes_read = 0;
     stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -926,10 +971,19 @@ class CudaRuntime : public DecoderRuntime {
   void set_observer(AttentionObserver* observer) override {
     ADAMAS_CHECK(observer == nullptr, "attention observers (adamas recall) need --device cpu");
   }
-  CodeBook code_book(int) const override { return CodeBook::from_thresholds(options_.selector.thresholds); }
+  CodeBook code_book(int layer) const override { return decoder_->code_book(layer); }
 
  private:
+  // The CPU runtime's rule (llama_model.cpp): once the sequence holds calibrate_after_tokens
+  // tokens, fit every layer's code book to its cached keys and re-encode them.
+  void maybe_calibrate() {
+    if (options_.calibrate_after_tokens <= 0 || calibrated_at_ >= 0 || position() < options_.calibrate_after_tokens) return;
+    decoder_->calibrate_code_books(options_.calibration_quantiles);
+    calibrated_at_ = position();
+  }
+
   RuntimeOptions options_;
+  int calibrated_at_ = -1;  // position the code books were fitted at; -1: the options' thresholds
   std::unique_ptr<CudaDecoder> decoder_;
   DecodeStepStats stats_;
 };
