@@ -4,7 +4,8 @@
 usage: python3 bench/plot_e2e.py RESULTS_DIR OUT_DIR
 Reads every e2e_*.json (adamas bench-e2e --json) in RESULTS_DIR; writes OUT_DIR/e2e_table.md (one
 row per configuration, skipped ones included) and OUT_DIR/e2e_tokens_per_s.png (tokens/s against
-context per shape and batch, our GEMV; full attention and adamas per budget)."""
+context per shape and batch, the decoder's choice of weight products; full attention and adamas
+per budget)."""
 import glob
 import json
 import os
@@ -49,7 +50,7 @@ def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = [r for r in rows if not r["skipped"] and r["gemv"] == "own"]
+    rows = [r for r in rows if not r["skipped"] and "gemv_ab" not in r["source"]]  # the sweep, not the A/B
     shapes = sorted({r["shape"] for r in rows})
     batches = sorted({r["batch"] for r in rows})
     if not shapes or not batches:

@@ -2,8 +2,9 @@
 # One call on the GPU machine for the model runtime: the CUDA forward pass against the CPU runtime
 # and the small-batch GEMV against its reference (GPU tests), perplexity with --device cuda next to
 # --device cpu on the bundled model, and the end-to-end decode sweep (bench-e2e) at 7B scale:
-# both shapes, batch 1/4/16, contexts 8K/32K/128K, full and adamas at budgets 64/256/1024, our GEMV;
-# then an A/B of the weight products (--gemv own,cublas) at 8K and 32K. Configurations whose cache
+# both shapes, batch 1/4/16, contexts 8K/32K/128K, full and adamas at budgets 64/256/1024, the
+# decoder's own choice of weight products (--gemv auto: our GEMV up to batch 8, cuBLAS above); then
+# an A/B of the weight products (--gemv own,cublas) at 8K, batch 1/4/16. Configurations whose cache
 # does not fit (--memory-limit-gib, 120) are listed as skipped in the JSON and the logs.
 # Binaries are built on the dev machine with -DADAMAS_SHARED_LIB=ON -DADAMAS_STATIC_BLAS=ON and
 # carried in BIN_DIR with libadamas.so. About 6 minutes on one H200 (each bench-e2e call has its

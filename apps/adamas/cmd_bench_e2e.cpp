@@ -14,7 +14,7 @@ namespace adamas::cli {
 void register_bench_e2e(CLI::App& app) {
   struct Args {
     BenchE2eOptions options;
-    std::string contexts = "8192,32768,131072", policies = "full,adamas", budgets = "64,256,1024", batches = "1", gemvs = "own";
+    std::string contexts = "8192,32768,131072", policies = "full,adamas", budgets = "64,256,1024", batches = "1", gemvs = "auto";
     std::string weights = "bf16", kv_dtype = "f16";
     bool json = false;
   };
@@ -25,7 +25,7 @@ void register_bench_e2e(CLI::App& app) {
   cmd->add_option("--policies", args->policies, "comma list of full,streaming,quest,adamas,oracle")->capture_default_str();
   cmd->add_option("--budgets", args->budgets, "token budgets of the sparse policies")->capture_default_str();
   cmd->add_option("--batches", args->batches, "sequences decoding together (comma list)")->capture_default_str();
-  cmd->add_option("--gemv", args->gemvs, "weight products: own (our GEMV, batch <= 16, bf16) and/or cublas (comma list)")
+  cmd->add_option("--gemv", args->gemvs, "weight products: auto, own (our GEMV, batch <= 16, bf16), cublas (comma list)")
       ->capture_default_str();
   cmd->add_option("--dense-layers", args->options.dense_layers, "leading layers attending densely")->capture_default_str();
   cmd->add_option("--weights", args->weights, "weight type on the GPU: bf16 or f32")->capture_default_str();

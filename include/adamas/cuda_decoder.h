@@ -22,7 +22,8 @@ struct CudaDecoderOptions {
   DType weight_dtype = DType::kBF16;  // kF32 for parity checks, kBF16 for speed
   // Weight products: kOwn is our GEMV with the step's elementwise work folded into its write
   // (bf16 weights, batch <= 16; src/cuda/gemv.h), kCublas the cuBLAS products and separate kernels.
-  // kAuto takes kOwn where it applies unless the environment says ADAMAS_GEMV=cublas.
+  // kAuto takes kOwn up to batch 8 (kGemvAutoMaxBatch) unless the environment says
+  // ADAMAS_GEMV=cublas (or ADAMAS_GEMV=own: up to batch 16).
   enum class Gemv { kAuto, kOwn, kCublas };
   Gemv gemv = Gemv::kAuto;
 };
@@ -45,6 +46,8 @@ class CudaDecoder {
 
   const ModelConfig& config() const;
   const CudaDecoderOptions& options() const;
+  // The weight products this decoder runs: "own" (src/cuda/gemv.h) or "cublas" (options().gemv).
+  std::string gemv_in_use() const;
   // Copies weights (Hugging Face names, as WeightSource gives them).
   void load_weights(const WeightSource& weights);
   // Same, from a model already in host memory.
@@ -115,8 +118,9 @@ struct BenchE2eOptions {
   std::vector<Policy> policies = {Policy::kFull, Policy::kAdamas};
   std::vector<int> budgets = {64, 256, 1024};
   std::vector<int> batches = {1};
-  // Weight products per configuration: "own" (our GEMV, gemv.h) and/or "cublas": A/B in one run.
-  std::vector<std::string> gemvs = {"own"};
+  // Weight products per configuration: "auto" (CudaDecoder's choice), "own" (our GEMV, gemv.h),
+  // "cublas": several for an A/B in one run.
+  std::vector<std::string> gemvs = {"auto"};
   int dense_layers = 2;
   DType weight_dtype = DType::kBF16;
   DType kv_dtype = DType::kF16;
@@ -129,7 +133,7 @@ struct BenchE2eRow {
   std::string shape;
   int batch = 1, context = 0, budget = 0;
   Policy policy = Policy::kFull;
-  std::string gemv = "own";          // "own" or "cublas" (f32 weights always run cuBLAS)
+  std::string gemv = "own";          // what ran: "own" or "cublas" (gemv_in_use)
   bool skipped = false;               // did not fit in memory_limit_gib
   double ms_per_step = 0;             // CUDA-graph replay, median
   double tokens_per_second = 0;       // batch / step time

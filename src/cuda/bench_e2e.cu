@@ -33,7 +33,8 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
         const std::vector<int> budgets = policy == Policy::kFull ? std::vector<int>{0} : o.budgets;
         for (int budget : budgets)
         for (const std::string& gemv : o.gemvs) {
-          ADAMAS_CHECK(gemv == "own" || gemv == "cublas", "bench-e2e: --gemv '", gemv, "': expected own or cublas");
+          ADAMAS_CHECK(gemv == "auto" || gemv == "own" || gemv == "cublas", "bench-e2e: --gemv '", gemv,
+                       "': expected auto, own or cublas");
           BenchE2eRow row;
           row.shape = o.shape;
           row.gemv = gemv;
@@ -51,13 +52,16 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
           cuda::CudaDecoderOptions options;
           options.max_batch = batch;
           options.weight_dtype = o.weight_dtype;
-          options.gemv = gemv == "own" ? cuda::CudaDecoderOptions::Gemv::kOwn : cuda::CudaDecoderOptions::Gemv::kCublas;
+          options.gemv = gemv == "own"      ? cuda::CudaDecoderOptions::Gemv::kOwn
+                         : gemv == "cublas" ? cuda::CudaDecoderOptions::Gemv::kCublas
+                                            : cuda::CudaDecoderOptions::Gemv::kAuto;
           options.runtime.selector.policy = policy;
           options.runtime.selector.token_budget = std::max(1, budget);
           options.runtime.dense_layers = o.dense_layers;
           options.runtime.kv_dtype = o.kv_dtype;
           options.runtime.max_context = context + 64;
           cuda::CudaDecoder decoder(config, options);
+          row.gemv = decoder.gemv_in_use();
           decoder.randomize_weights(o.seed);
           decoder.fill_random_context(context, o.seed + 17);
           row.ms_per_step = decoder.graph_step_ms(o.iterations);
@@ -68,10 +72,10 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
           row.tokens_per_second = batch * 1000.0 / row.ms_per_step;
           row.bytes_per_step = decoder.step_bytes();
           row.achieved_gb_per_s = row.bytes_per_step / (row.ms_per_step * 1e-3) / 1e9;
-          if (policy == Policy::kFull) full_ms[gemv] = row.ms_per_step;
+          if (policy == Policy::kFull) full_ms[row.gemv] = row.ms_per_step;
           report.rows.push_back(row);
           std::fprintf(stderr, "bench-e2e: %s batch %d context %d %s budget %d gemv %s: %.2f ms/step\n", o.shape.c_str(),
-                       batch, context, policy_name(policy).c_str(), budget, gemv.c_str(), row.ms_per_step);
+                       batch, context, policy_name(policy).c_str(), budget, row.gemv.c_str(), row.ms_per_step);
         }
       }
       for (auto& row : report.rows)

@@ -224,16 +224,19 @@ struct CudaDecoder::Impl {
     marks.push_back({event, kind});
   }
 
-  // Our GEMV (gemv.h) or cuBLAS, decided once per decoder: bf16 weights and batch <= 16 only.
+  // Our GEMV (gemv.h) or cuBLAS, decided once per decoder: bf16 weights and batch <= 16 only;
+  // kAuto: batch <= kGemvAutoMaxBatch unless ADAMAS_GEMV=cublas (ADAMAS_GEMV=own: up to 16).
   int own_gemv_choice = -1;  // -1: not decided yet
+  bool resolve_own_gemv() const {
+    const char* env = std::getenv("ADAMAS_GEMV");
+    const std::string env_choice = env ? env : "";
+    const bool wanted = options.gemv == CudaDecoderOptions::Gemv::kOwn ||
+                        (options.gemv == CudaDecoderOptions::Gemv::kAuto && env_choice != "cublas" &&
+                         (batch <= kGemvAutoMaxBatch || env_choice == "own"));
+    return wanted && bf16() && batch <= kGemvMaxBatch;
+  }
   bool own_gemv() {
-    if (own_gemv_choice < 0) {
-      const char* env = std::getenv("ADAMAS_GEMV");
-      const bool env_cublas = env && std::string(env) == "cublas";
-      const bool wanted = options.gemv == CudaDecoderOptions::Gemv::kOwn ||
-                          (options.gemv == CudaDecoderOptions::Gemv::kAuto && !env_cublas);
-      own_gemv_choice = wanted && bf16() && batch <= kGemvMaxBatch ? 1 : 0;
-    }
+    if (own_gemv_choice < 0) own_gemv_choice = resolve_own_gemv() ? 1 : 0;
     return own_gemv_choice == 1;
   }
   // The GEMV on the step's bf16 input (gemm_input unless given), rows W [out][in].
@@ -624,6 +627,7 @@ CudaDecoder::~CudaDecoder() {
 }
 
 const ModelConfig& CudaDecoder::config() const { return impl_->config; }
+std::string CudaDecoder::gemv_in_use() const { return impl_->resolve_own_gemv() ? "own" : "cublas"; }
 const CudaDecoderOptions& CudaDecoder::options() const { return impl_->options; }
 
 namespace {

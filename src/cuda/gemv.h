@@ -13,6 +13,10 @@
 namespace adamas::cuda {
 
 constexpr int kGemvMaxBatch = 16;
+// Largest batch CudaDecoder picks this GEMV for by itself (CudaDecoderOptions::Gemv::kAuto): every
+// warp reads the batch's inputs through L1, batch x 16 B per 16 B of weights, so from about batch 8
+// on L1, not DRAM, may bound it and cuBLAS's tensor-core GEMM may win (bench-e2e --gemv own,cublas).
+constexpr int kGemvAutoMaxBatch = 8;
 
 // What the product does with each dot product, row r, sequence s.
 enum class GemvEpilogue {
