@@ -38,6 +38,9 @@ namespace {
   } while (0)
 
 constexpr int kThreads = 256;
+// The decode step's RMSNorms: one row per sequence, so one wide block per row (4 elements per
+// thread at hidden 4096: all of the row's loads in flight at once, the block's latency is the step's).
+constexpr int kNormThreads = 1024;
 
 __device__ __forceinline__ float weight_to_float(const float* w, size_t i) { return w[i]; }
 __device__ __forceinline__ float weight_to_float(const __nv_bfloat16* w, size_t i) { return __bfloat162float(w[i]); }
@@ -53,7 +56,7 @@ __global__ void embed_kernel(const int32_t* tokens, const W* embed, float* x, in
 // input type.
 template <typename W>
 __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, W* out, int hidden) {
-  __shared__ float partial[kThreads / 32];
+  __shared__ float partial[32];  // one per warp; blocks of up to 1024 threads
   const int seq = blockIdx.x;
   const float* row = x + static_cast<size_t>(seq) * hidden;
   float sum = 0.0f;
@@ -62,7 +65,7 @@ __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, 
   if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
   __syncthreads();
   float total = 0.0f;
-  for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
+  for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) total += partial[w];
   const float scale = rsqrtf(total / hidden + eps);
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
     const float y = weight[i] * (row[i] * scale);
@@ -276,9 +279,9 @@ struct CudaDecoder::Impl {
   void norm_to_input(const float* src, const DeviceBuffer<float>& weight) {
     const float eps = static_cast<float>(config.rms_norm_eps);
     if (bf16())
-      rms_norm_kernel<__nv_bfloat16><<<batch, kThreads, 0, stream>>>(src, weight.data(), eps, reinterpret_cast<__nv_bfloat16*>(gemm_input.data()), hidden);
+      rms_norm_kernel<__nv_bfloat16><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, reinterpret_cast<__nv_bfloat16*>(gemm_input.data()), hidden);
     else
-      rms_norm_kernel<float><<<batch, kThreads, 0, stream>>>(src, weight.data(), eps, reinterpret_cast<float*>(gemm_input.data()), hidden);
+      rms_norm_kernel<float><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, reinterpret_cast<float*>(gemm_input.data()), hidden);
   }
 
   template <typename Get>
