@@ -17,7 +17,7 @@ OUT=$2
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$BIN:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 echo "== decoder and GEMV tests"
-timeout 120 "$BIN/adamas_cuda_tests" --gtest_filter='*CudaDecoder*:*Gemv*' > "$OUT/decoder_tests.log" 2>&1; echo "exit $?"
+timeout 90 "$BIN/adamas_cuda_tests" --gtest_filter='*CudaDecoder*:*Gemv*' > "$OUT/decoder_tests.log" 2>&1; echo "exit $?"
 grep -E "PASSED|FAILED|Failure|error" "$OUT/decoder_tests.log" | head
 echo "== bench-e2e"
 B="$BIN/adamas bench-e2e --iterations 5 --policies full,adamas --json"
@@ -25,13 +25,13 @@ run() {  # name timeout args...
   local name=$1 limit=$2; shift 2
   timeout "$limit" $B "$@" > "$OUT/e2e_$name.json" 2> "$OUT/e2e_$name.log"; echo "$name exit $?"
 }
-run longchat_b1 60 --shape longchat-7b --batches 1 --contexts 8192,32768,131072 --budgets 64,256,1024
-run longchat_b4 45 --shape longchat-7b --batches 4 --contexts 8192,32768,131072 --budgets 64,256,1024
-run longchat_b16 30 --shape longchat-7b --batches 16 --contexts 8192,32768,131072 --budgets 64,256,1024
-run llama3_b1 60 --shape llama3-8b --batches 1 --contexts 8192,32768,131072 --budgets 64,256,1024
-run llama3_b4 50 --shape llama3-8b --batches 4 --contexts 8192,32768,131072 --budgets 64,256,1024
-run llama3_b16 40 --shape llama3-8b --batches 16 --contexts 8192,32768,131072 --budgets 64,256,1024
-run gemv_ab 50 --shape longchat-7b --batches 1,4,16 --contexts 8192 --budgets 256 --gemv own,cublas
+run longchat_b1 55 --shape longchat-7b --batches 1 --contexts 8192,32768,131072 --budgets 64,256,1024
+run longchat_b4 40 --shape longchat-7b --batches 4 --contexts 8192,32768,131072 --budgets 64,256,1024
+run longchat_b16 25 --shape longchat-7b --batches 16 --contexts 8192,32768,131072 --budgets 64,256,1024
+run llama3_b1 55 --shape llama3-8b --batches 1 --contexts 8192,32768,131072 --budgets 64,256,1024
+run llama3_b4 45 --shape llama3-8b --batches 4 --contexts 8192,32768,131072 --budgets 64,256,1024
+run llama3_b16 35 --shape llama3-8b --batches 16 --contexts 8192,32768,131072 --budgets 64,256,1024
+run gemv_ab 45 --shape longchat-7b --batches 1,4,16 --contexts 8192 --budgets 256 --gemv own,cublas
 echo "== ppl cpu vs cuda (bundled model, 512 tokens)"
 for device in cpu cuda; do
   "$BIN/adamas" ppl --model models/adamas-tiny-8k --text data/heldout/austen_persuasion.txt --max-tokens 512 \
