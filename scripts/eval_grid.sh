@@ -94,7 +94,7 @@ cal_q() {
 
 stage_calib() {
   [[ "$KIND" == tiny ]] || { log "calib: SmolLM2 keeps the quantiles its first study chose on validation text"; return; }
-  local d="$OUT_DIR/calib" n=4096
+  local d="$OUT_DIR/calib" n="${CALIB_TOKENS:-4096}"
   ppl gpu "$d/full" $VALID $n --policy full
   for b in 64 256; do
     ppl gpu "$d/oracle_b$b" $VALID $n --policy oracle --budget $b
@@ -146,11 +146,13 @@ stage_ppl() {
 stage_ablation() {
   # Both books, PPL_TOKENS tokens, budgets 64 and 256. The rows the GPU cannot run (no Hadamard, 1/3-bit
   # codes, L2, Hamming) run on the CPU; full, quest, oracle, paper and asymmetric rows are the ppl stage's.
-  local cal="--calibrate-after $CAL_AFTER"
+  # ABLATION_PART=gpu|cpu queues only that part (so a background CPU batch leaves the GPU alone).
+  local cal="--calibrate-after $CAL_AFTER" part="${ABLATION_PART:-all}"
   for book in $BOOKS; do
     local d="$OUT_DIR/ablation/$book" text="data/heldout/$book.txt"
     for b in 64 256; do
-      ppl gpu "$d/bits2_eq_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b $cal
+      [[ "$part" == cpu ]] || ppl gpu "$d/bits2_eq_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b $cal
+      [[ "$part" == gpu ]] && continue
       ppl cpu "$d/nohad_paper_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --no-hadamard --thresholds=$PAPER
       ppl cpu "$d/nohad_cal_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --no-hadamard $cal
       ppl cpu "$d/bits1_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --code-bits 1 $cal
@@ -187,7 +189,7 @@ stage_passkey() {
 
 stage_recall() {
   local d="$OUT_DIR/recall" q; q="$(cal_q)"
-  local text=data/heldout/austen_persuasion.txt n=4096 stride=16
+  local text=data/heldout/austen_persuasion.txt n="${RECALL_TOKENS:-4096}" stride=16
   [[ "$KIND" == smollm2 ]] && { text=data/heldout/austen_northanger_abbey.txt; n=2048; stride=8; }
   local rargs="--text $text --max-tokens $n --stride $stride --budgets 16,32,64,128,256,512,1024"
   job cpu "$d/paper" recall $COMMON $rargs --policies streaming,quest,adamas,oracle --thresholds=$PAPER --csv "$d/paper.csv"

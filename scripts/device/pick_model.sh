@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ADAMAS="$1"; out="$2"
+# Wait for both trainings (eval.json is their last file), at most PICK_WAIT seconds.
+for _ in $(seq 1 "${PICK_WAIT:-300}"); do
+  [[ -s /tmp/tiny_A/eval.json && -s /tmp/tiny_B/eval.json ]] && break
+  pgrep -f train_model.py > /dev/null || break
+  sleep 1
+done
 best="" ; summary="{"
 for tag in A B; do
   dir=/tmp/tiny_$tag

@@ -22,7 +22,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 W=/tmp/evalwork; rm -rf $W; mkdir -p $W; cp -r scripts data $W/
 RES=/tmp/res_smollm2; mkdir -p $RES
 KIND=smollm2 MODEL=$G ADAMAS=$BIN/adamas OUT_DIR=$RES CPU_PAR=${CPU_PAR:-9} DEVICE=cuda \
-  setsid nohup bash $W/scripts/eval_grid.sh ablation recall > /tmp/smollm2_bg.log 2>&1 < /dev/null &
+  ABLATION_PART=cpu setsid nohup bash $W/scripts/eval_grid.sh ablation recall > /tmp/smollm2_bg.log 2>&1 < /dev/null &
 el "== generate"
 P="The old house at the end of the lane had been empty for years, until one autumn morning"
 timeout 60 $BIN/adamas generate --model $G --device cuda --prompt "$P" --max-new 80 --no-progress > $OUT/generate_cuda.txt 2>&1; el "cuda exit $?"
@@ -33,7 +33,7 @@ timeout 120 python3 scripts/gguf_parity.py --adamas $BIN/adamas --gguf $G --toke
   --json $OUT/gguf_parity_cuda.json > $OUT/gguf_parity_cuda.log 2>&1; el "exit $?"; grep -E "PASS|FAIL|rel err" $OUT/gguf_parity_cuda.log | head -4
 el "== evals on the GPU"
 cd $W && KIND=smollm2 MODEL=$G ADAMAS=$BIN/adamas OUT_DIR=$RES GPU_PAR=${GPU_PAR:-8} DEVICE=cuda \
-  timeout ${EVAL_SECONDS:-330} bash scripts/eval_grid.sh ppl passkey > $OUT/eval_gpu.log 2>&1; el "evals exit $?"; cd - > /dev/null
+  ABLATION_PART=gpu timeout ${EVAL_SECONDS:-330} bash scripts/eval_grid.sh ppl ablation passkey > $OUT/eval_gpu.log 2>&1; el "evals exit $?"; cd - > /dev/null
 tail -5 $OUT/eval_gpu.log
 el "== parity (ours cpu vs transformers on the GPU)"
 timeout ${CPU_PARITY_SECONDS:-90} python3 scripts/gguf_parity.py --adamas $BIN/adamas --gguf $G --tokens 4096 --threads 6 --device cpu \

@@ -26,9 +26,9 @@ el "== evals: calib on the GPU first (the ablation/recall rows need its choice)"
 cd $W && KIND=tiny MODEL=$M ADAMAS=$BIN/adamas OUT_DIR=$RES DEVICE=cuda GPU_PAR=${GPU_PAR:-8} \
   timeout 120 bash scripts/eval_grid.sh calib > $OUT/eval_calib.log 2>&1; el "calib exit $?"
 KIND=tiny MODEL=$M ADAMAS=$BIN/adamas OUT_DIR=$RES CPU_PAR=${CPU_PAR:-9} DEVICE=cuda \
-  setsid nohup bash $W/scripts/eval_grid.sh ablation recall > /tmp/tiny_bg.log 2>&1 < /dev/null &
+  ABLATION_PART=cpu setsid nohup bash $W/scripts/eval_grid.sh ablation recall > /tmp/tiny_bg.log 2>&1 < /dev/null &
 KIND=tiny MODEL=$M ADAMAS=$BIN/adamas OUT_DIR=$RES DEVICE=cuda GPU_PAR=${GPU_PAR:-8} \
-  timeout ${EVAL_SECONDS:-300} bash scripts/eval_grid.sh ppl passkey > $OUT/eval_gpu.log 2>&1; el "evals exit $?"
+  ABLATION_PART=gpu timeout ${EVAL_SECONDS:-300} bash scripts/eval_grid.sh ppl ablation passkey > $OUT/eval_gpu.log 2>&1; el "evals exit $?"
 cd - > /dev/null; tail -5 $OUT/eval_gpu.log
 el "== HF parity (ours cpu)"
 timeout ${CPU_PARITY_SECONDS:-60} python3 scripts/hf_parity.py --adamas $BIN/adamas --model $M --tokens 8192 --device cpu --threads 6 \
