@@ -26,9 +26,9 @@ std::string env_choice(const char* name, const char* fallback, std::initializer_
 
 KernelVariants kernel_variants_from_env() {
   KernelVariants v;
-  v.estimate = env_choice("ADAMAS_ESTIMATE_VARIANT", "old", {"old", "new"}) == "new" ? EstimateVariant::kBounded
+  v.estimate = env_choice("ADAMAS_ESTIMATE_VARIANT", "new", {"old", "new"}) == "new" ? EstimateVariant::kBounded
                                                                                       : EstimateVariant::kLanePerToken;
-  v.dense = env_choice("ADAMAS_DENSE_VARIANT", "old", {"old", "new"}) == "new" ? DenseVariant::kTile32K
+  v.dense = env_choice("ADAMAS_DENSE_VARIANT", "new", {"old", "new"}) == "new" ? DenseVariant::kTile32K
                                                                               : DenseVariant::kTile16K;
   v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
   return v;
