@@ -7,7 +7,7 @@ Outputs: <out>/config.json, model-0000K-of-0000N.safetensors + model.safetensors
          loss_curve.csv, eval.json, train_log.txt.
 
 Training mix (per sequence of the batch):
-  text    : a contiguous slice of training text; language-model loss on every token.
+  text    : BOS + a contiguous slice of training text; language-model loss on every token.
   passkey : BOS + filler + " The pass key is DDDDD. Remember it." + filler +
             " What is the pass key? The pass key is DDDDD." (needle at a uniform random depth;
             filler: training text, or 20% of the time the classic repeated "The grass is green..." text).
@@ -204,7 +204,10 @@ class Data:
     def sample(self, kind, T):
         """Returns (tokens[T+1], group[T+1]); group of a target token: 0 none, 1 LM, 2 answer, 3 copy."""
         if kind == "text":
-            return self.text_slice(T + 1), np.ones(T + 1, dtype=np.int64)
+            # BOS first, as every evaluation prompt starts: without it the model only ever saw BOS before
+            # passkey/copy samples and learned "BOS => copy mode" (run 3: held-out ppl 5,833 with BOS,
+            # 97 without, on the same weights).
+            return np.concatenate([[1], self.text_slice(T)]), np.ones(T + 1, dtype=np.int64)
         if kind == "passkey":
             key = "%05d" % int(self.rng.integers(0, 100000))
             needle = np.array(self.sp.encode(NEEDLE.format(key).strip()), dtype=np.int64)
