@@ -17,6 +17,12 @@ tokens of data/heldout/austen_persuasion.txt, eager attention on the HF side):
   prefill  max rel err 9.1e-06 (mean 7.7e-07), argmax agreement 1.0000   PASS
   decode   max rel err 4.8e-05 (mean 7.9e-07), argmax agreement 1.0000   PASS
   (random checkpoint of the same shape, 2048 tokens: 2.3e-06 / 1.8e-06)
+Recorded on the H200 machine (2026-11-28; transformers 5.17.0, torch 2.11.0+cu130, HF in fp32 on the GPU
+with TF32 off; ours: --device cuda, f32 weights and cache; checkpoint: the run-3 training candidate of
+the bundled model's architecture, models/adamas-tiny-8k/attempts/run3A_*; first 8192 tokens of
+Persuasion): docs/results/hf_parity_h200.json
+  prefill  max rel err 3.8e-05 (mean 2.5e-06), argmax agreement 1.0000   PASS
+  decode   max rel err 8.0e-05 (mean 3.2e-06), argmax agreement 1.0000   PASS
 
 Example:  python3 scripts/hf_parity.py --adamas build/adamas --tokens 2048 --json parity.json
 Random checkpoint only (no torch needed):  python3 scripts/hf_parity.py --make-random /tmp/rand
