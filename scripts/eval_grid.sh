@@ -35,7 +35,7 @@ BUDGETS="${BUDGETS:-16 32 64 128 256 512 1024}"
 PASSKEY_TRIALS="${PASSKEY_TRIALS:-20}"
 PAPER="-10,0,10"
 VALID=data/validation/sotu_validation.txt
-BOOKS="austen_persuasion austen_northanger_abbey"
+BOOKS="${BOOKS:-austen_persuasion austen_northanger_abbey}"
 if [[ "$KIND" == tiny ]]; then
   MODEL="${MODEL:-models/adamas-tiny-8k}"
   OUT_DIR="${OUT_DIR:-docs/results}"
