@@ -22,6 +22,7 @@
 #   PPL_TOKENS  tokens per book                     (default 8192)
 #   BUDGETS     (default "16 32 64 128 256 512 1024")
 #   PASSKEY_LENGTHS, PASSKEY_TRIALS                 (tiny: "8192 16384"; smollm2: "4096 8192"; 20 trials)
+#   PASSKEY_SWEEPS  which selector sweeps           (default "paper cal asym")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -177,6 +178,7 @@ stage_passkey() {
                    "cal:--policies adamas --calibrate-after $CAL_AFTER --calibration-quantiles $q"
                    "asym:--policies adamas --estimator asymmetric --calibrate-after $CAL_AFTER --calibration-quantiles $CAL_Q_ASYM")
     for r in "${runs[@]}"; do
+      [[ " ${PASSKEY_SWEEPS:-paper cal asym} " == *" ${r%%:*} "* ]] || continue
       local f="$d/len${len}_${r%%:*}.csv"
       [[ -s "$f" ]] && continue
       log "passkey $len ${r%%:*}"

@@ -21,8 +21,10 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 # A private copy of the scripts and texts: background runs must not read files the next call replaces.
 W=/tmp/evalwork; rm -rf $W; mkdir -p $W; cp -r scripts data $W/
 RES=/tmp/res_smollm2; mkdir -p $RES
-KIND=smollm2 MODEL=$G ADAMAS=$BIN/adamas OUT_DIR=$RES CPU_PAR=${CPU_PAR:-9} DEVICE=cuda \
-  ABLATION_PART=cpu setsid nohup bash $W/scripts/eval_grid.sh ablation recall > /tmp/smollm2_bg.log 2>&1 < /dev/null &
+if [[ "${BACKGROUND_CPU:-1}" == 1 ]]; then
+  KIND=smollm2 MODEL=$G ADAMAS=$BIN/adamas OUT_DIR=$RES CPU_PAR=${CPU_PAR:-9} DEVICE=cuda \
+    ABLATION_PART=cpu setsid nohup bash $W/scripts/eval_grid.sh ablation recall > /tmp/smollm2_bg.log 2>&1 < /dev/null &
+fi
 el "== generate"
 P="The old house at the end of the lane had been empty for years, until one autumn morning"
 timeout 60 $BIN/adamas generate --model $G --device cuda --prompt "$P" --max-new 80 --no-progress > $OUT/generate_cuda.txt 2>&1; el "cuda exit $?"
@@ -35,6 +37,7 @@ el "== evals on the GPU"
 cd $W && KIND=smollm2 MODEL=$G ADAMAS=$BIN/adamas OUT_DIR=$RES GPU_PAR=${GPU_PAR:-8} DEVICE=cuda \
   ABLATION_PART=gpu timeout ${EVAL_SECONDS:-330} bash scripts/eval_grid.sh ppl ablation passkey > $OUT/eval_gpu.log 2>&1; el "evals exit $?"; cd - > /dev/null
 tail -5 $OUT/eval_gpu.log
+[[ "${CPU_PARITY_SECONDS:-90}" -gt 0 ]] || { tar cJf $OUT/res_smollm2.tar.xz -C /tmp res_smollm2; el "done"; exit 0; }
 el "== parity (ours cpu vs transformers on the GPU)"
 timeout ${CPU_PARITY_SECONDS:-90} python3 scripts/gguf_parity.py --adamas $BIN/adamas --gguf $G --tokens 4096 --threads 6 --device cpu \
   --modes prefill --json $OUT/gguf_parity_cpu.json > $OUT/gguf_parity_cpu.log 2>&1; el "exit $?"; grep -E "PASS|FAIL|rel err" $OUT/gguf_parity_cpu.log | head -4
