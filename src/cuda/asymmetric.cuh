@@ -12,4 +12,9 @@ namespace adamas::cuda {
 // then select the same sets as select_tokens_ref. Uses args.centroids (the layer's code book).
 void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream);
 
+// Variant new (ADAMAS_ASYM_VARIANT=new): scoring, threshold search and chunk offsets in one launch
+// (score_keys, row state, chunk_tie/offset/taken, closing index and counts); the lists are then
+// written by launch_compact_scores (select.cuh). Needs args.asym_list ([rows][candidate_stride]).
+void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream);
+
 }  // namespace adamas::cuda

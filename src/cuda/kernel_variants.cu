@@ -31,13 +31,14 @@ KernelVariants kernel_variants_from_env() {
   v.dense = env_choice("ADAMAS_DENSE_VARIANT", "new", {"old", "new"}) == "new" ? DenseVariant::kTile32K
                                                                               : DenseVariant::kTile16K;
   v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
+  v.asym = env_choice("ADAMAS_ASYM_VARIANT", "old", {"old", "new"}) == "new" ? AsymVariant::kFused : AsymVariant::kRadix;
   return v;
 }
 
 std::string describe(const KernelVariants& v) {
   return detail::concat("estimate=", v.estimate == EstimateVariant::kBounded ? "new" : "old",
                         " dense=", v.dense == DenseVariant::kTile32K ? "new" : "old",
-                        " pdl=", v.programmatic_launch ? 1 : 0);
+                        " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kFused ? "new" : "old");
 }
 
 }  // namespace adamas::cuda

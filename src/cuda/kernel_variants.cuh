@@ -4,6 +4,7 @@
 //   ADAMAS_ESTIMATE_VARIANT = old | new   fused adamas estimate (v4 lane per token | v5 bounded)
 //   ADAMAS_DENSE_VARIANT    = old | new   dense attention tiles (16 KiB | 32 KiB of K+V per stage)
 //   ADAMAS_PDL              = 0 | 1       programmatic dependent launch of compact and attention
+//   ADAMAS_ASYM_VARIANT     = old | new   asymmetric estimate (score + 4 radix passes | fused score + select)
 #pragma once
 
 #include <string>
@@ -12,11 +13,13 @@ namespace adamas::cuda {
 
 enum class EstimateVariant { kLanePerToken, kBounded };
 enum class DenseVariant { kTile16K, kTile32K };
+enum class AsymVariant { kRadix, kFused };
 
 struct KernelVariants {
   EstimateVariant estimate = EstimateVariant::kLanePerToken;
   DenseVariant dense = DenseVariant::kTile16K;
   bool programmatic_launch = false;
+  AsymVariant asym = AsymVariant::kRadix;
 };
 
 // Throws adamas::Error naming the variable for a value other than the ones listed above.

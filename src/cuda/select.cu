@@ -210,6 +210,14 @@ void launch_compact_distances(const SelectArgs& args, int batch, int max_candida
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 
+void launch_compact_scores(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream,
+                           bool programmatic) {
+  const dim3 grid(std::max(1, ceil_div(max_candidates, kListChunk)), batch * args.rows_per_seq);
+  launch_with_dependency(compact_kernel<uint32_t>, grid, dim3(kSelectThreads), 0, stream, programmatic, args,
+                         static_cast<const uint32_t*>(args.score_keys));
+  ADAMAS_CUDA_CHECK_LAUNCH();
+}
+
 void launch_streaming(const SelectArgs& args, int batch, cudaStream_t stream) {
   streaming_kernel<<<batch * args.rows_per_seq, kSelectThreads, 0, stream>>>(args);
   ADAMAS_CUDA_CHECK_LAUNCH();

@@ -15,6 +15,10 @@ void launch_write_lists(const SelectArgs& args, int batch, int max_candidates, b
 // `programmatic`: launched with programmatic dependent launch after the fused estimate (launch.cuh).
 void launch_compact_distances(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream,
                               bool programmatic = false);
+// Index lists from score_keys once a fused estimate (asymmetric, variant new) left the row state
+// and chunk offsets.
+void launch_compact_scores(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream,
+                           bool programmatic = false);
 void launch_streaming(const SelectArgs& args, int batch, cudaStream_t stream);
 void launch_full(const SelectArgs& args, int batch, cudaStream_t stream);
 

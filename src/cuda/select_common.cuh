@@ -49,6 +49,7 @@ struct SelectArgs {
   int32_t* chunk_taken;
   int32_t* chunk_histogram;  // [rows][max_chunks][kHistStride] (adamas: each chunk's distance histogram)
   int max_chunks;
+  uint2* asym_list;          // [rows][candidate_stride] {key, chunk} (asymmetric, fused variant: asymmetric.cu)
   // output selection
   int32_t* indices;         // [rows][capacity]
   int32_t* counts;          // [rows]

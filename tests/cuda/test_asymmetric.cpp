@@ -1,9 +1,11 @@
 // The asymmetric estimator and calibrated code books on the GPU against the CPU: selections
 // identical to select_tokens_ref over ragged batches, GQA 1/4/8, d 64/128/256, budgets 1..beyond
-// the context (fixed and calibrated books, repeated keys for ties); calibrate_device_code_books
+// the context (fixed and calibrated books, repeated keys for ties), both ADAMAS_ASYM_VARIANTs (old:
+// scores + radix passes; new: fused score + select) and groups of 3, 5, 6, 7; calibrate_device_code_books
 // equal to the CPU runtime's rule bit for bit, with the re-encoded codes equal to KvCache's; the
 // CUDA runtime with --estimator asymmetric --calibrate-after against the CPU runtime's logits.
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 
 #include "adamas/cuda_decoder.h"
@@ -22,6 +24,28 @@ struct AsymCase {
   int head_dim, q_heads, kv_heads;
   std::vector<int> lens;
   bool repeated_keys;  // a few distinct keys per sequence: many equal scores, the tie-break decides
+};
+
+// Sets an environment variable for a scope (DecodePlan reads the kernel variants when built).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (had_) setenv(name_, old_.c_str(), 1);
+    else unsetenv(name_);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  bool had_ = false;
+  std::string old_;
 };
 
 std::string case_name(const AsymCase& c) {
@@ -76,12 +100,15 @@ void check_selections(const AsymCase& c, bool calibrated) {
   const std::vector<float> q_host = random_normal(rng, c.lens.size() * c.q_heads * c.head_dim, 8.0f);
   DeviceArray<float> q(q_host);
   const int batch = static_cast<int>(c.lens.size()), longest = config.max_tokens_per_seq;
-  for (int budget : {1, 2, 3, 17, 256, longest / 2 + 1, longest - 1, longest, longest + 5}) {
+  for (int budget : {1, 2, 3, 17, 256, 4097, longest / 2 + 1, longest - 1, longest, longest + 5}) {
     if (budget < 1) continue;
-    for (bool per_query_head : {false, true}) {
+    for (bool per_query_head : {false, true})
+    for (const char* variant : {"old", "new"}) {  // ADAMAS_ASYM_VARIANT: radix passes | fused (asymmetric.cu)
       if (per_query_head && c.q_heads == c.kv_heads) continue;
       SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " calibrated " << calibrated
-                                        << " budget " << budget << " per_query_head " << per_query_head);
+                                        << " budget " << budget << " per_query_head " << per_query_head
+                                        << " variant " << variant);
+      ScopedEnv asym_variant("ADAMAS_ASYM_VARIANT", variant);
       SelectorOptions options;
       options.policy = Policy::kAdamas;
       options.estimator = Estimator::kAsymmetric;
@@ -99,6 +126,7 @@ void check_selections(const AsymCase& c, bool calibrated) {
       plan_config.selector = options;
       DecodePlan plan(plan_config);
       plan.select(device_view, q.data);
+      plan.select(device_view, q.data);  // twice: counters, cursors and histograms reset by the step itself
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       plan.download_selection(batch, actual);
       ASSERT_EQ(actual.rows_per_seq, expected.rows_per_seq);
@@ -134,6 +162,13 @@ std::vector<AsymCase> asym_cases() {
       cases.push_back({d, q, kv, {1, 37, 300, 5000, 9000}, false});
   cases.push_back({128, 32, 4, {4097, 8193, 12}, true});   // ties across chunks of 4096
   cases.push_back({64, 8, 8, {20000, 700}, true});
+  cases.push_back({128, 8, 8, {40000, 4096, 4097, 2}, true});  // many chunks, every chunk's list holds its ties
+  cases.push_back({128, 12, 4, {9000, 4100}, false});           // groups of 3, 5, 6, 7 (fused kernel: HEADS template)
+  cases.push_back({64, 10, 2, {5000, 300}, false});
+  cases.push_back({256, 12, 2, {4097, 70}, false});
+  cases.push_back({128, 14, 2, {8193, 1}, true});
+  cases.push_back({64, 9, 3, {1, 37, 300, 5000, 9000}, false});  // group 3 (SmolLM2-135M's layout)
+  cases.push_back({128, 12, 2, {37, 4097, 9000}, false});        // group 6
   return cases;
 }
 
