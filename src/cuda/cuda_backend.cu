@@ -338,6 +338,7 @@ struct DecodePlan::Impl {
   KernelVariants variants;  // from the environment at construction (kernel_variants.cuh)
   DeviceBuffer<uint16_t> distances;
   DeviceBuffer<uint32_t> score_keys, row_counter, unit_counter;
+  DeviceBuffer<uint2> asym_list;  // asymmetric, variant new: candidate lists (asymmetric.cu)
   DeviceBuffer<int32_t> histogram, chunk_less, chunk_tie, chunk_offset, chunk_taken, chunk_histogram, indices, counts;
   DeviceBuffer<RowSelectState> state;
   DeviceBuffer<uint8_t> dense;
@@ -385,6 +386,7 @@ struct DecodePlan::Impl {
     a.chunk_taken = chunk_taken.data();
     a.chunk_histogram = chunk_histogram.data();
     a.max_chunks = max_chunks;
+    a.asym_list = asym_list.data();
     a.indices = indices.data();
     a.counts = counts.data();
     a.dense = dense.data();
@@ -443,6 +445,7 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   const size_t rows = static_cast<size_t>(m.rows);
   if (policy == Policy::kAdamas && m.asymmetric()) {
     m.score_keys.resize(rows * m.candidate_stride);
+    if (m.variants.asym == AsymVariant::kFused) m.asym_list.resize(rows * m.candidate_stride);
   } else if (policy == Policy::kAdamas) {
     m.distances.resize(rows * m.candidate_stride);
     m.chunk_histogram.resize(rows * m.max_chunks * kHistStride);
@@ -488,7 +491,9 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
     // Fused: scoring, histogram, threshold and chunk offsets in one launch; select_from_scores
     // then writes the lists.
     case Policy::kAdamas:
-      if (m.asymmetric()) launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
+      if (m.asymmetric() && m.variants.asym == AsymVariant::kFused)
+        launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), to_stream(stream));
+      else if (m.asymmetric()) launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
       else launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, to_stream(stream));
       break;
     case Policy::kOracle: launch_oracle_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
@@ -502,6 +507,10 @@ void DecodePlan::select_from_scores(const PagedKvView& view, StreamHandle stream
   m.check_view(view);
   const SelectArgs a = m.select_args(view, nullptr);
   const cudaStream_t s = to_stream(stream);
+  if (m.asymmetric() && m.variants.asym == AsymVariant::kFused) {  // threshold and offsets left by the estimate
+    launch_compact_scores(a, view.batch, m.max_candidates(), s, m.variants.programmatic_launch);
+    return;
+  }
   if (m.asymmetric()) {  // float scores: the oracle's threshold search and lists
     launch_radix_threshold(a, view.batch, m.max_candidates(), s);
     launch_write_lists(a, view.batch, m.max_candidates(), false, s);
