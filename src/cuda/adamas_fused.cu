@@ -274,7 +274,8 @@ __global__ __launch_bounds__(kFusedThreads, 2) void adamas_fused_kernel(SelectAr
 //    subset's keep-th smallest, so every distance <= T is still counted and the bins <= T of the
 //    chunk and row histograms stay exact, which is all finish_row reads. With keep = 255 of 4096
 //    candidates per block, three quarters of the updates after the first round are skipped.
-// 3 blocks per SM (80 registers) spill with 4 and 8 heads per row (ptxas): 2 there.
+// 3 blocks per SM (80 registers) spill with 4 and 8 heads per row (ptxas): 2 there, and with 5 to
+// 7 (HEADS = 1..8 are instantiated: any group size up to kMaxGroup). 3 heads keep 3 blocks.
 template <int HEADS>
 constexpr int kBoundedMinBlocks = HEADS >= 4 ? 2 : 3;
 
@@ -332,7 +333,9 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
     warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
                        a.thresholds, query_code[warp]);
   __syncthreads();
-  constexpr bool kQueryInRegisters = HEADS * (D / 32) <= 8;  // 16 registers at most: 3 blocks per SM
+  // 16 registers at most: 3 blocks per SM. Not with 3 heads (d 64: 6 words spill 8 bytes at 80
+  // registers, ptxas; broadcast shared reads instead, as with 3 heads at d 128).
+  constexpr bool kQueryInRegisters = HEADS * (D / 32) <= 8 && HEADS != 3;
   uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
   if constexpr (kQueryInRegisters)
 #pragma unroll
@@ -426,9 +429,13 @@ void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candi
     switch (args.heads_per_row) {
       case 1: run(std::integral_constant<int, 1>{}); break;
       case 2: run(std::integral_constant<int, 2>{}); break;
+      case 3: run(std::integral_constant<int, 3>{}); break;
       case 4: run(std::integral_constant<int, 4>{}); break;
+      case 5: run(std::integral_constant<int, 5>{}); break;
+      case 6: run(std::integral_constant<int, 6>{}); break;
+      case 7: run(std::integral_constant<int, 7>{}); break;
       case 8: run(std::integral_constant<int, 8>{}); break;
-      default: throw Error(detail::concat("CUDA adamas select: ", args.heads_per_row, " query heads per row not supported (1, 2, 4, 8)"));
+      default: throw Error(detail::concat("CUDA adamas select: ", args.heads_per_row, " query heads per row not supported (1..8)"));
     }
   };
   switch (args.head_dim) {

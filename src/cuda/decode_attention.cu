@@ -306,9 +306,13 @@ void launch_heads(const AttentionArgs& a, dim3 grid, DenseVariant dense, bool pr
   switch (a.heads_per_unit) {
     case 1: launch_kernel<T, D, 1>(a, grid, dense, programmatic, stream); break;
     case 2: launch_kernel<T, D, 2>(a, grid, dense, programmatic, stream); break;
+    case 3: launch_kernel<T, D, 3>(a, grid, dense, programmatic, stream); break;
     case 4: launch_kernel<T, D, 4>(a, grid, dense, programmatic, stream); break;
+    case 5: launch_kernel<T, D, 5>(a, grid, dense, programmatic, stream); break;
+    case 6: launch_kernel<T, D, 6>(a, grid, dense, programmatic, stream); break;
+    case 7: launch_kernel<T, D, 7>(a, grid, dense, programmatic, stream); break;
     case 8: launch_kernel<T, D, 8>(a, grid, dense, programmatic, stream); break;
-    default: throw Error(detail::concat("CUDA attention: ", a.heads_per_unit, " query heads per KV head not supported (1, 2, 4, 8)"));
+    default: throw Error(detail::concat("CUDA attention: ", a.heads_per_unit, " query heads per KV head not supported (1..8)"));
   }
 }
 

@@ -149,8 +149,10 @@ void launch_prefill_attention(const PrefillAttentionArgs& args, cudaStream_t str
                "CUDA prefill attention: ", args.num_q_heads, " query heads is not a multiple of ", args.num_kv_heads,
                " KV heads");
   const int group = args.num_q_heads / args.num_kv_heads;
-  ADAMAS_CHECK(group >= 1 && kRows % group == 0, "CUDA prefill attention: group size ", group,
-               " is not supported (1, 2, 4, 8, 16)");
+  // Any group up to kRows: a block takes kRows / group whole tokens; with a group that does not
+  // divide kRows (3, 5, 6, 7, ...) its last kRows % group rows lie past token_end and stay idle.
+  ADAMAS_CHECK(group >= 1 && group <= kRows, "CUDA prefill attention: group size ", group,
+               " is not supported (1..", kRows, ")");
   ADAMAS_CHECK(args.first >= 0 && args.count >= 0, "CUDA prefill attention: bad positions first ", args.first,
                " count ", args.count);
   if (args.count == 0) return;

@@ -90,22 +90,26 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(PrefillKernelCase{DType::kF32, 64, 4, 4, 0, 1}, PrefillKernelCase{DType::kF32, 64, 8, 2, 0, 77},
                       PrefillKernelCase{DType::kF16, 128, 8, 1, 0, 129}, PrefillKernelCase{DType::kBF16, 128, 4, 2, 45, 33},
                       PrefillKernelCase{DType::kF16, 256, 2, 2, 100, 61}, PrefillKernelCase{DType::kF32, 256, 8, 1, 3, 200},
-                      PrefillKernelCase{DType::kF32, 128, 16, 2, 31, 17}));
+                      PrefillKernelCase{DType::kF32, 128, 16, 2, 31, 17},
+                      // groups that do not divide the block's 16 rows: its last 16 % group rows idle
+                      PrefillKernelCase{DType::kF16, 64, 9, 3, 5, 50}, PrefillKernelCase{DType::kBF16, 128, 6, 1, 0, 40},
+                      PrefillKernelCase{DType::kF32, 64, 7, 1, 2, 23}, PrefillKernelCase{DType::kF32, 256, 10, 2, 0, 19}));
 
 struct TinyGpuModel {
   adamas::test::TinyLlamaSpec spec;
   std::filesystem::path dir;
   Checkpoint checkpoint;
   LlamaModel model;
-  explicit TinyGpuModel(uint32_t seed) {
+  explicit TinyGpuModel(uint32_t seed, int q_heads = 4, int kv_heads = 2) {
     spec.hidden_size = 128;
     spec.intermediate_size = 192;
-    spec.num_heads = 4;
-    spec.num_kv_heads = 2;
+    spec.num_heads = q_heads;
+    spec.num_kv_heads = kv_heads;
     spec.head_dim = 64;
     spec.vocab_size = 96;
     spec.seed = seed;
-    dir = std::filesystem::temp_directory_path() / ("adamas_cuda_prefill_" + std::to_string(seed));
+    dir = std::filesystem::temp_directory_path() /
+          ("adamas_cuda_prefill_" + std::to_string(seed) + "_" + std::to_string(q_heads) + "_" + std::to_string(kv_heads));
     std::filesystem::create_directories(dir);
     adamas::test::write_tiny_llama(dir, spec);
     checkpoint.config = parse_hf_config(spec.config_json().dump(), "config.json");
@@ -231,6 +235,37 @@ TEST_P(CudaPrefillTest, RewindAndSwitchEqualFreshPrefill) {
   bad.thresholds = {-1.0f, 0.0f, 1.0f};
   EXPECT_THROW(shared->set_selector(bad), Error);
   EXPECT_THROW(shared->rewind(shared->position() + 1), Error);
+}
+
+// SmolLM2-135M's head layout (9 query heads, 3 KV heads, d 64; group 3): the chunked prefill
+// (prefill_attention.cu with idle rows) and the policy's decode steps against the CPU runtime.
+TEST_P(CudaPrefillTest, SmolLayoutMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const uint32_t seed = static_cast<uint32_t>(test_seed() % 100000);
+  SCOPED_TRACE("seed=" + std::to_string(seed) + " policy=" + policy_name(GetParam()));
+  TinyGpuModel m(seed, 9, 3);
+  const size_t vocab = m.spec.vocab_size;
+  std::mt19937 rng(seed);
+  const int n = 37;  // three 16-token chunks
+  std::vector<int32_t> tokens(n + 12);
+  for (auto& t : tokens) t = static_cast<int32_t>(rng() % vocab);
+  const std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + n);
+  const RuntimeOptions options = prefill_options(GetParam());
+  auto gpu = make_cuda_runtime(m.model, options);
+  auto cpu = make_cpu_runtime(m.model, options);
+  std::vector<float> gpu_logits, cpu_logits;
+  gpu->prefill(prompt, &gpu_logits, /*all_positions=*/true);
+  cpu->prefill(prompt, &cpu_logits, true);
+  ASSERT_EQ(gpu_logits.size(), n * vocab);
+  EXPECT_LT(rows_error(gpu_logits, cpu_logits, vocab), 1e-4);
+  std::vector<float> a(vocab), c(vocab);
+  double worst = 0;
+  for (int i = n; i < n + 12; ++i) {
+    gpu->decode(tokens[i], a.data());
+    cpu->decode(tokens[i], c.data());
+    worst = std::max(worst, relative_error(a, c));
+  }
+  EXPECT_LT(worst, 1e-4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, CudaPrefillTest,

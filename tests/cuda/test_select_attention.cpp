@@ -196,6 +196,9 @@ std::vector<SelectCase> select_cases() {
       for (auto heads : {std::pair{4, 4}, std::pair{8, 2}, std::pair{16, 2}})
         cases.push_back({dtype, d, heads.first, heads.second, ragged, budgets});
   cases.push_back({DType::kF16, 128, 8, 4, {5000, 4097, 4096, 4095, 8193}, {1, 300, 4095, 4096}});
+  // Groups that are not powers of two: 3 (SmolLM2-135M: 9 query heads, 3 KV heads, d 64) and 6.
+  cases.push_back({DType::kF16, 64, 9, 3, ragged, budgets});
+  cases.push_back({DType::kBF16, 128, 12, 2, ragged, budgets});
   return cases;
 }
 
@@ -209,6 +212,10 @@ std::vector<SelectCase> new_variant_cases() {
   cases.push_back({DType::kF16, 64, 2, 1, {20000, 9000, 4097}, {1, 64, 256, 3000}});
   cases.push_back({DType::kBF16, 256, 8, 2, {9000, 4100}, {17, 256, 1000}});
   cases.push_back({DType::kF16, 128, 32, 32, {12000}, {256}});
+  // Groups 3, 5 and 7 with several estimate rounds (the bounded estimate's running bound).
+  cases.push_back({DType::kF16, 64, 9, 3, {9000, 4100}, {17, 256, 1000}});
+  cases.push_back({DType::kF32, 256, 5, 1, {5000, 300}, {17, 256}});
+  cases.push_back({DType::kBF16, 128, 14, 2, {6000, 37}, {1, 64, 1000}});
   return cases;
 }
 
