@@ -91,6 +91,10 @@ class CudaDecoder {
   // Median milliseconds of a decode step replayed as a CUDA graph (tokens fixed; positions do not
   // advance: each replay redoes the same step).
   double graph_step_ms(int iterations);
+  // Captures of a step graph found invalidated so far (another thread's device-synchronizing call
+  // during the capture; capture_lock.cuh keeps CudaDecoders from doing that): the step had run
+  // eagerly and the capture is redone later. 0 unless something outside the lock interfered.
+  int graph_capture_retries() const;
   StepProfile profile_step();
   // Bytes a decode step must read: weights plus the attention's cache reads (decode_step_bytes).
   double step_bytes() const;

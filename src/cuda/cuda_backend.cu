@@ -64,6 +64,13 @@ static void check_gpu_shape(int head_dim, DType dtype, const char* what) {
   (void)dtype;
 }
 
+// cudaDeviceSynchronize would invalidate another thread's open graph capture: ordered by the
+// process-wide lock of capture_lock.cuh.
+static void synchronize_device() {
+  DeviceSyncScope sync_scope;
+  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 // ---------------------------------------------------------------- DeviceKvCache
 
 struct DeviceKvCache::Impl {
@@ -77,7 +84,7 @@ struct DeviceKvCache::Impl {
 
   // Host copies of the page table and lengths of the current batch; returns the token count.
   int download_batch(std::vector<int32_t>& table, std::vector<int32_t>& lens) const {
-    ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+    synchronize_device();
     table.assign(static_cast<size_t>(batch) * max_pages_per_seq, 0);
     lens.assign(batch, 0);
     if (batch == 0) return 0;
@@ -316,7 +323,7 @@ void DeviceKvCache::download(int layer, std::vector<uint8_t>& keys, std::vector<
                              std::vector<uint8_t>& key_codes, std::vector<float>& page_min,
                              std::vector<float>& page_max) const {
   const Impl& m = *impl_;
-  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+  synchronize_device();
   auto copy = [](auto& host, const auto& device) {
     host.resize(device.size());
     ADAMAS_CUDA_CHECK(cudaMemcpy(host.data(), device.data(), device.bytes(), cudaMemcpyDeviceToHost));
@@ -423,8 +430,8 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
                "DecodePlan: query heads (", config.num_q_heads, ") must be a positive multiple of KV heads (",
                config.num_kv_heads, ")");
   const int group = config.num_q_heads / config.num_kv_heads;
-  ADAMAS_CHECK(group == 1 || group == 2 || group == 4 || group == 8, "DecodePlan: group size ", group,
-               " is not supported by the CUDA backend (1, 2, 4, 8)");
+  ADAMAS_CHECK(group >= 1 && group <= kMaxGroup, "DecodePlan: group size ", group,
+               " is not supported by the CUDA backend (1..", kMaxGroup, ")");
   ADAMAS_CHECK(config.max_batch > 0 && config.max_context > 0 && config.page_size > 0, "DecodePlan: max_batch (",
                config.max_batch, "), max_context (", config.max_context, ") and page_size must be positive");
   ADAMAS_CHECK(config.max_context <= kMaxChunkItems * kSelectThreads * kListChunk, "DecodePlan: max_context ",
@@ -476,7 +483,7 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   m.partial_lse.resize(head_slots);
   m.unit_counter.resize(static_cast<size_t>(config.max_batch) * config.num_q_heads);
   m.unit_counter.zero();
-  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+  synchronize_device();
 }
 
 DecodePlan::~DecodePlan() = default;
@@ -589,7 +596,7 @@ DeviceSelection DecodePlan::selection() const {
 void DecodePlan::download_selection(int batch, TokenSelection& out) const {
   const Impl& m = *impl_;
   ADAMAS_CHECK(batch >= 1 && batch <= m.config.max_batch, "download_selection: batch ", batch, " out of range");
-  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+  synchronize_device();
   out.batch = batch;
   out.rows_per_seq = m.shape.rows;
   out.capacity = m.shape.capacity;
@@ -609,7 +616,7 @@ void DecodePlan::download_distances(std::vector<uint16_t>& distances) const {
   const Impl& m = *impl_;
   ADAMAS_CHECK(m.config.selector.policy == Policy::kAdamas, "download_distances: the plan's policy is not adamas");
   ADAMAS_CHECK(!m.asymmetric(), "download_distances: the asymmetric estimator scores floats, it keeps no distances");
-  ADAMAS_CUDA_CHECK(cudaDeviceSynchronize());
+  synchronize_device();
   distances.resize(m.distances.size());
   ADAMAS_CUDA_CHECK(cudaMemcpy(distances.data(), m.distances.data(), m.distances.bytes(), cudaMemcpyDeviceToHost));
 }

@@ -11,13 +11,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "adamas/bench_attn.h"
 #include "adamas/cuda_backend.h"
 #include "adamas/cuda_decoder.h"
+#include "cuda/capture_lock.cuh"
 #include "cuda/cuda_common.cuh"
 #include "cuda/device_buffer.cuh"
 #include "cuda/gemv.h"
@@ -161,6 +164,7 @@ namespace {
 
 // Host fp32 -> device weight buffer in the decoder's type, at an element offset.
 void upload(DeviceBuffer<uint8_t>& buffer, size_t element_offset, const std::vector<float>& values, bool bf16) {
+  DeviceSyncScope sync_scope;  // synchronous copies: not while another thread captures (capture_lock.cuh)
   if (bf16) {
     std::vector<uint16_t> bits(values.size());
     for (size_t i = 0; i < values.size(); ++i) bits[i] = f32_to_bf16(values[i]);
@@ -172,6 +176,7 @@ void upload(DeviceBuffer<uint8_t>& buffer, size_t element_offset, const std::vec
 
 void upload_floats(DeviceBuffer<float>& buffer, const std::vector<float>& values) {
   ADAMAS_CHECK(values.size() == buffer.size(), "CudaDecoder: a norm weight has ", values.size(), " values, expected ", buffer.size());
+  DeviceSyncScope sync_scope;
   ADAMAS_CUDA_CHECK(cudaMemcpy(buffer.data(), values.data(), values.size() * 4, cudaMemcpyHostToDevice));
 }
 
@@ -317,23 +322,50 @@ struct CudaDecoder::Impl {
   // Records the step of one variant into step_graphs (nothing runs). The variant must have run
   // eagerly once before: lazy launch attributes and cuBLAS's heuristics are settled outside the
   // capture.
+  // Threads: the capture holds the process-wide CaptureScope (capture_lock.cuh), so no other
+  // thread's CudaDecoder allocates, frees, uploads, prefills or runs a first eager step meanwhile
+  // (those synchronize the device and would invalidate the capture). Should a capture still be
+  // invalidated by a call outside those scopes, the step is not lost: the variant stays eager
+  // and is captured again after its next step (a few times at most, then the error is thrown).
   cudaGraphExec_t capture_step(bool dense_attention, bool want_logits) {
     cudaGraphExec_t& exec = step_graphs[dense_attention][want_logits];
     if (exec) return exec;
+    CaptureScope exclusive;
     cudaGraph_t graph = nullptr;
     ADAMAS_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     try {
       enqueue_step(dense_attention, want_logits);
     } catch (...) {
-      cudaStreamEndCapture(stream, &graph);  // leave the stream usable; the error is the launch's
+      // Leave the stream usable; the error is the launch's unless the capture was invalidated.
+      const cudaError_t end = cudaStreamEndCapture(stream, &graph);
       if (graph) cudaGraphDestroy(graph);
+      if (capture_invalidated(end)) return nullptr;
       throw;
     }
-    ADAMAS_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+    const cudaError_t end = cudaStreamEndCapture(stream, &graph);
+    if (capture_invalidated(end)) {
+      if (graph) cudaGraphDestroy(graph);
+      return nullptr;
+    }
+    ADAMAS_CUDA_CHECK(end);
     const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     ADAMAS_CUDA_CHECK(status);
+    // Upload now, under the scope, rather than at the first replay.
+    ADAMAS_CUDA_CHECK(cudaGraphUpload(exec, stream));
     return exec;
+  }
+  // An invalidated capture (cudaErrorStreamCaptureInvalidated; not a sticky error): cleared and
+  // tolerated kMaxCaptureRetries times per decoder.
+  static constexpr int kMaxCaptureRetries = 3;
+  int capture_retries = 0;
+  bool capture_invalidated(cudaError_t end) {
+    if (end != cudaErrorStreamCaptureInvalidated || capture_retries >= kMaxCaptureRetries) return false;
+    ++capture_retries;
+    (void)cudaGetLastError();
+    std::fprintf(stderr, "warning: CudaDecoder: a CUDA graph capture was invalidated (%d of %d); the step ran "
+                 "eagerly and is captured again\n", capture_retries, kMaxCaptureRetries);
+    return true;
   }
   // One decode step from the pinned host buffers: a graph replay when the variant was captured,
   // else an eager step (after which the variant is captured for the next call). No sync here.
@@ -525,6 +557,7 @@ struct CudaDecoder::Impl {
 };
 
 CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& options) : impl_(std::make_unique<Impl>()) {
+  DeviceSyncScope sync_scope;  // allocations, handle creation, copies (capture_lock.cuh)
   Impl& m = *impl_;
   config.validate("CudaDecoder");
   check_runtime_options(options.runtime, config);
@@ -622,6 +655,8 @@ CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& op
 }
 
 CudaDecoder::~CudaDecoder() {
+  if (!impl_) return;
+  DeviceSyncScope sync_scope;  // frees synchronize the device (capture_lock.cuh)
   Impl& m = *impl_;
   m.destroy_graphs();
   for (auto& [event, kind] : m.marks) cudaEventDestroy(event);
@@ -629,10 +664,13 @@ CudaDecoder::~CudaDecoder() {
   if (m.positions_host) cudaFreeHost(m.positions_host);
   if (m.seq_lens_host) cudaFreeHost(m.seq_lens_host);
   if (m.blas) cublasDestroy(m.blas);
-  if (m.stream) cudaStreamDestroy(m.stream);
+  cudaStream_t stream = m.stream;
+  impl_.reset();  // the device buffers, cache and plans, inside the scope
+  if (stream) cudaStreamDestroy(stream);
 }
 
 const ModelConfig& CudaDecoder::config() const { return impl_->config; }
+int CudaDecoder::graph_capture_retries() const { return impl_->capture_retries; }
 std::string CudaDecoder::gemv_in_use() const { return impl_->resolve_own_gemv() ? "own" : "cublas"; }
 const CudaDecoderOptions& CudaDecoder::options() const { return impl_->options; }
 
@@ -674,6 +712,7 @@ void CudaDecoder::load_weights(const LlamaModel& model) {
 }
 
 void CudaDecoder::randomize_weights(uint64_t seed) {
+  DeviceSyncScope sync_scope;
   Impl& m = *impl_;
   auto fill = [&](DeviceBuffer<uint8_t>& buffer, float stddev) {
     const size_t count = buffer.size() / m.weight_element;
@@ -698,6 +737,7 @@ void CudaDecoder::randomize_weights(uint64_t seed) {
 }
 
 void CudaDecoder::reset() {
+  DeviceSyncScope sync_scope;  // the page table's synchronous copy
   Impl& m = *impl_;
   m.positions.assign(m.batch, 0);
   const int pages_per_seq = (m.options.runtime.max_context + m.options.runtime.page_size - 1) / m.options.runtime.page_size;
@@ -709,6 +749,7 @@ void CudaDecoder::reset() {
 int CudaDecoder::position(int seq) const { return impl_->positions.at(seq); }
 
 void CudaDecoder::fill_random_context(int context, uint64_t seed) {
+  DeviceSyncScope sync_scope;
   Impl& m = *impl_;
   ADAMAS_CHECK(context >= 1 && context < m.options.runtime.max_context, "fill_random_context: ", context,
                " tokens do not leave room for decoding in max_context ", m.options.runtime.max_context);
@@ -747,10 +788,17 @@ void CudaDecoder::decode(const int32_t* tokens, float* logits, bool dense_attent
     m.seq_lens_host[s] = m.positions[s] + 1;
   }
   const bool want_logits = logits != nullptr;
-  const bool capture = m.run_step(dense_attention, want_logits);
-  if (logits)
-    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(logits, m.logits.data(), sizeof(float) * m.batch * m.vocab, cudaMemcpyDeviceToHost, m.stream));
-  ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  bool capture = false;
+  {
+    // An eager step (a variant's first, or ADAMAS_NO_GRAPH=1) may load kernels and set up cuBLAS:
+    // not while another thread captures. Graph replays need no scope.
+    std::optional<DeviceSyncScope> sync_scope;
+    if (!(m.use_graphs && m.step_graphs[dense_attention][want_logits])) sync_scope.emplace();
+    capture = m.run_step(dense_attention, want_logits);
+    if (logits)
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(logits, m.logits.data(), sizeof(float) * m.batch * m.vocab, cudaMemcpyDeviceToHost, m.stream));
+    ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  }
   for (int s = 0; s < m.batch; ++s) ++m.positions[s];
   if (capture) m.capture_step(dense_attention, want_logits);
 }
@@ -766,6 +814,7 @@ void CudaDecoder::prefill(int seq, const int32_t* tokens, int count, float* logi
                m.positions[seq] + static_cast<int64_t>(count), " tokens exceeds the cache capacity (max_context ",
                m.options.runtime.max_context, ")");
   if (count == 0) return;
+  DeviceSyncScope sync_scope;  // workspace allocation, cuBLAS, first launches (capture_lock.cuh)
   m.ensure_prefill_buffers(all_positions && logits ? std::min(count, m.options.runtime.prefill_chunk) : 1);
   std::vector<int32_t> positions(m.prefill_rows);
   for (int begin = 0; begin < count; begin += m.prefill_rows) {
@@ -795,6 +844,7 @@ void CudaDecoder::rewind(int seq, int length) {
   ADAMAS_CHECK(seq >= 0 && seq < m.batch, "rewind: sequence ", seq, " out of range [0, ", m.batch, ")");
   ADAMAS_CHECK(length >= 0 && length <= m.positions[seq], "rewind: length ", length, " is outside [0, ",
                m.positions[seq], "]");
+  DeviceSyncScope sync_scope;
   m.cache->truncate(seq, length, m.stream);
   ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   m.positions[seq] = length;
@@ -812,6 +862,7 @@ void upload_lengths(DeviceKvCache& cache, const std::vector<int>& positions) {
 }  // namespace
 
 void CudaDecoder::calibrate_code_books(const std::vector<double>& quantiles) {
+  DeviceSyncScope sync_scope;
   Impl& m = *impl_;
   ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   upload_lengths(*m.cache, m.positions);
@@ -820,6 +871,7 @@ void CudaDecoder::calibrate_code_books(const std::vector<double>& quantiles) {
 }
 
 void CudaDecoder::reset_code_books() {
+  DeviceSyncScope sync_scope;
   Impl& m = *impl_;
   ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   upload_lengths(*m.cache, m.positions);
@@ -840,6 +892,7 @@ void CudaDecoder::set_selector(const SelectorOptions& selector) {
   ADAMAS_CHECK(selector.estimator == current.estimator, "set_selector: the CUDA runtime keeps the estimator it was built with");
   DecodePlanConfig plan = m.policy_plan->config();
   plan.selector = selector;
+  DeviceSyncScope sync_scope;  // the plan's allocations, the old plan's frees
   auto policy_plan = std::make_unique<DecodePlan>(plan);  // validates the CUDA selectors' support
   ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   m.destroy_graphs();  // they captured the old plan's launches
@@ -856,12 +909,16 @@ double CudaDecoder::graph_step_ms(int iterations) {
     m.positions_host[s] = m.positions[s];
     m.seq_lens_host[s] = m.positions[s] + 1;
   }
-  if (!m.step_graphs[0][1]) {
-    m.enqueue_step(false, true);  // warm-up outside the capture (plans' lazy attributes, cuBLAS heuristics)
-    ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  for (int attempt = 0; !m.step_graphs[0][1] && attempt <= Impl::kMaxCaptureRetries; ++attempt) {
+    {
+      DeviceSyncScope sync_scope;
+      m.enqueue_step(false, true);  // warm-up outside the capture (plans' lazy attributes, cuBLAS heuristics)
+      ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    }
     m.capture_step(false, true);
   }
   cudaGraphExec_t graph = m.step_graphs[0][1];
+  ADAMAS_CHECK(graph != nullptr, "graph_step_ms: the decode step could not be captured");
   cudaEvent_t start, stop;
   ADAMAS_CUDA_CHECK(cudaEventCreate(&start));
   ADAMAS_CUDA_CHECK(cudaEventCreate(&stop));
@@ -888,6 +945,7 @@ StepProfile CudaDecoder::profile_step() {
     m.positions_host[s] = m.positions[s];
     m.seq_lens_host[s] = m.positions[s] + 1;
   }
+  DeviceSyncScope sync_scope;  // an eager step
   m.profile = true;
   m.mark(2);
   m.enqueue_step(false, true);

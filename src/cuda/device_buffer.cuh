@@ -1,9 +1,12 @@
 // Owning device allocation (cudaMalloc), freed on destruction. Allocations happen at plan time only.
+// cudaMalloc/cudaFree/cudaMemset hold a DeviceSyncScope: never during another thread's graph
+// capture (capture_lock.cuh).
 #pragma once
 
 #include <cstddef>
 #include <utility>
 
+#include "cuda/capture_lock.cuh"
 #include "cuda/cuda_common.cuh"
 
 namespace adamas::cuda {
@@ -25,11 +28,14 @@ class DeviceBuffer {
   void resize(size_t count) {
     release();
     if (count == 0) return;
+    DeviceSyncScope sync_scope;
     ADAMAS_CUDA_CHECK(cudaMalloc(&data_, count * sizeof(T)));
     count_ = count;
   }
   void zero() {
-    if (count_) ADAMAS_CUDA_CHECK(cudaMemset(data_, 0, count_ * sizeof(T)));
+    if (!count_) return;
+    DeviceSyncScope sync_scope;
+    ADAMAS_CUDA_CHECK(cudaMemset(data_, 0, count_ * sizeof(T)));
   }
   T* data() const { return data_; }
   size_t size() const { return count_; }
@@ -37,7 +43,10 @@ class DeviceBuffer {
 
  private:
   void release() {
-    if (data_) cudaFree(data_);
+    if (data_) {
+      DeviceSyncScope sync_scope;
+      cudaFree(data_);
+    }
     data_ = nullptr;
     count_ = 0;
   }

@@ -1,11 +1,16 @@
 // The GPU forward pass (CudaDecoder) against the CPU runtime on a small random Llama: same tokens,
-// logits step by step. fp32 weights and an fp32 cache on both sides, so the only differences are
-// the order of fp32 sums (cuBLAS vs OpenBLAS, warp vs lane reductions).
+// logits step by step (also with SmolLM2-135M's 9/3 head layout). fp32 weights and an fp32 cache
+// on both sides, so the only differences are the order of fp32 sums (cuBLAS vs OpenBLAS, warp vs
+// lane reductions). Then decoders in threads against a serial run (CudaDecoderThreads).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "adamas/cuda_backend.h"
 #include "adamas/cuda_decoder.h"
@@ -20,45 +25,58 @@ using testing::relative_error;
 
 class CudaDecoderTest : public ::testing::TestWithParam<Policy> {};
 
-TEST_P(CudaDecoderTest, MatchesCpuRuntimeStepByStep) {
-  if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
-  const uint32_t seed = std::random_device{}() % 100000;
-  SCOPED_TRACE("seed=" + std::to_string(seed) + " policy=" + policy_name(GetParam()));
+// A tiny random Llama written to a temporary directory (removed on destruction).
+struct TinyModelDir {
   test::TinyLlamaSpec spec;
-  spec.hidden_size = 128;
-  spec.intermediate_size = 192;
-  spec.num_heads = 4;
-  spec.num_kv_heads = 2;
-  spec.head_dim = 64;
-  spec.vocab_size = 96;
-  spec.seed = seed;
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("adamas_cuda_decoder_" + std::to_string(seed));
-  std::filesystem::create_directories(dir);
-  test::write_tiny_llama(dir, spec);
+  std::filesystem::path dir;
   Checkpoint checkpoint;
-  checkpoint.config = parse_hf_config(spec.config_json().dump(), "config.json");
-  checkpoint.weights = open_safetensors_dir(dir.string());
-  const LlamaModel model = LlamaModel::load(checkpoint.config, *checkpoint.weights);
+  TinyModelDir(uint32_t seed, int q_heads, int kv_heads, const std::string& tag) {
+    spec.hidden_size = 128;
+    spec.intermediate_size = 192;
+    spec.num_heads = q_heads;
+    spec.num_kv_heads = kv_heads;
+    spec.head_dim = 64;
+    spec.vocab_size = 96;
+    spec.seed = seed;
+    dir = std::filesystem::temp_directory_path() / ("adamas_cuda_decoder_" + tag + "_" + std::to_string(seed));
+    std::filesystem::create_directories(dir);
+    test::write_tiny_llama(dir, spec);
+    checkpoint.config = parse_hf_config(spec.config_json().dump(), "config.json");
+    checkpoint.weights = open_safetensors_dir(dir.string());
+  }
+  ~TinyModelDir() { std::filesystem::remove_all(dir); }
+};
 
+RuntimeOptions decoder_options(Policy policy) {
   RuntimeOptions options;
-  options.selector.policy = GetParam();
+  options.selector.policy = policy;
   options.selector.token_budget = 12;
   options.selector.thresholds = {-0.5f, 0.0f, 0.5f};  // the random model's scale
   options.dense_layers = 1;
   options.kv_dtype = DType::kF32;
   options.max_context = 128;
+  return options;
+}
+
+void check_step_by_step(Policy policy, int q_heads, int kv_heads) {
+  const uint32_t seed = std::random_device{}() % 100000;
+  SCOPED_TRACE("seed=" + std::to_string(seed) + " policy=" + policy_name(policy) + " heads " +
+               std::to_string(q_heads) + "/" + std::to_string(kv_heads));
+  const TinyModelDir m(seed, q_heads, kv_heads, "steps");
+  const LlamaModel model = LlamaModel::load(m.checkpoint.config, *m.checkpoint.weights);
+  const RuntimeOptions options = decoder_options(policy);
   auto cpu = make_cpu_runtime(model, options);
   cuda::CudaDecoderOptions gpu_options;
   gpu_options.runtime = options;
   gpu_options.weight_dtype = DType::kF32;
-  cuda::CudaDecoder gpu(checkpoint.config, gpu_options);
-  gpu.load_weights(*checkpoint.weights);
+  cuda::CudaDecoder gpu(m.checkpoint.config, gpu_options);
+  gpu.load_weights(*m.checkpoint.weights);
 
   std::mt19937 rng(seed);
-  std::vector<float> cpu_logits(spec.vocab_size), gpu_logits(spec.vocab_size);
+  std::vector<float> cpu_logits(m.spec.vocab_size), gpu_logits(m.spec.vocab_size);
   double worst = 0;
   for (int step = 0; step < 60; ++step) {
-    const int32_t token = static_cast<int32_t>(rng() % spec.vocab_size);
+    const int32_t token = static_cast<int32_t>(rng() % m.spec.vocab_size);
     cpu->decode(token, cpu_logits.data());
     gpu.decode(&token, gpu_logits.data());
     worst = std::max(worst, relative_error(gpu_logits, cpu_logits));
@@ -66,11 +84,105 @@ TEST_P(CudaDecoderTest, MatchesCpuRuntimeStepByStep) {
   EXPECT_EQ(gpu.position(0), 60);
   // fp32 on both sides: 1e-4 leaves room for a different summation order, not for a wrong step.
   EXPECT_LT(worst, 1e-4);
-  std::filesystem::remove_all(dir);
+}
+
+TEST_P(CudaDecoderTest, MatchesCpuRuntimeStepByStep) {
+  if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
+  check_step_by_step(GetParam(), 4, 2);
+}
+
+// SmolLM2-135M's head layout: 9 query heads, 3 KV heads (group 3), head_dim 64.
+TEST_P(CudaDecoderTest, SmolLayoutMatchesCpuRuntime) {
+  if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
+  check_step_by_step(GetParam(), 9, 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, CudaDecoderTest,
                          ::testing::Values(Policy::kFull, Policy::kAdamas, Policy::kStreaming, Policy::kQuest, Policy::kOracle));
+
+// Several CudaDecoders in threads of one process (adamas jobs --parallel): each thread builds
+// decoders, uploads weights, prefills, decodes (eager first steps, graph captures, replays) and
+// destroys them while the others do the same, so captures meet other threads' allocations,
+// frees, uploads and cuBLAS handle creation. Every job's logits must equal a serial run's bit for
+// bit, and no capture may have been invalidated (capture_lock.cuh).
+struct ConcurrentJob {
+  Policy policy;
+  DType weights;
+  bool smol_layout;
+  uint32_t seed;
+};
+
+std::vector<float> run_job(const ConcurrentJob& job, const LlamaModel& model, const ModelConfig& config, int& retries) {
+  RuntimeOptions runtime = decoder_options(job.policy);
+  cuda::CudaDecoderOptions options;
+  options.runtime = runtime;
+  options.weight_dtype = job.weights;
+  cuda::CudaDecoder gpu(config, options);
+  gpu.load_weights(model);
+  const int vocab = static_cast<int>(config.vocab_size);
+  std::mt19937 rng(job.seed);
+  std::vector<int32_t> prompt(21);
+  for (auto& t : prompt) t = static_cast<int32_t>(rng() % vocab);
+  std::vector<float> logits(vocab), all;
+  gpu.prefill(0, prompt.data(), static_cast<int>(prompt.size()), logits.data());
+  all.insert(all.end(), logits.begin(), logits.end());
+  for (int step = 0; step < 40; ++step) {
+    const int32_t token = static_cast<int32_t>(rng() % vocab);
+    const bool dense = step % 9 == 4;  // a second captured variant
+    gpu.decode(&token, step % 5 == 2 ? nullptr : logits.data(), dense);  // and a third: no logits
+    if (step % 5 != 2) all.insert(all.end(), logits.begin(), logits.end());
+  }
+  retries += gpu.graph_capture_retries();
+  return all;
+}
+
+TEST(CudaDecoderThreads, ConcurrentDecodersEqualSerialRun) {
+  if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
+  const uint32_t seed = std::random_device{}() % 100000;
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const TinyModelDir base(seed, 4, 2, "threads_a"), smol(seed + 1, 9, 3, "threads_b");
+  const LlamaModel base_model = LlamaModel::load(base.checkpoint.config, *base.checkpoint.weights);
+  const LlamaModel smol_model = LlamaModel::load(smol.checkpoint.config, *smol.checkpoint.weights);
+  constexpr int kThreads = 6, kJobsPerThread = 3;
+  const Policy policies[] = {Policy::kAdamas, Policy::kFull, Policy::kQuest, Policy::kOracle, Policy::kStreaming};
+  std::vector<ConcurrentJob> jobs;
+  for (int i = 0; i < kThreads * kJobsPerThread; ++i)
+    jobs.push_back({policies[i % 5], i % 2 ? DType::kBF16 : DType::kF32, i % 3 == 1, seed * 31u + i});
+  auto run = [&](const ConcurrentJob& job, int& retries) {
+    return job.smol_layout ? run_job(job, smol_model, smol.checkpoint.config, retries)
+                           : run_job(job, base_model, base.checkpoint.config, retries);
+  };
+
+  std::vector<std::vector<float>> serial(jobs.size()), parallel(jobs.size());
+  int serial_retries = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) serial[i] = run(jobs[i], serial_retries);
+
+  std::vector<std::string> errors(kThreads);
+  std::vector<int> retries(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      try {
+        for (int j = 0; j < kJobsPerThread; ++j) {  // jobs t, t + kThreads, ...: neighbours differ
+          const size_t i = static_cast<size_t>(t + j * kThreads);
+          parallel[i] = run(jobs[i], retries[t]);
+        }
+      } catch (const std::exception& e) {
+        errors[t] = e.what();
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(errors[t], "") << "thread " << t;
+    EXPECT_EQ(retries[t], 0) << "thread " << t << ": invalidated graph captures";
+  }
+  EXPECT_EQ(serial_retries, 0);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    ASSERT_EQ(parallel[i].size(), serial[i].size()) << "job " << i;
+    EXPECT_EQ(std::memcmp(parallel[i].data(), serial[i].data(), serial[i].size() * sizeof(float)), 0)
+        << "job " << i << " (" << policy_name(jobs[i].policy) << ")";
+  }
+}
 
 TEST(CudaDecoderErrors, RejectsUnsupportedOptions) {
   if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
