@@ -227,6 +227,25 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
   const int m = __ldcg(cursor);
   const uint2* list = a.asym_list + static_cast<size_t>(row) * a.candidate_stride;
   const bool take_all = keep >= candidates;
+  // Lists of up to kHeld * kThreads entries (typical: chunks * (keep + a bin's worth)) are read
+  // once into registers; longer ones are read again from L2 by every pass.
+  constexpr int kHeld = 24;
+  const bool held_all = m <= kHeld * kThreads;  // block-uniform
+  uint2 held[kHeld];
+#pragma unroll
+  for (int k = 0; k < kHeld; ++k) {
+    const int f = k * kThreads + tid;
+    held[k] = held_all && f < m ? __ldcg(list + f) : make_uint2(0u, 0xffffffffu);
+  }
+  auto visit_entries = [&](auto visit) {
+    if (held_all) {
+#pragma unroll
+      for (int k = 0; k < kHeld; ++k)
+        if (held[k].y != 0xffffffffu) visit(held[k].x, static_cast<int>(held[k].y));
+    } else {
+      for_each_entry(list, m, visit);
+    }
+  };
   if (tid == 0) {
     sh.prefix = 0u;
     sh.below = 0;
@@ -242,7 +261,7 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
       for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
       __syncthreads();
       const uint32_t prefix = sh.prefix;
-      for_each_entry(list, m, [&](uint32_t key, int) {
+      visit_entries([&](uint32_t key, int) {
         if ((key & high_mask) == prefix) atomicAdd(&sh.bins[(key >> shift) & digit_mask], 1);
       });
       __syncthreads();
@@ -265,7 +284,7 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
   if (take_all) {
     for (int c = tid; c < chunks; c += kThreads) chunk_less[c] = min(kAsymChunk, candidates - c * kAsymChunk);
   } else {
-    for_each_entry(list, m, [&](uint32_t key, int chunk) {
+    visit_entries([&](uint32_t key, int chunk) {
       if (key < state.threshold) atomicAdd(&chunk_less[chunk], 1);
       else if (key == state.threshold) atomicAdd(&chunk_tie[chunk], 1);
     });
@@ -392,7 +411,9 @@ __global__ __launch_bounds__(kThreads, 2) void asymmetric_fused_kernel(SelectArg
 #pragma unroll
     for (int j = 0; j < kTok; ++j) {
       float best = -INFINITY;
-#pragma unroll
+      // Heads not unrolled: unrolled, ptxas interleaves the heads' table loads and spills (64
+      // registers at 2 blocks of 512 threads); one head at a time keeps the H = 1 register count.
+#pragma unroll 1
       for (int h = 0; h < HEADS; ++h) {
         // Byte offsets into the head's table: pair p at p * 64 B, level pair (nibble) at 4 B each.
         const char* head_table = reinterpret_cast<const char*>(table + h * kPairs * 16);
