@@ -168,9 +168,11 @@ static_assert(kChunksPerThread * kThreads == kMaxChunkItems * kSelectThreads, "o
 static_assert(2 * kMaxChunkItems * kSelectThreads <= kBins, "chunk counts reuse the histogram");
 using Scan = cub::BlockScan<int, kThreads>;
 
-template <int D>
+// Tokens per thread per tile: 32 code words in registers for one head per row; 16 with a group
+// (the group's work per token hides the loads, and 32 words spill at 64 registers, ptxas -v).
+template <int D, int HEADS>
 constexpr int tile_tokens() {
-  return D == 64 ? 8 : D == 128 ? 4 : 2;  // 32 code words in registers per thread
+  return (D == 64 ? 8 : D == 128 ? 4 : 2) / (HEADS == 1 ? 1 : 2);
 }
 
 struct Shared {
@@ -334,7 +336,7 @@ template <int D, int HEADS>
 __global__ __launch_bounds__(kThreads, 2) void asymmetric_fused_kernel(SelectArgs a, float scale) {
   extern __shared__ __align__(16) float shared[];  // rotated [HEADS][D], pair tables [HEADS][D/2][16]
   __shared__ Shared sh;
-  constexpr int kPairs = D / 2, kVecs = D / 64, kTok = tile_tokens<D>();
+  constexpr int kPairs = D / 2, kVecs = D / 64, kTok = tile_tokens<D, HEADS>();
   constexpr int kTile = kThreads * kTok, kTiles = kAsymChunk / kTile;
   static_assert(kTiles * kTok == kKeys, "each thread holds kKeys candidates of its chunk");
   grid_dependency_trigger();  // lets a programmatically launched compact kernel be scheduled early
@@ -420,7 +422,10 @@ __global__ __launch_bounds__(kThreads, 2) void asymmetric_fused_kernel(SelectArg
         float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
         for (int w = 0; w < D / 16; ++w) {
-          const uint32_t word = code_word(code[j], w);
+          uint32_t word = code_word(code[j], w);
+          // Opaque per head: otherwise the d/2 table offsets (head-invariant) are hoisted out of
+          // the heads loop and held across it, which spills (ptxas -v).
+          if constexpr (HEADS > 1) asm volatile("" : "+r"(word));
 #pragma unroll
           for (int k = 0; k < 4; ++k) {
             const int b = 4 * w + k;
