@@ -91,10 +91,14 @@ def probe_tokenizer(adamas, gguf_dir, gguf_name, workdir, bos_id):
     """Our ids vs HF's on a short text full of digits, contractions, whitespace runs and non-ASCII."""
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_name)
-    path = os.path.join(workdir, "probe.txt")
+    # Its own folder: the main run's logits file is memory-mapped, and writing over it kills the
+    # process with SIGBUS (seen on the H200 machine).
+    probe_dir = os.path.join(workdir, "probe")
+    os.makedirs(probe_dir, exist_ok=True)
+    path = os.path.join(probe_dir, "probe.txt")
     with open(path, "w", encoding="utf-8") as f:
         f.write(PROBE_TEXT)
-    _, ids, _, _ = run_ours(adamas, os.path.join(gguf_dir, gguf_name), path, 0, "prefill", workdir, 1)
+    _, ids, _, _ = run_ours(adamas, os.path.join(gguf_dir, gguf_name), path, 0, "prefill", probe_dir, 1)
     ours = [int(x) for x in ids[1:]] if ids[0] == bos_id else [int(x) for x in ids]
     hf = tok(PROBE_TEXT, add_special_tokens=False)["input_ids"]
     # transformers' GGUF converter ignores tokenizer.ggml.pre = "smollm" and builds a plain ByteLevel
