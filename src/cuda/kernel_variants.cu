@@ -31,7 +31,7 @@ KernelVariants kernel_variants_from_env() {
   v.dense = env_choice("ADAMAS_DENSE_VARIANT", "new", {"old", "new"}) == "new" ? DenseVariant::kTile32K
                                                                               : DenseVariant::kTile16K;
   v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
-  v.asym = env_choice("ADAMAS_ASYM_VARIANT", "old", {"old", "new"}) == "new" ? AsymVariant::kFused : AsymVariant::kRadix;
+  v.asym = env_choice("ADAMAS_ASYM_VARIANT", "new", {"old", "new"}) == "new" ? AsymVariant::kFused : AsymVariant::kRadix;
   return v;
 }
 
