@@ -82,18 +82,7 @@ stage_calib() {
   # The rule: the quantiles whose perplexity is closest to full attention's (mean |log ppl -
   # log ppl_full| over budgets 64 and 256). Not the lowest perplexity: a sparse selector that goes
   # below full attention has changed the model's computation, not approximated it (docs/results.md).
-  python3 - "$d" > "$d/choice.txt" <<'PY'
-import json, math, sys
-d = sys.argv[1]
-full = math.log(json.load(open(f"{d}/full.json"))["perplexity"])
-best = None
-for q in ["0.25,0.5,0.75", "0.1,0.5,0.9", "0.02,0.5,0.98"]:
-    tag = q.replace(",", "_")
-    score = sum(abs(math.log(json.load(open(f"{d}/adamas_q{tag}_b{b}.json"))["perplexity"]) - full) for b in (64, 256))
-    if best is None or score < best[0]:
-        best = (score, q)
-print(best[1])
-PY
+  python3 scripts/choose_quantiles.py "$d" > "$d/choice.txt"
   echo "calibration quantiles chosen on validation: $(cat "$d/choice.txt")" >&2
 }
 
