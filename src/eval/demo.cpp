@@ -38,14 +38,6 @@ std::string describe(const RuntimeOptions& o) {
   return out.str();
 }
 
-void add_steps(DecodeTotals& totals, const DecodeTotals& more) {
-  totals.steps += more.steps;
-  totals.seconds += more.seconds;
-  totals.attention_seconds += more.attention_seconds;
-  totals.kv_bytes += more.kv_bytes;
-  totals.dense_kv_bytes += more.dense_kv_bytes;
-}
-
 std::string format_kib(double bytes) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.0f", bytes / 1024);
@@ -122,7 +114,7 @@ DemoResult run_demo(const DemoOptions& options, const RuntimeFactory& make_runti
       const PasskeyResult passkey = run_passkey(*runtime, tokenizer, options.passkey_filler, options.passkey);
       row.passkey = passkey.trials;
       for (const PasskeyTrial& t : passkey.trials) row.passkey_correct += t.correct;
-      if (!with_ppl) add_steps(row.decode, passkey.decode);
+      if (!with_ppl) row.decode.add(passkey.decode);
     }
     if (!result.rows.empty() && result.rows.front().perplexity > 0)
       row.perplexity_change = row.perplexity / result.rows.front().perplexity - 1;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "adamas/error.h"
+#include "adamas/model/llama_model.h"
 
 namespace adamas {
 
@@ -26,6 +27,22 @@ std::vector<int32_t> tokenize_for_eval(const Tokenizer& tokenizer, const std::st
   ADAMAS_CHECK(static_cast<int>(tokens.size()) >= min_tokens, source_name, ": text gives ", tokens.size(),
                " tokens, need at least ", min_tokens);
   return tokens;
+}
+
+void DecodeTotals::add(const DecodeStepStats& step) {
+  steps += 1;
+  seconds += step.seconds;
+  attention_seconds += step.attention_seconds;
+  kv_bytes += step.kv_bytes_read;
+  dense_kv_bytes += step.dense_kv_bytes;
+}
+
+void DecodeTotals::add(const DecodeTotals& more) {
+  steps += more.steps;
+  seconds += more.seconds;
+  attention_seconds += more.attention_seconds;
+  kv_bytes += more.kv_bytes;
+  dense_kv_bytes += more.dense_kv_bytes;
 }
 
 }  // namespace adamas

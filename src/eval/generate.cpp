@@ -78,12 +78,7 @@ GenerateResult generate_text(DecoderRuntime& runtime, const Tokenizer& tokenizer
   for (int i = 0; i < options.max_new_tokens; ++i) {
     if (i > 0) {
       runtime.decode(result.generated.back(), logits.data());
-      const DecodeStepStats& stats = runtime.last_step();
-      result.decode.steps += 1;
-      result.decode.seconds += stats.seconds;
-      result.decode.attention_seconds += stats.attention_seconds;
-      result.decode.kv_bytes += stats.kv_bytes_read;
-      result.decode.dense_kv_bytes += stats.dense_kv_bytes;
+      result.decode.add(runtime.last_step());
     }
     const int32_t next = sample_token(logits.data(), vocab, options, rng_state);
     if (options.stop_at_eos && next == tokenizer.eos_id()) break;

@@ -129,12 +129,7 @@ std::vector<PasskeyResult> run_passkey_shared(DecoderRuntime& runtime, const Tok
         int32_t next = prompt.tokens.back();
         for (int step = 0; step < options.max_new_tokens; ++step) {
           runtime.decode(next, logits.data());
-          const DecodeStepStats& stats = runtime.last_step();
-          result.decode.steps += 1;
-          result.decode.seconds += stats.seconds;
-          result.decode.attention_seconds += stats.attention_seconds;
-          result.decode.kv_bytes += stats.kv_bytes_read;
-          result.decode.dense_kv_bytes += stats.dense_kv_bytes;
+          result.decode.add(runtime.last_step());
           next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
           if (next == tokenizer.eos_id()) break;
           answer.push_back(next);

@@ -28,12 +28,7 @@ PerplexityResult evaluate_perplexity(DecoderRuntime& runtime, const std::vector<
   std::vector<float> logits(vocab);
   for (int64_t i = 0; i + 1 < count; ++i) {
     runtime.decode(tokens[i], logits.data());
-    const DecodeStepStats& step = runtime.last_step();
-    result.decode.steps += 1;
-    result.decode.seconds += step.seconds;
-    result.decode.attention_seconds += step.attention_seconds;
-    result.decode.kv_bytes += step.kv_bytes_read;
-    result.decode.dense_kv_bytes += step.dense_kv_bytes;
+    result.decode.add(runtime.last_step());
     result.nll_sum += token_nll(logits.data(), vocab, tokens[i + 1]);
     result.predicted_tokens = i + 1;
     result.cumulative_perplexity.push_back(std::exp(result.nll_sum / result.predicted_tokens));

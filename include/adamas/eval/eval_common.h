@@ -11,6 +11,8 @@
 
 namespace adamas {
 
+struct DecodeStepStats;  // adamas/model/llama_model.h
+
 // Called as work advances: (units done, units in total). May be empty.
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
@@ -29,6 +31,8 @@ struct DecodeTotals {
   double tokens_per_second() const { return seconds > 0 ? steps / seconds : 0; }
   double kv_bytes_per_token() const { return steps ? kv_bytes / steps : 0; }
   double dense_kv_bytes_per_token() const { return steps ? dense_kv_bytes / steps : 0; }
+  void add(const DecodeStepStats& step);  // one more decode step
+  void add(const DecodeTotals& more);     // the steps of another run
 };
 
 }  // namespace adamas
