@@ -10,6 +10,9 @@
 #   ppl       PG19-protocol perplexity, PPL_TOKENS tokens of each held-out book, every policy x budget
 #   ablation  issue 8: Hadamard on/off, 1/2/3-bit codes, L1/L2/Hamming/asymmetric at budgets 64 and 256
 #   passkey   passkey retrieval, PASSKEY_TRIALS trials x 5 depths at each of PASSKEY_LENGTHS
+#   passkey_ablation  issue 8: the same passkey prompts at the first of PASSKEY_LENGTHS for the CPU-only
+#             selector options (no Hadamard, 1/3-bit, L2, Hamming), one sweep per option on the CPU,
+#             CPU_PAR / 2 sweeps at a time with 2 threads each
 #   recall    attention mass and oracle recall per layer and KV head, budgets 16..1024
 # Environment:
 #   KIND        tiny | smollm2                      (default tiny)
@@ -176,6 +179,28 @@ stage_passkey() {
         --title "passkey $KIND $len tokens (${r%%:*})" && mv "$f.partial" "$f" || log "passkey $len ${r%%:*} failed"
     done
   done
+}
+
+stage_passkey_ablation() {
+  local d="$OUT_DIR/passkey_ablation" len="${PASSKEY_LENGTHS%% *}" cal="--calibrate-after $CAL_AFTER"
+  local budgets; budgets="$(echo $BUDGETS | tr ' ' ',')"
+  mkdir -p "$d"
+  local -a runs=("nohad_paper:--no-hadamard --thresholds=$PAPER" "nohad_cal:--no-hadamard $cal" "bits1:--code-bits 1 $cal"
+                 "bits3:--code-bits 3 $cal" "l2:--estimator l2 $cal" "hamming:--estimator hamming $cal")
+  local par=$(( CPU_PAR / 2 > 0 ? CPU_PAR / 2 : 1 )) running=0
+  for r in "${runs[@]}"; do
+    local f="$d/len${len}_${r%%:*}.csv"
+    [[ -s "$f" ]] && continue
+    log "passkey ablation $len ${r%%:*} (cpu)"
+    # shellcheck disable=SC2086
+    ( "$ADAMAS" sweep $COMMON --device cpu --threads 2 --task passkey --length $len --trials $PASSKEY_TRIALS \
+        --depths 0,25,50,75,100 --filler data/heldout/austen_persuasion.txt --budgets $budgets --policies adamas ${r#*:} \
+        --csv "$f.partial" --title "passkey $KIND $len tokens (${r%%:*})" && mv "$f.partial" "$f" \
+        || log "passkey ablation ${r%%:*} failed" ) &
+    running=$((running + 1))
+    if (( running >= par )); then wait -n || true; running=$((running - 1)); fi
+  done
+  wait
 }
 
 stage_recall() {

@@ -12,7 +12,9 @@ Training mix (per sequence of the batch):
             " What is the pass key? The pass key is DDDDD." (needle at a uniform random depth;
             filler: training text, or 20% of the time the classic repeated "The grass is green..." text).
   copy    : filler with 1-4 segments (random tokens or training text, 8-64 tokens) that occur twice;
-            loss on the second occurrence (induction / long-range copying).
+            loss on the second occurrence (induction / long-range copying); or (dense) one segment
+            repeated to the end. Random segments are drawn from a small alphabet (digits, or 2-16
+            tokens) --small-alphabet of the time, so that copying needs multi-token matches.
 Filler tokens of passkey/copy samples carry no loss (so the limited text is not memorized through
 them); the loss is  mean(LM loss over text tokens) + mean(answer loss) + mean(copy loss).
 The fraction of text sequences adapts so that the whole run sees about --text-epochs epochs of text.
@@ -161,9 +163,10 @@ class Llama(nn.Module):
 # Data
 # ----------------------------------------------------------------------------------------------
 class Data:
-    def __init__(self, data_dir, sp, seed, pydoc_weight, dense_copy=True):
+    def __init__(self, data_dir, sp, seed, pydoc_weight, dense_copy=True, small_alphabet=0.0):
         self.rng = np.random.default_rng(seed)
         self.dense_copy = dense_copy
+        self.small_alphabet = small_alphabet
         self.src, self.w = [], []
         tokdir = os.path.join(data_dir, "tokens")
         for f in sorted(os.listdir(tokdir)):
@@ -179,6 +182,20 @@ class Data:
         self.sp = sp
         self.q_ids = sp.encode(QUESTION.strip())          # "What is the pass key? The pass key is"
         self.classic = np.array(sp.encode(CLASSIC * 64), dtype=np.int64)
+        self.digits = np.array([sp.piece_to_id(str(d)) for d in range(10)], dtype=np.int64)
+
+    def random_segment(self, L):
+        """L random tokens: from the whole vocabulary, or (--small-alphabet of the time) from the ten
+        digits or a random set of 2-16 tokens. With few symbols a token recurs inside the segment, so
+        copying it needs a match on several preceding tokens, as a passkey's digits after "is" do
+        (single-token induction is enough for the whole-vocabulary segments; run 3 learned only that)."""
+        if self.rng.random() < self.small_alphabet:
+            if self.rng.random() < 0.5:
+                alphabet = self.digits
+            else:
+                alphabet = self.rng.integers(259, self.V, size=int(self.rng.integers(2, 17)))
+            return alphabet[self.rng.integers(0, alphabet.size, size=L)]
+        return self.rng.integers(259, self.V, size=L)
 
     def text_slice(self, n):
         k = self.rng.choice(len(self.src), p=self.w)
@@ -228,7 +245,7 @@ class Data:
         if kind == "copy" and self.dense_copy and self.rng.random() < 0.5:
             # dense induction sample: BOS + a random segment repeated until the sequence is full
             L = int(self.rng.integers(16, max(17, min(T // 2, 512))))
-            seg = self.rng.integers(259, self.V, size=L) if self.rng.random() < 0.7 else self.text_slice(L)
+            seg = self.random_segment(L) if self.rng.random() < 0.7 else self.text_slice(L)
             reps = (T + 1) // L + 1
             toks = np.concatenate([[1], np.tile(seg, reps)])[:T + 1]
             g = np.zeros(T + 1, dtype=np.int64)
@@ -240,7 +257,7 @@ class Data:
             for _ in range(npair):
                 L = int(self.rng.integers(8, max(9, min(65, T // 32))))
                 if self.rng.random() < 0.5:
-                    segs.append(self.rng.integers(259, self.V, size=L))
+                    segs.append(self.random_segment(L))
                 else:
                     segs.append(self.text_slice(L))
             total = sum(2 * s.size for s in segs)
@@ -460,6 +477,8 @@ def main():
                     help="seq_len:end_fraction_of_time,...; the last stage should be --seq-len")
     ap.add_argument("--no-dense-copy", action="store_true",
                     help="copy samples only as sparse insertions (the shipped run 1 recipe)")
+    ap.add_argument("--small-alphabet", type=float, default=0.5,
+                    help="fraction of random copy segments drawn from the ten digits or 2-16 tokens (0: run 3)")
     ap.add_argument("--init", default=None, help="warm start from an exported HF directory (safetensors)")
     ap.add_argument("--batch-tokens", type=int, default=65536, help="tokens per step for sequences shorter than 4096")
     ap.add_argument("--batch-tokens-long", type=int, default=131072,
@@ -517,7 +536,7 @@ def main():
     log("args %s" % json.dumps(vars(a)))
     log("device %s %s params %d (%.1f MB bf16)" % (dev, torch.cuda.get_device_name() if dev.type == "cuda" else "",
                                                    nparam, nparam * 2 / 1e6))
-    data = Data(a.data, sp, a.seed, a.pydoc_weight, dense_copy=not a.no_dense_copy)
+    data = Data(a.data, sp, a.seed, a.pydoc_weight, dense_copy=not a.no_dense_copy, small_alphabet=a.small_alphabet)
     log("text tokens %d sources %s" % (data.text_tokens, [(n, x.size) for n, x in data.src]))
     decay = [p for n, p in model.named_parameters() if p.dim() == 2]
     nodecay = [p for n, p in model.named_parameters() if p.dim() < 2]

@@ -6,9 +6,17 @@
 # ppl and passkey on the GPU here, the CPU-only ablation rows and recall in the background (setsid),
 # collected by a later call from /tmp/res_smollm2.
 # usage: scripts/device/smollm2_suite.sh BIN_DIR OUT_DIR     (BIN_DIR: unpacked .cuda-run/bin.tar.xz)
+# SEED=1 copies the results already in docs/results_smollm2 into the result directory first, so the grid
+# runs only what is missing. The suite copies what it reads to /tmp/smolwork first, so it may run in
+# the background (setsid) while later calls replace the working tree.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BIN=$(readlink -f "$1"); OUT=$2; mkdir -p "$OUT"
+if [[ "$(pwd)" != /tmp/smolwork ]]; then
+  rm -rf /tmp/smolwork; mkdir -p /tmp/smolwork
+  cp -r scripts data docs .whl /tmp/smolwork/ 2>/dev/null
+  cd /tmp/smolwork
+fi
 export LD_LIBRARY_PATH=$BIN:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 export PYTHONUNBUFFERED=1
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
@@ -21,9 +29,28 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 # A private copy of the scripts and texts: background runs must not read files the next call replaces.
 W=/tmp/evalwork; rm -rf $W; mkdir -p $W; cp -r scripts data $W/
 RES=/tmp/res_smollm2; mkdir -p $RES
+if [[ "${SEED:-0}" == 1 ]]; then
+  D=docs/results_smollm2
+  for b in austen_persuasion austen_northanger_abbey; do
+    mkdir -p $RES/ppl/$b; cp -n $D/ppl8k/$b/* $RES/ppl/$b/ 2>/dev/null
+  done
+  mkdir -p $RES/ablation/austen_persuasion $RES/passkey
+  cp -n $D/ablation8k/* $RES/ablation/austen_persuasion/
+  cp -n $D/passkey/len4096_paper.csv $RES/passkey/
+  mkdir -p $RES/recall
+  for f in json csv; do
+    cp -n $D/recall/paper.$f $RES/recall/paper.$f; cp -n $D/recall/calibrated.$f $RES/recall/cal.$f
+    cp -n $D/recall/calasym.$f $RES/recall/asymmetric.$f
+  done
+fi
 if [[ "${BACKGROUND_CPU:-1}" == 1 ]]; then
-  KIND=smollm2 MODEL=$G ADAMAS=$BIN/adamas OUT_DIR=$RES CPU_PAR=${CPU_PAR:-9} DEVICE=cuda \
+  # CPU-only rows in the background: the ablation's and recall's (BG_BOOKS), and the passkey ablation.
+  KIND=smollm2 MODEL=$G ADAMAS=$BIN/adamas OUT_DIR=$RES CPU_PAR=${CPU_PAR:-9} DEVICE=cuda BOOKS="${BG_BOOKS:-austen_persuasion austen_northanger_abbey}" \
     ABLATION_PART=cpu setsid nohup bash $W/scripts/eval_grid.sh ablation recall > /tmp/smollm2_bg.log 2>&1 < /dev/null &
+  if [[ "${PASSKEY_ABLATION_PAR:-0}" -gt 0 ]]; then
+    KIND=smollm2 MODEL=$G ADAMAS=$BIN/adamas OUT_DIR=$RES CPU_PAR=$PASSKEY_ABLATION_PAR DEVICE=cuda \
+      setsid nohup bash $W/scripts/eval_grid.sh passkey_ablation > /tmp/smollm2_bg_passkey.log 2>&1 < /dev/null &
+  fi
 fi
 el "== generate"
 P="The old house at the end of the lane had been empty for years, until one autumn morning"
@@ -42,5 +69,5 @@ el "== parity (ours cpu vs transformers on the GPU)"
 timeout ${CPU_PARITY_SECONDS:-90} python3 scripts/gguf_parity.py --adamas $BIN/adamas --gguf $G --tokens 4096 --threads 6 --device cpu \
   --modes prefill --json $OUT/gguf_parity_cpu.json > $OUT/gguf_parity_cpu.log 2>&1; el "exit $?"; grep -E "PASS|FAIL|rel err" $OUT/gguf_parity_cpu.log | head -4
 tail -3 /tmp/smollm2_bg.log
-tar cJf $OUT/res_smollm2.tar.xz -C /tmp res_smollm2 smollm2_bg.log 2>/dev/null
+tar cJf $OUT/res_smollm2.tar.xz -C /tmp res_smollm2 smollm2_bg.log smollm2_bg_passkey.log 2>/dev/null
 el "done"

@@ -27,6 +27,10 @@ cd $W && KIND=tiny MODEL=$M ADAMAS=$BIN/adamas OUT_DIR=$RES DEVICE=cuda GPU_PAR=
   timeout 120 bash scripts/eval_grid.sh calib > $OUT/eval_calib.log 2>&1; el "calib exit $?"
 KIND=tiny MODEL=$M ADAMAS=$BIN/adamas OUT_DIR=$RES CPU_PAR=${CPU_PAR:-9} DEVICE=cuda \
   ABLATION_PART=cpu setsid nohup bash $W/scripts/eval_grid.sh ablation recall > /tmp/tiny_bg.log 2>&1 < /dev/null &
+if [[ "${PASSKEY_ABLATION_PAR:-0}" -gt 0 ]]; then
+  KIND=tiny MODEL=$M ADAMAS=$BIN/adamas OUT_DIR=$RES CPU_PAR=$PASSKEY_ABLATION_PAR DEVICE=cuda \
+    setsid nohup bash $W/scripts/eval_grid.sh passkey_ablation > /tmp/tiny_bg_passkey.log 2>&1 < /dev/null &
+fi
 KIND=tiny MODEL=$M ADAMAS=$BIN/adamas OUT_DIR=$RES DEVICE=cuda GPU_PAR=${GPU_PAR:-8} \
   ABLATION_PART=gpu timeout ${EVAL_SECONDS:-300} bash scripts/eval_grid.sh ppl ablation passkey > $OUT/eval_gpu.log 2>&1; el "evals exit $?"
 cd - > /dev/null; tail -5 $OUT/eval_gpu.log
@@ -35,6 +39,6 @@ timeout ${CPU_PARITY_SECONDS:-60} python3 scripts/hf_parity.py --adamas $BIN/ada
   --modes prefill --json $OUT/hf_parity_cpu.json > $OUT/hf_parity_cpu.log 2>&1; el "exit $?"; grep -E "PASS|FAIL" $OUT/hf_parity_cpu.log
 for f in $M/model-0000*.safetensors; do cp $f $OUT/; done
 tar cJf $OUT/tiny_rest.tar.xz -C /tmp tiny_model/config.json tiny_model/model.safetensors.index.json tiny_model/eval.json \
-  tiny_model/loss_curve.csv tiny_model/train_log.txt tiny_meta res_tiny tiny_bg.log train_A.log train_B.log \
+  tiny_model/loss_curve.csv tiny_model/train_log.txt tiny_meta res_tiny tiny_bg.log tiny_bg_passkey.log train_A.log train_B.log \
   tiny_A/loss_curve.csv tiny_B/loss_curve.csv tiny_A/eval.json tiny_B/eval.json 2>/dev/null
 el "done"

@@ -4,6 +4,8 @@
 # each 600 s of wall clock; scripts/device/pick_model.sh chooses between them on validation text.
 #   A: seed 1234, curriculum 256:0.12,1024:0.3,4096:0.5,8192:1.0 (the script's default)
 #   B: seed 4321, curriculum 256:0.2,1024:0.4,4096:0.6,8192:1.0 (more time where induction forms)
+# Both with the script's defaults of the third session: BOS before text samples, half of the random
+# copy segments from small alphabets (--small-alphabet 0.5). Run 3 was the same without those two.
 # Inputs: .train-carry/tokens/*.bin (scripts/prepare_corpus.py's output). Logs: /tmp/train_{A,B}.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
