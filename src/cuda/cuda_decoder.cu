@@ -1032,7 +1032,10 @@ class CudaRuntime : public DecoderRuntime {
     decoder_->decode(&token, logits, /*dense_attention=*/false);
     maybe_calibrate();
     stats_.context = position();
-    stats_.kv_bytes_read = 0;
+    stats_.kv_bytes_read = 0;  // the CPU runtime's byte model (llama_model.h), over this runtime's current selector
+    for (int layer = 0; layer < config().num_layers; ++layer)
+      stats_.kv_bytes_read += layer_kv_bytes_read(options_, config(), layer, stats_.context);
+    stats_.dense_kv_bytes = dense_kv_bytes_read(options_, config(), stats_.context);
     stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   const DecodeStepStats& last_step() const override { return stats_; }

@@ -191,17 +191,28 @@ std::vector<float> load_vector(const WeightSource& weights, const std::string& n
   return values;
 }
 
+// layer_kv_bytes_read's shape of one batch-1 step, for decode_step_bytes.
+BenchAttnOptions kv_bytes_model(const RuntimeOptions& options, const ModelConfig& config, int context) {
+  BenchAttnOptions model;
+  model.batch = 1;
+  model.num_q_heads = static_cast<int>(config.num_heads);
+  model.num_kv_heads = static_cast<int>(config.num_kv_heads);
+  model.head_dim = static_cast<int>(config.head_dim);
+  model.context = context;
+  model.token_budget = options.selector.token_budget;
+  model.dtype = options.kv_dtype;
+  model.page_size = options.page_size;
+  return model;
+}
+
+// The layers that attend densely at every decode step.
+bool dense_layer(const RuntimeOptions& options, int layer) {
+  return layer < options.dense_layers || options.selector.policy == Policy::kFull;
+}
+
 class CpuDecodeAttention : public DecodeAttention {
  public:
-  CpuDecodeAttention(const RuntimeOptions& options, const ModelConfig& config) : options_(options) {
-    bytes_model_.batch = 1;
-    bytes_model_.num_q_heads = static_cast<int>(config.num_heads);
-    bytes_model_.num_kv_heads = static_cast<int>(config.num_kv_heads);
-    bytes_model_.head_dim = static_cast<int>(config.head_dim);
-    bytes_model_.token_budget = options.selector.token_budget;
-    bytes_model_.dtype = options.kv_dtype;
-    bytes_model_.page_size = options.page_size;
-  }
+  CpuDecodeAttention(const RuntimeOptions& options, const ModelConfig& config) : options_(options), config_(config) {}
 
   void attend(int layer, const PagedKvView& view, const float* q, int num_q_heads, float* out) override {
     if (dense(layer)) {
@@ -213,16 +224,14 @@ class CpuDecodeAttention : public DecodeAttention {
   }
 
   double bytes_read(int layer, int context) const override {
-    BenchAttnOptions model = bytes_model_;
-    model.context = context;
-    return decode_step_bytes(model, dense(layer) ? Policy::kFull : options_.selector.policy);
+    return layer_kv_bytes_read(options_, config_, layer, context);
   }
 
  private:
-  bool dense(int layer) const { return layer < options_.dense_layers || options_.selector.policy == Policy::kFull; }
+  bool dense(int layer) const { return dense_layer(options_, layer); }
 
   RuntimeOptions options_;
-  BenchAttnOptions bytes_model_;
+  ModelConfig config_;
   TokenSelection selection_;
 };
 
@@ -309,13 +318,9 @@ class CpuRuntime : public DecoderRuntime {
     maybe_calibrate();
     stats_.context = position();
     stats_.kv_bytes_read = 0;
-    stats_.dense_kv_bytes = 0;
-    const double dense_per_layer = 2.0 * config_.num_kv_heads * config_.head_dim *
-                                   static_cast<double>(dtype_size_bytes(options_.kv_dtype)) * stats_.context;
-    for (int layer = 0; layer < config_.num_layers; ++layer) {
+    for (int layer = 0; layer < config_.num_layers; ++layer)
       stats_.kv_bytes_read += attention_->bytes_read(layer, stats_.context);
-      stats_.dense_kv_bytes += dense_per_layer;
-    }
+    stats_.dense_kv_bytes = dense_kv_bytes_read(options_, config_, stats_.context);
     stats_.attention_seconds = attention_seconds_;
     stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
@@ -564,6 +569,17 @@ void check_runtime_options(const RuntimeOptions& options, const ModelConfig& con
                    config.num_heads % config.num_kv_heads == 0,
                "model config: ", config.num_heads, " query heads is not a positive multiple of ", config.num_kv_heads,
                " KV heads");
+}
+
+double layer_kv_bytes_read(const RuntimeOptions& options, const ModelConfig& config, int layer, int context) {
+  ADAMAS_CHECK(layer >= 0 && layer < config.num_layers, "layer_kv_bytes_read: layer ", layer, " is outside [0, ",
+               config.num_layers, ")");
+  return decode_step_bytes(kv_bytes_model(options, config, context),
+                           dense_layer(options, layer) ? Policy::kFull : options.selector.policy);
+}
+
+double dense_kv_bytes_read(const RuntimeOptions& options, const ModelConfig& config, int context) {
+  return static_cast<double>(config.num_layers) * decode_step_bytes(kv_bytes_model(options, config, context), Policy::kFull);
 }
 
 std::unique_ptr<DecodeAttention> make_cpu_decode_attention(const RuntimeOptions& options, const ModelConfig& config) {

@@ -182,6 +182,11 @@ TEST_P(CudaPrefillTest, MatchesTokenByTokenAndCpu) {
       steps.decode(&tokens[i], b.data());
       cpu->decode(tokens[i], c.data());
       worst = std::max({worst, relative_error(a, b), relative_error(a, c)});
+      // Both runtimes report the byte model of llama_model.h (layer_kv_bytes_read).
+      EXPECT_EQ(gpu->last_step().context, cpu->last_step().context);
+      EXPECT_GT(gpu->last_step().kv_bytes_read, 0);
+      EXPECT_DOUBLE_EQ(gpu->last_step().kv_bytes_read, cpu->last_step().kv_bytes_read);
+      EXPECT_DOUBLE_EQ(gpu->last_step().dense_kv_bytes, cpu->last_step().dense_kv_bytes);
     }
     EXPECT_LT(worst, 1e-4);
 

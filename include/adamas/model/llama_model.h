@@ -97,6 +97,16 @@ struct DecodeStepStats {
   double attention_seconds = 0;  // selection + attention, all layers
 };
 
+// The byte model behind DecodeStepStats, one place for both runtimes: the bytes the attention of
+// `layer` must read from the cache at a batch-1 decode step over `context` cached tokens (the new
+// one included). decode_step_bytes of Policy::kFull in layers < options.dense_layers (and in every
+// layer under Policy::kFull), of options.selector.policy in the others; it counts the selected
+// K/V rows plus what the policy's estimate reads (key codes, page min/max, every K for oracle).
+double layer_kv_bytes_read(const RuntimeOptions& options, const ModelConfig& config, int layer, int context);
+// The same step under full attention in every layer (DecodeStepStats::dense_kv_bytes): K and V of
+// all `context` tokens, every KV head, every layer.
+double dense_kv_bytes_read(const RuntimeOptions& options, const ModelConfig& config, int context);
+
 // Sees every decode step's attention inputs: called per layer once the new token's K/V are in
 // the cache (view includes it) and before the attention step. q: fp32 [num_q_heads][head_dim]
 // after RoPE. Used by the recall evaluation; must not keep the pointers.
