@@ -9,6 +9,7 @@
 #include "adamas/bench_attn.h"
 #include "adamas/cuda_backend.h"
 #include "cuda/device_buffer.cuh"
+#include "cuda/event_timer.cuh"
 #include "cuda/random_fill.cuh"
 #include "select/selector_common.h"
 
@@ -23,12 +24,6 @@ class Timer {
     int l2 = 0;
     ADAMAS_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
     flush_.resize(std::max<size_t>(2 * static_cast<size_t>(l2), 64u << 20));
-    ADAMAS_CUDA_CHECK(cudaEventCreate(&start_));
-    ADAMAS_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~Timer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
   }
   // Median microseconds of `iterations` replays of the work captured by `record` (0 if empty).
   template <typename Record>
@@ -45,27 +40,17 @@ class Timer {
     }
     cudaGraphExec_t exec;
     ADAMAS_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-    std::vector<double> times;
-    for (int i = 0; i < warmup + iterations; ++i) {
-      ADAMAS_CUDA_CHECK(cudaMemsetAsync(flush_.data(), i & 0xff, flush_.bytes(), stream_));
-      ADAMAS_CUDA_CHECK(cudaEventRecord(start_, stream_));
-      ADAMAS_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
-      ADAMAS_CUDA_CHECK(cudaEventRecord(stop_, stream_));
-      ADAMAS_CUDA_CHECK(cudaEventSynchronize(stop_));
-      float ms = 0;
-      ADAMAS_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-      if (i >= warmup) times.push_back(ms * 1000.0);
-    }
+    const float ms = median_event_ms(
+        stream_, warmup, iterations, [&] { ADAMAS_CUDA_CHECK(cudaGraphLaunch(exec, stream_)); },
+        [&](int i) { ADAMAS_CUDA_CHECK(cudaMemsetAsync(flush_.data(), i & 0xff, flush_.bytes(), stream_)); });
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(graph);
-    std::sort(times.begin(), times.end());
-    return times.empty() ? 0.0 : times[times.size() / 2];
+    return ms * 1000.0;
   }
 
  private:
   cudaStream_t stream_;
   DeviceBuffer<uint8_t> flush_;
-  cudaEvent_t start_{}, stop_{};
 };
 
 // Bytes a step must read from the cache: the scored metadata plus the attended K/V rows.

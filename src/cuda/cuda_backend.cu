@@ -9,6 +9,7 @@
 #include "cuda/append.cuh"
 #include "cuda/decode_attention.cuh"
 #include "cuda/device_buffer.cuh"
+#include "cuda/event_timer.cuh"
 #include "cuda/adamas_fused.cuh"
 #include "cuda/asymmetric.cuh"
 #include "cuda/score.cuh"
@@ -38,23 +39,10 @@ double copy_bandwidth_gb_per_s() {
   const size_t bytes = size_t{2} << 30;
   DeviceBuffer<uint8_t> source(bytes), target(bytes);
   ADAMAS_CUDA_CHECK(cudaMemset(source.data(), 1, bytes));
-  cudaEvent_t start, stop;
-  ADAMAS_CUDA_CHECK(cudaEventCreate(&start));
-  ADAMAS_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<float> times;
-  for (int i = 0; i < 8; ++i) {  // the first two warm up
-    ADAMAS_CUDA_CHECK(cudaEventRecord(start));
+  const float ms = median_event_ms(/*stream=*/nullptr, /*warmup=*/2, /*iterations=*/6, [&] {
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(target.data(), source.data(), bytes, cudaMemcpyDeviceToDevice));
-    ADAMAS_CUDA_CHECK(cudaEventRecord(stop));
-    ADAMAS_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    ADAMAS_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    if (i >= 2) times.push_back(ms);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::sort(times.begin(), times.end());
-  return 2.0 * bytes / (times[times.size() / 2] * 1e-3) / 1e9;
+  });
+  return 2.0 * bytes / (ms * 1e-3) / 1e9;  // a copy reads and writes `bytes`
 }
 
 static void check_gpu_shape(int head_dim, DType dtype, const char* what) {

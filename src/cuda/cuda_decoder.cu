@@ -23,6 +23,7 @@
 #include "cuda/capture_lock.cuh"
 #include "cuda/cuda_common.cuh"
 #include "cuda/device_buffer.cuh"
+#include "cuda/event_timer.cuh"
 #include "cuda/gemv.h"
 #include "cuda/prefill_attention.cuh"
 #include "cuda/random_fill.cuh"
@@ -919,23 +920,8 @@ double CudaDecoder::graph_step_ms(int iterations) {
   }
   cudaGraphExec_t graph = m.step_graphs[0][1];
   ADAMAS_CHECK(graph != nullptr, "graph_step_ms: the decode step could not be captured");
-  cudaEvent_t start, stop;
-  ADAMAS_CUDA_CHECK(cudaEventCreate(&start));
-  ADAMAS_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<float> times;
-  for (int i = 0; i < iterations + 2; ++i) {
-    ADAMAS_CUDA_CHECK(cudaEventRecord(start, m.stream));
-    ADAMAS_CUDA_CHECK(cudaGraphLaunch(graph, m.stream));
-    ADAMAS_CUDA_CHECK(cudaEventRecord(stop, m.stream));
-    ADAMAS_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    ADAMAS_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    if (i >= 2) times.push_back(ms);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return median_event_ms(m.stream, /*warmup=*/2, iterations,
+                         [&] { ADAMAS_CUDA_CHECK(cudaGraphLaunch(graph, m.stream)); });
 }
 
 StepProfile CudaDecoder::profile_step() {
