@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tables (Markdown, on stdout) and SVG plots (docs/results/*.svg) from the JSON/CSV files that
-scripts/run_evals.sh writes under docs/results/. Standard library only.
+scripts/eval_grid.sh writes under docs/results/ (KIND=tiny). Standard library only.
 
 Usage: python3 scripts/results_tables.py [docs/results]
 """
@@ -13,7 +13,8 @@ import sys
 ROOT = sys.argv[1] if len(sys.argv) > 1 else "docs/results"
 BOOKS = [("austen_persuasion", "Persuasion"), ("austen_northanger_abbey", "Northanger Abbey")]
 POLICIES = [("streaming", "StreamingLLM"), ("quest", "Quest"), ("adamas_paper", "Adamas, paper thresholds"),
-            ("adamas_cal", "Adamas, calibrated"), ("oracle", "Oracle top-k")]
+            ("adamas_cal", "Adamas, calibrated"), ("adamas_asym", "Adamas, asymmetric estimator (calibrated)"),
+            ("oracle", "Oracle top-k")]
 COLORS = ["#E69F00", "#56B4E9", "#D55E00", "#009E73", "#0072B2", "#CC79A7", "#F0E442", "#000000", "#999999"]
 
 
@@ -196,26 +197,25 @@ def section_ppl():
         print()
         line_plot(f"{ROOT}/ppl_{book}.svg", f"{title}: perplexity vs budget ({tokens} tokens, PG19 protocol)",
                   "token budget", "perplexity", series, log2x=True, hlines=[("full attention", full)])
-        # bytes and speed at each budget (the adamas paper row)
+        # bytes and speed at each budget (runs by a CUDA build before 5ea74bd report 0 bytes: n/a)
         print(f"KV bytes read per decoded token (mean over the {tokens - 1} steps, all 6 layers) and decode speed:\n")
         print("| policy | budget | KiB/token | vs dense | tok/s |\n|---|---|---|---|---|")
+        kib = lambda r: f"{r['kv_bytes_per_token'] / 1024:.0f}" if r["kv_bytes_per_token"] else "n/a"
+        ratio = lambda r: f"{r['dense_kv_bytes_per_token'] / r['kv_bytes_per_token']:.2f}x" if r["kv_bytes_per_token"] else "n/a"
         f = load(f"{d}/full.json")
-        print(f"| full | — | {f['kv_bytes_per_token'] / 1024:.0f} | 1.00x | {f['decode_tokens_per_second']:.1f} |")
+        print(f"| full | — | {kib(f)} | 1.00x | {f['decode_tokens_per_second']:.1f} |")
         for key, name in POLICIES:
             for b in (64, 256):
                 r = load(f"{d}/{key}_b{b}.json")
                 if r:
-                    print(f"| {name} | {b} | {r['kv_bytes_per_token'] / 1024:.0f} | "
-                          f"{r['dense_kv_bytes_per_token'] / r['kv_bytes_per_token']:.2f}x | "
-                          f"{r['decode_tokens_per_second']:.1f} |")
+                    print(f"| {name} | {b} | {kib(r)} | {ratio(r)} | {r['decode_tokens_per_second']:.1f} |")
         print()
 
 
 def section_ablation():
-    d = f"{ROOT}/ablation"
-    full = ppl(f"{d}/full.json")
-    if full is None:
-        return
+    # eval_grid.sh: ablation/<book>/<option>_b<B>.json; the rows it shares with the ppl stage (full,
+    # Quest, oracle, the paper's Adamas, asymmetric) come from ppl/<book>/.
+    shared = {"quest": "quest", "oracle": "oracle", "paper": "adamas_paper", "asymmetric": "adamas_asym"}
     rows = [("quest", "Quest (page 16)"), ("oracle", "oracle top-k"),
             ("paper", "L1, 2-bit, Hadamard, paper thresholds (the paper's method)"),
             ("nohad_paper", "L1, 2-bit, no Hadamard, paper thresholds"),
@@ -226,19 +226,25 @@ def section_ablation():
             ("l2", "L2, 2-bit, Hadamard, calibrated"),
             ("hamming", "Hamming on the sign bit of 2-bit codes, calibrated"),
             ("asymmetric", "asymmetric q'·centroid, 2-bit, Hadamard, calibrated")]
-    n = load(f"{d}/full.json")["tokens"]
-    print(f"### Estimator study, Persuasion, first {n} tokens (full attention {full:.2f})\n")
-    print("| selector | ppl @64 | vs full | ppl @256 | vs full |\n|---|---|---|---|---|")
-    series64, series256 = [], []
-    for key, name in rows:
-        a, b = ppl(f"{d}/{key}_b64.json"), ppl(f"{d}/{key}_b256.json")
-        print(f"| {name} | {fmt(a)} | {pct(a, full)} | {fmt(b)} | {pct(b, full)} |")
-        series64.append(None if a is None else (a / full - 1) * 100)
-        series256.append(None if b is None else (b / full - 1) * 100)
-    print()
-    bar_plot(f"{ROOT}/ablation.svg", f"Persuasion, {n} tokens: perplexity change vs full attention",
-             [name for _, name in rows], [series64, series256], ["budget 64", "budget 256"],
-             "perplexity vs full attention, % (0 = full; either side is a deviation)")
+    for book, title in BOOKS:
+        d, p = f"{ROOT}/ablation/{book}", f"{ROOT}/ppl/{book}"
+        full = ppl(f"{p}/full.json")
+        if full is None or not os.path.isdir(d):
+            continue
+        path = lambda key, b: f"{p}/{shared[key]}_b{b}.json" if key in shared else f"{d}/{key}_b{b}.json"
+        n = load(f"{p}/full.json")["tokens"]
+        print(f"### Estimator study, {title}, first {n} tokens (full attention {full:.2f})\n")
+        print("| selector | ppl @64 | vs full | ppl @256 | vs full |\n|---|---|---|---|---|")
+        series64, series256 = [], []
+        for key, name in rows:
+            a, b = ppl(path(key, 64)), ppl(path(key, 256))
+            print(f"| {name} | {fmt(a)} | {pct(a, full)} | {fmt(b)} | {pct(b, full)} |")
+            series64.append(None if a is None else (a / full - 1) * 100)
+            series256.append(None if b is None else (b / full - 1) * 100)
+        print()
+        bar_plot(f"{ROOT}/ablation_{book}.svg", f"{title}, {n} tokens: perplexity change vs full attention",
+                 [name for _, name in rows], [series64, series256], ["budget 64", "budget 256"],
+                 "perplexity vs full attention, % (0 = full; either side is a deviation)")
 
 
 def section_recall():
@@ -296,21 +302,58 @@ def section_recall():
               "layer", "attention mass covered", series)
 
 
+def sweep_rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
 def section_passkey():
-    d = f"{ROOT}/passkey"
-    if not os.path.isdir(d):
+    # eval_grid.sh: passkey/len<L>_<sweep>.csv (`adamas sweep --task passkey`: one row per policy and
+    # budget) and passkey_ablation/len<L>_<option>.csv (CPU-only selector options, adamas rows).
+    names = {"paper": "paper thresholds", "cal": "calibrated", "asym": "asymmetric, calibrated",
+             "nohad_paper": "no Hadamard, paper thresholds", "nohad_cal": "no Hadamard, calibrated",
+             "bits1": "1-bit, calibrated", "bits3": "3-bit, calibrated", "l2": "L2, calibrated",
+             "hamming": "Hamming, calibrated"}
+    files = []
+    for sub in ("passkey", "passkey_ablation"):
+        d = f"{ROOT}/{sub}"
+        if os.path.isdir(d):
+            files += sorted(f"{d}/{f}" for f in os.listdir(d) if f.startswith("len") and f.endswith(".csv"))
+    if not files:
         return
-    print("### Passkey\n")
-    print("| config | accuracy | answers (depth: truth -> model, greedy) |\n|---|---|---|")
-    labels = {"full": "full attention", "adamas_paper_b64": "Adamas @64, paper thresholds",
-              "adamas_cal_b64": "Adamas @64, calibrated thresholds"}
-    for name, label in labels.items():
-        r = load(f"{d}/{name}.json")
-        if not r:
-            continue
-        answers = "; ".join(f"{t['depth'] * 100:.0f}%: {t['key']} -> `{t['answer'].strip()}`" for t in r["trials"])
-        print(f"| {label} | {r['accuracy'] * 100:.0f}% of {len(r['trials'])} | {answers} |")
-    print()
+    lengths = sorted(set(int(os.path.basename(f)[3:].split("_")[0]) for f in files))
+    for length in lengths:
+        table, budgets, series = [], set(), []
+        for f in files:
+            base = os.path.basename(f)[:-4]
+            if int(base[3:].split("_")[0]) != length:
+                continue
+            sweep = base.split("_", 1)[1]
+            for r in sweep_rows(f):
+                policy = r["policy"] if r["policy"] != "adamas" else f"Adamas, {names.get(sweep, sweep)}"
+                if r["policy"] != "adamas" and sweep != "paper":
+                    continue
+                label = {"full": "full attention", "streaming": "StreamingLLM", "quest": "Quest",
+                         "oracle": "Oracle top-k"}.get(policy, policy)
+                table.append((label, int(r["budget"]), float(r["accuracy"])))
+                budgets.add(int(r["budget"]))
+        budgets.discard(0)
+        budgets = sorted(budgets)
+        print(f"### Passkey, {length} tokens: accuracy (greedy, exact 5 digits)\n")
+        print("| policy | " + " | ".join(str(b) for b in budgets) + " |\n|---|" + "---|" * len(budgets))
+        labels = list(dict.fromkeys(t[0] for t in table))
+        for label in labels:
+            cells = {b: a for l, b, a in table if l == label}
+            if 0 in cells:  # full attention: one value for every budget
+                print(f"| {label} | " + " | ".join(f"{cells[0] * 100:.0f}%" for _ in budgets) + " |")
+                continue
+            print(f"| {label} | " + " | ".join(f"{cells[b] * 100:.0f}%" if b in cells else "—" for b in budgets) + " |")
+            series.append((label, budgets, [cells.get(b) for b in budgets], False))
+        print()
+        full = [a for l, b, a in table if b == 0]
+        line_plot(f"{ROOT}/passkey_{length}.svg", f"Passkey at {length} tokens: accuracy vs budget",
+                  "token budget", "accuracy", series, log2x=True,
+                  hlines=[("full attention", full[0])] if full else (), ylim=(0, 1.05))
 
 
 def curve(path):

@@ -32,7 +32,8 @@ void register_demo(CLI::App& app) {
   auto args = std::make_shared<DemoArgs>();
   args->model.model = "models/adamas-tiny-8k";
   // The calibrated row: thresholds at equal-mass quantiles of the model's own rotated keys, fitted
-  // once 512 tokens are cached (docs/results.md, "thresholds").
+  // once 512 tokens are cached (docs/results.md, "thresholds"); a second calibrated row scores the
+  // same codes with the asymmetric estimator.
   args->model.calibrate_after = 512;
   args->passkey.length = 2048;
   args->passkey.trials = 1;

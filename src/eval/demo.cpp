@@ -70,6 +70,11 @@ std::vector<DemoConfig> default_demo_configs(const RuntimeOptions& base, const s
     row.runtime.calibrate_after_tokens = calibrate_after;
     row.runtime.calibration_quantiles = calibration_quantiles;
     configs.push_back(row);
+    // The same codes scored asymmetrically (issue 8's estimator): full-precision q against the code
+    // book's centroids, fitted at the same time as the thresholds.
+    row.label += "-asym";
+    row.runtime.selector.estimator = Estimator::kAsymmetric;
+    configs.push_back(row);
   }
   if (oracle_budget > 0) {
     DemoConfig row{"oracle-" + std::to_string(oracle_budget), base};

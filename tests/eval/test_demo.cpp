@@ -41,11 +41,15 @@ TEST(Demo, RowsMatchPlainRunsAndShareKeys) {
   DemoOptions options;
   options.ppl_tokens = tokenize_for_eval(tokenizer, demo_corpus(3), 64, 2, "corpus");
   options.configs = default_demo_configs(base, {8, 64}, 8, 16, {});
-  ASSERT_EQ(options.configs.size(), 4u);
+  ASSERT_EQ(options.configs.size(), 5u);
   EXPECT_EQ(options.configs[0].label, "full");
   EXPECT_EQ(options.configs[1].label, "adamas-8");
   EXPECT_EQ(options.configs[3].label, "adamas-8-cal");
   EXPECT_EQ(options.configs[3].runtime.calibrate_after_tokens, 16);
+  EXPECT_EQ(options.configs[3].runtime.selector.estimator, Estimator::kL1);
+  EXPECT_EQ(options.configs[4].label, "adamas-8-cal-asym");
+  EXPECT_EQ(options.configs[4].runtime.selector.estimator, Estimator::kAsymmetric);
+  EXPECT_EQ(options.configs[4].runtime.calibrate_after_tokens, 16);
   EXPECT_EQ(options.configs[1].runtime.calibrate_after_tokens, 0);
   const std::vector<DemoConfig> with_oracle = default_demo_configs(base, {8}, 8, 0, {}, 8);
   ASSERT_EQ(with_oracle.size(), 3u);  // full, adamas-8, oracle-8 (no calibrated row without calibrate_after)
@@ -61,11 +65,11 @@ TEST(Demo, RowsMatchPlainRunsAndShareKeys) {
   const DemoResult result = run_demo(
       options, [&](const RuntimeOptions& o) { return make_cpu_runtime(model, o); }, tokenizer,
       [&](int64_t done, int64_t total) {
-        EXPECT_EQ(total, 4);
+        EXPECT_EQ(total, 5);
         last = done;
       });
-  EXPECT_EQ(last, 4);
-  ASSERT_EQ(result.rows.size(), 4u);
+  EXPECT_EQ(last, 5);
+  ASSERT_EQ(result.rows.size(), 5u);
 
   RuntimeOptions full = base;
   full.selector.policy = Policy::kFull;
@@ -82,7 +86,7 @@ TEST(Demo, RowsMatchPlainRunsAndShareKeys) {
     for (size_t t = 0; t < row.passkey.size(); ++t) EXPECT_EQ(row.passkey[t].key, result.rows[0].passkey[t].key);
   }
   const std::string table = format_demo_table(result);
-  for (const char* label : {"full", "adamas-8", "adamas-64", "adamas-8-cal", "Passkey answers"})
+  for (const char* label : {"full", "adamas-8", "adamas-64", "adamas-8-cal", "adamas-8-cal-asym", "Passkey answers"})
     EXPECT_NE(table.find(label), std::string::npos) << label;
 
   options.configs.clear();

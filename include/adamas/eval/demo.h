@@ -51,7 +51,8 @@ struct DemoResult {
 // Builds the default row set from `base` (everything but policy and budget): full attention;
 // adamas at each budget with base's thresholds and estimator; and, when calibrate_after > 0,
 // adamas at calibrated_budget with its thresholds fitted to the model's keys after
-// calibrate_after tokens (quantiles as in RuntimeOptions::calibration_quantiles); and, when
+// calibrate_after tokens (quantiles as in RuntimeOptions::calibration_quantiles), then the same
+// with the asymmetric estimator (label suffix "-asym"); and, when
 // oracle_budget > 0, the exact top-k oracle at that budget (what selection at best can do).
 std::vector<DemoConfig> default_demo_configs(const RuntimeOptions& base, const std::vector<int>& budgets,
                                              int calibrated_budget, int calibrate_after,
