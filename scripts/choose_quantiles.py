@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints the calibration quantiles chosen on validation text (the calib stage of scripts/eval_grid.sh
-and scripts/run_evals.sh): the set whose perplexity is closest to full attention's, mean
+and the first session's scripts/run_evals.sh): the set whose perplexity is closest to full attention's, mean
 |log ppl - log ppl_full| over budgets 64 and 256. Not the lowest perplexity: a selector that goes below
 full attention has changed the model's computation rather than approximated it.
 
