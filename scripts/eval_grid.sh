@@ -108,6 +108,13 @@ stage_calib() {
       ppl gpu "$d/adamas_q${q//,/_}_b$b" $VALID $n --policy adamas --budget $b --calibrate-after $CAL_AFTER \
         --calibration-quantiles $q
     done
+    # The estimators at the same 2 bits, for the choice of the default estimator (L2 and Hamming: CPU only).
+    ppl gpu "$d/adamas_asymmetric_b$b" $VALID $n --policy adamas --budget $b --estimator asymmetric \
+      --calibrate-after $CAL_AFTER --calibration-quantiles 0.25,0.5,0.75
+    for e in l2 hamming; do
+      ppl cpu "$d/adamas_${e}_b$b" $VALID $n --policy adamas --budget $b --estimator $e --calibrate-after $CAL_AFTER \
+        --calibration-quantiles 0.25,0.5,0.75
+    done
   done
   run_queued
   # The rule: the quantiles whose perplexity is closest to full attention's (mean |log ppl - log ppl_full|
