@@ -31,6 +31,7 @@ import math
 import os
 import random
 import re
+import shutil
 import sys
 import time
 
@@ -617,6 +618,12 @@ def main():
     log("trained %d steps, %.1f s, %.1fM tokens (%.2f text epochs)" % (step, train_s, tok_total / 1e6,
                                                                         text_used / max(1, text_target / a.text_epochs)))
     files = export(model, a.out, int(a.shard_mb * 1e6))
+    # The tokenizer goes with the weights, so the directory loads as it is (runtime, transformers).
+    import shutil
+    for suffix in (".model", ".vocab"):
+        src = os.path.splitext(a.tokenizer)[0] + suffix
+        if os.path.exists(src):
+            shutil.copy(src, os.path.join(a.out, "tokenizer" + suffix))
     log("exported %s" % files)
     summary = {"steps": step, "train_seconds": train_s, "train_tokens": tok_total,
                "text_epochs": text_used / max(1, text_target / a.text_epochs), "params": nparam, "files": files,
