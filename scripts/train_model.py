@@ -619,7 +619,6 @@ def main():
                                                                         text_used / max(1, text_target / a.text_epochs)))
     files = export(model, a.out, int(a.shard_mb * 1e6))
     # The tokenizer goes with the weights, so the directory loads as it is (runtime, transformers).
-    import shutil
     for suffix in (".model", ".vocab"):
         src = os.path.splitext(a.tokenizer)[0] + suffix
         if os.path.exists(src):
