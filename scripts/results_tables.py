@@ -341,7 +341,10 @@ def section_passkey():
         budgets = sorted(budgets)
         print(f"### Passkey, {length} tokens: accuracy (greedy, exact 5 digits)\n")
         print("| policy | " + " | ".join(str(b) for b in budgets) + " |\n|---|" + "---|" * len(budgets))
+        first = ["full attention", "StreamingLLM", "Quest", "Adamas, paper thresholds", "Adamas, calibrated",
+                 "Adamas, asymmetric, calibrated"]
         labels = list(dict.fromkeys(t[0] for t in table))
+        labels.sort(key=lambda l: (first.index(l) if l in first else len(first) + (l == "Oracle top-k"), l))
         for label in labels:
             cells = {b: a for l, b, a in table if l == label}
             if 0 in cells:  # full attention: one value for every budget
