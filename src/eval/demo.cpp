@@ -153,8 +153,10 @@ std::string format_demo_table(const DemoResult& result) {
     }
     out << "\n";
   }
-  std::snprintf(line, sizeof(line), "%-16s %11s %8s %8s %12s %12s %8s %7s\n", "config", "perplexity", "vs full",
-                "passkey", "decode tok/s", "KV KiB/token", "KV x", "time s");
+  int label_width = 16;  // the config column fits the longest label
+  for (const DemoRow& row : result.rows) label_width = std::max(label_width, static_cast<int>(row.label.size()));
+  std::snprintf(line, sizeof(line), "%-*s %11s %8s %8s %12s %12s %8s %7s\n", label_width, "config", "perplexity",
+                "vs full", "passkey", "decode tok/s", "KV KiB/token", "KV x", "time s");
   out << line;
   for (const DemoRow& row : result.rows) {
     char ppl[32] = "-", change[32] = "-", passkey[32] = "-", ratio[32] = "-";
@@ -165,8 +167,8 @@ std::string format_demo_table(const DemoResult& result) {
     if (with_passkey) std::snprintf(passkey, sizeof(passkey), "%d/%zu", row.passkey_correct, row.passkey.size());
     if (row.decode.kv_bytes_per_token() > 0)
       std::snprintf(ratio, sizeof(ratio), "%.2f", row.decode.dense_kv_bytes_per_token() / row.decode.kv_bytes_per_token());
-    std::snprintf(line, sizeof(line), "%-16s %11s %8s %8s %12.1f %12s %8s %7.1f\n", row.label.c_str(), ppl, change,
-                  passkey, row.decode.tokens_per_second(), format_kib(row.decode.kv_bytes_per_token()).c_str(), ratio,
+    std::snprintf(line, sizeof(line), "%-*s %11s %8s %8s %12.1f %12s %8s %7.1f\n", label_width, row.label.c_str(), ppl,
+                  change, passkey, row.decode.tokens_per_second(), format_kib(row.decode.kv_bytes_per_token()).c_str(), ratio,
                   row.seconds);
     out << line;
   }
