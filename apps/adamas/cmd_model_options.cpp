@@ -2,6 +2,8 @@
 // runtime.
 #include <omp.h>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -21,14 +23,19 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_policy) {
   cmd->add_option("--dense-layers", a.dense_layers, "leading layers that always attend densely")->capture_default_str();
   cmd->add_option("--sink-tokens", a.sink_tokens, "streaming: sink tokens kept")->capture_default_str();
   cmd->add_option("--page-size", a.page_size, "cache page size (Quest's page)")->capture_default_str();
-  cmd->add_option("--thresholds", a.thresholds, "Adamas code thresholds t0,t1,t2")->capture_default_str();
+  const auto code_book_given = [&a](const std::string&) { a.code_book_given = true; };
+  cmd->add_option("--thresholds", a.thresholds, "Adamas code thresholds t0,t1,t2")->capture_default_str()->each(code_book_given);
   cmd->add_option("--estimator", a.estimator, "Adamas distance: l1, l2, hamming, asymmetric")->capture_default_str();
   cmd->add_option("--code-bits", a.code_bits, "key-code bits per coordinate (1..3)")->capture_default_str();
   cmd->add_option("--calibrate-after", a.calibrate_after,
                   "fit the code thresholds to the model's keys once this many tokens are cached (0: off)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each(code_book_given);
   cmd->add_option("--calibration-quantiles", a.calibration_quantiles,
-                  "quantiles of the rotated keys for the thresholds (default: equal mass)");
+                  "quantiles of the rotated keys for the thresholds (default: equal mass)")
+      ->each(code_book_given);
+  cmd->add_flag("--no-model-defaults", a.no_model_defaults,
+                "ignore the model directory's adamas_defaults.json (its chosen code book)");
   cmd->add_flag("--no-hadamard", a.no_hadamard, "code keys without the Hadamard rotation (ablation)");
   cmd->add_flag("--per-query-head", a.per_query_head, "one selection per query head instead of per KV head");
   cmd->add_option("--kv-dtype", a.kv_dtype, "cache element type: f16, bf16, f32")->capture_default_str();
@@ -76,6 +83,56 @@ void register_eval_command(CLI::App& app, const std::string& name, const std::st
   });
 }
 
+namespace {
+
+std::vector<double> parse_quantiles(const std::string& list) {
+  std::vector<double> quantiles;
+  std::stringstream stream(list);
+  std::string part;
+  while (std::getline(stream, part, ',')) {
+    try {
+      quantiles.push_back(std::stod(part));
+    } catch (...) {
+      throw Error("--calibration-quantiles: '" + part + "' is not a number");
+    }
+  }
+  return quantiles;
+}
+
+// The model directory's adamas_defaults.json onto `options` (see commands.h). Malformed files are
+// errors, not silently ignored: the file changes what "adamas" means for this model.
+void apply_model_defaults(const ModelArgs& args, RuntimeOptions& options) {
+  if (args.code_book_given || args.no_model_defaults || options.selector.policy != Policy::kAdamas) return;
+  const std::filesystem::path path = std::filesystem::path(args.model) / "adamas_defaults.json";
+  if (!std::filesystem::is_directory(args.model) || !std::filesystem::exists(path)) return;
+  nlohmann::json defaults;
+  try {
+    defaults = nlohmann::json::parse(std::ifstream(path));
+    ADAMAS_CHECK(defaults.is_object(), "not a JSON object");
+    for (const auto& [key, value] : defaults.items()) {
+      if (key == "calibrate_after") {
+        ADAMAS_CHECK(value.is_number_integer() && value.get<int>() >= 0, "calibrate_after must be an integer >= 0");
+        options.calibrate_after_tokens = value.get<int>();
+      } else if (key == "calibration_quantiles") {
+        ADAMAS_CHECK(value.is_array() && !value.empty(), "calibration_quantiles must be a non-empty array");
+        options.calibration_quantiles.clear();
+        for (const auto& q : value) {
+          ADAMAS_CHECK(q.is_number(), "calibration_quantiles must hold numbers");
+          options.calibration_quantiles.push_back(q.get<double>());
+        }
+      } else {
+        ADAMAS_CHECK(key == "why", "unknown key '", key, "' (known: calibrate_after, calibration_quantiles, why)");
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
+}
+
+}  // namespace
+
 RuntimeOptions make_runtime_options(const ModelArgs& args, int max_context) {
   RuntimeOptions options;
   options.selector.policy = parse_policy(args.policy);
@@ -92,17 +149,8 @@ RuntimeOptions make_runtime_options(const ModelArgs& args, int max_context) {
   options.code_bits = args.code_bits;
   options.code_hadamard = !args.no_hadamard;
   options.calibrate_after_tokens = args.calibrate_after;
-  if (!args.calibration_quantiles.empty()) {
-    std::stringstream stream(args.calibration_quantiles);
-    std::string part;
-    while (std::getline(stream, part, ',')) {
-      try {
-        options.calibration_quantiles.push_back(std::stod(part));
-      } catch (...) {
-        throw Error("--calibration-quantiles: '" + part + "' is not a number");
-      }
-    }
-  }
+  if (!args.calibration_quantiles.empty()) options.calibration_quantiles = parse_quantiles(args.calibration_quantiles);
+  apply_model_defaults(args, options);
   return options;
 }
 

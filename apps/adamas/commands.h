@@ -40,6 +40,9 @@ struct ModelArgs {
   std::string kv_dtype = "f16", weights = "auto";
   int threads = 0, prefill_chunk = 512;
   bool json = false, no_progress = false;
+  // Set when any of --thresholds, --calibrate-after, --calibration-quantiles is given: the model
+  // directory's adamas_defaults.json is then ignored (explicit settings are never mixed with it).
+  bool code_book_given = false, no_model_defaults = false;
 };
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_policy = true);
 // Sets the calling thread's OpenMP thread count from --threads (0: leave it). OpenMP keeps the
@@ -53,6 +56,9 @@ struct LoadedModel {
 LoadedModel load_model(const ModelArgs& args);
 // Opens and loads the checkpoint only (--model, --weights); the thread count is left alone.
 LoadedModel load_checkpoint_model(const ModelArgs& args);
+// The runtime options of the command line. With the adamas policy and none of the code-book options
+// given, a checkpoint directory's adamas_defaults.json (if any) supplies the model's chosen code book:
+// {"calibrate_after": N, "calibration_quantiles": [q0, q1, q2]} (docs/results.md, "thresholds").
 RuntimeOptions make_runtime_options(const ModelArgs& args, int max_context);
 std::unique_ptr<DecoderRuntime> make_model_runtime(const ModelArgs& args, const LlamaModel& model,
                                                    const RuntimeOptions& options);

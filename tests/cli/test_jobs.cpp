@@ -216,5 +216,53 @@ TEST(Jobs, BadLinesNameTheirLine) {
   EXPECT_TRUE(std::filesystem::exists(f.dir.file("a.json")));
 }
 
+// A checkpoint directory's adamas_defaults.json supplies the code book of plain adamas runs, and only
+// of those: any code-book option on the command line, --no-model-defaults or another policy leaves it
+// out; a malformed file is an error naming the file.
+TEST(ModelDefaults, CalibratedCodeBookUnlessTheCommandLineSetsOne) {
+  if (cli_path().empty()) GTEST_SKIP() << "adamas CLI not built next to the tests";
+  JobsFixture f;
+  const std::string ppl = "ppl --model " + f.dir.path().string() +
+                          " --kv-dtype f32 --weights f32 --page-size 4 --dense-layers 1 --text " + f.text +
+                          " --max-tokens 50 --budget 12 --json";
+  const std::string log = f.dir.file("log.txt");
+  auto config = [&](const std::string& options) {
+    EXPECT_EQ(run_cli(ppl + " --no-progress " + options, log), 0) << read_all(log);
+    return nlohmann::json::parse(read_all(log));
+  };
+  const nlohmann::json plain = config("--policy adamas");
+  EXPECT_EQ(plain.at("config").get<std::string>().find("calibrated"), std::string::npos) << plain.at("config");
+
+  write_text(f.dir.file("adamas_defaults.json"),
+             R"({"calibrate_after": 16, "calibration_quantiles": [0.25, 0.5, 0.75], "why": "test"})");
+  const nlohmann::json with_defaults = config("--policy adamas");
+  EXPECT_NE(with_defaults.at("config").get<std::string>().find("calibrated after 16"), std::string::npos)
+      << with_defaults.at("config");
+  // The library with the same code book gives the same perplexity.
+  omp_set_num_threads(1);
+  RuntimeOptions options = runtime_options({"", Policy::kAdamas, 12}, 64);
+  options.selector.thresholds = {-10.0f, 0.0f, 10.0f};
+  options.calibrate_after_tokens = 16;
+  options.calibration_quantiles = {0.25, 0.5, 0.75};
+  const std::vector<int32_t> tokens = tokenize_for_eval(*f.checkpoint.tokenizer, read_text_file(f.text), 50, 2, "text");
+  EXPECT_NEAR(with_defaults.at("perplexity").get<double>(),
+              evaluate_perplexity(*make_cpu_runtime(f.model, options), tokens).perplexity, 1e-9);
+
+  for (const char* explicit_options : {"--policy adamas --thresholds=-10,0,10", "--policy adamas --no-model-defaults",
+                                       "--policy adamas --calibrate-after 0", "--policy quest"}) {
+    const nlohmann::json result = config(explicit_options);
+    EXPECT_EQ(result.at("config").get<std::string>().find("calibrated"), std::string::npos)
+        << explicit_options << ": " << result.at("config");
+  }
+  EXPECT_EQ(config("--policy adamas --thresholds=-10,0,10").at("perplexity"), plain.at("perplexity"));
+
+  for (const char* bad : {R"({"calibrate_after": -1})", R"({"calibrate_after": 16, "thresholds": [1, 2, 3]})",
+                          R"([16])", R"({"calibration_quantiles": "0.5"})", "{not json"}) {
+    write_text(f.dir.file("adamas_defaults.json"), bad);
+    EXPECT_NE(run_cli(ppl + " --policy adamas", log), 0) << bad;
+    EXPECT_NE(read_all(log).find("adamas_defaults.json"), std::string::npos) << bad << ": " << read_all(log);
+  }
+}
+
 }  // namespace
 }  // namespace adamas::test
