@@ -10,13 +10,22 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+import os
+
+# How the L2 is emptied before each timed call: "write" (a fill, dirty lines: PyTorch's and
+# Triton's habit) or "read" (a read: clean lines). The same variable drives adamas_cuda_bench.
+FLUSH = os.environ.get("ADAMAS_BENCH_FLUSH", "write")
+
 
 def median_us(fn, iters=50, warmup=5):
     flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     times = []
     for i in range(warmup + iters):
-        flush.fill_(i & 0xFF)
+        if FLUSH == "read":  # clean lines in the L2 (see adamas_cuda_bench: ADAMAS_BENCH_FLUSH)
+            flush.view(torch.int32).max()
+        else:
+            flush.fill_(i & 0xFF)
         start.record()
         fn()
         stop.record()

@@ -15,6 +15,7 @@
 // lists are then written by compact_kernel (select.cu), one block per chunk, in parallel.
 // Histogram and ticket are reset by the last block, so nothing needs clearing between steps.
 #include <cub/block/block_scan.cuh>
+#include <cstdlib>
 #include <type_traits>
 
 #include "adamas/hadamard.h"
@@ -124,23 +125,34 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
   const RowSelectState state = row_state;
   if (tid == 0) a.state[row] = state;
   int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
-  // Phase 2b. Per chunk: below T and at T, from its histogram (8 threads per chunk).
+  // Phase 2b. Per chunk: below T and at T, from its histogram, a warp per chunk. Every lane issues
+  // all of its bins' loads before adding any (one L2 round trip per 8 chunks: a loop that adds
+  // each load before the next waited on every one, ~5 us at 32K measured with early returns).
   const uint32_t threshold = state.take_all ? static_cast<uint32_t>(S::kBins) : state.threshold;
   const size_t row_chunks = static_cast<size_t>(row) * a.max_chunks;
-  for (int c0 = 0; c0 < chunks; c0 += kFusedThreads / 8) {
-    const int c = c0 + tid / 8, sub = tid % 8;
+  constexpr int kBinsPerLane = (S::kBins + 31) / 32;
+  const int lane = tid & 31;
+  for (int c = tid / 32; c < chunks; c += kFusedThreads / 32) {
+    const int32_t* h = a.chunk_histogram + (row_chunks + c) * kHistStride;
+    int counts[kBinsPerLane];
+#pragma unroll
+    for (int i = 0; i < kBinsPerLane; ++i) {
+      const int b = lane + 32 * i;
+      counts[i] = b < S::kBins && b <= static_cast<int>(threshold) ? __ldcg(h + b) : 0;
+    }
     int less = 0, tie = 0;
-    if (c < chunks) {
-      const int32_t* h = a.chunk_histogram + (row_chunks + c) * kHistStride;
-      for (int b = sub; b < static_cast<int>(threshold) && b < S::kBins; b += 8) less += __ldcg(h + b);
-      if (sub == 0 && threshold < static_cast<uint32_t>(S::kBins)) tie = __ldcg(h + threshold);
+#pragma unroll
+    for (int i = 0; i < kBinsPerLane; ++i) {
+      const int b = lane + 32 * i;
+      if (b < static_cast<int>(threshold)) less += counts[i];
+      else if (b == static_cast<int>(threshold)) tie = counts[i];
     }
 #pragma unroll
-    for (int width = 4; width > 0; width /= 2) {
+    for (int width = 16; width > 0; width /= 2) {
       less += __shfl_xor_sync(0xffffffffu, less, width);
       tie += __shfl_xor_sync(0xffffffffu, tie, width);
     }
-    if (c < chunks && sub == 0) {
+    if (lane == 0) {
       a.chunk_less[row_chunks + c] = less;
       a.chunk_tie[row_chunks + c] = tie;
     }
@@ -411,6 +423,228 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
   finish_row<D>(a, row, n, candidates, chunks, scan_storage, row_state);
 }
 
+// v6, "bulk": the bounded kernel's selection (same histogram, bound and tail) with the codes
+// brought into shared memory by the copy engine instead of by per-lane loads. A key head's codes
+// of one page are contiguous (page_size * d/4 bytes: 512 B at d 128, page 16), so a stage of
+// kBulkStageBytes (32 KiB = 1024 tokens at d 128) is one cp.async.bulk per page, issued by one
+// thread each, completing on the stage's mbarrier. Two stages in flight per block, 64 KiB of
+// shared memory: up to 3 blocks (192 KiB in flight) per multiprocessor. Why: ncu showed v5 at 32K
+// with 0.4 instructions issued per cycle and 60% of cycles with no eligible warp: each token cost
+// a page-table read, an address computation and two 16-byte loads in registers, and only one
+// round of loads was in flight per warp. Here the page-table reads of the whole chunk are issued
+// at once before the first copy, and a token costs two shared loads.
+constexpr int kBulkStageBytes = 32768;
+
+template <int D>
+struct BulkShape {
+  static constexpr int kCodeBytes = D / 4;
+  static constexpr int kStageTokens = kBulkStageBytes / kCodeBytes;  // 2048, 1024, 512 at d 64, 128, 256
+  static constexpr int kTokensPerThread = kStageTokens / kFusedThreads;
+};
+
+__device__ __forceinline__ uint32_t shared_address(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbarrier_init(uint64_t* barrier, uint32_t arrivals) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(shared_address(barrier)), "r"(arrivals) : "memory");
+}
+// One arrival that also announces `bytes` of copies completing on this phase.
+__device__ __forceinline__ void mbarrier_arrive_expect(uint64_t* barrier, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(shared_address(barrier)), "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void mbarrier_wait(uint64_t* barrier, uint32_t parity) {
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n .reg .pred ready;\n mbarrier.try_wait.parity.shared::cta.b64 ready, [%1], %2;\n selp.u32 %0, 1, 0, ready;\n}"
+        : "=r"(done)
+        : "r"(shared_address(barrier)), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+__device__ __forceinline__ void bulk_copy_to_shared(void* destination, const void* source, uint32_t bytes,
+                                                    uint64_t* barrier) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
+                   shared_address(destination)),
+               "l"(source), "r"(bytes), "r"(shared_address(barrier))
+               : "memory");
+}
+
+template <int D, int HEADS>
+__global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adamas_bulk_kernel(SelectArgs a, float hadamard_scale,
+                                                                                               int probe) {
+  using S = FusedShape<D>;
+  using B = BulkShape<D>;
+  constexpr int kBinsPerThread = (S::kBins + kFusedThreads - 1) / kFusedThreads;
+  extern __shared__ __align__(128) uint8_t stage_codes[];  // [2][kBulkStageBytes]
+  __shared__ __align__(16) uint8_t query_code[HEADS][D / 4];
+  __shared__ int histogram[S::kBins];
+  __shared__ int chunk_pages[kFusedTokens / 16];  // page ids of the chunk (page_size >= 16)
+  static_assert(kFusedTokens / 16 <= kFusedThreads, "a thread reads each page id of a chunk");
+  __shared__ __align__(8) uint64_t stage_ready[2];
+  __shared__ int bound;
+  __shared__ bool is_last;
+  __shared__ typename ChunkScan::TempStorage scan_storage;
+  __shared__ RowSelectState row_state;
+
+  grid_dependency_trigger();
+  const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
+  const int tid = threadIdx.x, warp = tid >> 5;
+  // The chunk's page ids are read before the sequence length is known (they do not depend on it;
+  // entries past the sequence's pages are read but never used), so the two reads overlap.
+  const int table_first = blockIdx.x * (kFusedTokens / a.page_size);
+  const int table_count = min(kFusedTokens / a.page_size, a.max_pages_per_seq - table_first);
+  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq + table_first;
+  const int my_page = tid < table_count ? __ldg(page_row + tid) : 0;  // kFusedThreads >= pages a chunk
+  const int n = a.seq_lens[seq];
+  const int candidates = row_candidates(a, n);
+  if (!begin_row(a, row, seq, r, candidates)) return;
+  const int chunks = ceil_div(candidates, kFusedTokens);
+  if (static_cast<int>(blockIdx.x) >= chunks || probe == 1) return;
+  const int kv_head = row_kv_head_dev(a, r), first_head = row_first_q_head_dev(a, r);
+  const int keep = row_keep(a);
+  const int chunk_start = blockIdx.x * kFusedTokens;
+  const int chunk_end = min(candidates, chunk_start + kFusedTokens);
+  const int page_size = a.page_size;  // a power of two in [16, kStageTokens] (checked at launch)
+  const int page_bytes = page_size * B::kCodeBytes;
+  const int pages_per_stage = B::kStageTokens / page_size;
+  const int chunk_page_count = ceil_div(chunk_end - chunk_start, page_size);
+  const int stage_count = ceil_div(chunk_end - chunk_start, B::kStageTokens);
+
+  if (tid < chunk_page_count) chunk_pages[tid] = my_page;
+  for (int b = tid; b < S::kBins; b += kFusedThreads) histogram[b] = 0;
+  if (tid == 0) {
+    bound = S::kBins;
+    mbarrier_init(&stage_ready[0], 1);
+    mbarrier_init(&stage_ready[1], 1);
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+  // Stage s into buffer s % 2: thread 0 announces the bytes, thread p copies page p of the stage.
+  auto issue_stage = [&](int stage) {
+    const int first_page = stage * pages_per_stage;
+    const int pages = min(pages_per_stage, chunk_page_count - first_page);
+    uint64_t* barrier = &stage_ready[stage & 1];
+    if (tid == 0) mbarrier_arrive_expect(barrier, static_cast<uint32_t>(pages * page_bytes));
+    for (int p = tid; p < pages; p += kFusedThreads) {
+      const int page = chunk_pages[first_page + p];
+      const uint8_t* source = a.key_codes + (static_cast<size_t>(page) * a.num_kv_heads + kv_head) * page_size * B::kCodeBytes;
+      bulk_copy_to_shared(stage_codes + (stage & 1) * kBulkStageBytes + p * page_bytes, source, page_bytes, barrier);
+    }
+  };
+  issue_stage(0);
+  if (stage_count > 1) issue_stage(1);
+  if (warp < HEADS)
+    warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
+                       a.thresholds, query_code[warp]);
+  __syncthreads();
+  constexpr bool kQueryInRegisters = HEADS * (D / 32) <= 8 && HEADS != 3;
+  uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
+  if constexpr (kQueryInRegisters)
+#pragma unroll
+    for (int i = 0; i < HEADS * (D / 32); ++i) query_words[i] = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
+  uint16_t* distance_row = a.distances + static_cast<size_t>(row) * a.candidate_stride;
+
+  for (int stage = 0; stage < stage_count; ++stage) {
+    mbarrier_wait(&stage_ready[stage & 1], (stage >> 1) & 1);
+    if (probe == 2) return;
+    const uint8_t* codes = stage_codes + (stage & 1) * kBulkStageBytes;
+    const int stage_start = chunk_start + stage * B::kStageTokens;
+    int best[B::kTokensPerThread];
+#pragma unroll
+    for (int j = 0; j < B::kTokensPerThread; ++j) {
+      // Consecutive threads read consecutive codes (16-byte shared loads).
+      uint4 code[S::kVectors];
+#pragma unroll
+      for (int v = 0; v < S::kVectors; ++v)
+        code[v] = reinterpret_cast<const uint4*>(codes + (j * kFusedThreads + tid) * B::kCodeBytes)[v];
+      const uint64_t* key = reinterpret_cast<const uint64_t*>(code);
+      best[j] = 3 * D;
+#pragma unroll
+      for (int h = 0; h < HEADS; ++h) {
+        const uint64_t* query = kQueryInRegisters ? query_words + h * (D / 32)
+                                                  : reinterpret_cast<const uint64_t*>(query_code[h]);
+        int distance = 0;
+#pragma unroll
+        for (int w = 0; w < D / 32; ++w) distance += l1_distance_word_dev(query[w], key[w]);
+        best[j] = min(best[j], distance);
+      }
+    }
+    __syncthreads();  // every thread is done with this buffer: refill it with stage + 2
+    if (stage + 2 < stage_count) issue_stage(stage + 2);
+    const int bound_now = bound;
+#pragma unroll
+    for (int j = 0; j < B::kTokensPerThread; ++j) {
+      const int t = stage_start + j * kFusedThreads + tid;
+      if (t < chunk_end) {
+        distance_row[t] = static_cast<uint16_t>(best[j]);
+        if (best[j] <= bound_now) atomicAdd(&histogram[best[j]], 1);
+      }
+    }
+    if (stage + 1 == stage_count) break;
+    __syncthreads();
+    int bin_count[kBinsPerThread], sum = 0;
+#pragma unroll
+    for (int i = 0; i < kBinsPerThread; ++i) {
+      const int b = tid * kBinsPerThread + i;
+      bin_count[i] = b < S::kBins ? histogram[b] : 0;
+      sum += bin_count[i];
+    }
+    int before = 0;
+    ChunkScan(scan_storage).ExclusiveSum(sum, before);
+#pragma unroll
+    for (int i = 0; i < kBinsPerThread; ++i) {
+      const int b = tid * kBinsPerThread + i;
+      if (b < S::kBins && before < keep && before + bin_count[i] >= keep) bound = b;
+      before += bin_count[i];
+    }
+    __syncthreads();
+  }
+  __syncthreads();
+  if (probe == 3) return;
+  int32_t* row_histogram = a.histogram + static_cast<size_t>(row) * kHistStride;
+  int32_t* chunk_histogram = a.chunk_histogram + (static_cast<size_t>(row) * a.max_chunks + blockIdx.x) * kHistStride;
+  const int final_bound = bound;
+  for (int b = tid; b < S::kBins; b += kFusedThreads) {
+    const int count = histogram[b];
+    chunk_histogram[b] = count;
+    if (count && b <= final_bound) atomicAdd(&row_histogram[b], count);
+  }
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) is_last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(chunks - 1);
+  __syncthreads();
+  if (!is_last || probe == 4) return;
+  __threadfence();
+
+  finish_row<D>(a, row, n, candidates, chunks, scan_storage, row_state);
+}
+
+// The bulk kernel copies whole pages into stages: pages of 16 tokens or more (a copy is at least
+// 16 bytes and the chunk's page ids fit its table), a power of two dividing a stage.
+bool bulk_page_size_ok(int page_size, int stage_tokens) {
+  return page_size >= 16 && page_size <= stage_tokens && (page_size & (page_size - 1)) == 0;
+}
+
+template <int D, int HEADS>
+void launch_bulk(const SelectArgs& args, dim3 grid, float scale, cudaStream_t stream) {
+  static const bool configured = [] {  // 64 KiB of stages: above the default 48 KiB
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(adamas_bulk_kernel<D, HEADS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           2 * kBulkStageBytes));
+    return true;
+  }();
+  (void)configured;
+  // ADAMAS_ESTIMATE_PROBE=1..4 (benchmarks only: the selection is left unfinished) ends every
+  // block early: after the row checks, at the first stage's arrival, after the scan, before the
+  // row's closing block; differences of the timings place the kernel's time.
+  static const int probe = [] {
+    const char* raw = std::getenv("ADAMAS_ESTIMATE_PROBE");
+    return raw ? std::atoi(raw) : 0;
+  }();
+  adamas_bulk_kernel<D, HEADS><<<grid, kFusedThreads, 2 * kBulkStageBytes, stream>>>(args, scale, probe);
+}
+
 }  // namespace
 
 void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candidates, EstimateVariant variant,
@@ -421,7 +655,11 @@ void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candi
     constexpr int D = decltype(dim)::value;
     auto run = [&](auto heads) {
       constexpr int H = decltype(heads)::value;
-      if (variant == EstimateVariant::kBounded)
+      // d 256 with 5-8 heads a row spills at 2 blocks per SM (ptxas): the bounded kernel there.
+      if (variant == EstimateVariant::kBulk && (D < 256 || H <= 4) &&
+          bulk_page_size_ok(args.page_size, BulkShape<D>::kStageTokens)) {
+        launch_bulk<D, H>(args, grid, scale, stream);
+      } else if (variant == EstimateVariant::kBounded || variant == EstimateVariant::kBulk)
         adamas_bounded_kernel<D, H><<<grid, kFusedThreads, 0, stream>>>(args, scale);
       else
         adamas_fused_kernel<D, H><<<grid, kFusedThreads, 0, stream>>>(args, scale);

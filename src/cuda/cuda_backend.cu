@@ -329,7 +329,7 @@ struct DecodePlan::Impl {
   DecodePlanConfig config;
   SelectionShape shape{};
   int rows = 0, candidate_stride = 0, max_chunks = 0, capacity = 0;
-  int sm_count = 0, dense_splits = 1, sparse_splits = 1, max_splits = 1;
+  int sm_count = 0, dense_splits = 1, sparse_splits = 1, max_splits = 1, fused_parts = 1, fused_splits = 1;
   KernelVariants variants;  // from the environment at construction (kernel_variants.cuh)
   DeviceBuffer<uint16_t> distances;
   DeviceBuffer<uint32_t> score_keys, row_counter, unit_counter;
@@ -338,6 +338,39 @@ struct DecodePlan::Impl {
   DeviceBuffer<RowSelectState> state;
   DeviceBuffer<uint8_t> dense;
   DeviceBuffer<float> partial_out, partial_lse;
+
+  AttentionArgs attention_args(const PagedKvView& view, const float* q, float* out, bool use_selection) const {
+    check_view(view);
+    const bool sparse = use_selection && config.selector.policy != Policy::kFull;
+    const bool per_head = sparse && config.selector.per_query_head;
+    AttentionArgs a{};
+    a.keys = view.keys;
+    a.values = view.values;
+    a.page_table = view.page_table;
+    a.seq_lens = view.seq_lens;
+    a.max_pages_per_seq = view.max_pages_per_seq;
+    a.num_kv_heads = view.num_kv_heads;
+    a.head_dim = view.head_dim;
+    a.page_size = view.page_size;
+    a.dtype = view.dtype;
+    a.q = q;
+    a.out = out;
+    a.num_q_heads = config.num_q_heads;
+    a.group_size = shape.group_size;
+    a.per_query_head = per_head;
+    a.units_per_seq = per_head ? config.num_q_heads : config.num_kv_heads;
+    a.heads_per_unit = per_head ? 1 : shape.group_size;
+    a.indices = sparse ? indices.data() : nullptr;
+    a.counts = counts.data();
+    a.dense = dense.data();
+    a.capacity = capacity;
+    a.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(view.head_dim)) * 1.4426950408889634);
+    a.splits = sparse ? sparse_splits : dense_splits;
+    a.partial_out = partial_out.data();
+    a.partial_lse = partial_lse.data();
+    a.unit_counter = unit_counter.data();
+    return a;
+  }
 
   SelectArgs select_args(const PagedKvView& view, const float* q) const {
     SelectArgs a{};
@@ -399,6 +432,12 @@ struct DecodePlan::Impl {
   }
   bool asymmetric() const {
     return config.selector.policy == Policy::kAdamas && config.selector.estimator == Estimator::kAsymmetric;
+  }
+  // step() compacts the lists inside the attention kernel: adamas whose estimate leaves the row
+  // state and chunk offsets (every L1 variant, the fused asymmetric one), when the variant is on.
+  bool fused_attend() const {
+    return variants.fused_attend && config.selector.policy == Policy::kAdamas &&
+           (!asymmetric() || variants.asym == AsymVariant::kFused);
   }
   int max_candidates() const {
     return config.selector.policy == Policy::kQuest ? (config.max_context + config.page_size - 1) / config.page_size
@@ -465,7 +504,11 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   const int dense_wanted = std::max(1, attention_blocks_per_sm(m.variants.dense) * m.sm_count / units);
   m.dense_splits = std::clamp(ceil_div(config.max_context, 256), 1, dense_wanted);
   m.sparse_splits = std::clamp(ceil_div(m.capacity, 32), 1, wanted);  // about one 32-token tile per split
-  m.max_splits = std::max(m.dense_splits, m.sparse_splits);
+  // Fused: a split per (chunk, part); parts so that a split holds about one tile when the kept
+  // tokens spread evenly, and a chunk that holds many of them is shared by several blocks.
+  m.fused_parts = std::clamp(ceil_div(m.capacity, 32 * m.max_chunks), 1, 16);
+  m.fused_splits = m.max_chunks * m.fused_parts;
+  m.max_splits = std::max({m.dense_splits, m.sparse_splits, m.fused_splits});
   const size_t head_slots = static_cast<size_t>(config.max_batch) * config.num_q_heads * m.max_splits;
   m.partial_out.resize(head_slots * config.head_dim);
   m.partial_lse.resize(head_slots);
@@ -531,41 +574,32 @@ void DecodePlan::select(const PagedKvView& view, const float* q, StreamHandle st
 
 void DecodePlan::attend(const PagedKvView& view, const float* q, float* out, bool use_selection, StreamHandle stream) {
   const Impl& m = *impl_;
-  m.check_view(view);
-  const bool sparse = use_selection && m.config.selector.policy != Policy::kFull;
-  const bool per_head = sparse && m.config.selector.per_query_head;
-  AttentionArgs a{};
-  a.keys = view.keys;
-  a.values = view.values;
-  a.page_table = view.page_table;
-  a.seq_lens = view.seq_lens;
-  a.max_pages_per_seq = view.max_pages_per_seq;
-  a.num_kv_heads = view.num_kv_heads;
-  a.head_dim = view.head_dim;
-  a.page_size = view.page_size;
-  a.dtype = view.dtype;
-  a.q = q;
-  a.out = out;
-  a.num_q_heads = m.config.num_q_heads;
-  a.group_size = m.shape.group_size;
-  a.per_query_head = per_head;
-  a.units_per_seq = per_head ? m.config.num_q_heads : m.config.num_kv_heads;
-  a.heads_per_unit = per_head ? 1 : m.shape.group_size;
-  a.indices = sparse ? m.indices.data() : nullptr;
-  a.counts = m.counts.data();
-  a.dense = m.dense.data();
-  a.capacity = m.capacity;
-  a.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(view.head_dim)) * 1.4426950408889634);
-  a.splits = sparse ? m.sparse_splits : m.dense_splits;
-  a.partial_out = m.partial_out.data();
-  a.partial_lse = m.partial_lse.data();
-  a.unit_counter = m.unit_counter.data();
+  const AttentionArgs a = m.attention_args(view, q, out, use_selection);
   launch_decode_attention(a, view.batch, to_stream(stream), m.variants.dense, m.variants.programmatic_launch);
 }
 
 void DecodePlan::step(const PagedKvView& view, const float* q, float* out, StreamHandle stream) {
-  select(view, q, stream);
-  attend(view, q, out, true, stream);
+  const Impl& m = *impl_;
+  if (!m.fused_attend()) {
+    select(view, q, stream);
+    attend(view, q, out, true, stream);
+    return;
+  }
+  estimate(view, q, stream);
+  AttentionArgs a = m.attention_args(view, q, out, true);
+  a.fused = true;
+  a.fused_parts = m.fused_parts;
+  a.splits = m.fused_splits;
+  a.distances = m.asymmetric() ? nullptr : m.distances.data();
+  a.score_keys = m.asymmetric() ? m.score_keys.data() : nullptr;
+  a.candidate_stride = m.candidate_stride;
+  a.state = m.state.data();
+  a.chunk_offset = m.chunk_offset.data();
+  a.chunk_taken = m.chunk_taken.data();
+  a.chunk_tie = m.chunk_tie.data();
+  a.max_chunks = m.max_chunks;
+  a.list_out = m.indices.data();
+  launch_decode_attention(a, view.batch, to_stream(stream), m.variants.dense, m.variants.programmatic_launch);
 }
 
 DeviceSelection DecodePlan::selection() const {

@@ -17,6 +17,7 @@
 #include "cuda/cuda_common.cuh"
 #include "cuda/decode_attention.cuh"
 #include "cuda/launch.cuh"
+#include "cuda/select_common.cuh"
 
 namespace adamas::cuda {
 
@@ -76,7 +77,62 @@ __device__ __forceinline__ float2 load_pair(const uint8_t* p) {
   }
 }
 
-template <typename T, int D, int HEADS, int kMatrixBytes>
+// Fused compaction (AttentionArgs::fused): the positions of chunk `chunk` of row `unit` that the
+// estimate's row state selects, in position order, into `local` (shared memory, kListChunk + 1
+// entries: the chunk's last one may add the closing current token n - 1); part 0 also writes them
+// at the chunk's offset of the row's list. The same selection rule as compact_kernel (select.cu):
+// keys below the threshold, and of the keys equal to it the chunk's last `taken`. Returns the
+// count. Called by every thread; ends with a barrier.
+template <typename Key>
+__device__ int compact_chunk(const AttentionArgs& a, const Key* keys_row, int unit, int chunk, int part, int n,
+                             int32_t* local, cub::BlockScan<int, kThreads>::TempStorage& storage) {
+  constexpr int kItems = kListChunk / kThreads;
+  const int tid = threadIdx.x, candidates = n - 1;
+  const RowSelectState state = static_cast<const RowSelectState*>(a.state)[unit];
+  const size_t slot = static_cast<size_t>(unit) * a.max_chunks + chunk;
+  const int offset = a.chunk_offset[slot], taken = a.chunk_taken[slot], ties = a.chunk_tie[slot];
+  const int first = chunk * kListChunk + tid * kItems;
+  Key key[kItems];
+  static_assert(kItems * sizeof(Key) % 16 == 0, "whole 16-byte loads");
+  // 16-byte loads (candidate_stride is a multiple of 8 keys: aligned); a vector that starts past the
+  // candidates may lie past the row's workspace, so it is not read.
+  constexpr int kPerVector = 16 / static_cast<int>(sizeof(Key));
+#pragma unroll
+  for (int v = 0; v < kItems / kPerVector; ++v)
+    reinterpret_cast<uint4*>(key)[v] = first + v * kPerVector < candidates
+                                           ? __ldcg(reinterpret_cast<const uint4*>(keys_row + first) + v)
+                                           : make_uint4(0, 0, 0, 0);
+  int is_less[kItems], is_tie[kItems];
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) {
+    const int t = first + i;
+    is_less[i] = t < candidates && (state.take_all || static_cast<uint32_t>(key[i]) < state.threshold);
+    is_tie[i] = t < candidates && !state.take_all && static_cast<uint32_t>(key[i]) == state.threshold;
+  }
+  using Scan = cub::BlockScan<int, kThreads>;
+  int tie_rank[kItems];
+  Scan(storage).ExclusiveSum(is_tie, tie_rank);
+  __syncthreads();
+  int selected[kItems], position[kItems], count = 0;
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) selected[i] = is_less[i] || (is_tie[i] && tie_rank[i] >= ties - taken);
+  Scan(storage).ExclusiveSum(selected, position, count);
+  int32_t* list = a.list_out + static_cast<size_t>(unit) * a.capacity;
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) {
+    if (!selected[i]) continue;
+    local[position[i]] = first + i;
+    if (part == 0 && offset + position[i] < a.capacity) list[offset + position[i]] = first + i;
+  }
+  if (chunk == ceil_div(candidates, kListChunk) - 1) {  // the row's last chunk attends the current token too
+    if (tid == 0) local[count] = n - 1;
+    ++count;
+  }
+  __syncthreads();
+  return count;
+}
+
+template <typename T, int D, int HEADS, int kMatrixBytes, bool kFused = false>
 __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArgs a) {
   using S = Tile<T, D, HEADS, kMatrixBytes>;
   extern __shared__ __align__(16) uint8_t shared[];
@@ -95,12 +151,29 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
   const int kv_head = a.per_query_head ? u / a.group_size : u;
   const int first_head = a.per_query_head ? u : u * a.group_size;
   const int n = a.seq_lens[seq];
-  const bool dense = a.indices == nullptr || a.dense[seq];
-  const int length = dense ? n : a.counts[unit];
-  const int per_split = ceil_div(ceil_div(length, a.splits), S::kTile) * S::kTile;
-  const int begin = min(length, split * per_split), end = min(length, begin + per_split);
+  const bool dense = kFused ? a.dense[seq] != 0 : (a.indices == nullptr || a.dense[seq]);
+  int length = dense ? n : (kFused ? 0 : a.counts[unit]);
+  int parts = a.splits, part = split;  // this block's share of the `length` positions
+  int32_t* local_list = reinterpret_cast<int32_t*>(probs + HEADS * S::kTile);  // kFused: [kListChunk + 1]
+  if constexpr (kFused) {
+    __shared__ typename cub::BlockScan<int, kThreads>::TempStorage scan_storage;
+    if (!dense) {
+      const int chunk = split / a.fused_parts;
+      parts = a.fused_parts;
+      part = split % a.fused_parts;
+      if (chunk < ceil_div(n - 1, kListChunk)) {
+        length = a.score_keys
+                     ? compact_chunk(a, a.score_keys + static_cast<size_t>(unit) * a.candidate_stride, unit, chunk, part, n,
+                                     local_list, scan_storage)
+                     : compact_chunk(a, a.distances + static_cast<size_t>(unit) * a.candidate_stride, unit, chunk, part, n,
+                                     local_list, scan_storage);
+      }
+    }
+  }
+  const int per_split = ceil_div(ceil_div(length, parts), S::kTile) * S::kTile;
+  const int begin = min(length, part * per_split), end = min(length, begin + per_split);
   const int tiles = ceil_div(end - begin, S::kTile);
-  const int32_t* list = dense ? nullptr : a.indices + static_cast<size_t>(unit) * a.capacity;
+  const int32_t* list = dense || kFused ? nullptr : a.indices + static_cast<size_t>(unit) * a.capacity;
   const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
   const uint8_t* keys = static_cast<const uint8_t*>(a.keys);
   const uint8_t* values = static_cast<const uint8_t*>(a.values);
@@ -126,7 +199,11 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
       const int token = within / S::kChunksPerRow, piece = within % S::kChunksPerRow;
       const int index = begin + tile * S::kTile + token;
       const bool valid = index < end;
-      const int position = valid ? (list ? __ldg(list + index) : index) : 0;
+      int position = 0;
+      if (valid) {
+        if constexpr (kFused) position = dense ? index : local_list[index];
+        else position = list ? __ldg(list + index) : index;
+      }
       const int page = valid ? __ldg(page_row + position / a.page_size) : 0;
       const size_t row = (static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size;
       const size_t offset = row * S::kRowBytes + piece * 16;
@@ -280,22 +357,25 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
   if (tid == 0) a.unit_counter[unit] = 0;
 }
 
-template <typename T, int D, int HEADS, int kMatrixBytes>
+template <typename T, int D, int HEADS, int kMatrixBytes, bool kFused = false>
 void launch_tiles(const AttentionArgs& a, dim3 grid, bool programmatic, cudaStream_t stream) {
-  constexpr size_t bytes = Tile<T, D, HEADS, kMatrixBytes>::kSharedBytes;
+  // Fused: the chunk's compacted positions after the probabilities (kListChunk + 1 ints).
+  constexpr size_t bytes = Tile<T, D, HEADS, kMatrixBytes>::kSharedBytes + (kFused ? (kListChunk + 1) * sizeof(int32_t) : 0);
   static const bool configured = [] {
-    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<T, D, HEADS, kMatrixBytes>,
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<T, D, HEADS, kMatrixBytes, kFused>,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
     return true;
   }();
   (void)configured;
-  launch_with_dependency(decode_attention_kernel<T, D, HEADS, kMatrixBytes>, grid, dim3(kThreads), bytes, stream,
+  launch_with_dependency(decode_attention_kernel<T, D, HEADS, kMatrixBytes, kFused>, grid, dim3(kThreads), bytes, stream,
                          programmatic, a);
 }
 
 template <typename T, int D, int HEADS>
 void launch_kernel(const AttentionArgs& a, dim3 grid, DenseVariant dense, bool programmatic, cudaStream_t stream) {
-  if (a.indices == nullptr && dense == DenseVariant::kTile32K)
+  if (a.fused)
+    launch_tiles<T, D, HEADS, 8192, true>(a, grid, programmatic, stream);
+  else if (a.indices == nullptr && dense == DenseVariant::kTile32K)
     launch_tiles<T, D, HEADS, 16384>(a, grid, programmatic, stream);
   else
     launch_tiles<T, D, HEADS, 8192>(a, grid, programmatic, stream);

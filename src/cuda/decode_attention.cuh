@@ -33,6 +33,22 @@ struct AttentionArgs {
   float* partial_out;        // [batch*units][heads_per_unit][splits][head_dim]
   float* partial_lse;        // [batch*units][heads_per_unit][splits]  (log2 domain)
   uint32_t* unit_counter;    // [batch*units], zero between launches
+  // Fused list compaction (`fused`: adamas after a fused estimate, launch_decode_attention_fused):
+  // split x of a unit is part x % fused_parts of chunk x / fused_parts of the row's candidates.
+  // Each block compacts its chunk's selected positions into shared memory from the estimate's
+  // row state and chunk offsets (select_common.cuh), attends over its part of them, and part 0
+  // writes them into the row's index list (list_out) as compact_kernel would.
+  bool fused;
+  int fused_parts;
+  const uint16_t* distances;       // [rows][candidate_stride] (L1), or
+  const uint32_t* score_keys;      // [rows][candidate_stride] (asymmetric): the estimate's keys
+  int candidate_stride;
+  const void* state;               // RowSelectState [rows]
+  const int32_t* chunk_offset;     // [rows][max_chunks]
+  const int32_t* chunk_taken;
+  const int32_t* chunk_tie;
+  int max_chunks;
+  int32_t* list_out;               // [rows][capacity]
 };
 
 // `dense`: the tile size of launches without index lists (kernel_variants.cuh); `programmatic`:

@@ -26,19 +26,26 @@ std::string env_choice(const char* name, const char* fallback, std::initializer_
 
 KernelVariants kernel_variants_from_env() {
   KernelVariants v;
-  v.estimate = env_choice("ADAMAS_ESTIMATE_VARIANT", "new", {"old", "new"}) == "new" ? EstimateVariant::kBounded
-                                                                                      : EstimateVariant::kLanePerToken;
+  const std::string estimate = env_choice("ADAMAS_ESTIMATE_VARIANT", "new", {"old", "new", "bulk"});
+  v.estimate = estimate == "bulk" ? EstimateVariant::kBulk
+               : estimate == "new" ? EstimateVariant::kBounded
+                                   : EstimateVariant::kLanePerToken;
   v.dense = env_choice("ADAMAS_DENSE_VARIANT", "new", {"old", "new"}) == "new" ? DenseVariant::kTile32K
                                                                               : DenseVariant::kTile16K;
   v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
   v.asym = env_choice("ADAMAS_ASYM_VARIANT", "new", {"old", "new"}) == "new" ? AsymVariant::kFused : AsymVariant::kRadix;
+  v.fused_attend = env_choice("ADAMAS_FUSED_ATTEND", "0", {"0", "1"}) == "1";
   return v;
 }
 
 std::string describe(const KernelVariants& v) {
-  return detail::concat("estimate=", v.estimate == EstimateVariant::kBounded ? "new" : "old",
+  const char* estimate = v.estimate == EstimateVariant::kBulk      ? "bulk"
+                         : v.estimate == EstimateVariant::kBounded ? "new"
+                                                                   : "old";
+  return detail::concat("estimate=", estimate,
                         " dense=", v.dense == DenseVariant::kTile32K ? "new" : "old",
-                        " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kFused ? "new" : "old");
+                        " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kFused ? "new" : "old",
+                        " fused_attend=", v.fused_attend ? 1 : 0);
 }
 
 }  // namespace adamas::cuda

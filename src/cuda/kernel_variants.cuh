@@ -1,17 +1,20 @@
 // Run-time choice between kernel versions, so one benchmark run on the GPU can time the old and
 // the new version side by side and a regression can be switched off without a rebuild.
 // Read from the environment when a DecodePlan is built (docs/cuda_kernels.md, "Variants"):
-//   ADAMAS_ESTIMATE_VARIANT = old | new   fused adamas estimate (v4 lane per token | v5 bounded)
+//   ADAMAS_ESTIMATE_VARIANT = old | new | bulk   fused adamas estimate (v4 lane per token | v5 bounded |
+//                                         v6 bounded with codes copied by cp.async.bulk per page)
 //   ADAMAS_DENSE_VARIANT    = old | new   dense attention tiles (16 KiB | 32 KiB of K+V per stage)
 //   ADAMAS_PDL              = 0 | 1       programmatic dependent launch of compact and attention
 //   ADAMAS_ASYM_VARIANT     = old | new   asymmetric estimate (score + 4 radix passes | fused score + select)
+//   ADAMAS_FUSED_ATTEND     = 0 | 1       DecodePlan::step of adamas: list compaction inside the
+//                                         attention kernel (1) or a compaction kernel before it (0)
 #pragma once
 
 #include <string>
 
 namespace adamas::cuda {
 
-enum class EstimateVariant { kLanePerToken, kBounded };
+enum class EstimateVariant { kLanePerToken, kBounded, kBulk };
 enum class DenseVariant { kTile16K, kTile32K };
 enum class AsymVariant { kRadix, kFused };
 
@@ -20,6 +23,7 @@ struct KernelVariants {
   DenseVariant dense = DenseVariant::kTile16K;
   bool programmatic_launch = false;
   AsymVariant asym = AsymVariant::kRadix;
+  bool fused_attend = false;
 };
 
 // Throws adamas::Error naming the variable for a value other than the ones listed above.

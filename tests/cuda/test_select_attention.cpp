@@ -222,6 +222,22 @@ std::vector<SelectCase> new_variant_cases() {
 INSTANTIATE_TEST_SUITE_P(Shapes, NewKernelVariantsTest, ::testing::ValuesIn(new_variant_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
+// v6 estimate (codes copied into shared memory by cp.async.bulk, a page per copy): the same
+// exactness contract; the same shapes as the other variants.
+class BulkEstimateTest : public ::testing::TestWithParam<SelectCase> {
+ protected:
+  void SetUp() override { setenv("ADAMAS_ESTIMATE_VARIANT", "bulk", 1); }
+  void TearDown() override { unsetenv("ADAMAS_ESTIMATE_VARIANT"); }
+};
+
+TEST_P(BulkEstimateTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BulkEstimateTest, ::testing::ValuesIn(new_variant_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
 TEST(KernelVariantsTest, RejectsUnknownValues) {
   SKIP_WITHOUT_GPU();
   setenv("ADAMAS_ESTIMATE_VARIANT", "fastest", 1);
