@@ -68,9 +68,11 @@ class DeviceKvCache {
   // to the layer's host-side code book (below), which the selectors code and score with.
   PagedKvView view(int layer) const;
 
-  // Per-layer code book: starts as CodeBook::from_thresholds(config.code_thresholds); append codes
-  // keys with it. set_code_book (2 bits, Hadamard only) re-encodes the layer's cached keys of the
-  // current batch exactly as KvCache::set_code_book does (synchronous: a calibration step).
+  // Per-layer code book: starts as initial_code_book(config) (kv_cache.h), as KvCache; append codes
+  // keys with it (config.code_bits bits per coordinate, code_book.h layouts: the fused append for
+  // 2-bit Hadamard books, a separate encode kernel for the others). set_code_book (same bits as
+  // the config) re-encodes the layer's cached keys of the current batch exactly as
+  // KvCache::set_code_book does (synchronous: a calibration step).
   const CodeBook& code_book(int layer) const;
   void set_code_book(int layer, const CodeBook& book);
 
@@ -85,8 +87,9 @@ class DeviceKvCache {
 };
 
 // The CPU runtime's calibration (code_calibration.h) on a device cache: per layer, every cached
-// key of the batch (stored values, Hadamard-rotated on the host with hadamard_transform) pooled in
-// the CPU runtime's order, calibrate_code_book at `quantiles` (empty: equal mass), then
+// key of the batch (stored values, Hadamard-rotated on the host with hadamard_transform when the
+// layer's book rotates) pooled in the CPU runtime's order, calibrate_code_book with the config's
+// code_bits at `quantiles` (empty: equal mass for those bits), then
 // set_code_book. Same keys give the same books as the CPU, bit for bit. Synchronous.
 std::vector<CodeBook> calibrate_device_code_books(DeviceKvCache& cache, const std::vector<double>& quantiles);
 
@@ -99,8 +102,10 @@ struct DecodePlanConfig {
   int page_size = kDefaultPageSize;
   DType dtype = DType::kF16;
   int max_context = 32768;  // longest sequence any step will see
-  // Estimators: l1 and asymmetric. The code book (query thresholds, asymmetric centroids) is the
-  // view's (DeviceKvCache::view sets each layer's), else CodeBook::from_thresholds(selector.thresholds).
+  // Estimators: all four. The code book (bits, rotation, query thresholds, asymmetric centroids) is
+  // the view's (DeviceKvCache::view sets each layer's), else CodeBook::from_thresholds(selector.thresholds).
+  // 2-bit Hadamard l1 and asymmetric take the fused kernels; the other combinations the generic
+  // estimate (generic_codes.cuh). Asymmetric needs 2-bit codes, as on the CPU.
   SelectorOptions selector;
 };
 
@@ -144,8 +149,9 @@ class DecodePlan {
   // Synchronous copy of the last selection into a host TokenSelection (for tests).
   void download_selection(int batch, TokenSelection& out) const;
   // Synchronous copy of the adamas distances of the last step: [batch*rows][max_context] uint16,
-  // entry t of a row is the minimum over the row's query heads of the exact L1 to token t's code
-  // (t < seq_len - 1; other entries unspecified). Throws unless the policy is adamas.
+  // entry t of a row is the minimum over the row's query heads of the estimator's distance (l1, l2
+  // or hamming) to token t's code (t < seq_len - 1; other entries unspecified). Throws unless the
+  // policy is adamas with a distance estimator.
   void download_distances(std::vector<uint16_t>& distances) const;
 
  private:
