@@ -231,16 +231,26 @@ TEST(DeviceCalibrationTest, RejectsUnsupportedCodes) {
   SKIP_WITHOUT_GPU();
   KvCacheConfig config;
   config.head_dim = 64;
-  config.code_bits = 1;
-  EXPECT_THROW(DeviceKvCache{config}, Error);
-  config.code_bits = 2;
-  config.code_hadamard = false;
-  EXPECT_THROW(DeviceKvCache{config}, Error);
-  DecodePlanConfig plan;
-  plan.selector.estimator = Estimator::kL2;
-  EXPECT_THROW(DecodePlan{plan}, Error);
-  plan.selector.estimator = Estimator::kHamming;
-  EXPECT_THROW(DecodePlan{plan}, Error);
+  config.max_tokens_per_seq = 64;
+  for (int bits : {0, 4}) {
+    config.code_bits = bits;
+    EXPECT_THROW(DeviceKvCache{config}, Error) << bits << " bits";
+  }
+  // The asymmetric estimator reads 2-bit codes: a 3-bit layer is refused when selecting, as on the CPU.
+  config.code_bits = 3;
+  DeviceKvCache cache(config);
+  cache.set_page_table({0, 1, 2, 3}, {40});
+  EXPECT_THROW(cache.set_code_book(0, CodeBook::paper()), Error);  // the storage is sized for 3 bits
+  DecodePlanConfig plan_config;
+  plan_config.num_q_heads = 1;
+  plan_config.num_kv_heads = 1;
+  plan_config.head_dim = 64;
+  plan_config.max_context = 64;
+  plan_config.selector.token_budget = 8;
+  plan_config.selector.estimator = Estimator::kAsymmetric;
+  DecodePlan plan(plan_config);
+  DeviceArray<float> q(std::vector<float>(64, 1.0f));
+  EXPECT_THROW(plan.select(cache.view(0), q.data), Error);
 }
 
 // The CUDA runtime (make_cuda_runtime) with the asymmetric estimator and calibration after 24
