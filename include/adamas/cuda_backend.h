@@ -1,5 +1,6 @@
 // CUDA backend: a device-memory paged KV cache with the same layout as KvCache, the fused append
-// (K/V write + Hadamard + 2-bit codes + Quest page min/max), the GPU selectors (adamas, quest,
+// (K/V write + Hadamard + 2-bit codes + Quest page min/max; other code books: a separate encode of
+// the stored keys), the GPU selectors (adamas with every estimator and code book, quest,
 // streaming, oracle, full) and flash-decoding attention over index lists. docs/cuda_kernels.md is
 // the contract for every device buffer. No CUDA types appear here, so this header compiles in
 // CPU-only builds; streams are passed as opaque handles (a cudaStream_t cast to void*).
@@ -135,8 +136,9 @@ class DecodePlan {
   // post-RoPE) against a device view (batch <= max_batch, lengths <= max_context). The result
   // selects exactly the sets of select_tokens_ref.
   void select(const PagedKvView& view, const float* q, StreamHandle stream = nullptr);
-  // The two halves of select, for per-stage timing: scoring every candidate (adamas: L1 scan
-  // fused with the distance histogram), then the threshold search and the index-list writes.
+  // The two halves of select, for per-stage timing: scoring every candidate (adamas, 2-bit
+  // Hadamard l1: the scan fused with the distance histogram; other books and estimators: the
+  // generic estimate), then the threshold search and the index-list writes.
   void estimate(const PagedKvView& view, const float* q, StreamHandle stream = nullptr);
   void select_from_scores(const PagedKvView& view, StreamHandle stream = nullptr);
   // Decode attention of q over the last selection (use_selection) or over every cached position;
