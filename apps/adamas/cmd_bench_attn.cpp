@@ -75,7 +75,8 @@ void register_bench_attn(CLI::App& app) {
   cmd->add_option("--budget", o.token_budget, "token budget B")->capture_default_str();
   cmd->add_option("--policies", args->policies, "comma list of full,streaming,quest,adamas,oracle or 'all'")->capture_default_str();
   cmd->add_option("--estimators", args->estimators,
-                  "adamas estimators, one row each: comma list of l1,asymmetric (cuda) or any of l1,l2,hamming,asymmetric (cpu)")
+                  "adamas estimators, one row each: comma list of l1,l2,hamming,asymmetric (cuda: l2 and hamming take the "
+                  "untuned generic estimate)")
       ->capture_default_str();
   cmd->add_option("--dtype", args->dtype, "cache dtype: f32, f16, bf16")->capture_default_str();
   cmd->add_option("--page-size", o.page_size, "cache page size (Quest page)")->capture_default_str();

@@ -1,5 +1,6 @@
 // CUDA backend: a device-memory paged KV cache with the same layout as KvCache, the fused append
-// (K/V write + Hadamard + 2-bit codes + Quest page min/max), the GPU selectors (adamas, quest,
+// (K/V write + Hadamard + 2-bit codes + Quest page min/max; other code books: a separate encode of
+// the stored keys), the GPU selectors (adamas with every estimator and code book, quest,
 // streaming, oracle, full) and flash-decoding attention over index lists. docs/cuda_kernels.md is
 // the contract for every device buffer. No CUDA types appear here, so this header compiles in
 // CPU-only builds; streams are passed as opaque handles (a cudaStream_t cast to void*).
@@ -68,9 +69,11 @@ class DeviceKvCache {
   // to the layer's host-side code book (below), which the selectors code and score with.
   PagedKvView view(int layer) const;
 
-  // Per-layer code book: starts as CodeBook::from_thresholds(config.code_thresholds); append codes
-  // keys with it. set_code_book (2 bits, Hadamard only) re-encodes the layer's cached keys of the
-  // current batch exactly as KvCache::set_code_book does (synchronous: a calibration step).
+  // Per-layer code book: starts as initial_code_book(config) (kv_cache.h), as KvCache; append codes
+  // keys with it (config.code_bits bits per coordinate, code_book.h layouts: the fused append for
+  // 2-bit Hadamard books, a separate encode kernel for the others). set_code_book (same bits as
+  // the config) re-encodes the layer's cached keys of the current batch exactly as
+  // KvCache::set_code_book does (synchronous: a calibration step).
   const CodeBook& code_book(int layer) const;
   void set_code_book(int layer, const CodeBook& book);
 
@@ -85,8 +88,9 @@ class DeviceKvCache {
 };
 
 // The CPU runtime's calibration (code_calibration.h) on a device cache: per layer, every cached
-// key of the batch (stored values, Hadamard-rotated on the host with hadamard_transform) pooled in
-// the CPU runtime's order, calibrate_code_book at `quantiles` (empty: equal mass), then
+// key of the batch (stored values, Hadamard-rotated on the host with hadamard_transform when the
+// layer's book rotates) pooled in the CPU runtime's order, calibrate_code_book with the config's
+// code_bits at `quantiles` (empty: equal mass for those bits), then
 // set_code_book. Same keys give the same books as the CPU, bit for bit. Synchronous.
 std::vector<CodeBook> calibrate_device_code_books(DeviceKvCache& cache, const std::vector<double>& quantiles);
 
@@ -99,8 +103,10 @@ struct DecodePlanConfig {
   int page_size = kDefaultPageSize;
   DType dtype = DType::kF16;
   int max_context = 32768;  // longest sequence any step will see
-  // Estimators: l1 and asymmetric. The code book (query thresholds, asymmetric centroids) is the
-  // view's (DeviceKvCache::view sets each layer's), else CodeBook::from_thresholds(selector.thresholds).
+  // Estimators: all four. The code book (bits, rotation, query thresholds, asymmetric centroids) is
+  // the view's (DeviceKvCache::view sets each layer's), else CodeBook::from_thresholds(selector.thresholds).
+  // 2-bit Hadamard l1 and asymmetric take the fused kernels; the other combinations the generic
+  // estimate (generic_codes.cuh). Asymmetric needs 2-bit codes, as on the CPU.
   SelectorOptions selector;
 };
 
@@ -130,8 +136,9 @@ class DecodePlan {
   // post-RoPE) against a device view (batch <= max_batch, lengths <= max_context). The result
   // selects exactly the sets of select_tokens_ref.
   void select(const PagedKvView& view, const float* q, StreamHandle stream = nullptr);
-  // The two halves of select, for per-stage timing: scoring every candidate (adamas: L1 scan
-  // fused with the distance histogram), then the threshold search and the index-list writes.
+  // The two halves of select, for per-stage timing: scoring every candidate (adamas, 2-bit
+  // Hadamard l1: the scan fused with the distance histogram; other books and estimators: the
+  // generic estimate), then the threshold search and the index-list writes.
   void estimate(const PagedKvView& view, const float* q, StreamHandle stream = nullptr);
   void select_from_scores(const PagedKvView& view, StreamHandle stream = nullptr);
   // Decode attention of q over the last selection (use_selection) or over every cached position;
@@ -144,8 +151,9 @@ class DecodePlan {
   // Synchronous copy of the last selection into a host TokenSelection (for tests).
   void download_selection(int batch, TokenSelection& out) const;
   // Synchronous copy of the adamas distances of the last step: [batch*rows][max_context] uint16,
-  // entry t of a row is the minimum over the row's query heads of the exact L1 to token t's code
-  // (t < seq_len - 1; other entries unspecified). Throws unless the policy is adamas.
+  // entry t of a row is the minimum over the row's query heads of the estimator's distance (l1, l2
+  // or hamming) to token t's code (t < seq_len - 1; other entries unspecified). Throws unless the
+  // policy is adamas with a distance estimator.
   void download_distances(std::vector<uint16_t>& distances) const;
 
  private:

@@ -17,7 +17,8 @@
 namespace adamas::cuda {
 
 struct CudaDecoderOptions {
-  RuntimeOptions runtime;            // policy, budget, dense layers, page size, KV dtype, max_context
+  RuntimeOptions runtime;            // policy, budget, dense layers, page size, KV dtype, max_context,
+                                     // code bits/rotation and estimator (asymmetric: 2-bit codes only)
   int max_batch = 1;
   DType weight_dtype = DType::kBF16;  // kF32 for parity checks, kBF16 for speed
   // Weight products: kOwn is our GEMV with the step's elementwise work folded into its write
@@ -83,7 +84,8 @@ class CudaDecoder {
   void set_selector(const SelectorOptions& selector);
   // Calibrated code books (RuntimeOptions::calibrate_after_tokens): fits every layer's book to the
   // keys cached now, with the CPU runtime's rule and numbers (calibrate_device_code_books of
-  // cuda_backend.h), and re-encodes them; reset_code_books returns to the options' thresholds.
+  // cuda_backend.h), and re-encodes them; reset_code_books returns to the initial books
+  // (initial_code_book of kv_cache.h: the options' thresholds at 2 bits), as the CPU runtime.
   // Synchronous; drops the captured step graphs. code_book: the layer's book in use.
   void calibrate_code_books(const std::vector<double>& quantiles);
   void reset_code_books();

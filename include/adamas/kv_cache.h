@@ -72,6 +72,11 @@ struct KvCacheConfig {
   bool code_hadamard = true;      // rotate keys before coding (the study's ablation)
 };
 
+// The code book every layer of a cache with this config starts with (before any calibration):
+// 2 bits: CodeBook::from_thresholds(code_thresholds); 1 and 3 bits: fixed thresholds at the paper's
+// scale (0; -30..30 in steps of 10). Rotation: code_hadamard. Shared by KvCache and DeviceKvCache.
+CodeBook initial_code_book(const KvCacheConfig& config);
+
 // Host-memory paged cache. Pages are allocated from a pool as sequences grow.
 class KvCache {
  public:

@@ -10,6 +10,19 @@
 
 namespace adamas {
 
+CodeBook initial_code_book(const KvCacheConfig& config) {
+  CodeBook book = CodeBook::from_thresholds(config.code_thresholds);
+  if (config.code_bits != 2) {  // default thresholds for the ablation widths, at the paper's scale
+    book.bits = config.code_bits;
+    book.thresholds = config.code_bits == 1 ? std::array<float, 7>{0, 0, 0, 0, 0, 0, 0}
+                                            : std::array<float, 7>{-30, -20, -10, 0, 10, 20, 30};
+    book.centroids = config.code_bits == 1 ? std::array<float, 8>{-10, 10, 0, 0, 0, 0, 0, 0}
+                                           : std::array<float, 8>{-35, -25, -15, -5, 5, 15, 25, 35};
+  }
+  book.hadamard = config.code_hadamard;
+  return book;
+}
+
 KvCache::KvCache(const KvCacheConfig& config) : config_(config) {
   check_head_dim(config.head_dim);
   check_thresholds(config.code_thresholds);
@@ -40,16 +53,7 @@ KvCache::KvCache(const KvCacheConfig& config) : config_(config) {
     page_max_.emplace_back(meta_floats);
   }
   page_table_.assign(static_cast<size_t>(config.max_batch) * max_pages_per_seq_, -1);
-  CodeBook book = CodeBook::from_thresholds(config.code_thresholds);
-  if (config.code_bits != 2) {  // default thresholds for the ablation widths, at the paper's scale
-    book.bits = config.code_bits;
-    book.thresholds = config.code_bits == 1 ? std::array<float, 7>{0, 0, 0, 0, 0, 0, 0}
-                                            : std::array<float, 7>{-30, -20, -10, 0, 10, 20, 30};
-    book.centroids = config.code_bits == 1 ? std::array<float, 8>{-10, 10, 0, 0, 0, 0, 0, 0}
-                                           : std::array<float, 8>{-35, -25, -15, -5, 5, 15, 25, 35};
-  }
-  book.hadamard = config.code_hadamard;
-  code_books_.assign(static_cast<size_t>(config.num_layers), book);
+  code_books_.assign(static_cast<size_t>(config.num_layers), initial_code_book(config));
   clear();
 }
 

@@ -40,6 +40,7 @@ __global__ void append_kernel(AppendArgs a, float scale) {
     const float x = Elem<T>::to_float(stored);  // codes and bounds come from the key as stored
     low = x < low ? x : low;      // std::min(low, x)
     high = high < x ? x : high;   // std::max(high, x)
+    if (!a.write_codes) continue;  // another book's codes: launch_encode_keys writes them (uniform per block)
     rotated[i] = x;
     for (int span = 1; span < d; span *= 2) {
       __syncthreads();

@@ -1,4 +1,5 @@
 // Append kernel: K/V write + Hadamard + bucketize + 2-bit pack + Quest page min/max, one pass.
+// Other code books: the same kernel without codes, then launch_encode_keys (generic_codes.cuh).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -19,6 +20,7 @@ struct AppendArgs {
   int num_kv_heads, head_dim, page_size;
   DType dtype;
   Thresholds thresholds;
+  bool write_codes = true;  // false: K/V and page bounds only (a book other than 2-bit Hadamard)
   const float* new_keys;    // fp32 [batch][count][num_kv_heads][head_dim]
   const float* new_values;
   const int32_t* first_position;  // [batch]

@@ -10,6 +10,7 @@
 #include "cuda/decode_attention.cuh"
 #include "cuda/device_buffer.cuh"
 #include "cuda/event_timer.cuh"
+#include "cuda/generic_codes.cuh"
 #include "cuda/adamas_fused.cuh"
 #include "cuda/asymmetric.cuh"
 #include "cuda/score.cuh"
@@ -93,9 +94,8 @@ struct DeviceKvCache::Impl {
 DeviceKvCache::DeviceKvCache(const KvCacheConfig& config) : impl_(std::make_unique<Impl>()) {
   check_gpu_shape(config.head_dim, config.dtype, "DeviceKvCache");
   check_thresholds(config.code_thresholds);
-  ADAMAS_CHECK(config.code_bits == 2 && config.code_hadamard, "DeviceKvCache: the CUDA backend stores 2-bit codes of "
-               "Hadamard-rotated keys; ", config.code_bits, "-bit codes", config.code_hadamard ? "" : " without Hadamard",
-               " need --device cpu");
+  ADAMAS_CHECK(config.code_bits >= 1 && config.code_bits <= 3, "DeviceKvCache: code_bits must be 1, 2 or 3, got ",
+               config.code_bits);
   ADAMAS_CHECK(config.num_layers > 0 && config.num_kv_heads > 0 && config.max_batch > 0 && config.max_tokens_per_seq > 0,
                "DeviceKvCache: num_layers, num_kv_heads, max_batch and max_tokens_per_seq must be positive");
   ADAMAS_CHECK(config.page_size > 0 && config.page_size <= 4096, "DeviceKvCache: page_size must be in [1, 4096], got ",
@@ -111,10 +111,12 @@ DeviceKvCache::DeviceKvCache(const KvCacheConfig& config) : impl_(std::make_uniq
   for (int layer = 0; layer < config.num_layers; ++layer) {
     m.keys.emplace_back(kv_bytes);
     m.values.emplace_back(kv_bytes);
-    m.key_codes.emplace_back(static_cast<size_t>(m.num_pages) * m.page_elements / 4);
+    // code_stride_bytes per (token, KV head), as KvCache (code_book.h layouts).
+    m.key_codes.emplace_back(static_cast<size_t>(m.num_pages) * m.page_elements / config.head_dim *
+                             code_stride_bytes(config.code_bits, config.head_dim));
     m.page_min.emplace_back(meta);
     m.page_max.emplace_back(meta);
-    m.code_books.push_back(CodeBook::from_thresholds(config.code_thresholds));
+    m.code_books.push_back(initial_code_book(config));
   }
   m.page_table.resize(static_cast<size_t>(config.max_batch) * m.max_pages_per_seq);
   m.seq_lens.resize(static_cast<size_t>(config.max_batch));
@@ -132,7 +134,8 @@ void DeviceKvCache::upload(const KvCache& host) {
   const KvCacheConfig& h = host.config();
   ADAMAS_CHECK(h.num_layers == m.config.num_layers && h.num_kv_heads == m.config.num_kv_heads &&
                    h.head_dim == m.config.head_dim && h.page_size == m.config.page_size && h.dtype == m.config.dtype &&
-                   h.max_batch == m.config.max_batch && h.max_tokens_per_seq == m.config.max_tokens_per_seq,
+                   h.max_batch == m.config.max_batch && h.max_tokens_per_seq == m.config.max_tokens_per_seq &&
+                   h.code_bits == m.config.code_bits,
                "DeviceKvCache::upload: the host cache's config differs from the device cache's");
   for (int layer = 0; layer < m.config.num_layers; ++layer) {
     const PagedKvView v = host.view(layer);
@@ -190,7 +193,9 @@ void DeviceKvCache::append(int layer, const float* keys, const float* values, co
   a.head_dim = m.config.head_dim;
   a.page_size = m.config.page_size;
   a.dtype = m.config.dtype;
-  a.thresholds = m.code_books[layer].two_bit_thresholds();
+  const CodeBook& book = m.code_books[layer];
+  a.write_codes = fused_append_codes(book);
+  a.thresholds = a.write_codes ? book.two_bit_thresholds() : Thresholds{};
   a.new_keys = keys;
   a.new_values = values;
   a.first_position = first_position;
@@ -198,6 +203,23 @@ void DeviceKvCache::append(int layer, const float* keys, const float* values, co
   a.count = count;
   a.first_seq = first_seq;
   launch_append(a, to_stream(stream));
+  if (a.write_codes) return;
+  // Any other book: code the keys just stored (generic_codes.cuh), same stream, after the append.
+  EncodeKeysArgs e{};
+  e.keys = m.keys[layer].data();
+  e.key_codes = m.key_codes[layer].data();
+  e.page_table = m.page_table.data();
+  e.max_pages_per_seq = m.max_pages_per_seq;
+  e.num_kv_heads = m.config.num_kv_heads;
+  e.head_dim = m.config.head_dim;
+  e.page_size = m.config.page_size;
+  e.dtype = m.config.dtype;
+  e.first_position = first_position;
+  e.batch = batch;
+  e.count = count;
+  e.first_seq = first_seq;
+  e.book = to_device_code_book(book, m.config.head_dim);
+  launch_encode_keys(e, to_stream(stream));
 }
 
 void DeviceKvCache::truncate(int seq, int length, StreamHandle stream) {
@@ -256,12 +278,12 @@ void DeviceKvCache::set_code_book(int layer, const CodeBook& book) {
   Impl& m = *impl_;
   ADAMAS_CHECK(layer >= 0 && layer < m.config.num_layers, "DeviceKvCache::set_code_book: layer ", layer, " out of range");
   check_code_book(book);
-  ADAMAS_CHECK(book.bits == 2 && book.hadamard, "DeviceKvCache::set_code_book: the CUDA backend codes 2-bit Hadamard "
-               "codes, got ", book.describe());
+  ADAMAS_CHECK(book.bits == m.config.code_bits, "DeviceKvCache::set_code_book: the cache stores ", m.config.code_bits,
+               "-bit codes, cannot switch layer ", layer, " to ", book.bits, " bits");
   m.code_books[layer] = book;
   // Re-encode the cached keys on the host with the CPU's encoder (a calibration step, not a
   // per-token one): the codes are then those KvCache::set_code_book writes, by construction.
-  const int d = m.config.head_dim;
+  const int d = m.config.head_dim, code_stride = code_stride_bytes(book.bits, d);
   std::vector<int32_t> table, lens;
   if (m.download_batch(table, lens) == 0) return;
   std::vector<uint8_t> keys(m.keys[layer].size()), codes(m.key_codes[layer].size());
@@ -273,7 +295,7 @@ void DeviceKvCache::set_code_book(int layer, const CodeBook& book) {
       for (int t = 0; t < lens[seq]; ++t) {
         const size_t offset = m.kv_offset(table, seq, h, t);
         for (int i = 0; i < d; ++i) stored[i] = load_as_f32(keys.data(), m.config.dtype, offset + i);
-        encode_with_code_book(stored.data(), d, book, codes.data() + offset / 4);
+        encode_with_code_book(stored.data(), d, book, codes.data() + offset / d * code_stride);
       }
   ADAMAS_CUDA_CHECK(cudaMemcpy(m.key_codes[layer].data(), codes.data(), codes.size(), cudaMemcpyHostToDevice));
 }
@@ -281,7 +303,8 @@ void DeviceKvCache::set_code_book(int layer, const CodeBook& book) {
 std::vector<CodeBook> calibrate_device_code_books(DeviceKvCache& cache, const std::vector<double>& quantiles) {
   const KvCacheConfig& config = cache.config();
   const DeviceKvCache::Impl& m = *cache.impl_;
-  const std::vector<double> levels = quantiles.empty() ? equal_mass_quantiles(2) : quantiles;
+  const int bits = config.code_bits;
+  const std::vector<double> levels = quantiles.empty() ? equal_mass_quantiles(bits) : quantiles;
   const int d = config.head_dim;
   std::vector<int32_t> table, lens;
   const int tokens = m.download_batch(table, lens);
@@ -293,15 +316,16 @@ std::vector<CodeBook> calibrate_device_code_books(DeviceKvCache& cache, const st
     keys.resize(m.keys[layer].size());
     ADAMAS_CUDA_CHECK(cudaMemcpy(keys.data(), m.keys[layer].data(), keys.size(), cudaMemcpyDeviceToHost));
     // Pooled in the CPU runtime's order (position, then KV head; sequences one after another).
+    const bool hadamard = m.code_books[layer].hadamard;
     float* key = values.data();
     for (int seq = 0; seq < m.batch; ++seq)
       for (int t = 0; t < lens[seq]; ++t)
         for (int h = 0; h < config.num_kv_heads; ++h, key += d) {
           const size_t offset = m.kv_offset(table, seq, h, t);
           for (int i = 0; i < d; ++i) key[i] = load_as_f32(keys.data(), config.dtype, offset + i);
-          hadamard_transform(key, d);
+          if (hadamard) hadamard_transform(key, d);
         }
-    books.push_back(calibrate_code_book(values, 2, /*hadamard=*/true, levels));
+    books.push_back(calibrate_code_book(values, bits, hadamard, levels));
     cache.set_code_book(layer, books.back());
   }
   return books;
@@ -396,10 +420,10 @@ struct DecodePlan::Impl {
     a.sink_tokens = config.selector.sink_tokens;
     // Queries are coded (l1) and keys scored (asymmetric) with the layer's code book, the one
     // the cache's append used, as the CPU selector does; options.thresholds serve views without one.
-    const CodeBook book = view.code_book ? *view.code_book : CodeBook::from_thresholds(config.selector.thresholds);
+    const CodeBook book = code_book(view);
     if (config.selector.policy == Policy::kAdamas)
-      ADAMAS_CHECK(book.bits == 2 && book.hadamard, "DecodePlan: the CUDA selector reads 2-bit Hadamard codes; the view's "
-                   "code book is ", book.describe());
+      ADAMAS_CHECK(config.selector.estimator != Estimator::kAsymmetric || book.bits == 2,
+                   "DecodePlan: the asymmetric estimator reads 2-bit codes; the view's code book is ", book.describe());
     a.thresholds = book.bits == 2 ? book.two_bit_thresholds() : config.selector.thresholds;
     for (int k = 0; k < 4; ++k) a.centroids[k] = book.centroids[k];
     a.distances = distances.data();
@@ -433,10 +457,26 @@ struct DecodePlan::Impl {
   bool asymmetric() const {
     return config.selector.policy == Policy::kAdamas && config.selector.estimator == Estimator::kAsymmetric;
   }
-  // step() compacts the lists inside the attention kernel: adamas whose estimate leaves the row
-  // state and chunk offsets (every L1 variant, the fused asymmetric one), when the variant is on.
-  bool fused_attend() const {
-    return variants.fused_attend && config.selector.policy == Policy::kAdamas &&
+  CodeBook code_book(const PagedKvView& view) const {
+    return view.code_book ? *view.code_book : CodeBook::from_thresholds(config.selector.thresholds);
+  }
+  // The fused kernels (adamas_fused.cu, asymmetric.cu) read 2-bit codes of rotated keys (and l1
+  // or asymmetric); every other adamas combination takes the generic estimate (generic_codes.cuh),
+  // whose integer distances or float keys then go through the oracle's threshold search and lists.
+  bool generic_estimate(const PagedKvView& view) const {
+    if (config.selector.policy != Policy::kAdamas) return false;
+    const CodeBook book = code_book(view);
+    const Estimator estimator = config.selector.estimator;
+    return !(book.bits == 2 && book.hadamard && (estimator == Estimator::kL1 || estimator == Estimator::kAsymmetric));
+  }
+  // step() compacts the lists inside the attention kernel: adamas whose fused estimate leaves the
+  // row state and chunk offsets (every L1 variant, the fused asymmetric one), when the variant is on.
+  // Off by default: on the H200 (bench/results/2026-11-29) the fused step saved 0.5-2 us per
+  // attention step at 8K-32K in bench-attn but lost 2-5 us at 128K, and the LongChat-7B decode
+  // step at 32K was 3% slower with it (5.97 vs 5.78 ms).
+  bool fused_attend(const PagedKvView& view) const {
+    const bool wanted = variants.fused_attend;
+    return wanted && config.selector.policy == Policy::kAdamas && !generic_estimate(view) &&
            (!asymmetric() || variants.asym == AsymVariant::kFused);
   }
   int max_candidates() const {
@@ -450,9 +490,6 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   m.config = config;
   check_selector_options(config.selector);
   check_gpu_shape(config.head_dim, config.dtype, "DecodePlan");
-  ADAMAS_CHECK(config.selector.estimator == Estimator::kL1 || config.selector.estimator == Estimator::kAsymmetric,
-               "DecodePlan: the CUDA selector supports the l1 and asymmetric estimators, not ",
-               estimator_name(config.selector.estimator));
   ADAMAS_CHECK(config.num_kv_heads > 0 && config.num_q_heads > 0 && config.num_q_heads % config.num_kv_heads == 0,
                "DecodePlan: query heads (", config.num_q_heads, ") must be a positive multiple of KV heads (",
                config.num_kv_heads, ")");
@@ -483,6 +520,8 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   } else if (policy == Policy::kAdamas) {
     m.distances.resize(rows * m.candidate_stride);
     m.chunk_histogram.resize(rows * m.max_chunks * kHistStride);
+    // The generic estimate's keys: the layer's book, known only at select time, may be any.
+    m.score_keys.resize(rows * m.candidate_stride);
   }
   if (policy == Policy::kQuest || policy == Policy::kOracle) m.score_keys.resize(rows * m.candidate_stride);
   m.histogram.resize(rows * kHistStride);
@@ -529,7 +568,10 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
     // Fused: scoring, histogram, threshold and chunk offsets in one launch; select_from_scores
     // then writes the lists.
     case Policy::kAdamas:
-      if (m.asymmetric() && m.variants.asym == AsymVariant::kFused)
+      if (m.generic_estimate(view))
+        launch_code_estimate(a, to_device_code_book(m.code_book(view), view.head_dim), m.config.selector.estimator,
+                             view.batch, m.max_candidates(), to_stream(stream));
+      else if (m.asymmetric() && m.variants.asym == AsymVariant::kFused)
         launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), to_stream(stream));
       else if (m.asymmetric()) launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
       else launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, to_stream(stream));
@@ -545,13 +587,14 @@ void DecodePlan::select_from_scores(const PagedKvView& view, StreamHandle stream
   m.check_view(view);
   const SelectArgs a = m.select_args(view, nullptr);
   const cudaStream_t s = to_stream(stream);
-  if (m.asymmetric() && m.variants.asym == AsymVariant::kFused) {  // threshold and offsets left by the estimate
-    launch_compact_scores(a, view.batch, m.max_candidates(), s, m.variants.programmatic_launch);
-    return;
-  }
-  if (m.asymmetric()) {  // float scores: the oracle's threshold search and lists
+  if (m.generic_estimate(view) || (m.asymmetric() && m.variants.asym != AsymVariant::kFused)) {
+    // Integer distances or float keys per candidate: the oracle's threshold search and lists.
     launch_radix_threshold(a, view.batch, m.max_candidates(), s);
     launch_write_lists(a, view.batch, m.max_candidates(), false, s);
+    return;
+  }
+  if (m.asymmetric()) {  // threshold and offsets left by the estimate
+    launch_compact_scores(a, view.batch, m.max_candidates(), s, m.variants.programmatic_launch);
     return;
   }
   switch (m.config.selector.policy) {
@@ -580,7 +623,7 @@ void DecodePlan::attend(const PagedKvView& view, const float* q, float* out, boo
 
 void DecodePlan::step(const PagedKvView& view, const float* q, float* out, StreamHandle stream) {
   const Impl& m = *impl_;
-  if (!m.fused_attend()) {
+  if (!m.fused_attend(view)) {
     select(view, q, stream);
     attend(view, q, out, true, stream);
     return;

@@ -567,11 +567,8 @@ CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& op
   ADAMAS_CHECK(options.weight_dtype == DType::kBF16 || options.weight_dtype == DType::kF32,
                "CudaDecoder: weights are held in bf16 or f32, not ", dtype_name(options.weight_dtype));
   const RuntimeOptions& r = options.runtime;
-  ADAMAS_CHECK(r.code_bits == 2 && r.code_hadamard &&
-                   (r.selector.estimator == Estimator::kL1 || r.selector.estimator == Estimator::kAsymmetric),
-               "--device cuda supports 2-bit Hadamard codes with the l1 or asymmetric estimator (fixed or calibrated "
-               "thresholds); got ", r.code_bits, "-bit codes", r.code_hadamard ? "" : " without Hadamard", ", estimator ",
-               estimator_name(r.selector.estimator), ": use --device cpu for those");
+  ADAMAS_CHECK(r.selector.estimator != Estimator::kAsymmetric || r.code_bits == 2,
+               "the asymmetric estimator reads 2-bit codes; got --code-bits ", r.code_bits);
   m.config = config;
   m.options = options;
   m.batch = options.max_batch;
@@ -634,6 +631,8 @@ CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& op
   cache.max_batch = m.batch;
   cache.max_tokens_per_seq = r.max_context;
   cache.code_thresholds = r.selector.thresholds;
+  cache.code_bits = r.code_bits;
+  cache.code_hadamard = r.code_hadamard;
   m.cache = std::make_unique<DeviceKvCache>(cache);
   DecodePlanConfig plan;
   plan.max_batch = m.batch;
@@ -877,7 +876,7 @@ void CudaDecoder::reset_code_books() {
   ADAMAS_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   upload_lengths(*m.cache, m.positions);
   for (int layer = 0; layer < m.layers; ++layer)
-    m.cache->set_code_book(layer, CodeBook::from_thresholds(m.options.runtime.selector.thresholds));
+    m.cache->set_code_book(layer, initial_code_book(m.cache->config()));
   m.destroy_graphs();
 }
 

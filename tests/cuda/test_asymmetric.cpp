@@ -139,6 +139,28 @@ void check_selections(const AsymCase& c, bool calibrated) {
           ASSERT_EQ(got, want) << "sequence " << s << " row " << r;
         }
       }
+      if (std::string(variant) == "new") {
+        // The lists that DecodePlan::step writes when the compaction runs inside the attention
+        // kernel (ADAMAS_FUSED_ATTEND=1) after the fused estimate.
+        ScopedEnv fused_attend("ADAMAS_FUSED_ATTEND", "1");
+        DecodePlan fused_plan(plan_config);
+        DeviceArray<float> out;
+        out.allocate(q_host.size());
+        fused_plan.step(device_view, q.data, out.data);
+        fused_plan.step(device_view, q.data, out.data);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        TokenSelection fused;
+        fused_plan.download_selection(batch, fused);
+        for (int s = 0; s < batch; ++s) {
+          ASSERT_EQ(fused.dense[s], expected.dense[s]) << "fused attend, sequence " << s;
+          if (expected.dense[s]) continue;
+          for (int r = 0; r < expected.rows_per_seq; ++r) {
+            std::vector<int32_t> want(expected.row(s, r), expected.row(s, r) + expected.count(s, r));
+            std::vector<int32_t> got(fused.row(s, r), fused.row(s, r) + fused.count(s, r));
+            ASSERT_EQ(got, want) << "fused attend, sequence " << s << " row " << r;
+          }
+        }
+      }
     }
   }
 }
@@ -231,16 +253,26 @@ TEST(DeviceCalibrationTest, RejectsUnsupportedCodes) {
   SKIP_WITHOUT_GPU();
   KvCacheConfig config;
   config.head_dim = 64;
-  config.code_bits = 1;
-  EXPECT_THROW(DeviceKvCache{config}, Error);
-  config.code_bits = 2;
-  config.code_hadamard = false;
-  EXPECT_THROW(DeviceKvCache{config}, Error);
-  DecodePlanConfig plan;
-  plan.selector.estimator = Estimator::kL2;
-  EXPECT_THROW(DecodePlan{plan}, Error);
-  plan.selector.estimator = Estimator::kHamming;
-  EXPECT_THROW(DecodePlan{plan}, Error);
+  config.max_tokens_per_seq = 64;
+  for (int bits : {0, 4}) {
+    config.code_bits = bits;
+    EXPECT_THROW(DeviceKvCache{config}, Error) << bits << " bits";
+  }
+  // The asymmetric estimator reads 2-bit codes: a 3-bit layer is refused when selecting, as on the CPU.
+  config.code_bits = 3;
+  DeviceKvCache cache(config);
+  cache.set_page_table({0, 1, 2, 3}, {40});
+  EXPECT_THROW(cache.set_code_book(0, CodeBook::paper()), Error);  // the storage is sized for 3 bits
+  DecodePlanConfig plan_config;
+  plan_config.num_q_heads = 1;
+  plan_config.num_kv_heads = 1;
+  plan_config.head_dim = 64;
+  plan_config.max_context = 64;
+  plan_config.selector.token_budget = 8;
+  plan_config.selector.estimator = Estimator::kAsymmetric;
+  DecodePlan plan(plan_config);
+  DeviceArray<float> q(std::vector<float>(64, 1.0f));
+  EXPECT_THROW(plan.select(cache.view(0), q.data), Error);
 }
 
 // The CUDA runtime (make_cuda_runtime) with the asymmetric estimator and calibration after 24

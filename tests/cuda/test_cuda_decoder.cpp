@@ -187,13 +187,14 @@ TEST(CudaDecoderThreads, ConcurrentDecodersEqualSerialRun) {
 TEST(CudaDecoderErrors, RejectsUnsupportedOptions) {
   if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
   cuda::CudaDecoderOptions options;
-  options.runtime.selector.estimator = Estimator::kL2;  // l1 and asymmetric only
-  EXPECT_THROW(cuda::CudaDecoder(cuda::model_shape("longchat-7b"), options), Error);
+  // Every estimator runs at every width, except asymmetric, which reads 2-bit codes (as on the CPU).
   options.runtime.selector.estimator = Estimator::kAsymmetric;
   options.runtime.code_bits = 1;
   EXPECT_THROW(cuda::CudaDecoder(cuda::model_shape("longchat-7b"), options), Error);
-  options.runtime.code_bits = 2;
-  options.runtime.code_hadamard = false;
+  options.runtime.code_bits = 3;
+  EXPECT_THROW(cuda::CudaDecoder(cuda::model_shape("longchat-7b"), options), Error);
+  options.runtime.code_bits = 4;
+  options.runtime.selector.estimator = Estimator::kL2;
   EXPECT_THROW(cuda::CudaDecoder(cuda::model_shape("longchat-7b"), options), Error);
   EXPECT_THROW(cuda::model_shape("no-such-shape"), Error);
 }

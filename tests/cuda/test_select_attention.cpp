@@ -238,6 +238,28 @@ TEST_P(BulkEstimateTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, BulkEstimateTest, ::testing::ValuesIn(new_variant_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
+// List compaction inside the attention kernel (DecodePlan::step with ADAMAS_FUSED_ATTEND=1),
+// after the bulk estimate: the lists (written by the attention blocks) and the output as above.
+class FusedAttendTest : public ::testing::TestWithParam<SelectCase> {
+ protected:
+  void SetUp() override {
+    setenv("ADAMAS_FUSED_ATTEND", "1", 1);
+    setenv("ADAMAS_ESTIMATE_VARIANT", "bulk", 1);
+  }
+  void TearDown() override {
+    unsetenv("ADAMAS_FUSED_ATTEND");
+    unsetenv("ADAMAS_ESTIMATE_VARIANT");
+  }
+};
+
+TEST_P(FusedAttendTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, FusedAttendTest, ::testing::ValuesIn(new_variant_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
 TEST(KernelVariantsTest, RejectsUnknownValues) {
   SKIP_WITHOUT_GPU();
   setenv("ADAMAS_ESTIMATE_VARIANT", "fastest", 1);

@@ -70,6 +70,15 @@ int main(int argc, char** argv) {
           start = comma + 1;
         }
       }
+      else if (flag == "--estimators") {  // adamas rows: l1, asymmetric (one row each)
+        o.estimators.clear();
+        std::string list = value();
+        for (size_t start = 0; start <= list.size();) {
+          const size_t comma = std::min(list.find(',', start), list.size());
+          o.estimators.push_back(adamas::parse_estimator(list.substr(start, comma - start)));
+          start = comma + 1;
+        }
+      }
       else if (flag == "--copy-bandwidth") copy = true;
       else throw adamas::Error("unknown flag " + flag);
     }
@@ -85,11 +94,14 @@ int main(int argc, char** argv) {
             "{\"gpu\": \"%s\", \"batch\": %d, \"q_heads\": %d, \"kv_heads\": %d, \"head_dim\": %d, \"context\": %d, "
             "\"budget\": %d, \"dtype\": \"%s\", \"policy\": \"%s\", \"estimate_us\": %.2f, \"select_us\": %.2f, "
             "\"attend_us\": %.2f, \"total_us\": %.2f, \"bytes\": %.0f, \"gb_per_s\": %.1f, \"speedup_vs_full\": %.2f, "
-            "\"estimate_variant\": \"%s\", \"dense_variant\": \"%s\", \"pdl\": \"%s\"}\n",
+            "\"estimate_variant\": \"%s\", \"dense_variant\": \"%s\", \"pdl\": \"%s\", \"estimator\": \"%s\", "
+            "\"fused_attend\": \"%s\", \"flush\": \"%s\"}\n",
             report.device_name.c_str(), o.batch, o.num_q_heads, o.num_kv_heads, o.head_dim, o.context, budget,
             adamas::dtype_name(o.dtype).c_str(), adamas::policy_name(row.policy).c_str(), row.estimate_us,
             row.select_us, row.attend_us, row.total_us, row.bytes_read, row.achieved_gb_per_s, row.speedup_vs_full,
-            env_or("ADAMAS_ESTIMATE_VARIANT", "old"), env_or("ADAMAS_DENSE_VARIANT", "old"), env_or("ADAMAS_PDL", "0"));
+            env_or("ADAMAS_ESTIMATE_VARIANT", "new"), env_or("ADAMAS_DENSE_VARIANT", "new"), env_or("ADAMAS_PDL", "0"),
+            adamas::estimator_name(row.estimator).c_str(), env_or("ADAMAS_FUSED_ATTEND", "0"),
+            env_or("ADAMAS_BENCH_FLUSH", "write"));
       std::fflush(stdout);
     }
     return 0;
