@@ -10,9 +10,9 @@
 #   ppl       PG19-protocol perplexity, PPL_TOKENS tokens of each held-out book, every policy x budget
 #   ablation  issue 8: Hadamard on/off, 1/2/3-bit codes, L1/L2/Hamming/asymmetric at budgets 64 and 256
 #   passkey   passkey retrieval, PASSKEY_TRIALS trials x 5 depths at each of PASSKEY_LENGTHS
-#   passkey_ablation  issue 8: the same passkey prompts at the first of PASSKEY_LENGTHS for the CPU-only
-#             selector options (no Hadamard, 1/3-bit, L2, Hamming), one sweep per option on the CPU,
-#             CPU_PAR / 2 sweeps at a time with 2 threads each
+#   passkey_ablation  issue 8: the same passkey prompts at the first of PASSKEY_LENGTHS for the study's
+#             selector options (no Hadamard, 1/3-bit, L2, Hamming), one sweep per option on $DEVICE
+#             (cuda: PASSKEY_ABLATION_PAR sweeps at a time; cpu: CPU_PAR / 2 sweeps of 2 threads each)
 #   recall    attention mass and oracle recall per layer and KV head, budgets 16..1024
 # Environment:
 #   KIND        tiny | smollm2                      (default tiny)
@@ -108,11 +108,11 @@ stage_calib() {
       ppl gpu "$d/adamas_q${q//,/_}_b$b" $VALID $n --policy adamas --budget $b --calibrate-after $CAL_AFTER \
         --calibration-quantiles $q
     done
-    # The estimators at the same 2 bits, for the choice of the default estimator (L2 and Hamming: CPU only).
+    # The estimators at the same 2 bits, for the choice of the default estimator.
     ppl gpu "$d/adamas_asymmetric_b$b" $VALID $n --policy adamas --budget $b --estimator asymmetric \
       --calibrate-after $CAL_AFTER --calibration-quantiles 0.25,0.5,0.75
     for e in l2 hamming; do
-      ppl cpu "$d/adamas_${e}_b$b" $VALID $n --policy adamas --budget $b --estimator $e --calibrate-after $CAL_AFTER \
+      ppl gpu "$d/adamas_${e}_b$b" $VALID $n --policy adamas --budget $b --estimator $e --calibrate-after $CAL_AFTER \
         --calibration-quantiles 0.25,0.5,0.75
     done
   done
@@ -144,21 +144,24 @@ stage_ppl() {
 }
 
 stage_ablation() {
-  # Both books, PPL_TOKENS tokens, budgets 64 and 256. The rows the GPU cannot run (no Hadamard, 1/3-bit
-  # codes, L2, Hamming) run on the CPU; full, quest, oracle, paper and asymmetric rows are the ppl stage's.
-  # ABLATION_PART=gpu|cpu queues only that part (so a background CPU batch leaves the GPU alone).
-  local cal="--calibrate-after $CAL_AFTER" part="${ABLATION_PART:-all}"
+  # Both books, PPL_TOKENS tokens, budgets 64 and 256: no Hadamard, 1/3-bit codes, L2, Hamming (the
+  # CUDA backend runs every code book and estimator since the fourth session); full, quest, oracle,
+  # paper and asymmetric rows are the ppl stage's. ABLATION_PART=cpu runs the option rows on the CPU
+  # instead (one thread each, CPU_PAR at a time: so a background CPU batch leaves the GPU alone),
+  # ABLATION_PART=gpu only the equal-mass 2-bit row.
+  local cal="--calibrate-after $CAL_AFTER" part="${ABLATION_PART:-all}" where=gpu
+  [[ "$part" == cpu ]] && where=cpu
   for book in $BOOKS; do
     local d="$OUT_DIR/ablation/$book" text="data/heldout/$book.txt"
     for b in 64 256; do
       [[ "$part" == cpu ]] || ppl gpu "$d/bits2_eq_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b $cal
       [[ "$part" == gpu ]] && continue
-      ppl cpu "$d/nohad_paper_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --no-hadamard --thresholds=$PAPER
-      ppl cpu "$d/nohad_cal_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --no-hadamard $cal
-      ppl cpu "$d/bits1_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --code-bits 1 $cal
-      ppl cpu "$d/bits3_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --code-bits 3 $cal
-      ppl cpu "$d/l2_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --estimator l2 $cal
-      ppl cpu "$d/hamming_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --estimator hamming $cal
+      ppl $where "$d/nohad_paper_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --no-hadamard --thresholds=$PAPER
+      ppl $where "$d/nohad_cal_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --no-hadamard $cal
+      ppl $where "$d/bits1_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --code-bits 1 $cal
+      ppl $where "$d/bits3_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --code-bits 3 $cal
+      ppl $where "$d/l2_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --estimator l2 $cal
+      ppl $where "$d/hamming_b$b" "$text" "$PPL_TOKENS" --policy adamas --budget $b --estimator hamming $cal
     done
   done
   run_queued
@@ -194,13 +197,16 @@ stage_passkey_ablation() {
   mkdir -p "$d"
   local -a runs=("nohad_paper:--no-hadamard --thresholds=$PAPER" "nohad_cal:--no-hadamard $cal" "bits1:--code-bits 1 $cal"
                  "bits3:--code-bits 3 $cal" "l2:--estimator l2 $cal" "hamming:--estimator hamming $cal")
-  local par=$(( CPU_PAR / 2 > 0 ? CPU_PAR / 2 : 1 )) running=0
+  # On the GPU (DEVICE=cuda) PASSKEY_ABLATION_PAR sweeps share it (default 3); on the CPU, CPU_PAR / 2
+  # sweeps of 2 threads each.
+  local par=$(( CPU_PAR / 2 > 0 ? CPU_PAR / 2 : 1 )) running=0 device_args="--device cpu --threads 2"
+  if [[ "$DEVICE" == cuda ]]; then par=${PASSKEY_ABLATION_PAR:-3}; device_args="--device cuda"; fi
   for r in "${runs[@]}"; do
     local f="$d/len${len}_${r%%:*}.csv"
     [[ -s "$f" ]] && continue
-    log "passkey ablation $len ${r%%:*} (cpu)"
+    log "passkey ablation $len ${r%%:*} ($DEVICE)"
     # shellcheck disable=SC2086
-    ( "$ADAMAS" sweep $COMMON --device cpu --threads 2 --task passkey --length $len --trials $PASSKEY_TRIALS \
+    ( "$ADAMAS" sweep $COMMON $device_args --task passkey --length $len --trials $PASSKEY_TRIALS \
         --depths 0,25,50,75,100 --filler data/heldout/austen_persuasion.txt --budgets $budgets --policies adamas ${r#*:} \
         --csv "$f.partial" --title "passkey $KIND $len tokens (${r%%:*})" && mv "$f.partial" "$f" \
         || log "passkey ablation ${r%%:*} failed" ) &
