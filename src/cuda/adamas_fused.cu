@@ -165,6 +165,58 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
   }
 }
 
+// The bounded kernels' running bound after a round: the smallest bin whose inclusive count in the
+// block histogram reaches keep (counts <= the old bound are exact, and the new bound is never above
+// the old one). Called by every thread; synchronizes before and after.
+template <int D>
+__device__ __forceinline__ void update_bound(const int* histogram, int keep, typename ChunkScan::TempStorage& scan_storage,
+                                             int& bound) {
+  using S = FusedShape<D>;
+  constexpr int kBinsPerThread = (S::kBins + kFusedThreads - 1) / kFusedThreads;
+  const int tid = threadIdx.x;
+  __syncthreads();
+  int bin_count[kBinsPerThread], sum = 0;
+#pragma unroll
+  for (int i = 0; i < kBinsPerThread; ++i) {
+    const int b = tid * kBinsPerThread + i;
+    bin_count[i] = b < S::kBins ? histogram[b] : 0;
+    sum += bin_count[i];
+  }
+  int before = 0;
+  ChunkScan(scan_storage).ExclusiveSum(sum, before);
+#pragma unroll
+  for (int i = 0; i < kBinsPerThread; ++i) {
+    const int b = tid * kBinsPerThread + i;
+    if (b < S::kBins && before < keep && before + bin_count[i] >= keep) bound = b;
+    before += bin_count[i];
+  }
+  __syncthreads();
+}
+
+// The bounded kernels' end of phase 1: the block histogram to the chunk's (every bin: stale counts
+// of an earlier step must not survive) and its bins <= `bound` into the row's; then the row's
+// ticket. Returns whether this block is the row's last (it then runs finish_row). Every thread
+// calls it after a barrier; `is_last` is the block's shared flag.
+template <int D>
+__device__ __forceinline__ bool publish_chunk(const SelectArgs& a, int row, int chunks, const int* histogram, int bound,
+                                              bool& is_last) {
+  using S = FusedShape<D>;
+  int32_t* row_histogram = a.histogram + static_cast<size_t>(row) * kHistStride;
+  int32_t* chunk_histogram = a.chunk_histogram + (static_cast<size_t>(row) * a.max_chunks + blockIdx.x) * kHistStride;
+  for (int b = threadIdx.x; b < S::kBins; b += kFusedThreads) {
+    const int count = histogram[b];
+    chunk_histogram[b] = count;
+    if (count && b <= bound) atomicAdd(&row_histogram[b], count);
+  }
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) is_last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(chunks - 1);
+  __syncthreads();
+  if (!is_last) return false;
+  __threadfence();
+  return true;
+}
+
 template <int D, int HEADS>
 __global__ __launch_bounds__(kFusedThreads, 2) void adamas_fused_kernel(SelectArgs a, float hadamard_scale) {
   using S = FusedShape<D>;
@@ -295,7 +347,6 @@ template <int D, int HEADS>
 __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adamas_bounded_kernel(SelectArgs a,
                                                                                                   float hadamard_scale) {
   using S = FusedShape<D>;
-  constexpr int kBinsPerThread = (S::kBins + kFusedThreads - 1) / kFusedThreads;
   __shared__ __align__(16) uint8_t query_code[HEADS][D / 4];
   __shared__ int histogram[S::kBins];
   __shared__ int bound;  // distances above it cannot be among the row's kept candidates
@@ -386,39 +437,10 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
     if (!more) break;
     // New bound: the smallest bin whose inclusive count reaches keep (counts <= the old bound are
     // exact, and the new bound is never above the old one).
-    __syncthreads();
-    int bin_count[kBinsPerThread], sum = 0;
-#pragma unroll
-    for (int i = 0; i < kBinsPerThread; ++i) {
-      const int b = tid * kBinsPerThread + i;
-      bin_count[i] = b < S::kBins ? histogram[b] : 0;
-      sum += bin_count[i];
-    }
-    int before = 0;
-    ChunkScan(scan_storage).ExclusiveSum(sum, before);
-#pragma unroll
-    for (int i = 0; i < kBinsPerThread; ++i) {
-      const int b = tid * kBinsPerThread + i;
-      if (b < S::kBins && before < keep && before + bin_count[i] >= keep) bound = b;
-      before += bin_count[i];
-    }
-    __syncthreads();
+    update_bound<D>(histogram, keep, scan_storage, bound);
   }
   __syncthreads();
-  int32_t* row_histogram = a.histogram + static_cast<size_t>(row) * kHistStride;
-  int32_t* chunk_histogram = a.chunk_histogram + (static_cast<size_t>(row) * a.max_chunks + blockIdx.x) * kHistStride;
-  const int final_bound = bound;
-  for (int b = tid; b < S::kBins; b += kFusedThreads) {
-    const int count = histogram[b];
-    chunk_histogram[b] = count;  // every bin: stale counts of an earlier step must not survive
-    if (count && b <= final_bound) atomicAdd(&row_histogram[b], count);
-  }
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) is_last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(chunks - 1);
-  __syncthreads();
-  if (!is_last) return;
-  __threadfence();
+  if (!publish_chunk<D>(a, row, chunks, histogram, bound, is_last)) return;
 
   finish_row<D>(a, row, n, candidates, chunks, scan_storage, row_state);
 }
@@ -476,7 +498,6 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
                                                                                                int probe) {
   using S = FusedShape<D>;
   using B = BulkShape<D>;
-  constexpr int kBinsPerThread = (S::kBins + kFusedThreads - 1) / kFusedThreads;
   extern __shared__ __align__(128) uint8_t stage_codes[];  // [2][kBulkStageBytes]
   __shared__ __align__(16) uint8_t query_code[HEADS][D / 4];
   __shared__ int histogram[S::kBins];
@@ -583,40 +604,11 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
       }
     }
     if (stage + 1 == stage_count) break;
-    __syncthreads();
-    int bin_count[kBinsPerThread], sum = 0;
-#pragma unroll
-    for (int i = 0; i < kBinsPerThread; ++i) {
-      const int b = tid * kBinsPerThread + i;
-      bin_count[i] = b < S::kBins ? histogram[b] : 0;
-      sum += bin_count[i];
-    }
-    int before = 0;
-    ChunkScan(scan_storage).ExclusiveSum(sum, before);
-#pragma unroll
-    for (int i = 0; i < kBinsPerThread; ++i) {
-      const int b = tid * kBinsPerThread + i;
-      if (b < S::kBins && before < keep && before + bin_count[i] >= keep) bound = b;
-      before += bin_count[i];
-    }
-    __syncthreads();
+    update_bound<D>(histogram, keep, scan_storage, bound);
   }
   __syncthreads();
   if (probe == 3) return;
-  int32_t* row_histogram = a.histogram + static_cast<size_t>(row) * kHistStride;
-  int32_t* chunk_histogram = a.chunk_histogram + (static_cast<size_t>(row) * a.max_chunks + blockIdx.x) * kHistStride;
-  const int final_bound = bound;
-  for (int b = tid; b < S::kBins; b += kFusedThreads) {
-    const int count = histogram[b];
-    chunk_histogram[b] = count;
-    if (count && b <= final_bound) atomicAdd(&row_histogram[b], count);
-  }
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) is_last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(chunks - 1);
-  __syncthreads();
-  if (!is_last || probe == 4) return;
-  __threadfence();
+  if (!publish_chunk<D>(a, row, chunks, histogram, bound, is_last) || probe == 4) return;
 
   finish_row<D>(a, row, n, candidates, chunks, scan_storage, row_state);
 }

@@ -53,6 +53,22 @@ inline std::vector<float> random_normal(std::mt19937_64& rng, size_t count, floa
 }
 
 // Seed for a test: fresh each run unless ADAMAS_TEST_SEED is set; printed on failure by callers.
+// Asserts that two selections of `batch` sequences hold the same dense flags and, per sparse row,
+// the same index lists (order included). `what` names the selection in the failure message.
+inline void expect_same_selection(const adamas::TokenSelection& expected, const adamas::TokenSelection& actual, int batch,
+                                  const std::string& what) {
+  ASSERT_EQ(actual.rows_per_seq, expected.rows_per_seq) << what;
+  for (int s = 0; s < batch; ++s) {
+    ASSERT_EQ(actual.dense[s], expected.dense[s]) << what << ", sequence " << s;
+    if (expected.dense[s]) continue;
+    for (int r = 0; r < expected.rows_per_seq; ++r) {
+      std::vector<int32_t> want(expected.row(s, r), expected.row(s, r) + expected.count(s, r));
+      std::vector<int32_t> got(actual.row(s, r), actual.row(s, r) + actual.count(s, r));
+      ASSERT_EQ(got, want) << what << ", sequence " << s << " row " << r;
+    }
+  }
+}
+
 inline uint64_t test_seed() {
   if (const char* fixed = std::getenv("ADAMAS_TEST_SEED")) return std::stoull(fixed);
   return std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);

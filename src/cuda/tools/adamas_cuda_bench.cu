@@ -17,23 +17,37 @@
 
 namespace {
 
-std::vector<int> parse_list(const char* text) {
-  std::vector<int> values;
-  std::string s(text);
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t comma = s.find(',', start);
-    values.push_back(std::stoi(s.substr(start, comma - start)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return values;
-}
-
 // The kernel variants DecodePlan picks up (src/cuda/kernel_variants.cuh; unset means the default).
 const char* env_or(const char* name, const char* fallback) {
   const char* value = std::getenv(name);
   return value && *value ? value : fallback;
+}
+
+// "a,b,c" -> {"a", "b", "c"} (an empty item stays: the parser then names it in its error).
+std::vector<std::string> split_commas(const std::string& list) {
+  std::vector<std::string> items;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    items.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
+
+std::vector<int> parse_list(const char* text) {
+  std::vector<int> values;
+  for (const std::string& item : split_commas(text)) {
+    size_t used = 0;
+    int value = 0;
+    try {
+      value = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size()) throw adamas::Error("'" + item + "' in '" + text + "' is not an integer");
+    values.push_back(value);
+  }
+  return values;
 }
 
 }  // namespace
@@ -63,21 +77,11 @@ int main(int argc, char** argv) {
       else if (flag == "--ragged") o.ragged = true;
       else if (flag == "--policies") {
         o.policies.clear();
-        std::string list = value();
-        for (size_t start = 0; start <= list.size();) {
-          const size_t comma = std::min(list.find(',', start), list.size());
-          o.policies.push_back(adamas::parse_policy(list.substr(start, comma - start)));
-          start = comma + 1;
-        }
+        for (const std::string& name : split_commas(value())) o.policies.push_back(adamas::parse_policy(name));
       }
-      else if (flag == "--estimators") {  // adamas rows: l1, asymmetric (one row each)
+      else if (flag == "--estimators") {  // adamas rows: l1, asymmetric, ... (one row each)
         o.estimators.clear();
-        std::string list = value();
-        for (size_t start = 0; start <= list.size();) {
-          const size_t comma = std::min(list.find(',', start), list.size());
-          o.estimators.push_back(adamas::parse_estimator(list.substr(start, comma - start)));
-          start = comma + 1;
-        }
+        for (const std::string& name : split_commas(value())) o.estimators.push_back(adamas::parse_estimator(name));
       }
       else if (flag == "--copy-bandwidth") copy = true;
       else throw adamas::Error("unknown flag " + flag);
