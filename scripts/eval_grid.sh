@@ -228,6 +228,14 @@ stage_recall() {
     --calibration-quantiles "$CAL_Q_ASYM" --csv "$d/asymmetric.csv"
   job cpu "$d/hamming" recall $COMMON $rargs --policies adamas --estimator hamming --calibrate-after $CAL_AFTER \
     --csv "$d/hamming.csv"
+  # The rest of the study's options (issue 8), as in the ablation stage.
+  local -a options=("nohad_paper:--no-hadamard --thresholds=$PAPER" "nohad_cal:--no-hadamard --calibrate-after $CAL_AFTER"
+                    "bits1:--code-bits 1 --calibrate-after $CAL_AFTER" "bits3:--code-bits 3 --calibrate-after $CAL_AFTER"
+                    "l2:--estimator l2 --calibrate-after $CAL_AFTER")
+  for o in "${options[@]}"; do
+    # shellcheck disable=SC2086
+    job cpu "$d/${o%%:*}" recall $COMMON $rargs --policies adamas ${o#*:} --csv "$d/${o%%:*}.csv"
+  done
   run_queued
 }
 

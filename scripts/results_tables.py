@@ -254,7 +254,8 @@ def section_recall():
         return
     print(f"### Attention recall, Persuasion, {paper['tokens']} tokens, {paper['scored_steps']} scored steps\n")
     cells = list(paper["cells"])
-    for extra in ("cal", "asymmetric", "hamming"):
+    extras = ("cal", "asymmetric", "hamming", "nohad_paper", "nohad_cal", "bits1", "bits3", "l2")
+    for extra in extras:
         r = load(f"{d}/{extra}.json")
         if r:
             cells += [dict(c, policy=f"adamas_{extra}") for c in r["cells"]]
@@ -262,8 +263,12 @@ def section_recall():
     layers = sorted(set(c["layer"] for c in cells))
     names = {"streaming": "StreamingLLM", "quest": "Quest", "adamas": "Adamas L1, paper thresholds",
              "adamas_cal": "Adamas L1, calibrated", "adamas_asymmetric": "Adamas asymmetric, calibrated",
-             "adamas_hamming": "Adamas Hamming (signs), calibrated", "oracle": "Oracle top-k"}
-    order = ["streaming", "quest", "adamas", "adamas_cal", "adamas_asymmetric", "adamas_hamming", "oracle"]
+             "adamas_hamming": "Adamas Hamming (signs), calibrated", "oracle": "Oracle top-k",
+             "adamas_nohad_paper": "Adamas L1, no Hadamard, paper thresholds",
+             "adamas_nohad_cal": "Adamas L1, no Hadamard, calibrated", "adamas_bits1": "Adamas L1, 1-bit, calibrated",
+             "adamas_bits3": "Adamas L1, 3-bit, calibrated", "adamas_l2": "Adamas L2, calibrated"}
+    order = ["streaming", "quest", "adamas", "adamas_nohad_paper", "adamas_cal", "adamas_nohad_cal", "adamas_bits1",
+             "adamas_bits3", "adamas_l2", "adamas_hamming", "adamas_asymmetric", "oracle"]
 
     def mean(p, b, metric, layer_ok):
         xs = [c[metric] for c in cells if c["policy"] == p and c["budget"] == b and layer_ok(c["layer"])]
