@@ -38,9 +38,10 @@ std::string strip(const std::string& text) {
 }
 
 std::string needle_for(const std::string& key) {
-  std::string needle = kPasskeyNeedle;
-  needle.replace(needle.find("{}"), 2, key);
-  return needle;
+  const std::string pattern = kPasskeyNeedle;
+  const size_t slot = pattern.find("{}");
+  ADAMAS_CHECK(slot != std::string::npos, "kPasskeyNeedle has no {} for the key");
+  return pattern.substr(0, slot) + key + pattern.substr(slot + 2);
 }
 
 // train_model.py's build(nw): words[:nw] with the needle before word round(depth * nw) (Python's
