@@ -165,6 +165,23 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
   }
 }
 
+// Minimum over the row's HEADS query codes of the exact L1 to one key code (d/32 64-bit words):
+// the query words from registers when they fit (query_words), else from shared memory (query_code).
+template <int D, int HEADS, bool kInRegisters>
+__device__ __forceinline__ int min_l1_over_heads(const uint64_t* key, const uint64_t* query_words,
+                                                 const uint8_t (*query_code)[D / 4]) {
+  int best = 3 * D;
+#pragma unroll
+  for (int h = 0; h < HEADS; ++h) {
+    const uint64_t* query = kInRegisters ? query_words + h * (D / 32) : reinterpret_cast<const uint64_t*>(query_code[h]);
+    int distance = 0;
+#pragma unroll
+    for (int w = 0; w < D / 32; ++w) distance += l1_distance_word_dev(query[w], key[w]);
+    best = min(best, distance);
+  }
+  return best;
+}
+
 // The bounded kernels' running bound after a round: the smallest bin whose inclusive count in the
 // block histogram reaches keep (counts <= the old bound are exact, and the new bound is never above
 // the old one). Called by every thread; synchronizes before and after.
@@ -412,16 +429,7 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
 #pragma unroll
     for (int j = 0; j < S::kSlots; ++j) {
       const uint64_t* key = reinterpret_cast<const uint64_t*>(codes[j]);
-      best[j] = 3 * D;
-#pragma unroll
-      for (int h = 0; h < HEADS; ++h) {
-        const uint64_t* query = kQueryInRegisters ? query_words + h * (D / 32)
-                                                  : reinterpret_cast<const uint64_t*>(query_code[h]);
-        int distance = 0;
-#pragma unroll
-        for (int w = 0; w < D / 32; ++w) distance += l1_distance_word_dev(query[w], key[w]);
-        best[j] = min(best[j], distance);
-      }
+      best[j] = min_l1_over_heads<D, HEADS, kQueryInRegisters>(key, query_words, query_code);
     }
     const bool more = round + 1 < S::kRounds && chunk_start + (round + 1) * S::kTokensPerRound < chunk_end;
     if (more) load_round(round + 1, codes);
@@ -581,16 +589,7 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
       for (int v = 0; v < S::kVectors; ++v)
         code[v] = reinterpret_cast<const uint4*>(codes + (j * kFusedThreads + tid) * B::kCodeBytes)[v];
       const uint64_t* key = reinterpret_cast<const uint64_t*>(code);
-      best[j] = 3 * D;
-#pragma unroll
-      for (int h = 0; h < HEADS; ++h) {
-        const uint64_t* query = kQueryInRegisters ? query_words + h * (D / 32)
-                                                  : reinterpret_cast<const uint64_t*>(query_code[h]);
-        int distance = 0;
-#pragma unroll
-        for (int w = 0; w < D / 32; ++w) distance += l1_distance_word_dev(query[w], key[w]);
-        best[j] = min(best[j], distance);
-      }
+      best[j] = min_l1_over_heads<D, HEADS, kQueryInRegisters>(key, query_words, query_code);
     }
     __syncthreads();  // every thread is done with this buffer: refill it with stage + 2
     if (stage + 2 < stage_count) issue_stage(stage + 2);

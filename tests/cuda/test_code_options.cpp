@@ -258,16 +258,7 @@ TEST_P(CodeOptionsSelectTest, MatchesReference) {
       plan.select(device_view, q.data);  // twice: counters and histograms reset by the step itself
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       plan.download_selection(batch, actual);
-      ASSERT_EQ(actual.rows_per_seq, expected.rows_per_seq);
-      for (int s = 0; s < batch; ++s) {
-        ASSERT_EQ(actual.dense[s], expected.dense[s]) << "sequence " << s;
-        if (expected.dense[s]) continue;
-        for (int r = 0; r < expected.rows_per_seq; ++r) {
-          std::vector<int32_t> want(expected.row(s, r), expected.row(s, r) + expected.count(s, r));
-          std::vector<int32_t> got(actual.row(s, r), actual.row(s, r) + actual.count(s, r));
-          ASSERT_EQ(got, want) << "sequence " << s << " row " << r;
-        }
-      }
+      ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
       // Distances of the generic estimate (the fused 2-bit Hadamard l1 ones: test_select_attention.cpp):
       // the minimum over the row's heads of code_distance_ref to the query's code.
       const bool fused_l1 = e.estimator == Estimator::kL1 && e.book.bits == 2 && e.book.hadamard;

@@ -97,16 +97,7 @@ void check_against_reference(const SelectCase& c) {
         ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
         plan.download_selection(batch, actual);
 
-        ASSERT_EQ(actual.rows_per_seq, expected.rows_per_seq);
-        for (int s = 0; s < batch; ++s) {
-          ASSERT_EQ(actual.dense[s], expected.dense[s]) << "sequence " << s;
-          if (expected.dense[s]) continue;
-          for (int r = 0; r < expected.rows_per_seq; ++r) {
-            std::vector<int32_t> want(expected.row(s, r), expected.row(s, r) + expected.count(s, r));
-            std::vector<int32_t> got(actual.row(s, r), actual.row(s, r) + actual.count(s, r));
-            ASSERT_EQ(got, want) << "sequence " << s << " row " << r;
-          }
-        }
+        ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
 
         if (policy == Policy::kAdamas) {
           // Distances: minimum over the row's heads of the exact L1, from the reference pieces.
