@@ -165,6 +165,12 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
   }
 }
 
+// Query words of the bounded and bulk kernels in registers: 16 registers at most (3 blocks per SM).
+// Not with 3 heads (d 64: 6 words spill 8 bytes at 80 registers, ptxas; broadcast shared reads
+// instead, as with 3 heads at d 128).
+template <int D, int HEADS>
+constexpr bool kBoundedQueryInRegisters = HEADS * (D / 32) <= 8 && HEADS != 3;
+
 // Minimum over the row's HEADS query codes of the exact L1 to one key code (d/32 64-bit words):
 // the query words from registers when they fit (query_words), else from shared memory (query_code).
 template <int D, int HEADS, bool kInRegisters>
@@ -413,9 +419,7 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
     warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
                        a.thresholds, query_code[warp]);
   __syncthreads();
-  // 16 registers at most: 3 blocks per SM. Not with 3 heads (d 64: 6 words spill 8 bytes at 80
-  // registers, ptxas; broadcast shared reads instead, as with 3 heads at d 128).
-  constexpr bool kQueryInRegisters = HEADS * (D / 32) <= 8 && HEADS != 3;
+  constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
   uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
   if constexpr (kQueryInRegisters)
 #pragma unroll
@@ -568,7 +572,7 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
     warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
                        a.thresholds, query_code[warp]);
   __syncthreads();
-  constexpr bool kQueryInRegisters = HEADS * (D / 32) <= 8 && HEADS != 3;
+  constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
   uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
   if constexpr (kQueryInRegisters)
 #pragma unroll

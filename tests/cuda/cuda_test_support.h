@@ -53,6 +53,21 @@ inline std::vector<float> random_normal(std::mt19937_64& rng, size_t count, floa
 }
 
 // Seed for a test: fresh each run unless ADAMAS_TEST_SEED is set; printed on failure by callers.
+// A DecodePlanConfig for `batch` sequences of up to `max_context` tokens with the given head
+// layout, cache dtype and selector (page size: the plan's default, as the test caches use).
+inline DecodePlanConfig plan_config_for(int batch, int q_heads, int kv_heads, int head_dim, adamas::DType dtype,
+                                                int max_context, const adamas::SelectorOptions& selector) {
+  DecodePlanConfig config;
+  config.max_batch = batch;
+  config.num_q_heads = q_heads;
+  config.num_kv_heads = kv_heads;
+  config.head_dim = head_dim;
+  config.dtype = dtype;
+  config.max_context = max_context;
+  config.selector = selector;
+  return config;
+}
+
 // Asserts that two selections of `batch` sequences hold the same dense flags and, per sparse row,
 // the same index lists (order included). `what` names the selection in the failure message.
 inline void expect_same_selection(const adamas::TokenSelection& expected, const adamas::TokenSelection& actual, int batch,

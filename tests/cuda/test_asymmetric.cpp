@@ -116,14 +116,8 @@ void check_selections(const AsymCase& c, bool calibrated) {
       options.per_query_head = per_query_head;
       TokenSelection expected, actual;
       select_tokens_ref(options, host_view, q_host.data(), c.q_heads, expected);
-      DecodePlanConfig plan_config;
-      plan_config.max_batch = batch;
-      plan_config.num_q_heads = c.q_heads;
-      plan_config.num_kv_heads = c.kv_heads;
-      plan_config.head_dim = c.head_dim;
-      plan_config.dtype = config.dtype;
-      plan_config.max_context = longest;
-      plan_config.selector = options;
+      const DecodePlanConfig plan_config =
+          plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, config.dtype, longest, options);
       DecodePlan plan(plan_config);
       plan.select(device_view, q.data);
       plan.select(device_view, q.data);  // twice: counters, cursors and histograms reset by the step itself

@@ -82,14 +82,8 @@ void check_against_reference(const SelectCase& c) {
         TokenSelection expected, actual;
         select_tokens_ref(options, host_view, f.q.data(), c.q_heads, expected);
 
-        DecodePlanConfig plan_config;
-        plan_config.max_batch = batch;
-        plan_config.num_q_heads = c.q_heads;
-        plan_config.num_kv_heads = c.kv_heads;
-        plan_config.head_dim = c.head_dim;
-        plan_config.dtype = c.dtype;
-        plan_config.max_context = f.config.max_tokens_per_seq;
-        plan_config.selector = options;
+        const DecodePlanConfig plan_config =
+            plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, c.dtype, f.config.max_tokens_per_seq, options);
         DecodePlan plan(plan_config);
         // Poison the output, so an unwritten element cannot pass.
         ASSERT_EQ(cudaMemset(out.data, 0xff, out.count * sizeof(float)), cudaSuccess);
@@ -277,14 +271,8 @@ TEST_P(LargeContextTest, AdamasAndOracleMatchReference) {
     options.token_budget = 8192;
     TokenSelection expected, actual;
     select_tokens_cpu(options, f.host->view(0), f.q.data(), c.q_heads, expected);  // same sets as the reference
-    DecodePlanConfig plan_config;
-    plan_config.max_batch = 2;
-    plan_config.num_q_heads = c.q_heads;
-    plan_config.num_kv_heads = c.kv_heads;
-    plan_config.head_dim = c.head_dim;
-    plan_config.dtype = c.dtype;
-    plan_config.max_context = GetParam();
-    plan_config.selector = options;
+    const DecodePlanConfig plan_config =
+        plan_config_for(2, c.q_heads, c.kv_heads, c.head_dim, c.dtype, GetParam(), options);
     DecodePlan plan(plan_config);
     plan.step(f.device->view(0), q.data, out.data);
     plan.download_selection(2, actual);
