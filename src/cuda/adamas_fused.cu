@@ -1,9 +1,9 @@
 // Fused Adamas selection (estimate + top-k + index lists in one launch).
 //
 // Grid (chunks of kFusedTokens candidates, rows). Phase 1, every block:
-//  - query codes of the row's heads, warp h computing head h: each lane holds d/32 consecutive
-//    coordinates, the butterfly runs in registers (spans < d/32) and across lanes with shuffles,
-//    in the exact order and rounding of hadamard.h, so the codes equal the CPU's bit for bit;
+//  - query codes of the row's heads, warp h computing head h (warp_hadamard.cuh: the butterfly in
+//    registers and shuffles, in the exact order and rounding of hadamard.h, so the codes equal the
+//    CPU's bit for bit);
 //  - the code scan: lane l scores token l of each group of 32 consecutive tokens (1 KiB of codes at
 //    d = 128), 8 16-byte loads in flight per lane, the next round's loads issued before the current
 //    round is scored; the minimum over the query group;
@@ -21,6 +21,7 @@
 #include "adamas/hadamard.h"
 #include "cuda/adamas_fused.cuh"
 #include "cuda/launch.cuh"
+#include "cuda/warp_hadamard.cuh"
 
 namespace adamas::cuda {
 
@@ -47,29 +48,7 @@ __device__ __forceinline__ void warp_query_code(const float* q, float scale, con
   using S = FusedShape<D>;
   const int lane = threadIdx.x & 31;
   float v[S::kPerLane];
-#pragma unroll
-  for (int k = 0; k < S::kPerLane; ++k) v[k] = q[lane * S::kPerLane + k];
-#pragma unroll
-  for (int span = 1; span < D; span *= 2) {
-    if (span < S::kPerLane) {
-#pragma unroll
-      for (int k = 0; k < S::kPerLane; ++k)
-        if ((k & span) == 0) {
-          const float x = v[k], y = v[k + span];
-          v[k] = __fadd_rn(x, y);
-          v[k + span] = __fsub_rn(x, y);
-        }
-    } else {
-      const int mask = span / S::kPerLane;
-      const bool upper = lane & mask;
-#pragma unroll
-      for (int k = 0; k < S::kPerLane; ++k) {
-        const float other = __shfl_xor_sync(0xffffffffu, v[k], mask);
-        // Lower lane holds x[i], upper lane x[i + span]: (x + y, x - y) as on the CPU.
-        v[k] = upper ? __fsub_rn(other, v[k]) : __fadd_rn(v[k], other);
-      }
-    }
-  }
+  warp_hadamard<D>(q, v);
   uint32_t bits = 0;
 #pragma unroll
   for (int k = 0; k < S::kPerLane; ++k) {

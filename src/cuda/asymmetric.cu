@@ -18,6 +18,7 @@
 
 #include "adamas/hadamard.h"
 #include "cuda/launch.cuh"
+#include "cuda/warp_hadamard.cuh"
 
 namespace adamas::cuda {
 
@@ -167,13 +168,6 @@ constexpr int kChunksPerThread = 2;            // 1024 chunks of a row at most (
 static_assert(kChunksPerThread * kThreads == kMaxChunkItems * kSelectThreads, "one chunk slot per row chunk");
 static_assert(2 * kMaxChunkItems * kSelectThreads <= kBins, "chunk counts reuse the histogram");
 using Scan = cub::BlockScan<int, kThreads>;
-
-// Tokens per thread per tile: 32 code words in registers for one head per row; 16 with a group
-// (the group's work per token hides the loads, and 32 words spill at 64 registers, ptxas -v).
-template <int D, int HEADS>
-constexpr int tile_tokens() {
-  return (D == 64 ? 8 : D == 128 ? 4 : 2) / (HEADS == 1 ? 1 : 2);
-}
 
 struct Shared {
   int bins[kBins];
@@ -332,13 +326,114 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
   }
 }
 
+// Pair tables of the row's heads for the fused kernel, laid out for wide shared loads: heads are
+// taken kWidth at a time (1 or 2: one 32- or 64-bit load serves the group), layout
+// [group][pair][level pair n][kWidth] floats. A group's 16 entries of a pair are 64 * kWidth
+// consecutive bytes; all lanes of a warp read the same pair at once, so a load is one wavefront.
+// Why not 4 heads per 128-bit load: the same shared bandwidth per head (two wavefronts), and the
+// 32 lane sums per token spill at 128 registers (ptxas -v). Slots past the last head hold zeros
+// and are never compared.
 template <int D, int HEADS>
-__global__ __launch_bounds__(kThreads, 2) void asymmetric_fused_kernel(SelectArgs a, float scale) {
-  extern __shared__ __align__(16) float shared[];  // rotated [HEADS][D], pair tables [HEADS][D/2][16]
+struct GroupTable {
+  static constexpr int kWidth = HEADS == 1 ? 1 : 2;
+  static constexpr int kLog2Width = kWidth == 1 ? 0 : 1;
+  static constexpr int kGroups = (HEADS + kWidth - 1) / kWidth;
+  static constexpr int kPairs = D / 2;
+  static constexpr int kPairBytes = 16 * kWidth * 4;
+  static constexpr int kGroupBytes = kPairs * kPairBytes;
+  static constexpr size_t kTableBytes = static_cast<size_t>(kGroups) * kGroupBytes;
+  static constexpr size_t kBytes = kTableBytes + static_cast<size_t>(HEADS) * D * 4;  // + rotated queries
+};
+
+template <int W>
+struct Entries;  // the kWidth floats of one table entry, loaded at once (LDS.32 / LDS.64)
+template <>
+struct Entries<1> {
+  float v[1];
+  __device__ __forceinline__ explicit Entries(const char* p) { v[0] = *reinterpret_cast<const float*>(p); }
+};
+template <>
+struct Entries<2> {
+  float v[2];
+  __device__ __forceinline__ explicit Entries(const char* p) {
+    const float2 e = *reinterpret_cast<const float2*>(p);
+    v[0] = e.x;
+    v[1] = e.y;
+  }
+};
+// The canonical per-head lane sums (code_scores.h) of one token for one group of heads: for code
+// byte b, s_b = table[2b][low nibble] + table[2b + 1][high nibble], added to lane b mod 8. The
+// entries' byte offsets (nibble * 4 * kWidth) are made for four bytes at once by one shift and mask,
+// then picked out byte by byte (PRMT), so the shared loads need no further address arithmetic.
+template <int D, int HEADS>
+__device__ __forceinline__ void score_group(const char* group_table, const uint4 (&code)[D / 64],
+                                            float (&lane)[GroupTable<D, HEADS>::kWidth][8]) {
+  using T = GroupTable<D, HEADS>;
+  constexpr int kShift = 2 + T::kLog2Width;
+  constexpr uint32_t kMask = 0x0f0f0f0fu << kShift;
+#pragma unroll
+  for (int w = 0; w < D / 16; ++w) {
+    uint32_t word = code_word(code, w);
+    // Opaque per group: otherwise the byte offsets (the same for every group) are hoisted out of
+    // the groups loop and all held across it, which spills (ptxas -v).
+    if constexpr (T::kGroups > 1) asm volatile("" : "+r"(word));
+    const uint32_t lo_offsets = (word << kShift) & kMask;
+    const uint32_t hi_offsets = (word >> (4 - kShift)) & kMask;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const int b = 4 * w + k;
+      const uint32_t lo = __byte_perm(lo_offsets, 0u, 0x4440u | k), hi = __byte_perm(hi_offsets, 0u, 0x4440u | k);
+      const Entries<T::kWidth> first(group_table + (2 * b) * T::kPairBytes + lo);
+      const Entries<T::kWidth> second(group_table + (2 * b + 1) * T::kPairBytes + hi);
+#pragma unroll
+      for (int h = 0; h < T::kWidth; ++h) lane[h][b & 7] = __fadd_rn(lane[h][b & 7], __fadd_rn(first.v[h], second.v[h]));
+    }
+  }
+}
+
+// Tables of the row's heads: warp h rotates head h's query in registers (warp_hadamard.cuh) and
+// stores q' (scaled) in `rotated`; after a barrier every thread builds table entries, one per
+// (group, pair, level pair, slot) in layout order, so consecutive threads write consecutive words.
+// Slots past the last head get zeros. Two barriers; the caller synchronizes after.
+template <int D, int HEADS>
+__device__ __forceinline__ void build_group_tables(const SelectArgs& a, const float* q_heads, float scale,
+                                                   float* rotated, char* table) {
+  using T = GroupTable<D, HEADS>;
+  constexpr int kPerLane = warp_hadamard_per_lane<D>();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  if (warp < HEADS) {
+    float v[kPerLane];
+    warp_hadamard<D>(q_heads + static_cast<size_t>(warp) * D, v);
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) rotated[warp * D + lane * kPerLane + k] = __fmul_rn(v[k], scale);
+  }
+  __syncthreads();
+  float* entries = reinterpret_cast<float*>(table);
+  constexpr int kEntries = T::kGroups * T::kPairs * 16 * T::kWidth;
+  for (int e = threadIdx.x; e < kEntries; e += kThreads) {
+    const int slot = e % T::kWidth, n = (e / T::kWidth) & 15, pair = (e / (16 * T::kWidth)) % T::kPairs;
+    const int head = (e / (T::kPairs * 16 * T::kWidth)) * T::kWidth + slot;
+    float entry = 0.0f;
+    if (head < HEADS) {
+      const float q0 = rotated[head * D + 2 * pair], q1 = rotated[head * D + 2 * pair + 1];
+      entry = __fadd_rn(__fmul_rn(q0, a.centroids[n & 3]), __fmul_rn(q1, a.centroids[n >> 2]));
+    }
+    entries[e] = entry;
+  }
+}
+
+// One block per (chunk of 4096 candidates, row); candidate j * 512 + tid of the chunk, j < 8, is
+// this thread's (lanes of a warp copy consecutive 16-byte code pieces). Page ids are read and code
+// positions computed for all eight first; each code is loaded one candidate ahead of its scoring.
+// (A cp.async ring in shared memory instead, 2 candidates ahead: slower on the H200, 100 vs 82 us
+// at 128K, MIO stalls: the copies queue with the table loads.) One block of 512 threads per SM with a group of heads
+// (up to 128 registers: the group's lane sums), two with one head (64 registers).
+template <int D, int HEADS>
+__global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused_kernel(SelectArgs a, float scale) {
+  using T = GroupTable<D, HEADS>;
+  extern __shared__ __align__(16) char table[];  // GroupTable<D, HEADS> layout, then q' [HEADS][D]
   __shared__ Shared sh;
-  constexpr int kPairs = D / 2, kVecs = D / 64, kTok = tile_tokens<D, HEADS>();
-  constexpr int kTile = kThreads * kTok, kTiles = kAsymChunk / kTile;
-  static_assert(kTiles * kTok == kKeys, "each thread holds kKeys candidates of its chunk");
+  constexpr int kVecs = D / 64;
   grid_dependency_trigger();  // lets a programmatically launched compact kernel be scheduled early
   const int tid = threadIdx.x;
   const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
@@ -351,101 +446,77 @@ __global__ __launch_bounds__(kThreads, 2) void asymmetric_fused_kernel(SelectArg
   const int chunk_end = min(candidates, chunk_begin + kAsymChunk);
   const int first_head = row_first_q_head_dev(a, r), kv_head = row_kv_head_dev(a, r);
   const int32_t* pages = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
-  float* rotated = shared;
-  const float* table = shared + HEADS * D;
 
-  auto token = [&](int tile, int j) { return chunk_begin + tile * kTile + j * kThreads + tid; };
-  auto load_tile = [&](int tile, uint4 (&code)[kTok][kVecs]) {
-    int page[kTok];
+  auto token = [&](int j) { return chunk_begin + j * kThreads + tid; };
+  // Each candidate's code position, in 16-byte units: ((page * kv heads + kv head) * page size +
+  // offset in page) * D / 64. Powers of two shift and mask; other page sizes divide (slow, rare).
+  // Candidates past the chunk's end read token 0's code (valid memory) and are not counted.
+  uint32_t position[kKeys];
+  {
+    const uint32_t page_size = a.page_size, row_base = static_cast<uint32_t>(kv_head);
+    auto place = [&](int j, uint32_t page_index, uint32_t in_page) {
+      const uint32_t page = static_cast<uint32_t>(__ldg(pages + page_index));
+      position[j] = ((page * a.num_kv_heads + row_base) * page_size + in_page) * kVecs;
+    };
+    if ((page_size & (page_size - 1)) == 0) {
+      const int shift = __ffs(page_size) - 1;
 #pragma unroll
-    for (int j = 0; j < kTok; ++j) {  // page-table reads first: they are the loads' addresses
-      const int t = token(tile, j);
-      page[j] = t < chunk_end ? __ldg(pages + t / a.page_size) : -1;
+      for (int j = 0; j < kKeys; ++j) {
+        const uint32_t t = token(j) < chunk_end ? token(j) : 0u;
+        place(j, t >> shift, t & (page_size - 1));
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < kKeys; ++j) {
+        const uint32_t t = token(j) < chunk_end ? token(j) : 0u;
+        place(j, t / page_size, t % page_size);
+      }
     }
+  }
+  const uint4* codes = reinterpret_cast<const uint4*>(a.key_codes);
+  auto load_code = [&](int j, uint4 (&code)[kVecs]) {
 #pragma unroll
-    for (int j = 0; j < kTok; ++j) {
-      const int t = token(tile, j);
-      const uint4* src = reinterpret_cast<const uint4*>(
-          a.key_codes +
-          ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + t % a.page_size) * (D / 4));
-#pragma unroll
-      for (int v = 0; v < kVecs; ++v) code[j][v] = page[j] >= 0 ? __ldg(src + v) : make_uint4(0, 0, 0, 0);
-    }
+    for (int v = 0; v < kVecs; ++v) code[v] = __ldg(codes + position[j] + v);
   };
 
-  uint4 code[kTok][kVecs];
-  load_tile(0, code);  // in flight while the tables are built
+  uint4 code[kVecs], next[kVecs];
+  load_code(0, code);
   for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
   if (tid == 0) sh.bound = kBins - 1;  // no bound when the chunk holds fewer than keep candidates
-  for (int i = tid; i < HEADS * D; i += kThreads)
-    rotated[i] = a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head) * D + i];
-  for (int span = 1; span < D; span *= 2) {
-    __syncthreads();
-    for (int p = tid; p < HEADS * kPairs; p += kThreads) {
-      const int h = p / kPairs, k = p % kPairs;
-      const int i = (k / span) * 2 * span + k % span;  // the k-th coordinate with bit `span` clear
-      float* v = rotated + h * D;
-      const float x = v[i], y = v[i + span];
-      v[i] = __fadd_rn(x, y);
-      v[i + span] = __fsub_rn(x, y);
-    }
-  }
-  __syncthreads();
-  for (int e = tid; e < HEADS * kPairs * 16; e += kThreads) {
-    const int nn = e & 15, h = (e >> 4) / kPairs, pair = (e >> 4) % kPairs;
-    const float q0 = __fmul_rn(rotated[h * D + 2 * pair], scale), q1 = __fmul_rn(rotated[h * D + 2 * pair + 1], scale);
-    shared[HEADS * D + e] = __fadd_rn(__fmul_rn(q0, a.centroids[nn & 3]), __fmul_rn(q1, a.centroids[nn >> 2]));
-  }
+  build_group_tables<D, HEADS>(a, a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head) * D, scale,
+                               reinterpret_cast<float*>(table + T::kTableBytes), table);
   __syncthreads();
 
   uint32_t* out = a.score_keys + static_cast<size_t>(row) * a.candidate_stride;
-  uint32_t keys[kKeys];
+  // The chunk's keys stay in shared memory until the bound is known (8 registers fewer: at 64,
+  // ptxas otherwise sank the next candidate's code loads to their use).
+  __shared__ uint32_t keys[kKeys][kThreads];
 #pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile) {
-    if (tile > 0) {
-      if (chunk_begin + tile * kTile >= chunk_end) {  // block-uniform
+  for (int j = 0; j < kKeys; ++j) {
+    if (j + 1 < kKeys) load_code(j + 1, next);
+    float best = -INFINITY;
+    // One or two groups unrolled (the table offsets become immediates); more in a loop, so that
+    // one group's lane sums live at a time.
+#pragma unroll(T::kGroups <= 2 ? T::kGroups : 1)
+    for (int g = 0; g < T::kGroups; ++g) {
+      float lane[T::kWidth][8] = {};
+      score_group<D, HEADS>(table + g * T::kGroupBytes, code, lane);
 #pragma unroll
-        for (int k = tile * kTok; k < kKeys; ++k) keys[k] = 0xffffffffu;
-        break;
+      for (int h = 0; h < T::kWidth; ++h) {
+        if (g * T::kWidth + h >= HEADS) break;
+        const float score = reduce_lanes_asym(lane[h]);
+        best = best < score ? score : best;  // std::max(best, score), heads in order
       }
-      load_tile(tile, code);
     }
+    const uint32_t key = score_order_key(best);
+    keys[j][tid] = key;
+    if (token(j) < chunk_end) {
+      out[token(j)] = key;
+      atomicAdd(&sh.bins[key >> 20], 1);
+    }
+    if (j + 1 < kKeys) {
 #pragma unroll
-    for (int j = 0; j < kTok; ++j) {
-      float best = -INFINITY;
-      // Heads not unrolled: unrolled, ptxas interleaves the heads' table loads and spills (64
-      // registers at 2 blocks of 512 threads); one head at a time keeps the H = 1 register count.
-#pragma unroll 1
-      for (int h = 0; h < HEADS; ++h) {
-        // Byte offsets into the head's table: pair p at p * 64 B, level pair (nibble) at 4 B each.
-        const char* head_table = reinterpret_cast<const char*>(table + h * kPairs * 16);
-        float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-#pragma unroll
-        for (int w = 0; w < D / 16; ++w) {
-          uint32_t word = code_word(code[j], w);
-          // Opaque per head: otherwise the d/2 table offsets (head-invariant) are hoisted out of
-          // the heads loop and held across it, which spills (ptxas -v).
-          if constexpr (HEADS > 1) asm volatile("" : "+r"(word));
-#pragma unroll
-          for (int k = 0; k < 4; ++k) {
-            const int b = 4 * w + k;
-            const uint32_t lo = k == 0 ? (word << 2) & 0x3cu : (word >> (8 * k - 2)) & 0x3cu;
-            const uint32_t hi = (word >> (8 * k + 2)) & 0x3cu;
-            const float s = __fadd_rn(*reinterpret_cast<const float*>(head_table + (2 * b) * 64 + lo),
-                                      *reinterpret_cast<const float*>(head_table + (2 * b + 1) * 64 + hi));
-            lane[b & 7] = __fadd_rn(lane[b & 7], s);
-          }
-        }
-        const float score = reduce_lanes_asym(lane);
-        best = best < score ? score : best;  // std::max(best, score)
-      }
-      const int t = token(tile, j);
-      const uint32_t key = score_order_key(best);
-      keys[tile * kTok + j] = key;
-      if (t < chunk_end) {
-        out[t] = key;
-        atomicAdd(&sh.bins[key >> 20], 1);
-      }
+      for (int v = 0; v < kVecs; ++v) code[v] = next[v];
     }
   }
   __syncthreads();
@@ -455,10 +526,7 @@ __global__ __launch_bounds__(kThreads, 2) void asymmetric_fused_kernel(SelectArg
   const uint32_t bound = static_cast<uint32_t>(sh.bound);
   int mine = 0;
 #pragma unroll
-  for (int k = 0; k < kKeys; ++k) {
-    const int t = token(k / kTok, k % kTok);
-    mine += t < chunk_end && (keys[k] >> 20) <= bound;
-  }
+  for (int k = 0; k < kKeys; ++k) mine += token(k) < chunk_end && (keys[k][tid] >> 20) <= bound;
   int slot = 0, total = 0;
   Scan(sh.scan).ExclusiveSum(mine, slot, total);
   int32_t* cursor = a.histogram + static_cast<size_t>(row) * kHistStride;
@@ -466,10 +534,8 @@ __global__ __launch_bounds__(kThreads, 2) void asymmetric_fused_kernel(SelectArg
   __syncthreads();
   uint2* list = a.asym_list + static_cast<size_t>(row) * a.candidate_stride + sh.list_base + slot;
 #pragma unroll
-  for (int k = 0; k < kKeys; ++k) {
-    const int t = token(k / kTok, k % kTok);
-    if (t < chunk_end && (keys[k] >> 20) <= bound) *list++ = make_uint2(keys[k], blockIdx.x);
-  }
+  for (int k = 0; k < kKeys; ++k)
+    if (token(k) < chunk_end && (keys[k][tid] >> 20) <= bound) *list++ = make_uint2(keys[k][tid], blockIdx.x);
   __threadfence();
   __syncthreads();
   if (tid == 0) sh.is_last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(chunks - 1);
@@ -479,18 +545,16 @@ __global__ __launch_bounds__(kThreads, 2) void asymmetric_fused_kernel(SelectArg
   finish_row(a, row, n, candidates, chunks, sh);
 }
 
-inline size_t fused_shared_bytes(int heads, int head_dim) { return asymmetric_shared_bytes(heads, head_dim); }
-
 template <int D, int HEADS>
 void launch_fused_typed(const SelectArgs& args, dim3 grid, cudaStream_t stream) {
-  const size_t bytes = fused_shared_bytes(HEADS, D);
-  static const bool configured = [bytes] {
+  constexpr size_t kBytes = GroupTable<D, HEADS>::kBytes;
+  static const bool configured = [] {
     ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(asymmetric_fused_kernel<D, HEADS>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kBytes)));
     return true;
   }();
   (void)configured;
-  asymmetric_fused_kernel<D, HEADS><<<grid, kThreads, bytes, stream>>>(args, hadamard_scale(D));
+  asymmetric_fused_kernel<D, HEADS><<<grid, kThreads, kBytes, stream>>>(args, hadamard_scale(D));
 }
 
 template <int D>

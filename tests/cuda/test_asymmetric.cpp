@@ -24,6 +24,7 @@ struct AsymCase {
   int head_dim, q_heads, kv_heads;
   std::vector<int> lens;
   bool repeated_keys;  // a few distinct keys per sequence: many equal scores, the tie-break decides
+  int page_size = kDefaultPageSize;  // the fused kernel shifts for powers of two, divides otherwise
 };
 
 // Sets an environment variable for a scope (DecodePlan reads the kernel variants when built).
@@ -52,6 +53,7 @@ std::string case_name(const AsymCase& c) {
   std::ostringstream out;
   out << "d" << c.head_dim << "_q" << c.q_heads << "_kv" << c.kv_heads << "_b" << c.lens.size() << "_n"
       << *std::max_element(c.lens.begin(), c.lens.end()) << (c.repeated_keys ? "_ties" : "");
+  if (c.page_size != kDefaultPageSize) out << "_page" << c.page_size;
   return out.str();
 }
 
@@ -78,6 +80,7 @@ void check_selections(const AsymCase& c, bool calibrated) {
   config.num_kv_heads = c.kv_heads;
   config.head_dim = c.head_dim;
   config.dtype = DType::kF16;
+  config.page_size = c.page_size;
   config.max_batch = static_cast<int>(c.lens.size());
   config.max_tokens_per_seq = *std::max_element(c.lens.begin(), c.lens.end());
   KvCache host(config);
@@ -116,8 +119,8 @@ void check_selections(const AsymCase& c, bool calibrated) {
       options.per_query_head = per_query_head;
       TokenSelection expected, actual;
       select_tokens_ref(options, host_view, q_host.data(), c.q_heads, expected);
-      const DecodePlanConfig plan_config =
-          plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, config.dtype, longest, options);
+      DecodePlanConfig plan_config = plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, config.dtype, longest, options);
+      plan_config.page_size = c.page_size;
       DecodePlan plan(plan_config);
       plan.select(device_view, q.data);
       plan.select(device_view, q.data);  // twice: counters, cursors and histograms reset by the step itself
@@ -168,6 +171,11 @@ std::vector<AsymCase> asym_cases() {
   cases.push_back({128, 14, 2, {8193, 1}, true});
   cases.push_back({64, 9, 3, {1, 37, 300, 5000, 9000}, false});  // group 3 (SmolLM2-135M's layout)
   cases.push_back({128, 12, 2, {37, 4097, 9000}, false});        // group 6
+  cases.push_back({128, 8, 4, {6000, 129, 4096}, false});        // group 2 (one 64-bit table load per pair)
+  cases.push_back({256, 6, 3, {4097, 33}, true});                // group 2 at d 256
+  cases.push_back({128, 4, 4, {5000, 700, 4097}, false, 24});     // page sizes that are not powers of two
+  cases.push_back({64, 8, 2, {9000, 1}, true, 7});
+  cases.push_back({128, 8, 8, {4500, 31}, false, 1});             // one token per page
   return cases;
 }
 
