@@ -510,10 +510,11 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
     }
     const uint32_t key = score_order_key(best);
     keys[j][tid] = key;
-    if (token(j) < chunk_end) {
-      out[token(j)] = key;
-      atomicAdd(&sh.bins[key >> 20], 1);
-    }
+    // Branch-free (a branch here ends ptxas's scheduling region, and the next candidate's loads
+    // were sunk to their use): candidates past the chunk's end add 0 and store nothing.
+    const bool valid = token(j) < chunk_end;
+    if (valid) out[token(j)] = key;
+    atomicAdd(&sh.bins[key >> 20], valid ? 1 : 0);
     if (j + 1 < kKeys) {
 #pragma unroll
       for (int v = 0; v < kVecs; ++v) code[v] = next[v];
