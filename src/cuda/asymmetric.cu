@@ -428,9 +428,12 @@ __device__ __forceinline__ void build_group_tables(const SelectArgs& a, const fl
 // (A cp.async ring in shared memory instead, 2 candidates ahead: slower on the H200, 100 vs 82 us
 // at 128K, MIO stalls: the copies queue with the table loads.) One block of 512 threads per SM with a group of heads
 // (up to 128 registers: the group's lane sums), two with one head (64 registers).
-template <int D, int HEADS>
+template <int D, int HEADS, int SPLIT>
 __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused_kernel(SelectArgs a, float scale) {
   using T = GroupTable<D, HEADS>;
+  constexpr int kPart = kAsymChunk / SPLIT;    // candidates per block
+  constexpr int kMine = kPart / kThreads;      // ... per thread
+  static_assert(kMine * kThreads * SPLIT == kAsymChunk && kMine <= kKeys, "a chunk splits into whole parts");
   extern __shared__ __align__(16) char table[];  // GroupTable<D, HEADS> layout, then q' [HEADS][D]
   __shared__ Shared sh;
   constexpr int kVecs = D / 64;
@@ -440,10 +443,13 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   const int n = a.seq_lens[seq];
   const int candidates = row_candidates(a, n);
   if (!begin_row(a, row, seq, r, candidates)) return;
-  const int chunks = ceil_div(candidates, kAsymChunk);
-  if (static_cast<int>(blockIdx.x) >= chunks) return;
-  const int chunk_begin = blockIdx.x * kAsymChunk;
-  const int chunk_end = min(candidates, chunk_begin + kAsymChunk);
+  // Block x scores part x % SPLIT of chunk x / SPLIT; only blocks with candidates run (and count
+  // for the row's ticket). The list entries name the chunk of 4096, as finish_row and compact want.
+  const int chunks = ceil_div(candidates, kAsymChunk), parts = ceil_div(candidates, kPart);
+  if (static_cast<int>(blockIdx.x) >= parts) return;
+  const int chunk = blockIdx.x / SPLIT;
+  const int chunk_begin = blockIdx.x * kPart;  // of this block's part
+  const int chunk_end = min(candidates, chunk_begin + kPart);
   const int first_head = row_first_q_head_dev(a, r), kv_head = row_kv_head_dev(a, r);
   const int32_t* pages = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
 
@@ -451,7 +457,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   // Each candidate's code position, in 16-byte units: ((page * kv heads + kv head) * page size +
   // offset in page) * D / 64. Powers of two shift and mask; other page sizes divide (slow, rare).
   // Candidates past the chunk's end read token 0's code (valid memory) and are not counted.
-  uint32_t position[kKeys];
+  uint32_t position[kMine];
   {
     const uint32_t page_size = a.page_size, row_base = static_cast<uint32_t>(kv_head);
     auto place = [&](int j, uint32_t page_index, uint32_t in_page) {
@@ -461,13 +467,13 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
     if ((page_size & (page_size - 1)) == 0) {
       const int shift = __ffs(page_size) - 1;
 #pragma unroll
-      for (int j = 0; j < kKeys; ++j) {
+      for (int j = 0; j < kMine; ++j) {
         const uint32_t t = token(j) < chunk_end ? token(j) : 0u;
         place(j, t >> shift, t & (page_size - 1));
       }
     } else {
 #pragma unroll
-      for (int j = 0; j < kKeys; ++j) {
+      for (int j = 0; j < kMine; ++j) {
         const uint32_t t = token(j) < chunk_end ? token(j) : 0u;
         place(j, t / page_size, t % page_size);
       }
@@ -490,14 +496,14 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   uint32_t* out = a.score_keys + static_cast<size_t>(row) * a.candidate_stride;
   // The chunk's keys stay in shared memory until the bound is known (8 registers fewer: at 64,
   // ptxas otherwise sank the next candidate's code loads to their use).
-  __shared__ uint32_t keys[kKeys][kThreads];
+  __shared__ uint32_t keys[kMine][kThreads];
 #pragma unroll
-  for (int j = 0; j < kKeys; ++j) {
-    if (j + 1 < kKeys) load_code(j + 1, next);
+  for (int j = 0; j < kMine; ++j) {
+    if (j + 1 < kMine) load_code(j + 1, next);
     float best = -INFINITY;
-    // One or two groups unrolled (the table offsets become immediates); more in a loop, so that
-    // one group's lane sums live at a time.
-#pragma unroll(T::kGroups <= 2 ? T::kGroups : 1)
+    // One or two groups unrolled at d <= 128 (the table offsets become immediates); otherwise a
+    // loop, so that one group's lane sums live at a time (unrolled at d 256 it spills: ptxas -v).
+#pragma unroll(T::kGroups <= 2 && D <= 128 ? T::kGroups : 1)
     for (int g = 0; g < T::kGroups; ++g) {
       float lane[T::kWidth][8] = {};
       score_group<D, HEADS>(table + g * T::kGroupBytes, code, lane);
@@ -515,7 +521,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
     const bool valid = token(j) < chunk_end;
     if (valid) out[token(j)] = key;
     atomicAdd(&sh.bins[key >> 20], valid ? 1 : 0);
-    if (j + 1 < kKeys) {
+    if (j + 1 < kMine) {
 #pragma unroll
       for (int v = 0; v < kVecs; ++v) code[v] = next[v];
     }
@@ -527,7 +533,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   const uint32_t bound = static_cast<uint32_t>(sh.bound);
   int mine = 0;
 #pragma unroll
-  for (int k = 0; k < kKeys; ++k) mine += token(k) < chunk_end && (keys[k][tid] >> 20) <= bound;
+  for (int k = 0; k < kMine; ++k) mine += token(k) < chunk_end && (keys[k][tid] >> 20) <= bound;
   int slot = 0, total = 0;
   Scan(sh.scan).ExclusiveSum(mine, slot, total);
   int32_t* cursor = a.histogram + static_cast<size_t>(row) * kHistStride;
@@ -535,40 +541,47 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   __syncthreads();
   uint2* list = a.asym_list + static_cast<size_t>(row) * a.candidate_stride + sh.list_base + slot;
 #pragma unroll
-  for (int k = 0; k < kKeys; ++k)
-    if (token(k) < chunk_end && (keys[k][tid] >> 20) <= bound) *list++ = make_uint2(keys[k][tid], blockIdx.x);
+  for (int k = 0; k < kMine; ++k)
+    if (token(k) < chunk_end && (keys[k][tid] >> 20) <= bound) *list++ = make_uint2(keys[k][tid], chunk);
   __threadfence();
   __syncthreads();
-  if (tid == 0) sh.is_last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(chunks - 1);
+  if (tid == 0) sh.is_last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(parts - 1);
   __syncthreads();
   if (!sh.is_last) return;
   __threadfence();
   finish_row(a, row, n, candidates, chunks, sh);
 }
 
-template <int D, int HEADS>
+template <int D, int HEADS, int SPLIT>
 void launch_fused_typed(const SelectArgs& args, dim3 grid, cudaStream_t stream) {
   constexpr size_t kBytes = GroupTable<D, HEADS>::kBytes;
   static const bool configured = [] {
-    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(asymmetric_fused_kernel<D, HEADS>,
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(asymmetric_fused_kernel<D, HEADS, SPLIT>,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kBytes)));
     return true;
   }();
   (void)configured;
-  asymmetric_fused_kernel<D, HEADS><<<grid, kThreads, kBytes, stream>>>(args, hadamard_scale(D));
+  grid.x *= SPLIT;
+  asymmetric_fused_kernel<D, HEADS, SPLIT><<<grid, kThreads, kBytes, stream>>>(args, hadamard_scale(D));
+}
+
+template <int D, int HEADS>
+void launch_fused_split(const SelectArgs& args, dim3 grid, int split, cudaStream_t stream) {
+  if (split == 2) launch_fused_typed<D, HEADS, 2>(args, grid, stream);
+  else launch_fused_typed<D, HEADS, 1>(args, grid, stream);
 }
 
 template <int D>
-void launch_fused_dim(const SelectArgs& args, dim3 grid, cudaStream_t stream) {
+void launch_fused_dim(const SelectArgs& args, dim3 grid, int split, cudaStream_t stream) {
   switch (args.heads_per_row) {
-    case 1: launch_fused_typed<D, 1>(args, grid, stream); break;
-    case 2: launch_fused_typed<D, 2>(args, grid, stream); break;
-    case 3: launch_fused_typed<D, 3>(args, grid, stream); break;
-    case 4: launch_fused_typed<D, 4>(args, grid, stream); break;
-    case 5: launch_fused_typed<D, 5>(args, grid, stream); break;
-    case 6: launch_fused_typed<D, 6>(args, grid, stream); break;
-    case 7: launch_fused_typed<D, 7>(args, grid, stream); break;
-    case 8: launch_fused_typed<D, 8>(args, grid, stream); break;
+    case 1: launch_fused_split<D, 1>(args, grid, split, stream); break;
+    case 2: launch_fused_split<D, 2>(args, grid, split, stream); break;
+    case 3: launch_fused_split<D, 3>(args, grid, split, stream); break;
+    case 4: launch_fused_split<D, 4>(args, grid, split, stream); break;
+    case 5: launch_fused_split<D, 5>(args, grid, split, stream); break;
+    case 6: launch_fused_split<D, 6>(args, grid, split, stream); break;
+    case 7: launch_fused_split<D, 7>(args, grid, split, stream); break;
+    case 8: launch_fused_split<D, 8>(args, grid, split, stream); break;
     default: break;  // checked by the caller
   }
 }
@@ -590,16 +603,18 @@ void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidat
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 
-void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream) {
+void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int split,
+                                    cudaStream_t stream) {
+  ADAMAS_CHECK(split == 1 || split == 2, "CUDA asymmetric (fused): blocks per chunk must be 1 or 2, got ", split);
   static_assert(fused::kBins > 0 && kAsymChunk == kListChunk, "compact_kernel writes the lists chunk by chunk");
   ADAMAS_CHECK(args.heads_per_row >= 1 && args.heads_per_row <= kMaxGroup, "CUDA asymmetric: ", args.heads_per_row,
                " query heads per row (1..", kMaxGroup, ")");
   ADAMAS_CHECK(args.asym_list != nullptr, "CUDA asymmetric (fused): no candidate list workspace");
   const dim3 grid(std::max(1, ceil_div(max_candidates, kAsymChunk)), batch * args.rows_per_seq);
   switch (args.head_dim) {
-    case 64: fused::launch_fused_dim<64>(args, grid, stream); break;
-    case 128: fused::launch_fused_dim<128>(args, grid, stream); break;
-    case 256: fused::launch_fused_dim<256>(args, grid, stream); break;
+    case 64: fused::launch_fused_dim<64>(args, grid, split, stream); break;
+    case 128: fused::launch_fused_dim<128>(args, grid, split, stream); break;
+    case 256: fused::launch_fused_dim<256>(args, grid, split, stream); break;
     default: throw Error(detail::concat("CUDA asymmetric: head_dim ", args.head_dim, " not supported (64, 128, 256)"));
   }
   ADAMAS_CUDA_CHECK_LAUNCH();

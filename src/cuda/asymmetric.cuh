@@ -15,6 +15,9 @@ void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidat
 // Variant new (ADAMAS_ASYM_VARIANT=new): scoring, threshold search and chunk offsets in one launch
 // (score_keys, row state, chunk_tie/offset/taken, closing index and counts); the lists are then
 // written by launch_compact_scores (select.cuh). Needs args.asym_list ([rows][candidate_stride]).
-void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream);
+// split: blocks per chunk of 4096 candidates (1 or 2; 2 doubles the blocks of small grids, e.g. GQA
+// rows at 8K-32K, at the cost of a longer candidate list for the row's last block).
+void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int split,
+                                    cudaStream_t stream);
 
 }  // namespace adamas::cuda

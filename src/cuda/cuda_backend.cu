@@ -572,7 +572,7 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
         launch_code_estimate(a, to_device_code_book(m.code_book(view), view.head_dim), m.config.selector.estimator,
                              view.batch, m.max_candidates(), to_stream(stream));
       else if (m.asymmetric() && m.variants.asym == AsymVariant::kFused)
-        launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), to_stream(stream));
+        launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), m.variants.asym_split, to_stream(stream));
       else if (m.asymmetric()) launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
       else launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, to_stream(stream));
       break;

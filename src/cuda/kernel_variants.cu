@@ -34,6 +34,7 @@ KernelVariants kernel_variants_from_env() {
                                                                               : DenseVariant::kTile16K;
   v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
   v.asym = env_choice("ADAMAS_ASYM_VARIANT", "new", {"old", "new"}) == "new" ? AsymVariant::kFused : AsymVariant::kRadix;
+  v.asym_split = env_choice("ADAMAS_ASYM_SPLIT", "1", {"1", "2"}) == "2" ? 2 : 1;
   v.fused_attend = env_choice("ADAMAS_FUSED_ATTEND", "0", {"0", "1"}) == "1";
   return v;
 }
@@ -45,7 +46,7 @@ std::string describe(const KernelVariants& v) {
   return detail::concat("estimate=", estimate,
                         " dense=", v.dense == DenseVariant::kTile32K ? "new" : "old",
                         " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kFused ? "new" : "old",
-                        " fused_attend=", v.fused_attend ? 1 : 0);
+                        " asym_split=", v.asym_split, " fused_attend=", v.fused_attend ? 1 : 0);
 }
 
 }  // namespace adamas::cuda

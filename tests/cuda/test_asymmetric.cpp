@@ -106,12 +106,14 @@ void check_selections(const AsymCase& c, bool calibrated) {
   for (int budget : {1, 2, 3, 17, 256, 4097, longest / 2 + 1, longest - 1, longest, longest + 5}) {
     if (budget < 1) continue;
     for (bool per_query_head : {false, true})
-    for (const char* variant : {"old", "new"}) {  // ADAMAS_ASYM_VARIANT: radix passes | fused (asymmetric.cu)
+    // ADAMAS_ASYM_VARIANT: radix passes | fused (asymmetric.cu); split2: fused, two blocks per chunk
+    for (const std::string variant : {"old", "new", "split2"}) {
       if (per_query_head && c.q_heads == c.kv_heads) continue;
       SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " calibrated " << calibrated
                                         << " budget " << budget << " per_query_head " << per_query_head
                                         << " variant " << variant);
-      ScopedEnv asym_variant("ADAMAS_ASYM_VARIANT", variant);
+      ScopedEnv asym_variant("ADAMAS_ASYM_VARIANT", variant == "old" ? "old" : "new");
+      ScopedEnv asym_split("ADAMAS_ASYM_SPLIT", variant == "split2" ? "2" : "1");
       SelectorOptions options;
       options.policy = Policy::kAdamas;
       options.estimator = Estimator::kAsymmetric;
@@ -127,7 +129,7 @@ void check_selections(const AsymCase& c, bool calibrated) {
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       plan.download_selection(batch, actual);
       ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "select"));
-      if (std::string(variant) == "new") {
+      if (variant != "old") {
         // The lists that DecodePlan::step writes when the compaction runs inside the attention
         // kernel (ADAMAS_FUSED_ATTEND=1) after the fused estimate.
         ScopedEnv fused_attend("ADAMAS_FUSED_ATTEND", "1");
