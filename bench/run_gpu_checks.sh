@@ -1,0 +1,45 @@
+#!/bin/bash
+# The GPU suite and compute-sanitizer over it, in one call on the GPU machine, in parallel processes
+# (the suite is bound by its CPU references: 8 shards took 281 s for 576 tests on the H200 host's 16
+# cores, one process about 20 minutes). Binaries are built on the dev machine (nvcc, sm_90a) and
+# carried with their non-system libraries in BIN_DIR.
+# usage: bench/run_gpu_checks.sh BIN_DIR OUT_DIR [SHARDS (default: CPU cores, at most 16)]
+# Writes OUT_DIR/tests_<i>.log, memcheck_<i>.log, racecheck_<i>.log and prints one line per part.
+set -u
+BIN=$(readlink -f "$1")
+OUT=$2
+SHARDS=${3:-$(( $(nproc) < 16 ? $(nproc) : 16 ))}
+mkdir -p "$OUT"
+export LD_LIBRARY_PATH=$BIN:${LD_LIBRARY_PATH:-}
+T=$BIN/adamas_cuda_tests
+start=$(date +%s)
+since() { echo "$(( $(date +%s) - start )) s"; }
+
+# shards NAME FILTER TIMEOUT [TOOL...]: SHARDS processes of the test binary (under TOOL if given).
+shards() {
+  local name=$1 filter=$2 limit=$3; shift 3
+  for ((i = 0; i < SHARDS; ++i)); do
+    GTEST_TOTAL_SHARDS=$SHARDS GTEST_SHARD_INDEX=$i timeout "$limit" stdbuf -oL "$@" "$T" --gtest_brief=1 \
+      --gtest_filter="$filter" > "$OUT/${name}_$i.log" 2>&1 &
+  done
+  wait
+  local passed failed errors
+  passed=$(grep -h "^\[  PASSED  \]" "$OUT/${name}"_*.log | awk '{s += $4} END {print s + 0}')
+  failed=$(grep -h "^\[  FAILED  \]" "$OUT/${name}"_*.log | grep -c "\." || true)
+  errors=$(grep -h "ERROR SUMMARY" "$OUT/${name}"_*.log | awk '{s += $4} END {print s + 0}')
+  echo "$name: $passed passed, $failed failed, sanitizer errors $errors, unfinished shards $(grep -L "tests ran\|PASSED\|FAILED" "$OUT/${name}"_*.log | wc -l) ($(since))"
+}
+
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$OUT/gpu.txt" 2>&1
+shards tests '*' 420
+# Every kernel family at one or two shapes each: fused and bounded L1, bulk, asymmetric (fused, split,
+# radix), generic codes (every estimator), append with every book, fused attend, dense and sparse
+# attention, prefill, graphs.
+MEM='Shapes/SelectAttentionTest.*f16_d128_q8_kv2*:Shapes/NewKernelVariantsTest.*bf16_d64_q4*:Shapes/BulkEstimateTest.*f16_d128_q8*'
+MEM+=':Shapes/AsymmetricSelectTest.*d128_q8_kv2*:Shapes/AsymmetricSelectTest.*page24*:Shapes/CodeOptionsSelectTest.*d128_q8_kv2*_l2_2bit_cal'
+MEM+=':Shapes/CodeOptionsSelectTest.*d64_q4_kv4*hamming_3bit_nohad_cal:Shapes/CodeOptionsSelectTest.*d64_q4_kv4*l1_1bit_cal:Shapes/CodeOptionsAppendTest.*f16_d128_h2_p16_3bit*:Shapes/FusedAttendTest.*f16_d128_q8*'
+MEM+=':Shapes/AppendTest.*:Shapes/PrefillKernelTest.*:DecodePlanTest.*:Policies/CudaGraphDecodeTest.*'
+shards memcheck "$MEM" 540 compute-sanitizer --tool memcheck --error-exitcode 1
+RACE='Shapes/SelectAttentionTest.*f16_d128_q8_kv2*:Shapes/AsymmetricSelectTest.FixedBookMatchesReference/d128_q8_kv2*'
+RACE+=':Shapes/FusedAttendTest.*f16_d128_q8*:Shapes/CodeOptionsSelectTest.*d64_q4_kv4_b4_n4500_l2_2bit_cal'
+shards racecheck "$RACE" 540 compute-sanitizer --tool racecheck --error-exitcode 1
