@@ -3,12 +3,17 @@
 # (the suite is bound by its CPU references: 8 shards took 281 s for 576 tests on the H200 host's 16
 # cores, one process about 20 minutes). Binaries are built on the dev machine (nvcc, sm_90a) and
 # carried with their non-system libraries in BIN_DIR.
-# usage: bench/run_gpu_checks.sh BIN_DIR OUT_DIR [SHARDS (default: CPU cores, at most 16)]
+# usage: [PARTS="tests memcheck racecheck"] [LIMIT=seconds per part] bench/run_gpu_checks.sh BIN_DIR OUT_DIR [SHARDS]
+#   SHARDS: parallel processes (default: CPU cores, at most 16). A device call lasts 10 minutes at most:
+#   give each part its own call, or the parts together a LIMIT that fits.
 # Writes OUT_DIR/tests_<i>.log, memcheck_<i>.log, racecheck_<i>.log and prints one line per part.
 set -u
 BIN=$(readlink -f "$1")
 OUT=$2
 SHARDS=${3:-$(( $(nproc) < 16 ? $(nproc) : 16 ))}
+PARTS=${PARTS:-tests memcheck racecheck}
+LIMIT=${LIMIT:-540}
+wants() { [[ " $PARTS " == *" $1 "* ]]; }
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$BIN:${LD_LIBRARY_PATH:-}
 T=$BIN/adamas_cuda_tests
@@ -31,7 +36,7 @@ shards() {
 }
 
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$OUT/gpu.txt" 2>&1
-shards tests '*' 420
+wants tests && shards tests '*' "$LIMIT"
 # Every kernel family at one or two shapes each: fused and bounded L1, bulk, asymmetric (fused, split,
 # radix), generic codes (every estimator), append with every book, fused attend, dense and sparse
 # attention, prefill, graphs.
@@ -39,7 +44,7 @@ MEM='Shapes/SelectAttentionTest.*f16_d128_q8_kv2*:Shapes/NewKernelVariantsTest.*
 MEM+=':Shapes/AsymmetricSelectTest.*d128_q8_kv2*:Shapes/AsymmetricSelectTest.*page24*:Shapes/CodeOptionsSelectTest.*d128_q8_kv2*_l2_2bit_cal'
 MEM+=':Shapes/CodeOptionsSelectTest.*d64_q4_kv4*hamming_3bit_nohad_cal:Shapes/CodeOptionsSelectTest.*d64_q4_kv4*l1_1bit_cal:Shapes/CodeOptionsAppendTest.*f16_d128_h2_p16_3bit*:Shapes/FusedAttendTest.*f16_d128_q8*'
 MEM+=':Shapes/AppendTest.*:Shapes/PrefillKernelTest.*:DecodePlanTest.*:Policies/CudaGraphDecodeTest.*'
-shards memcheck "$MEM" 540 compute-sanitizer --tool memcheck --error-exitcode 1
+wants memcheck && shards memcheck "$MEM" "$LIMIT" compute-sanitizer --tool memcheck --error-exitcode 1
 RACE='Shapes/SelectAttentionTest.*f16_d128_q8_kv2*:Shapes/AsymmetricSelectTest.FixedBookMatchesReference/d128_q8_kv2*'
 RACE+=':Shapes/FusedAttendTest.*f16_d128_q8*:Shapes/CodeOptionsSelectTest.*d64_q4_kv4_b4_n4500_l2_2bit_cal'
-shards racecheck "$RACE" 540 compute-sanitizer --tool racecheck --error-exitcode 1
+wants racecheck && shards racecheck "$RACE" "$LIMIT" compute-sanitizer --tool racecheck --error-exitcode 1
