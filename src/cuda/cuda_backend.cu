@@ -368,15 +368,7 @@ struct DecodePlan::Impl {
     const bool sparse = use_selection && config.selector.policy != Policy::kFull;
     const bool per_head = sparse && config.selector.per_query_head;
     AttentionArgs a{};
-    a.keys = view.keys;
-    a.values = view.values;
-    a.page_table = view.page_table;
-    a.seq_lens = view.seq_lens;
-    a.max_pages_per_seq = view.max_pages_per_seq;
-    a.num_kv_heads = view.num_kv_heads;
-    a.head_dim = view.head_dim;
-    a.page_size = view.page_size;
-    a.dtype = view.dtype;
+    set_cache_view(a, view);
     a.q = q;
     a.out = out;
     a.num_q_heads = config.num_q_heads;
@@ -398,17 +390,7 @@ struct DecodePlan::Impl {
 
   SelectArgs select_args(const PagedKvView& view, const float* q) const {
     SelectArgs a{};
-    a.keys = view.keys;
-    a.key_codes = view.key_codes;
-    a.page_min = view.page_min;
-    a.page_max = view.page_max;
-    a.page_table = view.page_table;
-    a.seq_lens = view.seq_lens;
-    a.max_pages_per_seq = view.max_pages_per_seq;
-    a.num_kv_heads = view.num_kv_heads;
-    a.head_dim = view.head_dim;
-    a.page_size = view.page_size;
-    a.dtype = view.dtype;
+    set_cache_view(a, view);
     a.q = q;
     a.num_q_heads = config.num_q_heads;
     a.group_size = shape.group_size;

@@ -431,14 +431,7 @@ struct CudaDecoder::Impl {
       cache->append(layer, pre.k.data(), pre.v.data(), pre.positions.data(), seq, 1, rows, stream);
       const PagedKvView view = cache->view(layer);
       PrefillAttentionArgs a{};
-      a.keys = view.keys;
-      a.values = view.values;
-      a.page_table = view.page_table;
-      a.max_pages_per_seq = view.max_pages_per_seq;
-      a.num_kv_heads = kv_heads;
-      a.head_dim = head_dim;
-      a.page_size = view.page_size;
-      a.dtype = view.dtype;
+      set_cache_view(a, view);
       a.seq = seq;
       a.first = start;
       a.count = rows;

@@ -4,19 +4,14 @@
 #include <cuda_runtime.h>
 
 #include "adamas/dtype.h"
+#include "cuda/cache_view_args.cuh"
 #include "cuda/kernel_variants.cuh"
 
 namespace adamas::cuda {
 
 constexpr int kAttentionThreads = 256;
 
-struct AttentionArgs {
-  const void* keys;
-  const void* values;
-  const int32_t* page_table;
-  const int32_t* seq_lens;
-  int max_pages_per_seq, num_kv_heads, head_dim, page_size;
-  DType dtype;
+struct AttentionArgs : CacheViewArgs {  // the cache view (device), then:
   const float* q;            // fp32 [batch][num_q_heads][head_dim]
   float* out;                // fp32 [batch][num_q_heads][head_dim]
   int num_q_heads, group_size;

@@ -9,16 +9,11 @@
 #include <cstdint>
 
 #include "adamas/dtype.h"
+#include "cuda/cache_view_args.cuh"
 
 namespace adamas::cuda {
 
-struct PrefillAttentionArgs {
-  const void* keys;    // cache keys of the layer (dtype), docs/kv_cache_layout.md
-  const void* values;
-  const int32_t* page_table;  // [batch][max_pages_per_seq]
-  int max_pages_per_seq;
-  int num_kv_heads, head_dim, page_size;
-  DType dtype;
+struct PrefillAttentionArgs : CacheViewArgs {  // the layer's cache view (device), then:
   int seq;             // sequence (row of the page table)
   int first, count;    // positions of the query tokens
   const float* q;      // fp32 [count][num_q_heads][head_dim], after RoPE

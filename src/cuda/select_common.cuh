@@ -7,6 +7,7 @@
 
 #include "adamas/key_codes.h"
 #include "adamas/selector.h"
+#include "cuda/cache_view_args.cuh"
 #include "cuda/cuda_common.cuh"
 
 namespace adamas::cuda {
@@ -17,16 +18,7 @@ constexpr int kListChunk = 4096;      // candidates per block of the threshold/c
 constexpr int kMaxChunkItems = 4;     // chunk counts per thread in the offset scan: 1024 chunks = 4M candidates
 constexpr int kHistStride = 3 * 256 + 1;  // distance bins per row: L1 in [0, 3 * head_dim]
 
-struct SelectArgs {
-  // cache view (device)
-  const void* keys;
-  const uint8_t* key_codes;
-  const float* page_min;
-  const float* page_max;
-  const int32_t* page_table;
-  const int32_t* seq_lens;
-  int max_pages_per_seq, num_kv_heads, head_dim, page_size;
-  DType dtype;
+struct SelectArgs : CacheViewArgs {  // the cache view (device), then:
   // queries (device fp32 [batch][num_q_heads][head_dim])
   const float* q;
   int num_q_heads, group_size, rows_per_seq, heads_per_row;

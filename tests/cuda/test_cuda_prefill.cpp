@@ -64,14 +64,7 @@ TEST_P(PrefillKernelTest, MatchesReference) {
   out_device.allocate(q.size());
   const PagedKvView view = device.view(0);
   PrefillAttentionArgs a{};
-  a.keys = view.keys;
-  a.values = view.values;
-  a.page_table = view.page_table;
-  a.max_pages_per_seq = view.max_pages_per_seq;
-  a.num_kv_heads = c.kv_heads;
-  a.head_dim = c.head_dim;
-  a.page_size = view.page_size;
-  a.dtype = c.dtype;
+  set_cache_view(a, view);
   a.seq = 1;
   a.first = c.first;
   a.count = c.count;

@@ -1,0 +1,48 @@
+// The device cache view every kernel argument struct starts with (SelectArgs, AttentionArgs,
+// PrefillAttentionArgs derive from it), filled in one place from a PagedKvView. Layouts:
+// docs/kv_cache_layout.md.
+#pragma once
+
+#include <cstdint>
+
+#include "adamas/dtype.h"
+#include "adamas/kv_cache.h"
+
+namespace adamas::cuda {
+
+struct CacheViewArgs {
+  const void* keys;            // [num_pages][num_kv_heads][page_size][head_dim] of dtype
+  const void* values;          // same layout
+  const uint8_t* key_codes;    // [num_pages][num_kv_heads][page_size][code bytes]
+  const float* page_min;       // Quest's per-page key bounds
+  const float* page_max;
+  const int32_t* page_table;   // [batch][max_pages_per_seq]
+  const int32_t* seq_lens;     // [batch]
+  int max_pages_per_seq, num_kv_heads, head_dim, page_size;
+  DType dtype;
+};
+
+inline CacheViewArgs cache_view_args(const PagedKvView& view) {
+  CacheViewArgs a{};
+  a.keys = view.keys;
+  a.values = view.values;
+  a.key_codes = view.key_codes;
+  a.page_min = view.page_min;
+  a.page_max = view.page_max;
+  a.page_table = view.page_table;
+  a.seq_lens = view.seq_lens;
+  a.max_pages_per_seq = view.max_pages_per_seq;
+  a.num_kv_heads = view.num_kv_heads;
+  a.head_dim = view.head_dim;
+  a.page_size = view.page_size;
+  a.dtype = view.dtype;
+  return a;
+}
+
+// Sets the view part of any argument struct derived from CacheViewArgs.
+template <typename Args>
+void set_cache_view(Args& args, const PagedKvView& view) {
+  static_cast<CacheViewArgs&>(args) = cache_view_args(view);
+}
+
+}  // namespace adamas::cuda
