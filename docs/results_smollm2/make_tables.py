@@ -249,9 +249,70 @@ def recall_tables():
     print()
 
 
+# The option study of issue 8 (section 5, "4K, every option"; section 6, "Every option"): tables and
+# two plots, passkey_options_4096.svg and recall_options_mass.svg (line_plot of scripts/results_tables.py).
+OPTIONS = [("oracle", "exact top-k oracle"), ("asym", "asymmetric, calibrated"), ("paper", "L1, paper thresholds"),
+           ("cal", "L1, calibrated"), ("nohad_paper", "L1, no Hadamard, paper t"), ("nohad_cal", "L1, no Hadamard, calibrated"),
+           ("bits1", "L1, 1 bit"), ("bits3", "L1, 3 bits"), ("l2", "L2"), ("hamming", "Hamming on signs")]
+
+
+def options_study():
+    import sys
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+    from results_tables import line_plot
+    d = os.path.join(HERE, "passkey_ablation")
+    if not os.path.isdir(d):
+        return
+    curves, full = {}, None
+    for key, _ in OPTIONS:
+        name = {"oracle": "paper_100", "asym": "asym_100", "paper": "paper_100", "cal": "cal_100"}.get(key, key)
+        path = os.path.join(d, "len4096_%s.csv" % name)
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                if r["policy"] == "full":
+                    full = float(r["accuracy"])
+                elif r["policy"] == ("oracle" if key == "oracle" else "adamas"):
+                    curves.setdefault(key, {})[int(r["budget"])] = float(r["accuracy"])
+    budgets = sorted({b for c in curves.values() for b in c})
+    print("### Passkey at 4K, every option (100 prompts per cell)\n")
+    print("| selector | " + " | ".join(str(b) for b in budgets) + " |")
+    print("|---|" + "---|" * len(budgets))
+    for key, label in OPTIONS:
+        if key in curves:
+            print("| %s | %s |" % (label, " | ".join("%.0f%%" % (100 * curves[key][b]) for b in budgets)))
+    print()
+    series = [(label, budgets, [100 * curves[key][b] for b in budgets], key in ("nohad_paper", "nohad_cal", "bits1", "bits3"))
+              for key, label in OPTIONS if key in curves]
+    line_plot(os.path.join(HERE, "passkey_options_4096.svg"), "SmolLM2-135M, passkey at 4,096 tokens: every option",
+              "token budget", "passkeys retrieved (%)", series, log2x=True,
+              hlines=[("full attention", 100 * full)] if full is not None else (), ylim=(0, 100))
+    r = os.path.join(HERE, "recall")
+    sources = [("oracle", "paper.json", "oracle"), ("asym", "calasym.json", "adamas"), ("paper", "paper.json", "adamas"),
+               ("cal", "calibrated.json", "adamas")] + [(k, k + ".json", "adamas") for k, _ in OPTIONS[4:]]
+    mass = {}
+    for key, f, policy in sources:
+        data = load(os.path.join(r, f))
+        if not data:
+            continue
+        for b in sorted({c["budget"] for c in data["cells"]}):
+            cells = [c["mass"] for c in data["cells"] if c["budget"] == b and c["layer"] >= 2 and c["policy"] == policy]
+            if cells:
+                mass.setdefault(key, {})[b] = sum(cells) / len(cells)
+    labels = dict(OPTIONS)
+    series = [(labels[k], sorted(v), [v[b] for b in sorted(v)], k in ("nohad_paper", "nohad_cal", "bits1", "bits3"))
+              for k, v in mass.items()]
+    if series:
+        line_plot(os.path.join(HERE, "recall_options_mass.svg"),
+                  "SmolLM2-135M, Northanger Abbey: attention mass covered, layers 2-29, every option",
+                  "token budget", "attention mass", series, log2x=True, ylim=(0, 1))
+
+
 if __name__ == "__main__":
     if os.path.isdir(os.path.join(HERE, "calib")):
         calib_table()
     ppl_tables()
     passkey_table()
     recall_tables()
+    options_study()
