@@ -143,14 +143,14 @@ void launch_typed(const SelectArgs& args, dim3 grid, cudaStream_t stream) {
 
 // ---------------------------------------------------------------------------------------------
 // Variant "new" (ADAMAS_ASYM_VARIANT=new): scoring and threshold search fused in one launch, as the
-// L1 path does; compact_kernel (select.cu) then writes the lists. Grid (chunks of 4096, rows),
-// 512 threads (2 blocks per SM: 32 warps), 8 candidates per thread in 4096 / (512 * kTok) tiles.
-//  - Scores as above (same pair tables, same canonical order), HEADS a template parameter; the
-//    first tile's code loads are issued before the tables are built. The key of every candidate
-//    goes to score_keys (compact_kernel compares them with the threshold).
+// L1 path does; compact_kernel (select.cu) then writes the lists. Grid (chunks of 4096 x SPLIT,
+// rows), 512 threads, 8 / SPLIT candidates per thread (asymmetric_fused_kernel below).
+//  - Scores in the same canonical order as above, from pair tables laid out for two heads per
+//    load (GroupTable), HEADS a template parameter. The key of every candidate goes to score_keys
+//    (compact_kernel compares them with the threshold).
 //  - A block histogram of the key's top 12 bits (shared, 4096 bins); its keep-th smallest bin b_c
-//    (4095 when the chunk holds fewer than keep candidates). The row's keep-th smallest key lies in
-//    a bin <= b_c for every chunk c, so the entries {key, chunk} of the chunk's keys in bins <= b_c
+//    (4095 when the block's part holds fewer than keep candidates). The row's keep-th smallest key
+//    lies in a bin <= b_c for every part c, so the entries {key, chunk} of the part's keys in bins <= b_c
 //    (about keep + a bin's worth) are all the last block needs: they are appended to the row's
 //    list (a.asym_list, cursor in a.histogram[row * kHistStride], zero between launches).
 //  - The row's last block (ticket): three digit passes over the list (bits 31..20, 19..8, 7..0,
