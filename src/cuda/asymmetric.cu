@@ -386,7 +386,8 @@ __device__ __forceinline__ void score_group(const char* group_table, const uint4
       const Entries<T::kWidth> first(group_table + (2 * b) * T::kPairBytes + lo);
       const Entries<T::kWidth> second(group_table + (2 * b + 1) * T::kPairBytes + hi);
 #pragma unroll
-      for (int h = 0; h < T::kWidth; ++h) lane[h][b & 7] = __fadd_rn(lane[h][b & 7], __fadd_rn(first.v[h], second.v[h]));
+      for (int h = 0; h < T::kWidth; ++h)
+        lane[h][b & 7] = __fadd_rn(lane[h][b & 7], __fadd_rn(first.v[h], second.v[h]));
     }
   }
 }
@@ -394,7 +395,7 @@ __device__ __forceinline__ void score_group(const char* group_table, const uint4
 // Tables of the row's heads: warp h rotates head h's query in registers (warp_hadamard.cuh) and
 // stores q' (scaled) in `rotated`; after a barrier every thread builds table entries, one per
 // (group, pair, level pair, slot) in layout order, so consecutive threads write consecutive words.
-// Slots past the last head get zeros. Two barriers; the caller synchronizes after.
+// Slots past the last head get zeros. One barrier inside; the caller synchronizes after.
 template <int D, int HEADS>
 __device__ __forceinline__ void build_group_tables(const SelectArgs& a, const float* q_heads, float scale,
                                                    float* rotated, char* table) {
@@ -422,12 +423,13 @@ __device__ __forceinline__ void build_group_tables(const SelectArgs& a, const fl
   }
 }
 
-// One block per (chunk of 4096 candidates, row); candidate j * 512 + tid of the chunk, j < 8, is
-// this thread's (lanes of a warp copy consecutive 16-byte code pieces). Page ids are read and code
-// positions computed for all eight first; each code is loaded one candidate ahead of its scoring.
-// (A cp.async ring in shared memory instead, 2 candidates ahead: slower on the H200, 100 vs 82 us
-// at 128K, MIO stalls: the copies queue with the table loads.) One block of 512 threads per SM with a group of heads
-// (up to 128 registers: the group's lane sums), two with one head (64 registers).
+// One block per (part of 4096 / SPLIT candidates, row); candidate j * 512 + tid of the part,
+// j < 8 / SPLIT, is this thread's (lanes of a warp read consecutive 16-byte code pieces). Page ids
+// are read and code positions computed for all of them first; each code is loaded one candidate
+// ahead of its scoring. (A cp.async ring in shared memory instead, 2 candidates ahead: slower on
+// the H200, 100 vs 82 us at 128K, MIO stalls: the copies queue with the table loads.) One block of
+// 512 threads per SM with a group of heads (up to 128 registers: the group's lane sums), two with
+// one head (64 registers).
 template <int D, int HEADS, int SPLIT>
 __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused_kernel(SelectArgs a, float scale) {
   using T = GroupTable<D, HEADS>;
@@ -456,7 +458,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   auto token = [&](int j) { return chunk_begin + j * kThreads + tid; };
   // Each candidate's code position, in 16-byte units: ((page * kv heads + kv head) * page size +
   // offset in page) * D / 64. Powers of two shift and mask; other page sizes divide (slow, rare).
-  // Candidates past the chunk's end read token 0's code (valid memory) and are not counted.
+  // Candidates past the part's end read token 0's code (valid memory) and are not counted.
   uint32_t position[kMine];
   {
     const uint32_t page_size = a.page_size, row_base = static_cast<uint32_t>(kv_head);
@@ -488,13 +490,13 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   uint4 code[kVecs], next[kVecs];
   load_code(0, code);
   for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
-  if (tid == 0) sh.bound = kBins - 1;  // no bound when the chunk holds fewer than keep candidates
+  if (tid == 0) sh.bound = kBins - 1;  // no bound when the part holds fewer than keep candidates
   build_group_tables<D, HEADS>(a, a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head) * D, scale,
                                reinterpret_cast<float*>(table + T::kTableBytes), table);
   __syncthreads();
 
   uint32_t* out = a.score_keys + static_cast<size_t>(row) * a.candidate_stride;
-  // The chunk's keys stay in shared memory until the bound is known (8 registers fewer: at 64,
+  // The part's keys stay in shared memory until the bound is known (8 registers fewer: at 64,
   // ptxas otherwise sank the next candidate's code loads to their use).
   __shared__ uint32_t keys[kMine][kThreads];
 #pragma unroll
@@ -517,7 +519,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
     const uint32_t key = score_order_key(best);
     keys[j][tid] = key;
     // Branch-free (a branch here ends ptxas's scheduling region, and the next candidate's loads
-    // were sunk to their use): candidates past the chunk's end add 0 and store nothing.
+    // were sunk to their use): candidates past the part's end add 0 and store nothing.
     const bool valid = token(j) < chunk_end;
     if (valid) out[token(j)] = key;
     atomicAdd(&sh.bins[key >> 20], valid ? 1 : 0);
@@ -527,7 +529,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
     }
   }
   __syncthreads();
-  // The chunk's bound b_c: its keep-th smallest 12-bit digit.
+  // The part's bound b_c: its keep-th smallest 12-bit digit.
   const int keep = row_keep(a);
   find_bin(sh, keep, [&](int b, int) { sh.bound = b; });
   const uint32_t bound = static_cast<uint32_t>(sh.bound);
