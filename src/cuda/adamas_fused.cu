@@ -66,6 +66,27 @@ __device__ __forceinline__ void warp_query_code(const float* q, float scale, con
   }
 }
 
+// Warp h < heads (the caller's `warp`) codes query head first_head + h of sequence seq into
+// query_code[h]; the caller synchronizes before reading them.
+template <int D>
+__device__ __forceinline__ void code_row_queries(const SelectArgs& a, int seq, int first_head, int heads, int warp,
+                                                 float hadamard_scale, uint8_t (*query_code)[D / 4]) {
+  if (warp < heads)
+    warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
+                       a.thresholds, query_code[warp]);
+}
+
+// The row's query codes as 64-bit words in registers (when kInRegisters; else nothing is copied and
+// the scan reads query_code in shared memory).
+template <int D, int HEADS, bool kInRegisters>
+__device__ __forceinline__ void query_words_to_registers(const uint8_t (*query_code)[D / 4],
+                                                         uint64_t (&query_words)[kInRegisters ? HEADS * (D / 32) : 1]) {
+  if constexpr (kInRegisters)
+#pragma unroll
+    for (int i = 0; i < HEADS * (D / 32); ++i)
+      query_words[i] = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
+}
+
 // Phase 2, by the row's last block once every chunk's histogram is stored: the threshold T (the
 // smallest distance whose inclusive count reaches keep) from the row histogram, each chunk's count
 // below and at T from its own histogram, then the chunk offsets (select_common.cuh), the closing
@@ -268,17 +289,13 @@ __global__ __launch_bounds__(kFusedThreads, 2) void adamas_fused_kernel(SelectAr
   uint4 codes[S::kSlots][S::kVectors];
   load_round(0, codes);
   for (int i = tid; i < kWarps * S::kBins; i += kFusedThreads) histogram[i] = 0;
-  if (warp < heads)
-    warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
-                       a.thresholds, query_code[warp]);
+  code_row_queries<D>(a, seq, first_head, heads, warp, hadamard_scale, query_code);
   __syncthreads();
   int* warp_histogram = histogram + warp * S::kBins;  // per warp: no contention between warps
   // Query words in registers when they fit (MHA, small groups), else broadcast shared reads.
   constexpr bool kQueryInRegisters = HEADS * (D / 32) <= 16;
   uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
-  if constexpr (kQueryInRegisters)
-#pragma unroll
-    for (int i = 0; i < HEADS * (D / 32); ++i) query_words[i] = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
+  query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
   uint16_t* distance_row = a.distances + static_cast<size_t>(row) * a.candidate_stride;
   for (int round = 0; round < S::kRounds; ++round) {
     if (chunk_start + round * S::kTokensPerRound >= candidates) break;
@@ -394,15 +411,11 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
   load_round(0, codes);  // in flight while the query codes are built
   for (int b = tid; b < S::kBins; b += kFusedThreads) histogram[b] = 0;
   if (tid == 0) bound = S::kBins;  // no bound until the block has scored keep candidates
-  if (warp < HEADS)
-    warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
-                       a.thresholds, query_code[warp]);
+  code_row_queries<D>(a, seq, first_head, HEADS, warp, hadamard_scale, query_code);
   __syncthreads();
   constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
   uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
-  if constexpr (kQueryInRegisters)
-#pragma unroll
-    for (int i = 0; i < HEADS * (D / 32); ++i) query_words[i] = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
+  query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
   uint16_t* distance_row = a.distances + static_cast<size_t>(row) * a.candidate_stride;
   const int chunk_end = min(candidates, chunk_start + kFusedTokens);
 
@@ -547,15 +560,11 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
   };
   issue_stage(0);
   if (stage_count > 1) issue_stage(1);
-  if (warp < HEADS)
-    warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
-                       a.thresholds, query_code[warp]);
+  code_row_queries<D>(a, seq, first_head, HEADS, warp, hadamard_scale, query_code);
   __syncthreads();
   constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
   uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
-  if constexpr (kQueryInRegisters)
-#pragma unroll
-    for (int i = 0; i < HEADS * (D / 32); ++i) query_words[i] = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
+  query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
   uint16_t* distance_row = a.distances + static_cast<size_t>(row) * a.candidate_stride;
 
   for (int stage = 0; stage < stage_count; ++stage) {
