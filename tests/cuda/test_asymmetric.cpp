@@ -6,7 +6,6 @@
 // CUDA runtime with --estimator asymmetric --calibrate-after against the CPU runtime's logits.
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 
 #include "adamas/cuda_decoder.h"
 #include "adamas/error.h"
@@ -14,7 +13,7 @@
 #include "adamas/model/llama_model.h"
 #include "adamas/selector.h"
 #include "cuda_test_support.h"
-#include "eval/tiny_llama.h"
+#include "tiny_model_dir.h"
 #include "test_util.h"
 
 namespace adamas::cuda::test {
@@ -273,21 +272,9 @@ TEST(CudaRuntimeAsymmetricTest, CalibratedMatchesCpuRuntime) {
   const uint32_t seed = std::random_device{}() % 100000;
   for (Estimator estimator : {Estimator::kAsymmetric, Estimator::kL1}) {
     SCOPED_TRACE("seed=" + std::to_string(seed) + " estimator=" + estimator_name(estimator));
-    adamas::test::TinyLlamaSpec spec;
-    spec.hidden_size = 128;
-    spec.intermediate_size = 192;
-    spec.num_heads = 8;
-    spec.num_kv_heads = 2;
-    spec.head_dim = 64;
-    spec.vocab_size = 96;
-    spec.seed = seed;
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("adamas_cuda_asym_" + std::to_string(seed));
-    std::filesystem::create_directories(dir);
-    adamas::test::write_tiny_llama(dir, spec);
-    Checkpoint checkpoint;
-    checkpoint.config = parse_hf_config(spec.config_json().dump(), "config.json");
-    checkpoint.weights = open_safetensors_dir(dir.string());
-    const LlamaModel model = LlamaModel::load(checkpoint.config, *checkpoint.weights);
+    const adamas::test::TinyModelDir m(seed, 8, 2, "asym");
+    const adamas::test::TinyLlamaSpec& spec = m.spec;
+    const LlamaModel model = m.load_model();
 
     RuntimeOptions options;
     options.selector.policy = Policy::kAdamas;
@@ -301,29 +288,18 @@ TEST(CudaRuntimeAsymmetricTest, CalibratedMatchesCpuRuntime) {
     auto cpu = make_cpu_runtime(model, options);
     auto gpu = make_cuda_runtime(model, options);
     std::mt19937 rng(seed);
-    std::vector<int32_t> prompt(20);
-    for (auto& token : prompt) token = static_cast<int32_t>(rng() % spec.vocab_size);
-    std::vector<float> cpu_logits(spec.vocab_size), gpu_logits(spec.vocab_size);
-    cpu->prefill(prompt, nullptr, false);
-    gpu->prefill(prompt, nullptr, false);
-    double worst = 0;
-    for (int step = 0; step < 50; ++step) {
-      const int32_t token = static_cast<int32_t>(rng() % spec.vocab_size);
-      cpu->decode(token, cpu_logits.data());
-      gpu->decode(token, gpu_logits.data());
-      worst = std::max(worst, adamas::testing::relative_error(gpu_logits, cpu_logits));
-      if (step == 10)  // calibrated at position 24 on both sides, on nearly equal keys
-        for (int layer = 0; layer < spec.num_layers; ++layer)
-          for (int k = 0; k < 3; ++k) {
-            const float want = cpu->code_book(layer).thresholds[k], got = gpu->code_book(layer).thresholds[k];
-            if (k == 0) EXPECT_NE(want, options.selector.thresholds.t0) << "the CPU runtime did not calibrate";
-            EXPECT_NEAR(got, want, 1e-4 * std::max(1.0f, std::abs(want))) << "layer " << layer << " threshold " << k;
-          }
-    }
+    const double worst = adamas::test::decode_side_by_side(*cpu, *gpu, spec.vocab_size, rng, [&](int step) {
+      if (step != 10) return;  // calibrated at position 24 on both sides, on nearly equal keys
+      for (int layer = 0; layer < spec.num_layers; ++layer)
+        for (int k = 0; k < 3; ++k) {
+          const float want = cpu->code_book(layer).thresholds[k], got = gpu->code_book(layer).thresholds[k];
+          if (k == 0) EXPECT_NE(want, options.selector.thresholds.t0) << "the CPU runtime did not calibrate";
+          EXPECT_NEAR(got, want, 1e-4 * std::max(1.0f, std::abs(want))) << "layer " << layer << " threshold " << k;
+        }
+    });
     EXPECT_LT(worst, 1e-4);
     gpu->reset();  // back to the options' thresholds, as the CPU runtime
     EXPECT_EQ(gpu->code_book(0).thresholds[0], options.selector.thresholds.t0);
-    std::filesystem::remove_all(dir);
   }
 }
 

@@ -6,7 +6,6 @@
 // identical to select_tokens_ref; and the CUDA runtime against the CPU runtime's logits.
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 
 #include "adamas/code_calibration.h"
 #include "adamas/cuda_decoder.h"
@@ -14,7 +13,7 @@
 #include "adamas/model/llama_model.h"
 #include "adamas/selector.h"
 #include "cuda_test_support.h"
-#include "eval/tiny_llama.h"
+#include "tiny_model_dir.h"
 #include "select/code_scores.h"
 #include "test_util.h"
 
@@ -331,22 +330,9 @@ TEST(CudaRuntimeCodeOptionsTest, MatchesCpuRuntime) {
     SCOPED_TRACE("seed=" + std::to_string(seed) + " bits=" + std::to_string(rc.bits) + " hadamard=" +
                  std::to_string(rc.hadamard) + " estimator=" + estimator_name(rc.estimator) + " calibrate_after=" +
                  std::to_string(rc.calibrate_after));
-    adamas::test::TinyLlamaSpec spec;
-    spec.hidden_size = 128;
-    spec.intermediate_size = 192;
-    spec.num_heads = 8;
-    spec.num_kv_heads = 2;
-    spec.head_dim = 64;
-    spec.vocab_size = 96;
-    spec.seed = seed;
-    const std::filesystem::path dir =
-        std::filesystem::temp_directory_path() / ("adamas_cuda_codes_" + std::to_string(seed));
-    std::filesystem::create_directories(dir);
-    adamas::test::write_tiny_llama(dir, spec);
-    Checkpoint checkpoint;
-    checkpoint.config = parse_hf_config(spec.config_json().dump(), "config.json");
-    checkpoint.weights = open_safetensors_dir(dir.string());
-    const LlamaModel model = LlamaModel::load(checkpoint.config, *checkpoint.weights);
+    const adamas::test::TinyModelDir m(seed, 8, 2, "codes");
+    const adamas::test::TinyLlamaSpec& spec = m.spec;
+    const LlamaModel model = m.load_model();
 
     RuntimeOptions options;
     options.selector.policy = Policy::kAdamas;
@@ -363,32 +349,21 @@ TEST(CudaRuntimeCodeOptionsTest, MatchesCpuRuntime) {
     auto gpu = make_cuda_runtime(model, options);
     for (int layer = 0; layer < spec.num_layers; ++layer) expect_same_book(gpu->code_book(layer), cpu->code_book(layer));
     std::mt19937 rng(seed);
-    std::vector<int32_t> prompt(20);
-    for (auto& token : prompt) token = static_cast<int32_t>(rng() % spec.vocab_size);
-    std::vector<float> cpu_logits(spec.vocab_size), gpu_logits(spec.vocab_size);
-    cpu->prefill(prompt, nullptr, false);
-    gpu->prefill(prompt, nullptr, false);
-    double worst = 0;
-    for (int step = 0; step < 50; ++step) {
-      const int32_t token = static_cast<int32_t>(rng() % spec.vocab_size);
-      cpu->decode(token, cpu_logits.data());
-      gpu->decode(token, gpu_logits.data());
-      worst = std::max(worst, adamas::testing::relative_error(gpu_logits, cpu_logits));
-      if (step == 10 && rc.calibrate_after > 0)  // calibrated at position 24 on both sides, on nearly equal keys
-        for (int layer = 0; layer < spec.num_layers; ++layer) {
-          const CodeBook want = cpu->code_book(layer), got = gpu->code_book(layer);
-          EXPECT_EQ(got.bits, rc.bits);
-          EXPECT_EQ(got.hadamard, rc.hadamard);
-          for (int k = 0; k < want.levels() - 1; ++k)
-            EXPECT_NEAR(got.thresholds[k], want.thresholds[k], 1e-4 * std::max(1.0f, std::abs(want.thresholds[k])))
-                << "layer " << layer << " threshold " << k;
-        }
-    }
+    const double worst = adamas::test::decode_side_by_side(*cpu, *gpu, spec.vocab_size, rng, [&](int step) {
+      if (step != 10 || rc.calibrate_after <= 0) return;  // calibrated at position 24 on both sides
+      for (int layer = 0; layer < spec.num_layers; ++layer) {
+        const CodeBook want = cpu->code_book(layer), got = gpu->code_book(layer);
+        EXPECT_EQ(got.bits, rc.bits);
+        EXPECT_EQ(got.hadamard, rc.hadamard);
+        for (int k = 0; k < want.levels() - 1; ++k)
+          EXPECT_NEAR(got.thresholds[k], want.thresholds[k], 1e-4 * std::max(1.0f, std::abs(want.thresholds[k])))
+              << "layer " << layer << " threshold " << k;
+      }
+    });
     EXPECT_LT(worst, 1e-4);
     gpu->reset();  // back to the initial book, as the CPU runtime
     cpu->reset();
     for (int layer = 0; layer < spec.num_layers; ++layer) expect_same_book(gpu->code_book(layer), cpu->code_book(layer));
-    std::filesystem::remove_all(dir);
   }
 }
 

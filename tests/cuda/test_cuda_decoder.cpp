@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <random>
 #include <string>
 #include <thread>
@@ -15,8 +14,8 @@
 #include "adamas/cuda_backend.h"
 #include "adamas/cuda_decoder.h"
 #include "adamas/model/llama_model.h"
-#include "eval/tiny_llama.h"
 #include "test_util.h"
+#include "tiny_model_dir.h"
 
 namespace adamas {
 namespace {
@@ -25,27 +24,7 @@ using testing::relative_error;
 
 class CudaDecoderTest : public ::testing::TestWithParam<Policy> {};
 
-// A tiny random Llama written to a temporary directory (removed on destruction).
-struct TinyModelDir {
-  test::TinyLlamaSpec spec;
-  std::filesystem::path dir;
-  Checkpoint checkpoint;
-  TinyModelDir(uint32_t seed, int q_heads, int kv_heads, const std::string& tag) {
-    spec.hidden_size = 128;
-    spec.intermediate_size = 192;
-    spec.num_heads = q_heads;
-    spec.num_kv_heads = kv_heads;
-    spec.head_dim = 64;
-    spec.vocab_size = 96;
-    spec.seed = seed;
-    dir = std::filesystem::temp_directory_path() / ("adamas_cuda_decoder_" + tag + "_" + std::to_string(seed));
-    std::filesystem::create_directories(dir);
-    test::write_tiny_llama(dir, spec);
-    checkpoint.config = parse_hf_config(spec.config_json().dump(), "config.json");
-    checkpoint.weights = open_safetensors_dir(dir.string());
-  }
-  ~TinyModelDir() { std::filesystem::remove_all(dir); }
-};
+using test::TinyModelDir;
 
 RuntimeOptions decoder_options(Policy policy) {
   RuntimeOptions options;
@@ -62,8 +41,8 @@ void check_step_by_step(Policy policy, int q_heads, int kv_heads) {
   const uint32_t seed = std::random_device{}() % 100000;
   SCOPED_TRACE("seed=" + std::to_string(seed) + " policy=" + policy_name(policy) + " heads " +
                std::to_string(q_heads) + "/" + std::to_string(kv_heads));
-  const TinyModelDir m(seed, q_heads, kv_heads, "steps");
-  const LlamaModel model = LlamaModel::load(m.checkpoint.config, *m.checkpoint.weights);
+  const TinyModelDir m(seed, q_heads, kv_heads, "decoder_steps");
+  const LlamaModel model = m.load_model();
   const RuntimeOptions options = decoder_options(policy);
   auto cpu = make_cpu_runtime(model, options);
   cuda::CudaDecoderOptions gpu_options;
@@ -140,9 +119,9 @@ TEST(CudaDecoderThreads, ConcurrentDecodersEqualSerialRun) {
   if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
   const uint32_t seed = std::random_device{}() % 100000;
   SCOPED_TRACE("seed=" + std::to_string(seed));
-  const TinyModelDir base(seed, 4, 2, "threads_a"), smol(seed + 1, 9, 3, "threads_b");
-  const LlamaModel base_model = LlamaModel::load(base.checkpoint.config, *base.checkpoint.weights);
-  const LlamaModel smol_model = LlamaModel::load(smol.checkpoint.config, *smol.checkpoint.weights);
+  const TinyModelDir base(seed, 4, 2, "decoder_threads_a"), smol(seed + 1, 9, 3, "decoder_threads_b");
+  const LlamaModel base_model = base.load_model();
+  const LlamaModel smol_model = smol.load_model();
   constexpr int kThreads = 6, kJobsPerThread = 3;
   const Policy policies[] = {Policy::kAdamas, Policy::kFull, Policy::kQuest, Policy::kOracle, Policy::kStreaming};
   std::vector<ConcurrentJob> jobs;

@@ -5,13 +5,12 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <random>
 
 #include "adamas/cuda_backend.h"
 #include "adamas/cuda_decoder.h"
 #include "adamas/model/llama_model.h"
-#include "eval/tiny_llama.h"
+#include "tiny_model_dir.h"
 
 namespace adamas {
 namespace {
@@ -22,19 +21,10 @@ TEST_P(CudaGraphDecodeTest, ReplayEqualsEagerBitForBit) {
   if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
   const uint32_t seed = std::random_device{}() % 100000;
   SCOPED_TRACE("seed=" + std::to_string(seed) + " policy=" + policy_name(GetParam()));
-  test::TinyLlamaSpec spec;
-  spec.hidden_size = 128;
-  spec.intermediate_size = 192;
-  spec.num_heads = 4;
-  spec.num_kv_heads = 2;
-  spec.head_dim = 64;
-  spec.vocab_size = 96;
-  spec.seed = seed;
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("adamas_cuda_graph_" + std::to_string(seed));
-  std::filesystem::create_directories(dir);
-  test::write_tiny_llama(dir, spec);
-  const ModelConfig config = parse_hf_config(spec.config_json().dump(), "config.json");
-  const auto weights = open_safetensors_dir(dir.string());
+  const test::TinyModelDir m(seed, 4, 2, "graph");
+  const test::TinyLlamaSpec& spec = m.spec;
+  const ModelConfig& config = m.checkpoint.config;
+  const WeightSource* weights = m.checkpoint.weights.get();
 
   cuda::CudaDecoderOptions options;
   options.runtime.selector.policy = GetParam();
@@ -77,7 +67,6 @@ TEST_P(CudaGraphDecodeTest, ReplayEqualsEagerBitForBit) {
     graph.decode(tokens, graph_logits.data(), step < 5);
     ASSERT_EQ(std::memcmp(eager_logits.data(), graph_logits.data(), logits_size * sizeof(float)), 0) << "after reset, step " << step;
   }
-  std::filesystem::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, CudaGraphDecodeTest,

@@ -5,15 +5,14 @@
 // prefill N+1; rewind and set_selector on the GPU runtime equal a fresh prefill, bit for bit.
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 
 #include "adamas/cuda_decoder.h"
 #include "adamas/model/llama_model.h"
 #include "attention/prefill_attention.h"
 #include "cuda/prefill_attention.cuh"
 #include "cuda_test_support.h"
-#include "eval/tiny_llama.h"
 #include "test_util.h"
+#include "tiny_model_dir.h"
 
 namespace adamas::cuda::test {
 namespace {
@@ -88,28 +87,11 @@ INSTANTIATE_TEST_SUITE_P(
                       PrefillKernelCase{DType::kF16, 64, 9, 3, 5, 50}, PrefillKernelCase{DType::kBF16, 128, 6, 1, 0, 40},
                       PrefillKernelCase{DType::kF32, 64, 7, 1, 2, 23}, PrefillKernelCase{DType::kF32, 256, 10, 2, 0, 19}));
 
-struct TinyGpuModel {
-  adamas::test::TinyLlamaSpec spec;
-  std::filesystem::path dir;
-  Checkpoint checkpoint;
+// The tiny model with its weights loaded once for the CPU runtime, the GPU runtime and the decoder.
+struct TinyGpuModel : adamas::test::TinyModelDir {
   LlamaModel model;
-  explicit TinyGpuModel(uint32_t seed, int q_heads = 4, int kv_heads = 2) {
-    spec.hidden_size = 128;
-    spec.intermediate_size = 192;
-    spec.num_heads = q_heads;
-    spec.num_kv_heads = kv_heads;
-    spec.head_dim = 64;
-    spec.vocab_size = 96;
-    spec.seed = seed;
-    dir = std::filesystem::temp_directory_path() /
-          ("adamas_cuda_prefill_" + std::to_string(seed) + "_" + std::to_string(q_heads) + "_" + std::to_string(kv_heads));
-    std::filesystem::create_directories(dir);
-    adamas::test::write_tiny_llama(dir, spec);
-    checkpoint.config = parse_hf_config(spec.config_json().dump(), "config.json");
-    checkpoint.weights = open_safetensors_dir(dir.string());
-    model = LlamaModel::load(checkpoint.config, *checkpoint.weights);
-  }
-  ~TinyGpuModel() { std::filesystem::remove_all(dir); }
+  explicit TinyGpuModel(uint32_t seed, int q_heads = 4, int kv_heads = 2)
+      : TinyModelDir(seed, q_heads, kv_heads, "prefill"), model(load_model()) {}
 };
 
 RuntimeOptions prefill_options(Policy policy) {
