@@ -143,16 +143,17 @@ void launch_typed(const SelectArgs& args, dim3 grid, cudaStream_t stream) {
 
 // ---------------------------------------------------------------------------------------------
 // Variant "new" (ADAMAS_ASYM_VARIANT=new): scoring and threshold search fused in one launch, as the
-// L1 path does; compact_kernel (select.cu) then writes the lists. Grid (chunks of 4096 x SPLIT,
-// rows), 512 threads, 8 / SPLIT candidates per thread (asymmetric_fused_kernel below).
+// L1 path does; compact_kernel (select.cu) then writes the lists. Grid (parts of PART candidates,
+// rows), PART 2048, 4096 or 8192 (half, one or two chunks of 4096), 512 threads, PART / 512
+// candidates per thread (asymmetric_fused_kernel below).
 //  - Scores in the same canonical order as above, from pair tables laid out for two heads per
 //    load (GroupTable), HEADS a template parameter. The key of every candidate goes to score_keys
 //    (compact_kernel compares them with the threshold).
 //  - A block histogram of the key's top 12 bits (shared, 4096 bins); its keep-th smallest bin b_c
 //    (4095 when the block's part holds fewer than keep candidates). The row's keep-th smallest key
-//    lies in a bin <= b_c for every part c, so the entries {key, chunk} of the part's keys in bins <= b_c
-//    (about keep + a bin's worth) are all the last block needs: they are appended to the row's
-//    list (a.asym_list, cursor in a.histogram[row * kHistStride], zero between launches).
+//    lies in a bin <= b_c for every part c, so the entries {key, chunk of 4096} of the part's keys in
+//    bins <= b_c (about keep + a bin's worth) are all the last block needs: they are appended to the
+//    row's list (a.asym_list, cursor in a.histogram[row * kHistStride], zero between launches).
 //  - The row's last block (ticket): three digit passes over the list (bits 31..20, 19..8, 7..0,
 //    each a shared histogram and a block scan) give the exact threshold T (the keep-th smallest
 //    key), the count below it and the ties needed; one more pass counts per chunk the keys < T and
@@ -163,7 +164,6 @@ namespace fused {
 constexpr int kThreads = 512;
 constexpr int kBins = 4096;                    // 12-bit digits
 constexpr int kBinsPerThread = kBins / kThreads;
-constexpr int kKeys = kAsymChunk / kThreads;   // candidates per thread per chunk
 constexpr int kChunksPerThread = 2;            // 1024 chunks of a row at most (kMaxChunkItems * 256)
 static_assert(kChunksPerThread * kThreads == kMaxChunkItems * kSelectThreads, "one chunk slot per row chunk");
 static_assert(2 * kMaxChunkItems * kSelectThreads <= kBins, "chunk counts reuse the histogram");
@@ -173,7 +173,7 @@ struct Shared {
   int bins[kBins];
   typename Scan::TempStorage scan;
   uint32_t prefix;
-  int below, need, bound, list_base;
+  int below, need, bound;
   bool is_last;
 };
 
@@ -342,8 +342,16 @@ struct GroupTable {
   static constexpr int kPairBytes = 16 * kWidth * 4;
   static constexpr int kGroupBytes = kPairs * kPairBytes;
   static constexpr size_t kTableBytes = static_cast<size_t>(kGroups) * kGroupBytes;
-  static constexpr size_t kBytes = kTableBytes + static_cast<size_t>(HEADS) * D * 4;  // + rotated queries
+  static constexpr size_t kQueryBytes = static_cast<size_t>(HEADS) * D * 4;  // the rotated queries, after
 };
+
+// Dynamic shared memory of the fused kernel: the group tables, the rotated queries, then one 32-bit
+// slot per candidate of the part, [PART / 512][512]: a candidate's code position until its code is
+// loaded, its key after it is scored (until the bound is known).
+template <int D, int HEADS, int PART>
+constexpr size_t fused_shared_bytes() {
+  return GroupTable<D, HEADS>::kTableBytes + GroupTable<D, HEADS>::kQueryBytes + static_cast<size_t>(PART) * 4;
+}
 
 template <int W>
 struct Entries;  // the kWidth floats of one table entry, loaded at once (LDS.32 / LDS.64)
@@ -392,19 +400,20 @@ __device__ __forceinline__ void score_group(const char* group_table, const uint4
   }
 }
 
-// Tables of the row's heads: warp h rotates head h's query in registers (warp_hadamard.cuh) and
-// stores q' (scaled) in `rotated`; after a barrier every thread builds table entries, one per
-// (group, pair, level pair, slot) in layout order, so consecutive threads write consecutive words.
-// Slots past the last head get zeros. One barrier inside; the caller synchronizes after.
+// Tables of the row's heads: warp h rotates head h's query, which it loaded into v beforehand
+// (warp_hadamard_load; the load is issued first thing in the kernel, so its latency overlaps the
+// code positions), and stores q' (scaled) in `rotated`; after a barrier every thread builds table
+// entries, one per (group, pair, level pair, slot) in layout order, so consecutive threads write
+// consecutive words. Slots past the last head get zeros. One barrier inside; the caller
+// synchronizes after.
 template <int D, int HEADS>
-__device__ __forceinline__ void build_group_tables(const SelectArgs& a, const float* q_heads, float scale,
-                                                   float* rotated, char* table) {
+__device__ __forceinline__ void build_group_tables(const SelectArgs& a, float (&v)[warp_hadamard_per_lane<D>()],
+                                                   float scale, float* rotated, char* table) {
   using T = GroupTable<D, HEADS>;
   constexpr int kPerLane = warp_hadamard_per_lane<D>();
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   if (warp < HEADS) {
-    float v[kPerLane];
-    warp_hadamard<D>(q_heads + static_cast<size_t>(warp) * D, v);
+    warp_hadamard_rotate<D>(v);
 #pragma unroll
     for (int k = 0; k < kPerLane; ++k) rotated[warp * D + lane * kPerLane + k] = __fmul_rn(v[k], scale);
   }
@@ -423,20 +432,23 @@ __device__ __forceinline__ void build_group_tables(const SelectArgs& a, const fl
   }
 }
 
-// One block per (part of 4096 / SPLIT candidates, row); candidate j * 512 + tid of the part,
-// j < 8 / SPLIT, is this thread's (lanes of a warp read consecutive 16-byte code pieces). Page ids
-// are read and code positions computed for all of them first; each code is loaded one candidate
-// ahead of its scoring. (A cp.async ring in shared memory instead, 2 candidates ahead: slower on
-// the H200, 100 vs 82 us at 128K, MIO stalls: the copies queue with the table loads.) One block of
-// 512 threads per SM with a group of heads (up to 128 registers: the group's lane sums), two with
-// one head (64 registers).
-template <int D, int HEADS, int SPLIT>
+// One block per (part of PART candidates, row); candidate j * 512 + tid of the part, j < PART / 512,
+// is this thread's (lanes of a warp read consecutive 16-byte code pieces). Page ids are read and
+// code positions computed for all of them first (into the candidates' shared slots); each code is
+// loaded one candidate ahead of its scoring. (A cp.async ring in shared memory instead, 2
+// candidates ahead: slower on the H200, 100 vs 82 us at 128K, MIO stalls: the copies queue with the
+// table loads.) One block of 512 threads per SM with a group of heads (up to 128 registers: the
+// group's lane sums), two with one head (64 registers). PART trades the per-block work (queries,
+// tables, bound, list, ticket) against parallelism: 2048 where a grid of 4096-candidate blocks
+// would leave SMs idle, 8192 where it runs for several waves (asymmetric_part, cuda_backend.cu).
+template <int D, int HEADS, int PART>
 __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused_kernel(SelectArgs a, float scale) {
   using T = GroupTable<D, HEADS>;
-  constexpr int kPart = kAsymChunk / SPLIT;    // candidates per block
-  constexpr int kMine = kPart / kThreads;      // ... per thread
-  static_assert(kMine * kThreads * SPLIT == kAsymChunk && kMine <= kKeys, "a chunk splits into whole parts");
-  extern __shared__ __align__(16) char table[];  // GroupTable<D, HEADS> layout, then q' [HEADS][D]
+  constexpr int kMine = PART / kThreads;  // candidates per thread
+  static_assert(kMine * kThreads == PART && (PART % kAsymChunk == 0 || kAsymChunk % PART == 0),
+                "a part is whole chunks or a whole fraction of one");
+  extern __shared__ __align__(16) char table[];  // GroupTable<D, HEADS> layout, q' [HEADS][D], slots
+  uint32_t(*slot)[kThreads] = reinterpret_cast<uint32_t(*)[kThreads]>(table + T::kTableBytes + T::kQueryBytes);
   __shared__ Shared sh;
   constexpr int kVecs = D / 64;
   grid_dependency_trigger();  // lets a programmatically launched compact kernel be scheduled early
@@ -445,61 +457,67 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   const int n = a.seq_lens[seq];
   const int candidates = row_candidates(a, n);
   if (!begin_row(a, row, seq, r, candidates)) return;
-  // Block x scores part x % SPLIT of chunk x / SPLIT; only blocks with candidates run (and count
-  // for the row's ticket). The list entries name the chunk of 4096, as finish_row and compact want.
-  const int chunks = ceil_div(candidates, kAsymChunk), parts = ceil_div(candidates, kPart);
+  // Only blocks with candidates run (and count for the row's ticket). The list entries name the
+  // chunk of 4096, as finish_row and compact want.
+  const int chunks = ceil_div(candidates, kAsymChunk), parts = ceil_div(candidates, PART);
   if (static_cast<int>(blockIdx.x) >= parts) return;
-  const int chunk = blockIdx.x / SPLIT;
-  const int chunk_begin = blockIdx.x * kPart;  // of this block's part
-  const int chunk_end = min(candidates, chunk_begin + kPart);
+  const int part_begin = blockIdx.x * PART;
+  const int part_end = min(candidates, part_begin + PART);
   const int first_head = row_first_q_head_dev(a, r), kv_head = row_kv_head_dev(a, r);
   const int32_t* pages = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
+  float query[warp_hadamard_per_lane<D>()];  // warp h < HEADS: its part of head h's query
+  if (static_cast<int>(threadIdx.x) / 32 < HEADS)
+    warp_hadamard_load<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + threadIdx.x / 32) * D, query);
 
-  auto token = [&](int j) { return chunk_begin + j * kThreads + tid; };
+  auto token = [&](int j) { return part_begin + j * kThreads + tid; };
+  // The chunk of 4096 of candidate j (part_begin + j * 512 is a multiple of 512, so tid does not
+  // change it).
+  auto chunk_of = [&](int j) { return (part_begin + j * kThreads) / kAsymChunk; };
   // Each candidate's code position, in 16-byte units: ((page * kv heads + kv head) * page size +
   // offset in page) * D / 64. Powers of two shift and mask; other page sizes divide (slow, rare).
   // Candidates past the part's end read token 0's code (valid memory) and are not counted.
-  uint32_t position[kMine];
   {
     const uint32_t page_size = a.page_size, row_base = static_cast<uint32_t>(kv_head);
     auto place = [&](int j, uint32_t page_index, uint32_t in_page) {
       const uint32_t page = static_cast<uint32_t>(__ldg(pages + page_index));
-      position[j] = ((page * a.num_kv_heads + row_base) * page_size + in_page) * kVecs;
+      slot[j][tid] = ((page * a.num_kv_heads + row_base) * page_size + in_page) * kVecs;
     };
     if ((page_size & (page_size - 1)) == 0) {
       const int shift = __ffs(page_size) - 1;
 #pragma unroll
       for (int j = 0; j < kMine; ++j) {
-        const uint32_t t = token(j) < chunk_end ? token(j) : 0u;
+        const uint32_t t = token(j) < part_end ? token(j) : 0u;
         place(j, t >> shift, t & (page_size - 1));
       }
     } else {
 #pragma unroll
       for (int j = 0; j < kMine; ++j) {
-        const uint32_t t = token(j) < chunk_end ? token(j) : 0u;
+        const uint32_t t = token(j) < part_end ? token(j) : 0u;
         place(j, t / page_size, t % page_size);
       }
     }
   }
   const uint4* codes = reinterpret_cast<const uint4*>(a.key_codes);
+  // Each thread reads only its own slots: no barrier between writing and reading them.
   auto load_code = [&](int j, uint4 (&code)[kVecs]) {
+    const uint32_t position = slot[j][tid];
 #pragma unroll
-    for (int v = 0; v < kVecs; ++v) code[v] = __ldg(codes + position[j] + v);
+    for (int v = 0; v < kVecs; ++v) code[v] = __ldg(codes + position + v);
   };
 
   uint4 code[kVecs], next[kVecs];
   load_code(0, code);
   for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
   if (tid == 0) sh.bound = kBins - 1;  // no bound when the part holds fewer than keep candidates
-  build_group_tables<D, HEADS>(a, a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head) * D, scale,
-                               reinterpret_cast<float*>(table + T::kTableBytes), table);
+  build_group_tables<D, HEADS>(a, query, scale, reinterpret_cast<float*>(table + T::kTableBytes), table);
   __syncthreads();
 
   uint32_t* out = a.score_keys + static_cast<size_t>(row) * a.candidate_stride;
-  // The part's keys stay in shared memory until the bound is known (8 registers fewer: at 64,
-  // ptxas otherwise sank the next candidate's code loads to their use).
-  __shared__ uint32_t keys[kMine][kThreads];
-#pragma unroll
+  // Candidates unrolled 8 at a time with one head (about 250 instructions each), 2 with a group (4
+  // heads: about 1,100): fully unrolled, 16 candidates of a group of 4 overflow the instruction cache
+  // (H200: 83 us at 128K with 8192 per block against 62 with 4096).
+  constexpr int kUnroll = HEADS == 1 ? (kMine < 8 ? kMine : 8) : 2;
+#pragma unroll(kUnroll)
   for (int j = 0; j < kMine; ++j) {
     if (j + 1 < kMine) load_code(j + 1, next);
     float best = -INFINITY;
@@ -517,10 +535,12 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
       }
     }
     const uint32_t key = score_order_key(best);
-    keys[j][tid] = key;
+    // The key stays in shared memory until the bound is known (8 registers fewer: at 64, ptxas
+    // otherwise sank the next candidate's code loads to their use).
+    slot[j][tid] = key;
     // Branch-free (a branch here ends ptxas's scheduling region, and the next candidate's loads
     // were sunk to their use): candidates past the part's end add 0 and store nothing.
-    const bool valid = token(j) < chunk_end;
+    const bool valid = token(j) < part_end;
     if (valid) out[token(j)] = key;
     atomicAdd(&sh.bins[key >> 20], valid ? 1 : 0);
     if (j + 1 < kMine) {
@@ -533,57 +553,74 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   const int keep = row_keep(a);
   find_bin(sh, keep, [&](int b, int) { sh.bound = b; });
   const uint32_t bound = static_cast<uint32_t>(sh.bound);
+  // The entries go to the row's list warp by warp: a warp's offsets by a shuffle scan, its range by
+  // one atomic on the row's cursor (no block scan, no barrier; the list is a set, in any order).
   int mine = 0;
 #pragma unroll
-  for (int k = 0; k < kMine; ++k) mine += token(k) < chunk_end && (keys[k][tid] >> 20) <= bound;
-  int slot = 0, total = 0;
-  Scan(sh.scan).ExclusiveSum(mine, slot, total);
+  for (int k = 0; k < kMine; ++k) mine += token(k) < part_end && (slot[k][tid] >> 20) <= bound;
+  const int lane = tid & 31;
+  int through = mine;  // inclusive prefix over the warp's lanes
+#pragma unroll
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const int before = __shfl_up_sync(0xffffffffu, through, offset);
+    if (lane >= offset) through += before;
+  }
   int32_t* cursor = a.histogram + static_cast<size_t>(row) * kHistStride;
-  if (tid == 0) sh.list_base = atomicAdd(cursor, total);
-  __syncthreads();
-  uint2* list = a.asym_list + static_cast<size_t>(row) * a.candidate_stride + sh.list_base + slot;
+  int warp_base = 0;
+  if (lane == 31 && through > 0) warp_base = atomicAdd(cursor, through);
+  warp_base = __shfl_sync(0xffffffffu, warp_base, 31);
+  uint2* list = a.asym_list + static_cast<size_t>(row) * a.candidate_stride + warp_base + through - mine;
 #pragma unroll
   for (int k = 0; k < kMine; ++k)
-    if (token(k) < chunk_end && (keys[k][tid] >> 20) <= bound) *list++ = make_uint2(keys[k][tid], chunk);
-  __threadfence();
+    if (token(k) < part_end && (slot[k][tid] >> 20) <= bound) *list++ = make_uint2(slot[k][tid], chunk_of(k));
+  // The row's ticket: one thread fences for the block after the barrier (the pattern of the
+  // cooperative groups grid barrier), release before its ticket so that the block's list entries
+  // are visible to the row's last block, acquire after the last ticket before that block reads.
   __syncthreads();
-  if (tid == 0) sh.is_last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(parts - 1);
+  if (tid == 0) {
+    asm volatile("fence.acq_rel.gpu;" ::: "memory");
+    const bool last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(parts - 1);
+    if (last) asm volatile("fence.acq_rel.gpu;" ::: "memory");
+    sh.is_last = last;
+  }
   __syncthreads();
   if (!sh.is_last) return;
-  __threadfence();
   finish_row(a, row, n, candidates, chunks, sh);
 }
 
-template <int D, int HEADS, int SPLIT>
-void launch_fused_typed(const SelectArgs& args, dim3 grid, cudaStream_t stream) {
-  constexpr size_t kBytes = GroupTable<D, HEADS>::kBytes;
+template <int D, int HEADS, int PART>
+void launch_fused_typed(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream) {
+  constexpr size_t kBytes = fused_shared_bytes<D, HEADS, PART>();
   static const bool configured = [] {
-    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(asymmetric_fused_kernel<D, HEADS, SPLIT>,
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(asymmetric_fused_kernel<D, HEADS, PART>,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kBytes)));
     return true;
   }();
   (void)configured;
-  grid.x *= SPLIT;
-  asymmetric_fused_kernel<D, HEADS, SPLIT><<<grid, kThreads, kBytes, stream>>>(args, hadamard_scale(D));
+  const dim3 grid(std::max(1, ceil_div(max_candidates, PART)), batch * args.rows_per_seq);
+  asymmetric_fused_kernel<D, HEADS, PART><<<grid, kThreads, kBytes, stream>>>(args, hadamard_scale(D));
 }
 
 template <int D, int HEADS>
-void launch_fused_split(const SelectArgs& args, dim3 grid, int split, cudaStream_t stream) {
-  if (split == 2) launch_fused_typed<D, HEADS, 2>(args, grid, stream);
-  else launch_fused_typed<D, HEADS, 1>(args, grid, stream);
+void launch_fused_part(const SelectArgs& args, int batch, int max_candidates, int part, cudaStream_t stream) {
+  switch (part) {
+    case 2048: launch_fused_typed<D, HEADS, 2048>(args, batch, max_candidates, stream); break;
+    case 8192: launch_fused_typed<D, HEADS, 8192>(args, batch, max_candidates, stream); break;
+    default: launch_fused_typed<D, HEADS, 4096>(args, batch, max_candidates, stream); break;
+  }
 }
 
 template <int D>
-void launch_fused_dim(const SelectArgs& args, dim3 grid, int split, cudaStream_t stream) {
+void launch_fused_dim(const SelectArgs& args, int batch, int max_candidates, int part, cudaStream_t stream) {
   switch (args.heads_per_row) {
-    case 1: launch_fused_split<D, 1>(args, grid, split, stream); break;
-    case 2: launch_fused_split<D, 2>(args, grid, split, stream); break;
-    case 3: launch_fused_split<D, 3>(args, grid, split, stream); break;
-    case 4: launch_fused_split<D, 4>(args, grid, split, stream); break;
-    case 5: launch_fused_split<D, 5>(args, grid, split, stream); break;
-    case 6: launch_fused_split<D, 6>(args, grid, split, stream); break;
-    case 7: launch_fused_split<D, 7>(args, grid, split, stream); break;
-    case 8: launch_fused_split<D, 8>(args, grid, split, stream); break;
+    case 1: launch_fused_part<D, 1>(args, batch, max_candidates, part, stream); break;
+    case 2: launch_fused_part<D, 2>(args, batch, max_candidates, part, stream); break;
+    case 3: launch_fused_part<D, 3>(args, batch, max_candidates, part, stream); break;
+    case 4: launch_fused_part<D, 4>(args, batch, max_candidates, part, stream); break;
+    case 5: launch_fused_part<D, 5>(args, batch, max_candidates, part, stream); break;
+    case 6: launch_fused_part<D, 6>(args, batch, max_candidates, part, stream); break;
+    case 7: launch_fused_part<D, 7>(args, batch, max_candidates, part, stream); break;
+    case 8: launch_fused_part<D, 8>(args, batch, max_candidates, part, stream); break;
     default: break;  // checked by the caller
   }
 }
@@ -605,18 +642,18 @@ void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidat
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 
-void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int split,
+void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int part,
                                     cudaStream_t stream) {
-  ADAMAS_CHECK(split == 1 || split == 2, "CUDA asymmetric (fused): blocks per chunk must be 1 or 2, got ", split);
+  ADAMAS_CHECK(part == 2048 || part == 4096 || part == 8192,
+               "CUDA asymmetric (fused): candidates per block must be 2048, 4096 or 8192, got ", part);
   static_assert(fused::kBins > 0 && kAsymChunk == kListChunk, "compact_kernel writes the lists chunk by chunk");
   ADAMAS_CHECK(args.heads_per_row >= 1 && args.heads_per_row <= kMaxGroup, "CUDA asymmetric: ", args.heads_per_row,
                " query heads per row (1..", kMaxGroup, ")");
   ADAMAS_CHECK(args.asym_list != nullptr, "CUDA asymmetric (fused): no candidate list workspace");
-  const dim3 grid(std::max(1, ceil_div(max_candidates, kAsymChunk)), batch * args.rows_per_seq);
   switch (args.head_dim) {
-    case 64: fused::launch_fused_dim<64>(args, grid, split, stream); break;
-    case 128: fused::launch_fused_dim<128>(args, grid, split, stream); break;
-    case 256: fused::launch_fused_dim<256>(args, grid, split, stream); break;
+    case 64: fused::launch_fused_dim<64>(args, batch, max_candidates, part, stream); break;
+    case 128: fused::launch_fused_dim<128>(args, batch, max_candidates, part, stream); break;
+    case 256: fused::launch_fused_dim<256>(args, batch, max_candidates, part, stream); break;
     default: throw Error(detail::concat("CUDA asymmetric: head_dim ", args.head_dim, " not supported (64, 128, 256)"));
   }
   ADAMAS_CUDA_CHECK_LAUNCH();

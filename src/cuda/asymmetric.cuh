@@ -15,9 +15,10 @@ void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidat
 // Variant new (ADAMAS_ASYM_VARIANT=new): scoring, threshold search and chunk offsets in one launch
 // (score_keys, row state, chunk_tie/offset/taken, closing index and counts); the lists are then
 // written by launch_compact_scores (select.cuh). Needs args.asym_list ([rows][candidate_stride]).
-// split: blocks per chunk of 4096 candidates (1 or 2; 2 doubles the blocks of small grids, e.g. GQA
-// rows at 8K-32K, at the cost of a longer candidate list for the row's last block).
-void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int split,
+// part: candidates per block, 2048, 4096 or 8192 (2048 doubles the blocks of small grids, e.g. GQA
+// rows at 8K-32K, at the cost of a longer candidate list for the row's last block; 8192 halves the
+// per-block work of grids that run for several waves).
+void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int part,
                                     cudaStream_t stream);
 
 }  // namespace adamas::cuda

@@ -461,6 +461,18 @@ struct DecodePlan::Impl {
     return wanted && config.selector.policy == Policy::kAdamas && !generic_estimate(view) &&
            (!asymmetric() || variants.asym == AsymVariant::kFused);
   }
+  // Candidates per block of the fused asymmetric estimate (ADAMAS_ASYM_PART, auto by default), from
+  // the grid that blocks of 4096 would make against the blocks the SMs hold at once (2 per SM with
+  // one head per row, 1 with a group): 2048 when fewer blocks than SMs (GQA rows at 8K-32K, any
+  // row at 8K), 8192 from 1.5 waves on (128K), else 4096. H200, budget 256:
+  // bench/results/2026-11-29-s6.
+  int asymmetric_part(int batch, int heads_per_row) const {
+    if (variants.asym_part != 0) return variants.asym_part;
+    const long blocks = static_cast<long>(ceil_div(max_candidates(), kListChunk)) * batch * shape.rows;
+    const long resident = static_cast<long>(sm_count) * (heads_per_row == 1 ? 2 : 1);
+    if (blocks < sm_count) return 2048;
+    return 2 * blocks >= 3 * resident ? 8192 : 4096;
+  }
   int max_candidates() const {
     return config.selector.policy == Policy::kQuest ? (config.max_context + config.page_size - 1) / config.page_size
                                                     : config.max_context;
@@ -554,7 +566,8 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
         launch_code_estimate(a, to_device_code_book(m.code_book(view), view.head_dim), m.config.selector.estimator,
                              view.batch, m.max_candidates(), to_stream(stream));
       else if (m.asymmetric() && m.variants.asym == AsymVariant::kFused)
-        launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), m.variants.asym_split, to_stream(stream));
+        launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), m.asymmetric_part(view.batch, a.heads_per_row),
+                                       to_stream(stream));
       else if (m.asymmetric()) launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
       else launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, to_stream(stream));
       break;

@@ -6,7 +6,7 @@
 //   ADAMAS_DENSE_VARIANT    = old | new   dense attention tiles (16 KiB | 32 KiB of K+V per stage)
 //   ADAMAS_PDL              = 0 | 1       programmatic dependent launch of compact and attention
 //   ADAMAS_ASYM_VARIANT     = old | new   asymmetric estimate (score + 4 radix passes | fused score + select)
-//   ADAMAS_ASYM_SPLIT       = 1 | 2       fused asymmetric estimate: blocks per chunk of 4096 candidates
+//   ADAMAS_ASYM_PART        = auto | 2048 | 4096 | 8192   fused asymmetric estimate: candidates per block
 //   ADAMAS_FUSED_ATTEND     = 0 | 1       DecodePlan::step of adamas: list compaction inside the
 //                                         attention kernel (1) or a compaction kernel before it (0)
 #pragma once
@@ -24,7 +24,7 @@ struct KernelVariants {
   DenseVariant dense = DenseVariant::kTile16K;
   bool programmatic_launch = false;
   AsymVariant asym = AsymVariant::kRadix;
-  int asym_split = 1;
+  int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
   bool fused_attend = false;
 };
 

@@ -12,13 +12,20 @@ constexpr int warp_hadamard_per_lane() {
   return D / 32;
 }
 
-// x: D floats in global or shared memory (the whole warp reads them); v: this lane's coordinates.
+// This lane's coordinates of x (D floats in global or shared memory; the whole warp reads them).
 template <int D>
-__device__ __forceinline__ void warp_hadamard(const float* x, float (&v)[warp_hadamard_per_lane<D>()]) {
+__device__ __forceinline__ void warp_hadamard_load(const float* x, float (&v)[warp_hadamard_per_lane<D>()]) {
   constexpr int kPerLane = warp_hadamard_per_lane<D>();
   const int lane = threadIdx.x & 31;
 #pragma unroll
   for (int k = 0; k < kPerLane; ++k) v[k] = x[lane * kPerLane + k];
+}
+
+// Rotates the vector the warp holds (warp_hadamard_load's layout) in place.
+template <int D>
+__device__ __forceinline__ void warp_hadamard_rotate(float (&v)[warp_hadamard_per_lane<D>()]) {
+  constexpr int kPerLane = warp_hadamard_per_lane<D>();
+  const int lane = threadIdx.x & 31;
 #pragma unroll
   for (int span = 1; span < D; span *= 2) {
     if (span < kPerLane) {
@@ -40,6 +47,13 @@ __device__ __forceinline__ void warp_hadamard(const float* x, float (&v)[warp_ha
       }
     }
   }
+}
+
+// x: D floats in global or shared memory (the whole warp reads them); v: this lane's coordinates.
+template <int D>
+__device__ __forceinline__ void warp_hadamard(const float* x, float (&v)[warp_hadamard_per_lane<D>()]) {
+  warp_hadamard_load<D>(x, v);
+  warp_hadamard_rotate<D>(v);
 }
 
 }  // namespace adamas::cuda

@@ -52,7 +52,6 @@ inline std::vector<float> random_normal(std::mt19937_64& rng, size_t count, floa
   return values;
 }
 
-// Seed for a test: fresh each run unless ADAMAS_TEST_SEED is set; printed on failure by callers.
 // A DecodePlanConfig for `batch` sequences of up to `max_context` tokens with the given head
 // layout, cache dtype and selector (page size: the plan's default, as the test caches use).
 inline DecodePlanConfig plan_config_for(int batch, int q_heads, int kv_heads, int head_dim, adamas::DType dtype,
@@ -84,6 +83,7 @@ inline void expect_same_selection(const adamas::TokenSelection& expected, const 
   }
 }
 
+// Seed for a test: fresh each run unless ADAMAS_TEST_SEED is set; printed on failure by callers.
 inline uint64_t test_seed() {
   if (const char* fixed = std::getenv("ADAMAS_TEST_SEED")) return std::stoull(fixed);
   return std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);

@@ -318,13 +318,15 @@ struct RuntimeCodeCase {
 
 TEST(CudaRuntimeCodeOptionsTest, MatchesCpuRuntime) {
   SKIP_WITHOUT_GPU();
-  const uint32_t seed = std::random_device{}() % 100000;
+  const uint32_t seed = static_cast<uint32_t>(test_seed() % 100000);  // ADAMAS_TEST_SEED repeats a run
   const std::vector<RuntimeCodeCase> cases = {
       {3, true, Estimator::kL2, 24},
       {2, false, Estimator::kL1, 0},
       {1, true, Estimator::kHamming, 24},
       {3, false, Estimator::kHamming, 0},
       {2, false, Estimator::kAsymmetric, 24},
+      {2, false, Estimator::kAsymmetric, 0},
+      {2, false, Estimator::kL1, 24},
   };
   for (const RuntimeCodeCase& rc : cases) {
     SCOPED_TRACE("seed=" + std::to_string(seed) + " bits=" + std::to_string(rc.bits) + " hadamard=" +
@@ -358,6 +360,9 @@ TEST(CudaRuntimeCodeOptionsTest, MatchesCpuRuntime) {
         for (int k = 0; k < want.levels() - 1; ++k)
           EXPECT_NEAR(got.thresholds[k], want.thresholds[k], 1e-4 * std::max(1.0f, std::abs(want.thresholds[k])))
               << "layer " << layer << " threshold " << k;
+        for (int k = 0; k < want.levels(); ++k)  // the asymmetric estimator scores with these
+          EXPECT_NEAR(got.centroids[k], want.centroids[k], 1e-4 * std::max(1.0f, std::abs(want.centroids[k])))
+              << "layer " << layer << " centroid " << k;
       }
     });
     EXPECT_LT(worst, 1e-4);

@@ -15,6 +15,7 @@
 #include "adamas/cuda_decoder.h"
 #include "adamas/model/llama_model.h"
 #include "test_util.h"
+#include "cuda_test_support.h"
 #include "tiny_model_dir.h"
 
 namespace adamas {
@@ -38,7 +39,7 @@ RuntimeOptions decoder_options(Policy policy) {
 }
 
 void check_step_by_step(Policy policy, int q_heads, int kv_heads) {
-  const uint32_t seed = std::random_device{}() % 100000;
+  const uint32_t seed = static_cast<uint32_t>(cuda::test::test_seed() % 100000);  // ADAMAS_TEST_SEED repeats a run
   SCOPED_TRACE("seed=" + std::to_string(seed) + " policy=" + policy_name(policy) + " heads " +
                std::to_string(q_heads) + "/" + std::to_string(kv_heads));
   const TinyModelDir m(seed, q_heads, kv_heads, "decoder_steps");
@@ -117,7 +118,7 @@ std::vector<float> run_job(const ConcurrentJob& job, const LlamaModel& model, co
 
 TEST(CudaDecoderThreads, ConcurrentDecodersEqualSerialRun) {
   if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
-  const uint32_t seed = std::random_device{}() % 100000;
+  const uint32_t seed = static_cast<uint32_t>(cuda::test::test_seed() % 100000);  // ADAMAS_TEST_SEED repeats a run
   SCOPED_TRACE("seed=" + std::to_string(seed));
   const TinyModelDir base(seed, 4, 2, "decoder_threads_a"), smol(seed + 1, 9, 3, "decoder_threads_b");
   const LlamaModel base_model = base.load_model();

@@ -1,6 +1,7 @@
 // The small-batch GEMV (src/cuda/gemv.h) against its CPU reference, for every epilogue (the fused
 // residual add, SwiGLU and RoPE/split against their unfused forms in gemv_bf16_ref), and the whole
 // decode step with our GEMV against the cuBLAS path.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -117,7 +118,9 @@ TEST_P(GemvTest, MatchesReference) {
 
   // fp32 accumulation in 32 lanes against double: about sqrt(in) * 2^-24 of the sum of |w x|,
   // far below 1e-5 of the result's norm. SwiGLU's output is bf16: a dot that lands next to a
-  // rounding boundary may round to the neighbour (2^-8 relative), so its bound is the bf16 step.
+  // rounding boundary may round to the neighbour (2^-8 relative), so its bound is the bf16 step;
+  // near zero the dots' own error dominates, hence an absolute 1e-5 of the largest output (an H200
+  // run, out 22016, in 4096, batch 8, was off by 3.0e-7 where |want| / 128 + 1e-7 allowed 1.7e-7).
   switch (c.epilogue) {
     case GemvEpilogue::kStore:
     case GemvEpilogue::kAccumulate:
@@ -126,8 +129,10 @@ TEST_P(GemvTest, MatchesReference) {
     case GemvEpilogue::kSwiGlu: {
       const std::vector<float> got = widen(act_device.download()), want = widen(act);
       EXPECT_LT(adamas::testing::relative_error(got, want), 4e-3);
+      float largest = 0.0f;
+      for (float w : want) largest = std::max(largest, std::abs(w));
       for (size_t i = 0; i < got.size(); ++i)
-        ASSERT_LE(std::abs(got[i] - want[i]), std::abs(want[i]) * (1.0f / 128) + 1e-7f) << "element " << i;
+        ASSERT_LE(std::abs(got[i] - want[i]), std::abs(want[i]) * (1.0f / 128) + 1e-5f * largest) << "element " << i;
       break;
     }
     case GemvEpilogue::kRopeSplit:

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -61,7 +63,9 @@ double decode_side_by_side(DecoderRuntime& cpu, DecoderRuntime& gpu, int vocab_s
     const int32_t token = static_cast<int32_t>(rng() % vocab_size);
     cpu.decode(token, cpu_logits.data());
     gpu.decode(token, gpu_logits.data());
-    worst = std::max(worst, adamas::testing::relative_error(gpu_logits, cpu_logits));
+    const double error = adamas::testing::relative_error(gpu_logits, cpu_logits);
+    if (std::getenv("ADAMAS_TEST_VERBOSE")) std::printf("step %d: relative error %.3g\n", step, error);
+    worst = std::max(worst, error);
     after_step(step);
   }
   return worst;
