@@ -6,26 +6,15 @@
 
 #include "adamas/key_codes.h"
 #include "adamas/kv_cache.h"
+#include "cuda/cache_view_args.cuh"
 
 namespace adamas::cuda {
 
-struct AppendArgs {
-  void* keys;             // cache keys of the layer (dtype)
-  void* values;
-  uint8_t* key_codes;
-  float* page_min;
-  float* page_max;
-  const int32_t* page_table;
-  int max_pages_per_seq;
-  int num_kv_heads, head_dim, page_size;
-  DType dtype;
+struct AppendArgs : CacheWriteArgs {  // the layer's cache and the tokens written, then:
   Thresholds thresholds;
   bool write_codes = true;  // false: K/V and page bounds only (a book other than 2-bit Hadamard)
-  const float* new_keys;    // fp32 [batch][count][num_kv_heads][head_dim]
+  const float* new_keys;    // fp32 [batch][count][num_kv_heads][head_dim] (batch index: blockIdx.z)
   const float* new_values;
-  const int32_t* first_position;  // [batch]
-  int batch, count;
-  int first_seq = 0;       // sequence of blockIdx.z == 0 (the new_keys batch index is blockIdx.z)
 };
 
 void launch_append(const AppendArgs& args, cudaStream_t stream);

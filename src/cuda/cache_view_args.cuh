@@ -1,6 +1,7 @@
-// The device cache view every kernel argument struct starts with (SelectArgs, AttentionArgs,
-// PrefillAttentionArgs derive from it), filled in one place from a PagedKvView. Layouts:
-// docs/kv_cache_layout.md.
+// The device cache view every reading kernel's argument struct starts with (SelectArgs,
+// AttentionArgs, PrefillAttentionArgs derive from it), filled in one place from a PagedKvView; and
+// its writable twin for the kernels that store into one layer (AppendArgs, EncodeKeysArgs), filled
+// by DeviceKvCache. Layouts: docs/kv_cache_layout.md.
 #pragma once
 
 #include <cstdint>
@@ -44,5 +45,21 @@ template <typename Args>
 void set_cache_view(Args& args, const PagedKvView& view) {
   static_cast<CacheViewArgs&>(args) = cache_view_args(view);
 }
+
+// One layer of the cache as the writing kernels see it, and the tokens they write: positions
+// first_position[b] .. first_position[b] + count - 1 (device int32 [batch]) of sequences first_seq + b.
+struct CacheWriteArgs {
+  void* keys;                  // [num_pages][num_kv_heads][page_size][head_dim] of dtype
+  void* values;                // same layout
+  uint8_t* key_codes;          // [num_pages][num_kv_heads][page_size][code bytes]
+  float* page_min;             // Quest's per-page key bounds
+  float* page_max;
+  const int32_t* page_table;   // [max_batch][max_pages_per_seq]
+  int max_pages_per_seq, num_kv_heads, head_dim, page_size;
+  DType dtype;
+  const int32_t* first_position;
+  int batch, count;
+  int first_seq = 0;  // sequence of blockIdx.z == 0
+};
 
 }  // namespace adamas::cuda

@@ -9,6 +9,7 @@
 
 #include "adamas/code_book.h"
 #include "adamas/selector.h"
+#include "cuda/cache_view_args.cuh"
 #include "cuda/select_common.cuh"
 
 namespace adamas::cuda {
@@ -32,16 +33,7 @@ inline bool fused_append_codes(const CodeBook& book) { return book.bits == 2 && 
 // rotation in hadamard.h's order and rounding, bucketize, pack in code_book.h's layout,
 // code_stride_bytes(bits, head_dim) bytes per (token, KV head). Reads the keys as stored, so the
 // codes equal encode_with_code_book of KvCache::write_tokens. Asynchronous on `stream`.
-struct EncodeKeysArgs {
-  const void* keys;        // cache keys of the layer (dtype)
-  uint8_t* key_codes;      // [num_pages][num_kv_heads][page_size][code stride]
-  const int32_t* page_table;
-  int max_pages_per_seq;
-  int num_kv_heads, head_dim, page_size;
-  DType dtype;
-  const int32_t* first_position;  // [batch]
-  int batch, count;
-  int first_seq = 0;
+struct EncodeKeysArgs : CacheWriteArgs {  // the layer's cache and the tokens to code, then:
   DeviceCodeBook book;
 };
 void launch_encode_keys(const EncodeKeysArgs& args, cudaStream_t stream);
