@@ -216,6 +216,22 @@ __device__ __forceinline__ void for_each_entry(const uint2* list, int m, Visit v
   }
 }
 
+// The row's ticket, after the block's list entries are written: true in the row's last block
+// (block-uniform). One thread fences for the block between two barriers (the pattern of the
+// cooperative groups grid barrier): release before its ticket, so that the block's entries are
+// visible to the last block, and acquire after the last ticket, before that block reads them.
+__device__ __forceinline__ bool last_block_of_row(const SelectArgs& a, int row, int parts, Shared& sh) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    asm volatile("fence.acq_rel.gpu;" ::: "memory");
+    const bool last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(parts - 1);
+    if (last) asm volatile("fence.acq_rel.gpu;" ::: "memory");
+    sh.is_last = last;
+  }
+  __syncthreads();
+  return sh.is_last;
+}
+
 __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, int chunks, Shared& sh) {
   const int tid = threadIdx.x;
   const int keep = row_keep(a);
@@ -432,6 +448,40 @@ __device__ __forceinline__ void build_group_tables(const SelectArgs& a, float (&
   }
 }
 
+// One block's part of its row (the fused kernels' grid: x = part, y = row).
+struct RowPart {
+  int row, seq, n, candidates;
+  int chunks, parts;            // of the row: chunks of 4096 (finish_row, compact) and parts of PART
+  int part_begin, part_end;     // this block's candidates
+  int kv_head;
+  const int32_t* pages;         // the sequence's page table row
+};
+
+// Sets up the block's part and issues the loads of the row's queries (warp h < HEADS: head h, the
+// layout of warp_hadamard_load) first thing, so that their latency overlaps the code positions.
+// False when the block has nothing to do: begin_row settled the row (dense or empty), or the part
+// lies past the row's candidates (such blocks do not count for the row's ticket).
+template <int D, int HEADS, int PART>
+__device__ __forceinline__ bool begin_part(const SelectArgs& a, RowPart& p, float (&query)[warp_hadamard_per_lane<D>()]) {
+  p.row = blockIdx.y;
+  p.seq = p.row / a.rows_per_seq;
+  const int r = p.row % a.rows_per_seq;
+  p.n = a.seq_lens[p.seq];
+  p.candidates = row_candidates(a, p.n);
+  if (!begin_row(a, p.row, p.seq, r, p.candidates)) return false;
+  p.chunks = ceil_div(p.candidates, kAsymChunk);
+  p.parts = ceil_div(p.candidates, PART);
+  if (static_cast<int>(blockIdx.x) >= p.parts) return false;
+  p.part_begin = blockIdx.x * PART;
+  p.part_end = min(p.candidates, p.part_begin + PART);
+  p.kv_head = row_kv_head_dev(a, r);
+  p.pages = a.page_table + static_cast<size_t>(p.seq) * a.max_pages_per_seq;
+  const int first_head = row_first_q_head_dev(a, r);
+  if (static_cast<int>(threadIdx.x) / 32 < HEADS)
+    warp_hadamard_load<D>(a.q + (static_cast<size_t>(p.seq) * a.num_q_heads + first_head + threadIdx.x / 32) * D, query);
+  return true;
+}
+
 // One block per (part of PART candidates, row); candidate j * 512 + tid of the part, j < PART / 512,
 // is this thread's (lanes of a warp read consecutive 16-byte code pieces). Page ids are read and
 // code positions computed for all of them first (into the candidates' shared slots); each code is
@@ -453,21 +503,10 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   constexpr int kVecs = D / 64;
   grid_dependency_trigger();  // lets a programmatically launched compact kernel be scheduled early
   const int tid = threadIdx.x;
-  const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
-  const int n = a.seq_lens[seq];
-  const int candidates = row_candidates(a, n);
-  if (!begin_row(a, row, seq, r, candidates)) return;
-  // Only blocks with candidates run (and count for the row's ticket). The list entries name the
-  // chunk of 4096, as finish_row and compact want.
-  const int chunks = ceil_div(candidates, kAsymChunk), parts = ceil_div(candidates, PART);
-  if (static_cast<int>(blockIdx.x) >= parts) return;
-  const int part_begin = blockIdx.x * PART;
-  const int part_end = min(candidates, part_begin + PART);
-  const int first_head = row_first_q_head_dev(a, r), kv_head = row_kv_head_dev(a, r);
-  const int32_t* pages = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
+  RowPart part;
   float query[warp_hadamard_per_lane<D>()];  // warp h < HEADS: its part of head h's query
-  if (static_cast<int>(threadIdx.x) / 32 < HEADS)
-    warp_hadamard_load<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + threadIdx.x / 32) * D, query);
+  if (!begin_part<D, HEADS, PART>(a, part, query)) return;
+  const auto [row, seq, n, candidates, chunks, parts, part_begin, part_end, kv_head, pages] = part;
 
   auto token = [&](int j) { return part_begin + j * kThreads + tid; };
   // The chunk of 4096 of candidate j (part_begin + j * 512 is a multiple of 512, so tid does not
@@ -573,54 +612,298 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
 #pragma unroll
   for (int k = 0; k < kMine; ++k)
     if (token(k) < part_end && (slot[k][tid] >> 20) <= bound) *list++ = make_uint2(slot[k][tid], chunk_of(k));
-  // The row's ticket: one thread fences for the block after the barrier (the pattern of the
-  // cooperative groups grid barrier), release before its ticket so that the block's list entries
-  // are visible to the row's last block, acquire after the last ticket before that block reads.
-  __syncthreads();
-  if (tid == 0) {
-    asm volatile("fence.acq_rel.gpu;" ::: "memory");
-    const bool last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(parts - 1);
-    if (last) asm volatile("fence.acq_rel.gpu;" ::: "memory");
-    sh.is_last = last;
-  }
-  __syncthreads();
-  if (!sh.is_last) return;
+  if (!last_block_of_row(a, row, parts, sh)) return;
   finish_row(a, row, n, candidates, chunks, sh);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Variant "twopass" (ADAMAS_ASYM_VARIANT=twopass; compiled, not yet run on a GPU): the same
+// selection as the fused kernel, bit for bit, from an integer first pass. Integer pair tables hold
+// each head's float entries quantized, per head, to steps of range / kMaxEntry (range: the largest
+// spread of one pair's 16 entries), uint16, four heads per 64-bit load, summed two heads per 32-bit
+// add (kMaxEntry * pairs < 2^16: no carry between the halves). A head's integer score S times its
+// step plus the sum of the pairs' minima is within B = pairs * step of its exact float score
+// (half a step per entry, the rest for rounding), so is the maximum over heads. With low <= the
+// part's keep-th largest approximate score, every candidate of the part's exact top keep (and so
+// of the row's, ties included) has approx >= low - 2B: only those are rescored with the float
+// tables (code_scores.h's order) and listed; the others get key 0xffffffff, below the row's
+// threshold since their exact score is below the part's keep-th. Why: the float pass reads 1 KiB
+// of table entries per token with four heads (shared-memory bound at 128K), the integer pass half;
+// on random keys about 300 candidates per 4096 are rescored (scripts/asym_two_pass_band.py).
+template <int D, int HEADS>
+struct IntTable {
+  static constexpr int kPairs = D / 2;
+  static constexpr int kQuads = (HEADS + 3) / 4;           // groups of four heads, one 64-bit load each
+  static constexpr uint32_t kMaxEntry = 65535u / kPairs;   // 1023 at d 128
+  static constexpr int kQuadBytes = kPairs * 16 * 8;        // [pair][level pair][4 x uint16]
+  static constexpr size_t kBytes = static_cast<size_t>(kQuads) * kQuadBytes;
+  // Per head: step, base (sum of the pairs' minima), then the pairs' minima [HEADS][kPairs].
+  static constexpr size_t kParamBytes = static_cast<size_t>(HEADS) * (2 + kPairs) * 4;
+};
+
 template <int D, int HEADS, int PART>
-void launch_fused_typed(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream) {
-  constexpr size_t kBytes = fused_shared_bytes<D, HEADS, PART>();
+constexpr size_t two_pass_shared_bytes() {
+  return fused_shared_bytes<D, HEADS, PART>() + IntTable<D, HEADS>::kBytes + IntTable<D, HEADS>::kParamBytes;
+}
+
+// The score of order key `key` (score_order_key's inverse).
+__device__ __forceinline__ float order_key_score(uint32_t key) {
+  const uint32_t ascending = ~key;
+  return __uint_as_float((ascending & 0x80000000u) ? (ascending & 0x7fffffffu) : ~ascending);
+}
+
+// Float entry (head, pair, level pair n) of the GroupTable layout.
+template <int D, int HEADS>
+__device__ __forceinline__ float group_entry(const char* table, int head, int pair, int n) {
+  using T = GroupTable<D, HEADS>;
+  return *reinterpret_cast<const float*>(table + (head / T::kWidth) * T::kGroupBytes + pair * T::kPairBytes +
+                                         n * 4 * T::kWidth + (head % T::kWidth) * 4);
+}
+
+// Integer tables from the float tables (built, synchronized): warp h < HEADS finds head h's pair
+// minima, step and base; after a barrier all threads write the entries. Synchronizes before return.
+template <int D, int HEADS>
+__device__ __forceinline__ void build_int_tables(const char* table, uint16_t* entries, float* params) {
+  using I = IntTable<D, HEADS>;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  float* minima = params + 2 * HEADS;
+  if (warp < HEADS) {
+    float spread = 0.0f, base = 0.0f;
+    for (int pair = lane; pair < I::kPairs; pair += 32) {
+      float low = group_entry<D, HEADS>(table, warp, pair, 0), high = low;
+      for (int n = 1; n < 16; ++n) {
+        const float e = group_entry<D, HEADS>(table, warp, pair, n);
+        low = fminf(low, e);
+        high = fmaxf(high, e);
+      }
+      minima[warp * I::kPairs + pair] = low;
+      spread = fmaxf(spread, high - low);
+      base += low;
+    }
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+      spread = fmaxf(spread, __shfl_xor_sync(0xffffffffu, spread, offset));
+      base += __shfl_xor_sync(0xffffffffu, base, offset);
+    }
+    if (lane == 0) {
+      params[2 * warp] = spread > 0.0f ? spread / static_cast<float>(I::kMaxEntry) : 1.0f;
+      params[2 * warp + 1] = base;
+    }
+  }
+  __syncthreads();
+  constexpr int kEntries = I::kQuads * I::kPairs * 16 * 4;
+  for (int e = threadIdx.x; e < kEntries; e += kThreads) {
+    const int slot = e & 3, n = (e >> 2) & 15, pair = (e >> 6) % I::kPairs, head = (e / (64 * I::kPairs)) * 4 + slot;
+    uint32_t value = 0;
+    if (head < HEADS) {
+      const float scaled = (group_entry<D, HEADS>(table, head, pair, n) - minima[head * I::kPairs + pair]) / params[2 * head];
+      value = min(I::kMaxEntry, static_cast<uint32_t>(fmaxf(0.0f, rintf(scaled))));
+    }
+    entries[e] = static_cast<uint16_t>(value);
+  }
+  __syncthreads();
+}
+
+// The approximate score of one token (maximum over the row's heads of S_h * step_h + base_h).
+template <int D, int HEADS>
+__device__ __forceinline__ float approx_score(const char* int_table, const float* params, const uint4 (&code)[D / 64]) {
+  using I = IntTable<D, HEADS>;
+  float best = -INFINITY;
+#pragma unroll
+  for (int quad = 0; quad < I::kQuads; ++quad) {
+    const char* base = int_table + quad * I::kQuadBytes;
+    uint32_t sum01 = 0, sum23 = 0;  // heads 4q, 4q+1 and 4q+2, 4q+3 in 16-bit halves
+#pragma unroll
+    for (int w = 0; w < D / 16; ++w) {
+      const uint32_t word = code_word(code, w);
+      const uint32_t lo_offsets = (word << 3) & 0x78787878u, hi_offsets = (word >> 1) & 0x78787878u;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const int b = 4 * w + k;
+        const uint2 first = *reinterpret_cast<const uint2*>(base + (2 * b) * 128 + __byte_perm(lo_offsets, 0u, 0x4440u | k));
+        const uint2 second = *reinterpret_cast<const uint2*>(base + (2 * b + 1) * 128 + __byte_perm(hi_offsets, 0u, 0x4440u | k));
+        sum01 += first.x + second.x;
+        sum23 += first.y + second.y;
+      }
+    }
+    const uint32_t sums[4] = {sum01 & 0xffffu, sum01 >> 16, sum23 & 0xffffu, sum23 >> 16};
+#pragma unroll
+    for (int h = 0; h < 4; ++h) {
+      const int head = quad * 4 + h;
+      if (head < HEADS) best = fmaxf(best, __fmaf_rn(static_cast<float>(sums[h]), params[2 * head], params[2 * head + 1]));
+    }
+  }
+  return best;
+}
+
+template <int D, int HEADS, int PART>
+__global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(SelectArgs a, float scale) {
+  using T = GroupTable<D, HEADS>;
+  using I = IntTable<D, HEADS>;
+  constexpr int kMine = PART / kThreads;
+  static_assert(kMine * kThreads == PART && kMine <= 32, "a mask bit per candidate of a thread");
+  extern __shared__ __align__(16) char table[];  // GroupTable, q', slots [kMine][512], int tables, params
+  uint32_t(*slot)[kThreads] = reinterpret_cast<uint32_t(*)[kThreads]>(table + T::kTableBytes + T::kQueryBytes);
+  char* int_table = table + T::kTableBytes + T::kQueryBytes + static_cast<size_t>(PART) * 4;
+  float* params = reinterpret_cast<float*>(int_table + I::kBytes);
+  __shared__ Shared sh;
+  __shared__ int queued;
+  constexpr int kVecs = D / 64;
+  grid_dependency_trigger();
+  const int tid = threadIdx.x;
+  RowPart part;
+  float query[warp_hadamard_per_lane<D>()];  // warp h < HEADS: its part of head h's query
+  if (!begin_part<D, HEADS, PART>(a, part, query)) return;
+  const auto [row, seq, n, candidates, chunks, parts, part_begin, part_end, kv_head, pages] = part;
+  const uint4* codes = reinterpret_cast<const uint4*>(a.key_codes);
+  // Code position (16-byte units) of candidate t of the row; past the part's end: token 0's.
+  auto position_of = [&](int t) {
+    const uint32_t page = static_cast<uint32_t>(__ldg(pages + t / a.page_size));
+    return ((page * a.num_kv_heads + static_cast<uint32_t>(kv_head)) * a.page_size + t % a.page_size) * kVecs;
+  };
+  auto token = [&](int j) { return part_begin + j * kThreads + tid; };
+#pragma unroll
+  for (int j = 0; j < kMine; ++j) slot[j][tid] = position_of(token(j) < part_end ? token(j) : 0);
+  auto load_code = [&](int j, uint4 (&code)[kVecs]) {
+    const uint32_t position = slot[j][tid];
+#pragma unroll
+    for (int v = 0; v < kVecs; ++v) code[v] = __ldg(codes + position + v);
+  };
+  uint4 code[kVecs], next[kVecs];
+  load_code(0, code);
+  for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
+  if (tid == 0) {
+    sh.bound = kBins - 1;
+    queued = 0;
+  }
+  build_group_tables<D, HEADS>(a, query, scale, reinterpret_cast<float*>(table + T::kTableBytes), table);
+  __syncthreads();
+  build_int_tables<D, HEADS>(table, reinterpret_cast<uint16_t*>(int_table), params);
+
+  // Pass 1: approximate scores (as float bits in the slots), their order keys' histogram; every
+  // valid candidate's key is first 0xffffffff (rescored ones are overwritten below).
+  uint32_t* out = a.score_keys + static_cast<size_t>(row) * a.candidate_stride;
+#pragma unroll 2
+  for (int j = 0; j < kMine; ++j) {
+    if (j + 1 < kMine) load_code(j + 1, next);
+    const float approx = approx_score<D, HEADS>(int_table, params, code);
+    slot[j][tid] = __float_as_uint(approx);
+    const bool valid = token(j) < part_end;
+    if (valid) out[token(j)] = 0xffffffffu;
+    atomicAdd(&sh.bins[score_order_key(approx) >> 20], valid ? 1 : 0);
+    if (j + 1 < kMine) {
+#pragma unroll
+      for (int v = 0; v < kVecs; ++v) code[v] = next[v];
+    }
+  }
+  __syncthreads();
+  const int keep = row_keep(a);
+  find_bin(sh, keep, [&](int b, int) { sh.bound = b; });
+  // low: the smallest approximate score of the bound's bin, <= the part's keep-th largest; no
+  // bound (fewer than keep candidates, or all in the last bin): every candidate is rescored.
+  float step = 0.0f;  // the largest head step: B = pairs * step bounds every head's error
+  for (int h = 0; h < HEADS; ++h) step = fmaxf(step, params[2 * h]);
+  // 2B, and 1e-5 relative for the float roundings of both scores (far below B in practice).
+  const float low = order_key_score((static_cast<uint32_t>(sh.bound) << 20) | 0xfffffu);
+  const float cut = sh.bound == kBins - 1 || isnan(low)
+                        ? -INFINITY
+                        : low - 2.0f * static_cast<float>(I::kPairs) * step - 1e-5f * fabsf(low);
+  uint32_t rescore = 0;  // bit j: candidate j of this thread
+#pragma unroll
+  for (int j = 0; j < kMine; ++j)
+    if (token(j) < part_end && !(__uint_as_float(slot[j][tid]) < cut)) rescore |= 1u << j;
+  __syncthreads();  // the slots become the queue of candidates to rescore (index in the part)
+  uint32_t* queue = &slot[0][0];
+  for (uint32_t m = rescore; m != 0; m &= m - 1) {
+    const int j = __ffs(m) - 1;
+    queue[atomicAdd(&queued, 1)] = static_cast<uint32_t>(j * kThreads + tid);
+  }
+  __syncthreads();
+  // Pass 2: exact keys of the queued candidates, written to score_keys and to the row's list.
+  const int total = queued;
+  int32_t* cursor = a.histogram + static_cast<size_t>(row) * kHistStride;
+  const int lane = tid & 31;
+  for (int base = 0; base < total; base += kThreads) {
+    const int q = base + tid;
+    uint32_t key = 0xffffffffu;
+    int t = 0;
+    if (q < total) {
+      t = part_begin + static_cast<int>(queue[q]);
+      const uint32_t position = position_of(t);
+#pragma unroll
+      for (int v = 0; v < kVecs; ++v) code[v] = __ldg(codes + position + v);
+      float best = -INFINITY;
+      for (int g = 0; g < T::kGroups; ++g) {
+        float lanes[T::kWidth][8] = {};
+        score_group<D, HEADS>(table + g * T::kGroupBytes, code, lanes);
+#pragma unroll
+        for (int h = 0; h < T::kWidth; ++h) {
+          if (g * T::kWidth + h >= HEADS) break;
+          const float score = reduce_lanes_asym(lanes[h]);
+          best = best < score ? score : best;
+        }
+      }
+      key = score_order_key(best);
+      out[t] = key;
+    }
+    // Warp-wise append (see the fused kernel), one entry per queued candidate.
+    const unsigned listed = __ballot_sync(0xffffffffu, q < total);
+    int warp_base = 0;
+    if (lane == 0 && listed) warp_base = atomicAdd(cursor, __popc(listed));
+    warp_base = __shfl_sync(0xffffffffu, warp_base, 0);
+    if (q < total)
+      a.asym_list[static_cast<size_t>(row) * a.candidate_stride + warp_base + __popc(listed & ((1u << lane) - 1))] =
+          make_uint2(key, static_cast<uint32_t>(t / kAsymChunk));
+  }
+  if (!last_block_of_row(a, row, parts, sh)) return;
+  finish_row(a, row, n, candidates, chunks, sh);
+}
+
+// Launches `kernel` over (parts of PART candidates, rows) with kBytes of dynamic shared memory,
+// raising the kernel's limit on the first launch.
+template <auto kernel, size_t kBytes, int PART>
+void launch_parts(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream) {
   static const bool configured = [] {
-    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(asymmetric_fused_kernel<D, HEADS, PART>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kBytes)));
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kBytes)));
     return true;
   }();
   (void)configured;
   const dim3 grid(std::max(1, ceil_div(max_candidates, PART)), batch * args.rows_per_seq);
-  asymmetric_fused_kernel<D, HEADS, PART><<<grid, kThreads, kBytes, stream>>>(args, hadamard_scale(D));
+  kernel<<<grid, kThreads, kBytes, stream>>>(args, hadamard_scale(args.head_dim));
+}
+
+template <int D, int HEADS, int PART>
+void launch_kind(const SelectArgs& args, int batch, int max_candidates, bool two_pass, cudaStream_t stream) {
+  if (two_pass)
+    launch_parts<asymmetric_two_pass_kernel<D, HEADS, PART>, two_pass_shared_bytes<D, HEADS, PART>(), PART>(
+        args, batch, max_candidates, stream);
+  else
+    launch_parts<asymmetric_fused_kernel<D, HEADS, PART>, fused_shared_bytes<D, HEADS, PART>(), PART>(
+        args, batch, max_candidates, stream);
 }
 
 template <int D, int HEADS>
-void launch_fused_part(const SelectArgs& args, int batch, int max_candidates, int part, cudaStream_t stream) {
+void launch_fused_part(const SelectArgs& args, int batch, int max_candidates, int part, bool two_pass,
+                       cudaStream_t stream) {
   switch (part) {
-    case 2048: launch_fused_typed<D, HEADS, 2048>(args, batch, max_candidates, stream); break;
-    case 8192: launch_fused_typed<D, HEADS, 8192>(args, batch, max_candidates, stream); break;
-    default: launch_fused_typed<D, HEADS, 4096>(args, batch, max_candidates, stream); break;
+    case 2048: launch_kind<D, HEADS, 2048>(args, batch, max_candidates, two_pass, stream); break;
+    case 8192: launch_kind<D, HEADS, 8192>(args, batch, max_candidates, two_pass, stream); break;
+    default: launch_kind<D, HEADS, 4096>(args, batch, max_candidates, two_pass, stream); break;
   }
 }
 
 template <int D>
-void launch_fused_dim(const SelectArgs& args, int batch, int max_candidates, int part, cudaStream_t stream) {
+void launch_fused_dim(const SelectArgs& args, int batch, int max_candidates, int part, bool two_pass,
+                      cudaStream_t stream) {
   switch (args.heads_per_row) {
-    case 1: launch_fused_part<D, 1>(args, batch, max_candidates, part, stream); break;
-    case 2: launch_fused_part<D, 2>(args, batch, max_candidates, part, stream); break;
-    case 3: launch_fused_part<D, 3>(args, batch, max_candidates, part, stream); break;
-    case 4: launch_fused_part<D, 4>(args, batch, max_candidates, part, stream); break;
-    case 5: launch_fused_part<D, 5>(args, batch, max_candidates, part, stream); break;
-    case 6: launch_fused_part<D, 6>(args, batch, max_candidates, part, stream); break;
-    case 7: launch_fused_part<D, 7>(args, batch, max_candidates, part, stream); break;
-    case 8: launch_fused_part<D, 8>(args, batch, max_candidates, part, stream); break;
+    case 1: launch_fused_part<D, 1>(args, batch, max_candidates, part, two_pass, stream); break;
+    case 2: launch_fused_part<D, 2>(args, batch, max_candidates, part, two_pass, stream); break;
+    case 3: launch_fused_part<D, 3>(args, batch, max_candidates, part, two_pass, stream); break;
+    case 4: launch_fused_part<D, 4>(args, batch, max_candidates, part, two_pass, stream); break;
+    case 5: launch_fused_part<D, 5>(args, batch, max_candidates, part, two_pass, stream); break;
+    case 6: launch_fused_part<D, 6>(args, batch, max_candidates, part, two_pass, stream); break;
+    case 7: launch_fused_part<D, 7>(args, batch, max_candidates, part, two_pass, stream); break;
+    case 8: launch_fused_part<D, 8>(args, batch, max_candidates, part, two_pass, stream); break;
     default: break;  // checked by the caller
   }
 }
@@ -642,7 +925,7 @@ void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidat
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 
-void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int part,
+void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int part, bool two_pass,
                                     cudaStream_t stream) {
   ADAMAS_CHECK(part == 2048 || part == 4096 || part == 8192,
                "CUDA asymmetric (fused): candidates per block must be 2048, 4096 or 8192, got ", part);
@@ -651,9 +934,9 @@ void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_c
                " query heads per row (1..", kMaxGroup, ")");
   ADAMAS_CHECK(args.asym_list != nullptr, "CUDA asymmetric (fused): no candidate list workspace");
   switch (args.head_dim) {
-    case 64: fused::launch_fused_dim<64>(args, batch, max_candidates, part, stream); break;
-    case 128: fused::launch_fused_dim<128>(args, batch, max_candidates, part, stream); break;
-    case 256: fused::launch_fused_dim<256>(args, batch, max_candidates, part, stream); break;
+    case 64: fused::launch_fused_dim<64>(args, batch, max_candidates, part, two_pass, stream); break;
+    case 128: fused::launch_fused_dim<128>(args, batch, max_candidates, part, two_pass, stream); break;
+    case 256: fused::launch_fused_dim<256>(args, batch, max_candidates, part, two_pass, stream); break;
     default: throw Error(detail::concat("CUDA asymmetric: head_dim ", args.head_dim, " not supported (64, 128, 256)"));
   }
   ADAMAS_CUDA_CHECK_LAUNCH();

@@ -18,7 +18,9 @@ void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidat
 // part: candidates per block, 2048, 4096 or 8192 (2048 doubles the blocks of small grids, e.g. GQA
 // rows at 8K-32K, at the cost of a longer candidate list for the row's last block; 8192 halves the
 // per-block work of grids that run for several waves).
-void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int part,
+// two_pass (ADAMAS_ASYM_VARIANT=twopass): the same selection from integer tables first, the float
+// score only for the candidates that can still be kept (asymmetric.cu).
+void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int part, bool two_pass,
                                     cudaStream_t stream);
 
 }  // namespace adamas::cuda

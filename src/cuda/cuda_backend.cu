@@ -450,7 +450,7 @@ struct DecodePlan::Impl {
   bool fused_attend(const PagedKvView& view) const {
     const bool wanted = variants.fused_attend;
     return wanted && config.selector.policy == Policy::kAdamas && !generic_estimate(view) &&
-           (!asymmetric() || variants.asym == AsymVariant::kFused);
+           (!asymmetric() || variants.asym != AsymVariant::kRadix);
   }
   // Candidates per block of the fused asymmetric estimate (ADAMAS_ASYM_PART, auto by default), from
   // the grid that blocks of 4096 would make against the blocks the SMs hold at once (2 per SM with
@@ -501,7 +501,7 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   const size_t rows = static_cast<size_t>(m.rows);
   if (policy == Policy::kAdamas && m.asymmetric()) {
     m.score_keys.resize(rows * m.candidate_stride);
-    if (m.variants.asym == AsymVariant::kFused) m.asym_list.resize(rows * m.candidate_stride);
+    if (m.variants.asym != AsymVariant::kRadix) m.asym_list.resize(rows * m.candidate_stride);
   } else if (policy == Policy::kAdamas) {
     m.distances.resize(rows * m.candidate_stride);
     m.chunk_histogram.resize(rows * m.max_chunks * kHistStride);
@@ -556,9 +556,9 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
       if (m.generic_estimate(view))
         launch_code_estimate(a, to_device_code_book(m.code_book(view), view.head_dim), m.config.selector.estimator,
                              view.batch, m.max_candidates(), to_stream(stream));
-      else if (m.asymmetric() && m.variants.asym == AsymVariant::kFused)
+      else if (m.asymmetric() && m.variants.asym != AsymVariant::kRadix)
         launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), m.asymmetric_part(view.batch, a.heads_per_row),
-                                       to_stream(stream));
+                                       m.variants.asym == AsymVariant::kTwoPass, to_stream(stream));
       else if (m.asymmetric()) launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
       else launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, to_stream(stream));
       break;
@@ -573,7 +573,7 @@ void DecodePlan::select_from_scores(const PagedKvView& view, StreamHandle stream
   m.check_view(view);
   const SelectArgs a = m.select_args(view, nullptr);
   const cudaStream_t s = to_stream(stream);
-  if (m.generic_estimate(view) || (m.asymmetric() && m.variants.asym != AsymVariant::kFused)) {
+  if (m.generic_estimate(view) || (m.asymmetric() && m.variants.asym == AsymVariant::kRadix)) {
     // Integer distances or float keys per candidate: the oracle's threshold search and lists.
     launch_radix_threshold(a, view.batch, m.max_candidates(), s);
     launch_write_lists(a, view.batch, m.max_candidates(), false, s);

@@ -33,7 +33,8 @@ KernelVariants kernel_variants_from_env() {
   v.dense = env_choice("ADAMAS_DENSE_VARIANT", "new", {"old", "new"}) == "new" ? DenseVariant::kTile32K
                                                                               : DenseVariant::kTile16K;
   v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
-  v.asym = env_choice("ADAMAS_ASYM_VARIANT", "new", {"old", "new"}) == "new" ? AsymVariant::kFused : AsymVariant::kRadix;
+  const std::string asym = env_choice("ADAMAS_ASYM_VARIANT", "new", {"old", "new", "twopass"});
+  v.asym = asym == "twopass" ? AsymVariant::kTwoPass : asym == "new" ? AsymVariant::kFused : AsymVariant::kRadix;
   const std::string part = env_choice("ADAMAS_ASYM_PART", "auto", {"auto", "2048", "4096", "8192"});
   v.asym_part = part == "auto" ? 0 : std::stoi(part);
   v.fused_attend = env_choice("ADAMAS_FUSED_ATTEND", "0", {"0", "1"}) == "1";
@@ -46,7 +47,7 @@ std::string describe(const KernelVariants& v) {
                                                                    : "old";
   return detail::concat("estimate=", estimate,
                         " dense=", v.dense == DenseVariant::kTile32K ? "new" : "old",
-                        " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kFused ? "new" : "old",
+                        " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
                         " asym_part=", v.asym_part == 0 ? std::string("auto") : std::to_string(v.asym_part), " fused_attend=", v.fused_attend ? 1 : 0);
 }
 

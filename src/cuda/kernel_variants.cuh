@@ -5,7 +5,8 @@
 //                                         v6 bounded with codes copied by cp.async.bulk per page)
 //   ADAMAS_DENSE_VARIANT    = old | new   dense attention tiles (16 KiB | 32 KiB of K+V per stage)
 //   ADAMAS_PDL              = 0 | 1       programmatic dependent launch of compact and attention
-//   ADAMAS_ASYM_VARIANT     = old | new   asymmetric estimate (score + 4 radix passes | fused score + select)
+//   ADAMAS_ASYM_VARIANT     = old | new | twopass   asymmetric estimate (score + 4 radix passes | fused score +
+//                                         select | fused, integer first pass then exact rescoring)
 //   ADAMAS_ASYM_PART        = auto | 2048 | 4096 | 8192   fused asymmetric estimate: candidates per block
 //   ADAMAS_FUSED_ATTEND     = 0 | 1       DecodePlan::step of adamas: list compaction inside the
 //                                         attention kernel (1) or a compaction kernel before it (0)
@@ -17,7 +18,7 @@ namespace adamas::cuda {
 
 enum class EstimateVariant { kLanePerToken, kBounded, kBulk };
 enum class DenseVariant { kTile16K, kTile32K };
-enum class AsymVariant { kRadix, kFused };
+enum class AsymVariant { kRadix, kFused, kTwoPass };
 
 struct KernelVariants {
   EstimateVariant estimate = EstimateVariant::kLanePerToken;

@@ -114,13 +114,14 @@ void check_selections(const AsymCase& c, bool calibrated) {
       TokenSelection expected;  // once for the GPU variants below (the scalar reference is slow)
       select_tokens_ref(options, host_view, q_host.data(), c.q_heads, expected);
       // ADAMAS_ASYM_VARIANT: radix passes | fused (asymmetric.cu) with 2048, 4096 or 8192 candidates
-      // per block (ADAMAS_ASYM_PART)
-      for (const std::string variant : {"old", "2048", "4096", "8192"}) {
+      // per block (ADAMAS_ASYM_PART) | two-pass (integer first pass), 4096 and 8192 per block
+      for (const std::string variant : {"old", "2048", "4096", "8192", "twopass4096", "twopass8192"}) {
         SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " calibrated "
                                           << calibrated << " budget " << budget << " per_query_head "
                                           << per_query_head << " variant " << variant);
-        ScopedEnv asym_variant("ADAMAS_ASYM_VARIANT", variant == "old" ? "old" : "new");
-        ScopedEnv asym_part("ADAMAS_ASYM_PART", variant == "old" ? "auto" : variant.c_str());
+        const bool two_pass = variant.rfind("twopass", 0) == 0;
+        ScopedEnv asym_variant("ADAMAS_ASYM_VARIANT", variant == "old" ? "old" : two_pass ? "twopass" : "new");
+        ScopedEnv asym_part("ADAMAS_ASYM_PART", variant == "old" ? "auto" : two_pass ? variant.c_str() + 7 : variant.c_str());
         TokenSelection actual;
         DecodePlanConfig plan_config =
             plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, config.dtype, longest, options);
