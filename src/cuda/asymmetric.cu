@@ -482,6 +482,50 @@ __device__ __forceinline__ bool begin_part(const SelectArgs& a, RowPart& p, floa
   return true;
 }
 
+// Code position, in 16-byte units, of the token at (page_index, in_page) of the part's row:
+// ((page * kv heads + kv head) * page size + offset in page) * D / 64.
+template <int kVecs>
+__device__ __forceinline__ uint32_t code_position(const SelectArgs& a, const RowPart& p, uint32_t page_index,
+                                                  uint32_t in_page) {
+  const uint32_t page = static_cast<uint32_t>(__ldg(p.pages + page_index));
+  return ((page * a.num_kv_heads + static_cast<uint32_t>(p.kv_head)) * a.page_size + in_page) * kVecs;
+}
+
+// This thread's candidates j * 512 + tid of the part, j < kMine: their code positions into their
+// slots. Powers of two shift and mask; other page sizes divide (slow, rare). Candidates past the
+// part's end read token 0's code (valid memory) and are not counted.
+template <int kMine, int kVecs>
+__device__ __forceinline__ void place_codes(const SelectArgs& a, const RowPart& p, uint32_t (*slot)[kThreads]) {
+  const int tid = threadIdx.x;
+  const uint32_t page_size = a.page_size;
+  if ((page_size & (page_size - 1)) == 0) {
+    const int shift = __ffs(page_size) - 1;
+#pragma unroll
+    for (int j = 0; j < kMine; ++j) {
+      const int token = p.part_begin + j * kThreads + tid;
+      const uint32_t t = token < p.part_end ? token : 0u;
+      slot[j][tid] = code_position<kVecs>(a, p, t >> shift, t & (page_size - 1));
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < kMine; ++j) {
+      const int token = p.part_begin + j * kThreads + tid;
+      const uint32_t t = token < p.part_end ? token : 0u;
+      slot[j][tid] = code_position<kVecs>(a, p, t / page_size, t % page_size);
+    }
+  }
+}
+
+// The code of this thread's candidate j, from the position in its slot (each thread reads only
+// its own slots: no barrier between writing and reading them).
+template <int kVecs>
+__device__ __forceinline__ void load_slot_code(const SelectArgs& a, const uint32_t (*slot)[kThreads], int j,
+                                               uint4 (&code)[kVecs]) {
+  const uint4* codes = reinterpret_cast<const uint4*>(a.key_codes) + slot[j][threadIdx.x];
+#pragma unroll
+  for (int v = 0; v < kVecs; ++v) code[v] = __ldg(codes + v);
+}
+
 // One block per (part of PART candidates, row); candidate j * 512 + tid of the part, j < PART / 512,
 // is this thread's (lanes of a warp read consecutive 16-byte code pieces). Page ids are read and
 // code positions computed for all of them first (into the candidates' shared slots); each code is
@@ -512,37 +556,8 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   // The chunk of 4096 of candidate j (part_begin + j * 512 is a multiple of 512, so tid does not
   // change it).
   auto chunk_of = [&](int j) { return (part_begin + j * kThreads) / kAsymChunk; };
-  // Each candidate's code position, in 16-byte units: ((page * kv heads + kv head) * page size +
-  // offset in page) * D / 64. Powers of two shift and mask; other page sizes divide (slow, rare).
-  // Candidates past the part's end read token 0's code (valid memory) and are not counted.
-  {
-    const uint32_t page_size = a.page_size, row_base = static_cast<uint32_t>(kv_head);
-    auto place = [&](int j, uint32_t page_index, uint32_t in_page) {
-      const uint32_t page = static_cast<uint32_t>(__ldg(pages + page_index));
-      slot[j][tid] = ((page * a.num_kv_heads + row_base) * page_size + in_page) * kVecs;
-    };
-    if ((page_size & (page_size - 1)) == 0) {
-      const int shift = __ffs(page_size) - 1;
-#pragma unroll
-      for (int j = 0; j < kMine; ++j) {
-        const uint32_t t = token(j) < part_end ? token(j) : 0u;
-        place(j, t >> shift, t & (page_size - 1));
-      }
-    } else {
-#pragma unroll
-      for (int j = 0; j < kMine; ++j) {
-        const uint32_t t = token(j) < part_end ? token(j) : 0u;
-        place(j, t / page_size, t % page_size);
-      }
-    }
-  }
-  const uint4* codes = reinterpret_cast<const uint4*>(a.key_codes);
-  // Each thread reads only its own slots: no barrier between writing and reading them.
-  auto load_code = [&](int j, uint4 (&code)[kVecs]) {
-    const uint32_t position = slot[j][tid];
-#pragma unroll
-    for (int v = 0; v < kVecs; ++v) code[v] = __ldg(codes + position + v);
-  };
+  place_codes<kMine, kVecs>(a, part, slot);
+  auto load_code = [&](int j, uint4 (&code)[kVecs]) { load_slot_code<kVecs>(a, slot, j, code); };
 
   uint4 code[kVecs], next[kVecs];
   load_code(0, code);
@@ -755,20 +770,9 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
   float query[warp_hadamard_per_lane<D>()];  // warp h < HEADS: its part of head h's query
   if (!begin_part<D, HEADS, PART>(a, part, query)) return;
   const auto [row, seq, n, candidates, chunks, parts, part_begin, part_end, kv_head, pages] = part;
-  const uint4* codes = reinterpret_cast<const uint4*>(a.key_codes);
-  // Code position (16-byte units) of candidate t of the row; past the part's end: token 0's.
-  auto position_of = [&](int t) {
-    const uint32_t page = static_cast<uint32_t>(__ldg(pages + t / a.page_size));
-    return ((page * a.num_kv_heads + static_cast<uint32_t>(kv_head)) * a.page_size + t % a.page_size) * kVecs;
-  };
   auto token = [&](int j) { return part_begin + j * kThreads + tid; };
-#pragma unroll
-  for (int j = 0; j < kMine; ++j) slot[j][tid] = position_of(token(j) < part_end ? token(j) : 0);
-  auto load_code = [&](int j, uint4 (&code)[kVecs]) {
-    const uint32_t position = slot[j][tid];
-#pragma unroll
-    for (int v = 0; v < kVecs; ++v) code[v] = __ldg(codes + position + v);
-  };
+  place_codes<kMine, kVecs>(a, part, slot);
+  auto load_code = [&](int j, uint4 (&code)[kVecs]) { load_slot_code<kVecs>(a, slot, j, code); };
   uint4 code[kVecs], next[kVecs];
   load_code(0, code);
   for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
@@ -829,9 +833,10 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
     int t = 0;
     if (q < total) {
       t = part_begin + static_cast<int>(queue[q]);
-      const uint32_t position = position_of(t);
+      const uint4* token_code = reinterpret_cast<const uint4*>(a.key_codes) +
+                                code_position<kVecs>(a, part, t / a.page_size, t % a.page_size);
 #pragma unroll
-      for (int v = 0; v < kVecs; ++v) code[v] = __ldg(codes + position + v);
+      for (int v = 0; v < kVecs; ++v) code[v] = __ldg(token_code + v);
       float best = -INFINITY;
       for (int g = 0; g < T::kGroups; ++g) {
         float lanes[T::kWidth][8] = {};
