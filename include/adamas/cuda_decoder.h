@@ -90,6 +90,11 @@ class CudaDecoder {
   void calibrate_code_books(const std::vector<double>& quantiles);
   void reset_code_books();
   const CodeBook& code_book(int layer) const;
+  // Attention observer of the decode steps (DecoderRuntime::set_observer; null: none), batch 1
+  // only. While one is set, steps run eagerly (no graph) and synchronize in every layer: the
+  // layer's cache, lengths and q are copied to the host for on_decode_attention, and a sparse
+  // layer's selection, once made, for on_decode_selection.
+  void set_observer(AttentionObserver* observer);
   // Median milliseconds of a decode step replayed as a CUDA graph (tokens fixed; positions do not
   // advance: each replay redoes the same step).
   double graph_step_ms(int iterations);

@@ -25,6 +25,7 @@
 #include "cuda/device_buffer.cuh"
 #include "cuda/event_timer.cuh"
 #include "cuda/gemv.h"
+#include "cuda/launch.cuh"
 #include "cuda/prefill_attention.cuh"
 #include "cuda/random_fill.cuh"
 #include "model/rope.h"
@@ -61,6 +62,7 @@ __global__ void embed_kernel(const int32_t* tokens, const W* embed, float* x, in
 template <typename W>
 __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, W* out, int hidden) {
   __shared__ float partial[32];  // one per warp; blocks of up to 1024 threads
+  grid_dependency_trigger();     // the product after the norm may start requesting its weights
   const int seq = blockIdx.x;
   const float* row = x + static_cast<size_t>(seq) * hidden;
   float sum = 0.0f;
@@ -222,6 +224,13 @@ struct CudaDecoder::Impl {
     DeviceBuffer<uint8_t> gemm_input;
     DeviceBuffer<int32_t> tokens, positions;
   } pre;
+  // Attention observer (set_observer): eager steps, each layer's cache and q copied to the host.
+  AttentionObserver* observer = nullptr;
+  std::vector<int32_t> page_table_host;  // the device page table (reset() plans it)
+  struct ObservedLayer {
+    std::vector<uint8_t> keys, values, key_codes;
+    std::vector<float> page_min, page_max, q;
+  } observed;
   // Profiling: events around the launch groups when `profile` is set.
   bool profile = false;
   std::vector<std::pair<cudaEvent_t, int>> marks;  // (event, kind of the interval it closes)
@@ -261,6 +270,8 @@ struct CudaDecoder::Impl {
     p.in = in;
     p.batch = batch;
     p.epilogue = epilogue;
+    p.k_slices = gemv_k_slices_from_env();
+    p.programmatic = gemv_programmatic_from_env();
     return p;
   }
 
@@ -371,6 +382,10 @@ struct CudaDecoder::Impl {
   // One decode step from the pinned host buffers: a graph replay when the variant was captured,
   // else an eager step (after which the variant is captured for the next call). No sync here.
   bool run_step(bool dense_attention, bool want_logits) {
+    if (observer) {  // it synchronizes inside the step: no capture, no replay
+      enqueue_step(dense_attention, want_logits);
+      return false;
+    }
     if (use_graphs && step_graphs[dense_attention][want_logits]) {
       ADAMAS_CUDA_CHECK(cudaGraphLaunch(step_graphs[dense_attention][want_logits], stream));
       return false;
@@ -461,6 +476,30 @@ struct CudaDecoder::Impl {
     }
   }
 
+  // The observer's view of `layer` (device view `view`) once the step's append has run: host
+  // copies of the layer's buffers and of q; the lengths are the step's (seq_lens_host).
+  void observe_attention(int layer, const PagedKvView& view) {
+    ADAMAS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    ObservedLayer& o = observed;
+    cache->download(layer, o.keys, o.values, o.key_codes, o.page_min, o.page_max);
+    o.q.resize(q.size());
+    ADAMAS_CUDA_CHECK(cudaMemcpy(o.q.data(), q.data(), q.bytes(), cudaMemcpyDeviceToHost));
+    PagedKvView host = view;
+    host.keys = o.keys.data();
+    host.values = o.values.data();
+    host.key_codes = o.key_codes.data();
+    host.page_min = o.page_min.data();
+    host.page_max = o.page_max.data();
+    host.page_table = page_table_host.data();
+    host.seq_lens = seq_lens_host;
+    observer->on_decode_attention(layer, host, o.q.data(), q_heads);
+  }
+  void observe_selection(int layer) {
+    TokenSelection selection;
+    policy_plan->download_selection(batch, selection);  // synchronizes the device
+    observer->on_decode_selection(layer, selection);
+  }
+
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
   void enqueue_step(bool dense_attention, bool want_logits) {
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device.data(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
@@ -498,8 +537,10 @@ struct CudaDecoder::Impl {
       const PagedKvView view = cache->view(layer);
       const bool dense = dense_attention || layer < options.runtime.dense_layers ||
                          options.runtime.selector.policy == Policy::kFull;
+      if (observer) observe_attention(layer, view);
       if (dense) dense_plan->attend(view, q.data(), attn.data(), /*use_selection=*/false, stream);
       else policy_plan->step(view, q.data(), attn.data(), stream);
+      if (observer && !dense) observe_selection(layer);
       mark(1);
       if (!own_gemv()) {  // our o-projection GEMV rounds attn to bf16 as it reads it instead
         if (bf16()) to_input<__nv_bfloat16>(attn.data(), static_cast<size_t>(batch) * q_heads * head_dim);
@@ -737,6 +778,7 @@ void CudaDecoder::reset() {
   std::vector<int32_t> table(static_cast<size_t>(m.batch) * pages_per_seq);
   for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);  // sequence s owns pages s*P..
   m.cache->set_page_table(table, std::vector<int32_t>(m.batch, 0));
+  m.page_table_host = table;
 }
 
 int CudaDecoder::position(int seq) const { return impl_->positions.at(seq); }
@@ -786,7 +828,7 @@ void CudaDecoder::decode(const int32_t* tokens, float* logits, bool dense_attent
     // An eager step (a variant's first, or ADAMAS_NO_GRAPH=1) may load kernels and set up cuBLAS:
     // not while another thread captures. Graph replays need no scope.
     std::optional<DeviceSyncScope> sync_scope;
-    if (!(m.use_graphs && m.step_graphs[dense_attention][want_logits])) sync_scope.emplace();
+    if (m.observer || !(m.use_graphs && m.step_graphs[dense_attention][want_logits])) sync_scope.emplace();
     capture = m.run_step(dense_attention, want_logits);
     if (logits)
       ADAMAS_CUDA_CHECK(cudaMemcpyAsync(logits, m.logits.data(), sizeof(float) * m.batch * m.vocab, cudaMemcpyDeviceToHost, m.stream));
@@ -875,6 +917,12 @@ void CudaDecoder::reset_code_books() {
 
 const CodeBook& CudaDecoder::code_book(int layer) const { return impl_->cache->code_book(layer); }
 
+void CudaDecoder::set_observer(AttentionObserver* observer) {
+  ADAMAS_CHECK(observer == nullptr || impl_->batch == 1, "CudaDecoder: attention observers need max_batch 1, got ",
+               impl_->batch);
+  impl_->observer = observer;
+}
+
 void CudaDecoder::set_selector(const SelectorOptions& selector) {
   Impl& m = *impl_;
   const SelectorOptions& current = m.options.runtime.selector;
@@ -896,6 +944,7 @@ void CudaDecoder::set_selector(const SelectorOptions& selector) {
 double CudaDecoder::graph_step_ms(int iterations) {
   Impl& m = *impl_;
   ADAMAS_CHECK(iterations >= 1, "graph_step_ms: iterations must be positive");
+  ADAMAS_CHECK(m.observer == nullptr, "graph_step_ms: an attention observer is set (its steps run eagerly)");
   for (int s = 0; s < m.batch; ++s) {
     ADAMAS_CHECK(m.positions[s] < m.options.runtime.max_context, "graph_step_ms: sequence ", s, " is full");
     m.tokens_host[s] = 1 % m.vocab;
@@ -1017,9 +1066,7 @@ class CudaRuntime : public DecoderRuntime {
     stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   const DecodeStepStats& last_step() const override { return stats_; }
-  void set_observer(AttentionObserver* observer) override {
-    ADAMAS_CHECK(observer == nullptr, "attention observers (adamas recall) need --device cpu");
-  }
+  void set_observer(AttentionObserver* observer) override { decoder_->set_observer(observer); }
   CodeBook code_book(int layer) const override { return decoder_->code_book(layer); }
 
  private:

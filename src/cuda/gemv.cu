@@ -1,10 +1,13 @@
 // Weight products at small batch (gemv.h): a warp per pair of weight rows, 16-byte streaming loads,
 // fp32 accumulation, warp-shuffle reductions, and the decode step's elementwise work in the write.
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/gemv.h"
+#include "cuda/launch.cuh"
 
 namespace adamas::cuda {
 
@@ -74,18 +77,22 @@ __device__ __forceinline__ void write_pair(const GemvProblem& p, int pair, int s
   }
 }
 
-// Block = 8 warps, warp = one pair of rows for up to kBatch sequences (p.batch <= kBatch at run
+// Block = 8 warps; warp w takes pair blockIdx.x * (8 / slices) + w / slices and slice w % slices of
+// `in` (slices 1, 2 or 4, gemv_k_slices), for up to kBatch sequences (p.batch <= kBatch at run
 // time). Each lane keeps kUnroll 16-byte loads per row in flight (2 * kUnroll * 16 B), so that
 // about 60 KiB per SM are outstanding at batch 1, enough to cover the memory latency at the copy
 // bandwidth. Weights are read once per step: __ldcs (evict-first) keeps them from pushing the
-// inputs out of L1/L2. The inputs (batch * in bf16) are re-read by every warp from L1.
+// inputs out of L1/L2. The inputs (batch * in bf16) are re-read by every warp from L1. Split pairs
+// meet in shared memory: the pair's slice-0 warp adds the slices in order and writes.
 template <int kBatch, int kUnroll, GemvEpilogue kEpilogue, bool kF32Input>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const GemvProblem p, int pairs) {
-  const int lane = threadIdx.x & 31;
-  const int pair = blockIdx.x * kWarpsPerBlock + static_cast<int>(threadIdx.x >> 5);
-  if (pair >= pairs) return;  // whole warps only: pair is uniform across the warp
-  int r0, r1;
-  pair_rows<kEpilogue>(p, pair, r0, r1);
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const GemvProblem p, int pairs, int slices) {
+  __shared__ float slice_sums[kWarpsPerBlock][2][kBatch];
+  grid_dependency_trigger();  // the next product's blocks may start prefetching its weights
+  const int lane = threadIdx.x & 31, warp = static_cast<int>(threadIdx.x >> 5);
+  const int pair = blockIdx.x * (kWarpsPerBlock / slices) + warp / slices, slice = warp % slices;
+  const bool active = pair < pairs;  // uniform across the warp; no early return: the block may meet below
+  int r0 = 0, r1 = 0;
+  if (active) pair_rows<kEpilogue>(p, pair, r0, r1);
   const int r1_read = r1 < p.out ? r1 : r0;  // a single last row of odd `out` reads row r0 twice
   const __nv_bfloat16* w0 = reinterpret_cast<const __nv_bfloat16*>(p.weight) + static_cast<size_t>(r0) * p.in;
   const __nv_bfloat16* w1 = reinterpret_cast<const __nv_bfloat16*>(p.weight) + static_cast<size_t>(r1_read) * p.in;
@@ -96,22 +103,32 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const Ge
 #pragma unroll
   for (int s = 0; s < kBatch; ++s) acc0[s] = acc1[s] = 0.0f;
 
-  // Rows start 16-byte aligned only when in % 8 == 0; otherwise the element loop below does all.
+  // Rows start 16-byte aligned only when in % 8 == 0; otherwise the element loop below does all
+  // (with one slice: gemv_bf16 splits only whole chunks).
   const int chunks = p.in % kChunk == 0 ? p.in / kChunk : 0;
+  const int slice_chunks = (chunks + slices - 1) / slices;
+  const int first = active ? min(chunks, slice * slice_chunks) : chunks, last = min(chunks, first + slice_chunks);
   const uint4* w0_chunks = reinterpret_cast<const uint4*>(w0);
   const uint4* w1_chunks = reinterpret_cast<const uint4*>(w1);
-  for (int base = 0; base < chunks; base += 32 * kUnroll) {
-    uint4 a[kUnroll], b[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {  // all loads first: 2 * kUnroll in flight per lane
-      const int c = base + u * 32 + lane;
-      a[u] = c < chunks ? __ldcs(w0_chunks + c) : make_uint4(0, 0, 0, 0);
-      b[u] = c < chunks ? __ldcs(w1_chunks + c) : make_uint4(0, 0, 0, 0);
-    }
+  uint4 a[kUnroll], b[kUnroll];
+  auto load_round = [&](int base) {  // all of a round's loads first: 2 * kUnroll in flight per lane
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = base + u * 32 + lane;
-      if (c < chunks) {
+      a[u] = c < last ? __ldcs(w0_chunks + c) : make_uint4(0, 0, 0, 0);
+      b[u] = c < last ? __ldcs(w1_chunks + c) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  // The weights are no kernel's output: the first round is requested before the wait, so under
+  // programmatic launch (GemvProblem::programmatic) it overlaps the end of the kernel before.
+  load_round(first);
+  grid_dependency_wait();
+  for (int base = first; base < last; base += 32 * kUnroll) {
+    if (base != first) load_round(base);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = base + u * 32 + lane;
+      if (c < last) {
         float wa[kChunk], wb[kChunk];
         bf16x8_to_float(a[u], wa);
         bf16x8_to_float(b[u], wb);
@@ -137,15 +154,17 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const Ge
       }
     }
   }
-  for (int i = chunks * kChunk + lane; i < p.in; i += 32) {
-    const float wa = __bfloat162float(w0[i]), wb = __bfloat162float(w1[i]);
+  if (active && slice == 0) {
+    for (int i = chunks * kChunk + lane; i < p.in; i += 32) {
+      const float wa = __bfloat162float(w0[i]), wb = __bfloat162float(w1[i]);
 #pragma unroll
-    for (int s = 0; s < kBatch; ++s) {
-      if (s < p.batch) {
-        const float xs = kF32Input ? round_to_bf16(x_f32[static_cast<size_t>(s) * p.in + i])
-                                   : __bfloat162float(x[static_cast<size_t>(s) * p.in + i]);
-        acc0[s] = fmaf(wa, xs, acc0[s]);
-        acc1[s] = fmaf(wb, xs, acc1[s]);
+      for (int s = 0; s < kBatch; ++s) {
+        if (s < p.batch) {
+          const float xs = kF32Input ? round_to_bf16(x_f32[static_cast<size_t>(s) * p.in + i])
+                                     : __bfloat162float(x[static_cast<size_t>(s) * p.in + i]);
+          acc0[s] = fmaf(wa, xs, acc0[s]);
+          acc1[s] = fmaf(wb, xs, acc1[s]);
+        }
       }
     }
   }
@@ -157,6 +176,27 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const Ge
       acc1[s] += __shfl_xor_sync(0xffffffffu, acc1[s], width);
     }
   }
+  if (slices > 1) {  // uniform across the block
+    if (lane == 0) {
+#pragma unroll
+      for (int s = 0; s < kBatch; ++s) {
+        slice_sums[warp][0][s] = acc0[s];
+        slice_sums[warp][1][s] = acc1[s];
+      }
+    }
+    __syncthreads();
+    if (slice != 0) return;
+#pragma unroll
+    for (int s = 0; s < kBatch; ++s) {
+      acc0[s] = slice_sums[warp][0][s];
+      acc1[s] = slice_sums[warp][1][s];
+      for (int j = 1; j < slices; ++j) {
+        acc0[s] += slice_sums[warp + j][0][s];
+        acc1[s] += slice_sums[warp + j][1][s];
+      }
+    }
+  }
+  if (!active) return;
   // Lane s writes sequence s (every lane holds every sum after the xor reduction).
 #pragma unroll
   for (int s = 0; s < kBatch; ++s)
@@ -165,32 +205,38 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const Ge
 
 // Fewer loads in flight per lane as the batch grows: the inputs' registers (4 per sequence and
 // load) and the accumulators take the room, and more FMAs per load hide latency anyway.
-template <int kBatch>
-constexpr int unroll_for_batch() { return kBatch <= 2 ? 4 : kBatch <= 4 ? 2 : 1; }
+constexpr int unroll_for_batch(int batch) { return batch <= 2 ? 4 : batch <= 4 ? 2 : 1; }
+
+// Pairs of rows (one warp's work without a split).
+int pair_count(const GemvProblem& p) {
+  return p.epilogue == GemvEpilogue::kSwiGlu || p.epilogue == GemvEpilogue::kRopeSplit ? p.out / 2 : (p.out + 1) / 2;
+}
 
 template <int kBatch, GemvEpilogue kEpilogue>
-void launch(const GemvProblem& p, int pairs, cudaStream_t stream) {
-  const int blocks = (pairs + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  constexpr int kUnroll = unroll_for_batch<kBatch>();
+void launch(const GemvProblem& p, int pairs, int slices, cudaStream_t stream) {
+  const int pairs_per_block = kWarpsPerBlock / slices;
+  const int blocks = (pairs + pairs_per_block - 1) / pairs_per_block;
+  constexpr int kUnroll = unroll_for_batch(kBatch);
   // fp32 inputs only where the decode step has them (the attention output into the o projection).
   if constexpr (kEpilogue == GemvEpilogue::kAccumulate) {
     if (p.input_f32) {
-      gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, true><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(p, pairs);
-      ADAMAS_CUDA_CHECK_LAUNCH();
+      launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, true>, dim3(blocks), dim3(kWarpsPerBlock * 32), 0,
+                             stream, p.programmatic, p, pairs, slices);
       return;
     }
   }
-  gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, false><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(p, pairs);
-  ADAMAS_CUDA_CHECK_LAUNCH();
+  launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, false>, dim3(blocks), dim3(kWarpsPerBlock * 32), 0,
+                         stream, p.programmatic, p, pairs, slices);
 }
 
 template <GemvEpilogue kEpilogue>
-void launch_for_batch(const GemvProblem& p, int pairs, cudaStream_t stream) {
-  if (p.batch <= 1) launch<1, kEpilogue>(p, pairs, stream);
-  else if (p.batch <= 2) launch<2, kEpilogue>(p, pairs, stream);
-  else if (p.batch <= 4) launch<4, kEpilogue>(p, pairs, stream);
-  else if (p.batch <= 8) launch<8, kEpilogue>(p, pairs, stream);
-  else launch<16, kEpilogue>(p, pairs, stream);
+void launch_for_batch(const GemvProblem& p, int slices, cudaStream_t stream) {
+  const int pairs = pair_count(p);
+  if (p.batch <= 1) launch<1, kEpilogue>(p, pairs, slices, stream);
+  else if (p.batch <= 2) launch<2, kEpilogue>(p, pairs, slices, stream);
+  else if (p.batch <= 4) launch<4, kEpilogue>(p, pairs, slices, stream);
+  else if (p.batch <= 8) launch<8, kEpilogue>(p, pairs, slices, stream);
+  else launch<16, kEpilogue>(p, pairs, slices, stream);
 }
 
 void check_problem(const GemvProblem& p) {
@@ -198,6 +244,9 @@ void check_problem(const GemvProblem& p) {
   ADAMAS_CHECK(p.out >= 1 && p.in >= 1, "gemv_bf16: empty product ", p.out, " x ", p.in);
   ADAMAS_CHECK(p.weight && (p.input != nullptr) != (p.input_f32 != nullptr), "gemv_bf16: null weight, or not exactly one input");
   ADAMAS_CHECK(!p.input_f32 || p.epilogue == GemvEpilogue::kAccumulate, "gemv_bf16: fp32 input is built for kAccumulate only");
+  ADAMAS_CHECK(p.k_slices == 0 || p.k_slices == 1 || p.k_slices == 2 || p.k_slices == 4,
+               "gemv_bf16: k_slices must be 0 (auto), 1, 2 or 4, got ", p.k_slices);
+  ADAMAS_CHECK(p.k_slices <= 1 || p.in % kChunk == 0, "gemv_bf16: a split of in needs in % 8 == 0, got in ", p.in);
   switch (p.epilogue) {
     case GemvEpilogue::kStore:
     case GemvEpilogue::kAccumulate:
@@ -218,14 +267,46 @@ void check_problem(const GemvProblem& p) {
 
 }  // namespace
 
+int gemv_k_slices(const GemvProblem& p, int sm_count) {
+  if (p.in % kChunk != 0) return 1;
+  const long long target_warps = 2LL * 32 * sm_count;  // two waves at 4 blocks (32 warps) per SM
+  const int chunks = p.in / kChunk, round = 32 * unroll_for_batch(p.batch);
+  int slices = 1;
+  while (slices < 4 && static_cast<long long>(pair_count(p)) * slices < target_warps && chunks / (2 * slices) >= round)
+    slices *= 2;
+  return slices;
+}
+
+bool gemv_programmatic_from_env() {
+  const char* raw = std::getenv("ADAMAS_GEMV_PDL");
+  const std::string value = raw && *raw ? raw : "1";
+  if (value == "0" || value == "1") return value == "1";
+  throw Error(detail::concat("environment variable ADAMAS_GEMV_PDL='", value, "': expected 0 or 1"));
+}
+
+int gemv_k_slices_from_env() {
+  const char* raw = std::getenv("ADAMAS_GEMV_SPLIT");
+  const std::string value = raw && *raw ? raw : "auto";
+  if (value == "auto") return 0;
+  if (value == "1" || value == "2" || value == "4") return std::stoi(value);
+  throw Error(detail::concat("environment variable ADAMAS_GEMV_SPLIT='", value, "': expected one of auto, 1, 2, 4"));
+}
+
 void gemv_bf16(const GemvProblem& p, StreamHandle stream_handle) {
   check_problem(p);
   const cudaStream_t stream = to_stream(stream_handle);
+  int slices = p.k_slices;
+  if (slices == 0) {
+    int device = 0, sm_count = 0;
+    ADAMAS_CUDA_CHECK(cudaGetDevice(&device));
+    ADAMAS_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+    slices = gemv_k_slices(p, sm_count);
+  }
   switch (p.epilogue) {
-    case GemvEpilogue::kStore: launch_for_batch<GemvEpilogue::kStore>(p, (p.out + 1) / 2, stream); break;
-    case GemvEpilogue::kAccumulate: launch_for_batch<GemvEpilogue::kAccumulate>(p, (p.out + 1) / 2, stream); break;
-    case GemvEpilogue::kSwiGlu: launch_for_batch<GemvEpilogue::kSwiGlu>(p, p.out / 2, stream); break;
-    case GemvEpilogue::kRopeSplit: launch_for_batch<GemvEpilogue::kRopeSplit>(p, p.out / 2, stream); break;
+    case GemvEpilogue::kStore: launch_for_batch<GemvEpilogue::kStore>(p, slices, stream); break;
+    case GemvEpilogue::kAccumulate: launch_for_batch<GemvEpilogue::kAccumulate>(p, slices, stream); break;
+    case GemvEpilogue::kSwiGlu: launch_for_batch<GemvEpilogue::kSwiGlu>(p, slices, stream); break;
+    case GemvEpilogue::kRopeSplit: launch_for_batch<GemvEpilogue::kRopeSplit>(p, slices, stream); break;
   }
 }
 

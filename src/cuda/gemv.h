@@ -45,6 +45,13 @@ struct GemvProblem {
   float* q = nullptr;
   float* k = nullptr;
   float* v = nullptr;
+  // Warps that share a pair of rows, each summing a contiguous slice of `in` (the block adds the
+  // slices in order): 0 chooses from the grid (gemv_k_slices), 1, 2 or 4 force a split (tests).
+  int k_slices = 0;
+  // Programmatic dependent launch (sm_90): the product's blocks may start while the kernel before
+  // it in the stream runs, and request their first weights before waiting for it (the weights are
+  // no kernel's output; the input, outputs and positions are read after the wait).
+  bool programmatic = false;
 };
 
 // Launches the product on `stream` (device pointers; no allocation, capturable in a graph). Any `in`
@@ -52,6 +59,19 @@ struct GemvProblem {
 // cudaMalloc's are), element by element otherwise. Throws adamas::Error on a batch outside
 // 1..kGemvMaxBatch or shapes that do not match the epilogue.
 void gemv_bf16(const GemvProblem& problem, StreamHandle stream = nullptr);
+
+// The split gemv_bf16 takes for problem.k_slices == 0 on a device of `sm_count` multiprocessors:
+// products with few rows (the o and down projections of a 7B model: 4096 rows, 2048 warps at one
+// pair each) leave most of the GPU without loads in flight, so `in` is split over 2 or 4 warps per
+// pair until the grid holds about two waves of warps, keeping at least one full round of loads
+// (32 lanes x the batch's unroll x 16 B per row) in every slice. 1 when in % 8 != 0.
+int gemv_k_slices(const GemvProblem& problem, int sm_count);
+
+// GemvProblem::k_slices from ADAMAS_GEMV_SPLIT (auto -> 0, 1, 2, 4; unset: auto), for side-by-side
+// runs of the split in bench-e2e. Throws adamas::Error naming the variable on another value.
+int gemv_k_slices_from_env();
+// GemvProblem::programmatic from ADAMAS_GEMV_PDL (0 or 1; unset: 1). Throws on another value.
+bool gemv_programmatic_from_env();
 
 // The reference: the same problem on host pointers, fp32 math with double accumulation of the dot
 // products, the epilogues written out step by step as the unfused kernels of the decode step do.

@@ -109,11 +109,15 @@ double dense_kv_bytes_read(const RuntimeOptions& options, const ModelConfig& con
 
 // Sees every decode step's attention inputs: called per layer once the new token's K/V are in
 // the cache (view includes it) and before the attention step. q: fp32 [num_q_heads][head_dim]
-// after RoPE. Used by the recall evaluation; must not keep the pointers.
+// after RoPE; view and q are in host memory on every runtime. Used by the recall evaluation and
+// the CUDA-against-CPU checks; must not keep the pointers.
 class AttentionObserver {
  public:
   virtual ~AttentionObserver() = default;
   virtual void on_decode_attention(int layer, const PagedKvView& view, const float* q, int num_q_heads) = 0;
+  // The selection the attention step of a sparse `layer` then used, from runtimes whose selector
+  // stands apart from the attention (the CUDA runtime); the CPU runtime does not call it.
+  virtual void on_decode_selection(int /*layer*/, const TokenSelection& /*selection*/) {}
 };
 
 // The attention step of one decode layer: selection by the policy, then attention over the
@@ -149,6 +153,8 @@ class DecoderRuntime {
   // logits: fp32 [vocab] (may be null). Same errors as prefill.
   virtual void decode(int32_t token, float* logits) = 0;
   virtual const DecodeStepStats& last_step() const = 0;
+  // Attention observer of the decode steps (null: none); the CUDA runtime then steps eagerly and
+  // copies each layer's cache to the host, for checks rather than speed.
   virtual void set_observer(AttentionObserver* observer) = 0;
   // The key-code format of `layer` in use now (changes when calibration runs).
   virtual CodeBook code_book(int layer) const = 0;
