@@ -57,10 +57,7 @@ inline int code_level(const uint8_t* code, int bits, int i) {
 void encode_with_code_book(const float* x, int head_dim, const CodeBook& book, uint8_t* code);
 
 // Fits thresholds at the given quantiles of `values` (pooled transformed key coordinates) and
-// sets each bucket's centroid to the mean of the values that fall in it. A threshold is the
-// midpoint of the widest gap between sorted neighbours within 8 positions of the quantile's order
-// statistic, so that no value lies within rounding of it (the CPU and CUDA runtimes, whose keys
-// differ in the last bits, then code every key alike). `quantiles` must be
+// sets each bucket's centroid to the mean of the values that fall in it. `quantiles` must be
 // strictly increasing in (0, 1), one per threshold (levels - 1 of them).
 CodeBook calibrate_code_book(std::vector<float> values, int bits, bool hadamard, const std::vector<double>& quantiles);
 

@@ -69,32 +69,6 @@ std::vector<double> equal_mass_quantiles(int bits) {
   return q;
 }
 
-namespace {
-
-// Sorted values whose order statistics lie this close to a quantile may take its threshold.
-constexpr size_t kCutWindow = 8;
-
-// The threshold near sorted position `index`: the midpoint of the widest gap between neighbours
-// values[j - 1], values[j] for j within kCutWindow of index (the gap closest to index among equally
-// wide ones). A threshold at a data value (the plain order statistic) leaves that value, and any
-// value a rounding away, one perturbation from the other bucket: keys computed by the CPU and the
-// GPU runtime (sums in another order) then got different codes where two values at a quantile lay
-// within 1e-6 of each other. In the middle of the widest nearby gap no key is within half that gap
-// of it; the quantile moves by at most kCutWindow / values.size().
-float widest_gap_cut(const std::vector<float>& values, size_t index) {
-  const size_t first = std::max<size_t>(1, index > kCutWindow ? index - kCutWindow : 0);
-  const size_t last = std::min(values.size() - 1, index + kCutWindow);
-  size_t best = std::clamp<size_t>(index, first, last);
-  auto distance = [&](size_t j) { return j > index ? j - index : index - j; };
-  for (size_t j = first; j <= last; ++j) {
-    const float gap = values[j] - values[j - 1], best_gap = values[best] - values[best - 1];
-    if (gap > best_gap || (gap == best_gap && distance(j) < distance(best))) best = j;
-  }
-  return values[best - 1] * 0.5f + values[best] * 0.5f;
-}
-
-}  // namespace
-
 CodeBook calibrate_code_book(std::vector<float> values, int bits, bool hadamard, const std::vector<double>& quantiles) {
   ADAMAS_CHECK(bits >= 1 && bits <= 3, "code bits must be 1, 2 or 3, got ", bits);
   const int levels = 1 << bits;
@@ -114,7 +88,7 @@ CodeBook calibrate_code_book(std::vector<float> values, int bits, bool hadamard,
   book.centroids.fill(0);
   for (int k = 0; k < levels - 1; ++k) {
     const size_t index = std::min(values.size() - 1, static_cast<size_t>(quantiles[k] * values.size()));
-    book.thresholds[k] = widest_gap_cut(values, index);
+    book.thresholds[k] = values[index];
     // Ties in the data could make two thresholds equal: nudge up to keep them strictly increasing.
     if (k > 0 && book.thresholds[k] <= book.thresholds[k - 1])
       book.thresholds[k] = std::nextafter(book.thresholds[k - 1], INFINITY);

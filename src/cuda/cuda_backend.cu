@@ -464,6 +464,15 @@ struct DecodePlan::Impl {
     if (blocks < sm_count) return 2048;
     return 2 * blocks >= 3 * resident ? 8192 : 4096;
   }
+  // The two-pass asymmetric kernel (integer first pass) under ADAMAS_ASYM_VARIANT=auto: with four
+  // heads per row (one 64-bit load per code nibble serves them all) in blocks of 8192 candidates,
+  // where the float pass is bound by shared-memory bandwidth. H200, budget 256, 32/8 heads at 128K:
+  // 48.2 vs 55.4 us; slower with one head (110 vs 76 us, MHA 128K), with eight (85.8 vs 68.8, 32/4
+  // at 128K) and in blocks of 4096 (GQA 32K: 30.9 vs 26.0). bench/results/2026-11-29-s7.
+  bool asymmetric_two_pass(int heads_per_row, int part) const {
+    if (variants.asym == AsymVariant::kAuto) return heads_per_row == 4 && part == 8192;
+    return variants.asym == AsymVariant::kTwoPass;
+  }
   int max_candidates() const {
     return config.selector.policy == Policy::kQuest ? (config.max_context + config.page_size - 1) / config.page_size
                                                     : config.max_context;
@@ -553,14 +562,18 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
     // Fused: scoring, histogram, threshold and chunk offsets in one launch; select_from_scores
     // then writes the lists.
     case Policy::kAdamas:
-      if (m.generic_estimate(view))
+      if (m.generic_estimate(view)) {
         launch_code_estimate(a, to_device_code_book(m.code_book(view), view.head_dim), m.config.selector.estimator,
                              view.batch, m.max_candidates(), to_stream(stream));
-      else if (m.asymmetric() && m.variants.asym != AsymVariant::kRadix)
-        launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), m.asymmetric_part(view.batch, a.heads_per_row),
-                                       m.variants.asym == AsymVariant::kTwoPass, to_stream(stream));
-      else if (m.asymmetric()) launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
-      else launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, to_stream(stream));
+      } else if (m.asymmetric() && m.variants.asym != AsymVariant::kRadix) {
+        const int part = m.asymmetric_part(view.batch, a.heads_per_row);
+        launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), part, m.asymmetric_two_pass(a.heads_per_row, part),
+                                       to_stream(stream));
+      } else if (m.asymmetric()) {
+        launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
+      } else {
+        launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, to_stream(stream));
+      }
       break;
     case Policy::kOracle: launch_oracle_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;
     case Policy::kQuest: launch_quest_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;

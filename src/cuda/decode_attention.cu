@@ -77,6 +77,85 @@ __device__ __forceinline__ float2 load_pair(const uint8_t* p) {
   }
 }
 
+// Row (in K/V rows of kRowBytes) of cached `position` of a sequence (page_row: its page table)
+// for `kv_head` in the paged layout.
+__device__ __forceinline__ size_t cache_row(const AttentionArgs& a, const int32_t* page_row, int kv_head, int position) {
+  const int page = __ldg(page_row + position / a.page_size);
+  return (static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size;
+}
+
+// N consecutive elements of a shared-memory row as floats, in 16, 8 or 4 byte loads.
+template <typename T, int N>
+__device__ __forceinline__ void load_row_slice(const uint8_t* p, float (&out)[N]) {
+  constexpr int kBytes = N * static_cast<int>(sizeof(T));
+  static_assert(kBytes % 4 == 0, "whole words");
+  if constexpr (kBytes >= 16) {
+    uint4 raw[kBytes / 16];
+#pragma unroll
+    for (int i = 0; i < kBytes / 16; ++i) raw[i] = reinterpret_cast<const uint4*>(p)[i];
+    const T* x = reinterpret_cast<const T*>(raw);
+#pragma unroll
+    for (int e = 0; e < N; ++e) out[e] = Elem<T>::to_float(x[e]);
+  } else if constexpr (kBytes == 8) {
+    const uint2 raw = *reinterpret_cast<const uint2*>(p);
+    const T* x = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int e = 0; e < N; ++e) out[e] = Elem<T>::to_float(x[e]);
+  } else {
+    const uint32_t raw = *reinterpret_cast<const uint32_t*>(p);
+    const T* x = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int e = 0; e < N; ++e) out[e] = Elem<T>::to_float(x[e]);
+  }
+}
+
+// The end of a split: value(h, dim) is the split's unnormalized output of head h (sum over its
+// positions of exp2(score - head_max[h]) * v), head_sum[h] its softmax denominator (0: no
+// position). One split writes the output; else each writes (output / sum, log-sum-exp) to its slot
+// and the unit's last split to finish (ticket counter) merges them all. Called by every thread.
+template <int D, int HEADS, typename Value>
+__device__ void finish_split(const AttentionArgs& a, int unit, int split, int seq, int first_head, const float* head_sum,
+                             const float* head_max, Value value) {
+  __shared__ bool is_last;
+  const int tid = threadIdx.x;
+  const size_t unit_partial = static_cast<size_t>(unit) * HEADS * a.splits;
+  for (int index = tid; index < HEADS * D; index += kThreads) {
+    const int h = index / D, dim = index % D;
+    const float out = value(h, dim);
+    const float sum = head_sum[h];
+    if (a.splits == 1) {
+      a.out[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + dim] = out / sum;
+    } else {
+      const size_t slot = unit_partial + static_cast<size_t>(h) * a.splits + split;
+      a.partial_out[slot * D + dim] = sum > 0.0f ? out / sum : 0.0f;
+      if (dim == 0) a.partial_lse[slot] = sum > 0.0f ? head_max[h] + log2f(sum) : -INFINITY;
+    }
+  }
+  if (a.splits == 1) return;
+
+  // The unit's last split merges all splits.
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) is_last = atomicAdd(&a.unit_counter[unit], 1u) == static_cast<unsigned>(a.splits - 1);
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();
+  for (int index = tid; index < HEADS * D; index += kThreads) {
+    const int h = index / D, dim = index % D;
+    const size_t first_slot = unit_partial + static_cast<size_t>(h) * a.splits;
+    float max_lse = -INFINITY;
+    for (int s = 0; s < a.splits; ++s) max_lse = fmaxf(max_lse, __ldcg(&a.partial_lse[first_slot + s]));
+    float sum = 0.0f, out = 0.0f;
+    for (int s = 0; s < a.splits; ++s) {
+      const float weight = exp2f(__ldcg(&a.partial_lse[first_slot + s]) - max_lse);
+      sum += weight;
+      out += weight * __ldcg(&a.partial_out[(first_slot + s) * D + dim]);
+    }
+    a.out[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + dim] = out / sum;
+  }
+  if (tid == 0) a.unit_counter[unit] = 0;
+}
+
 // Fused compaction (AttentionArgs::fused): the positions of chunk `chunk` of row `unit` that the
 // estimate's row state selects, in position order, into `local` (shared memory, kListChunk + 1
 // entries: the chunk's last one may add the closing current token n - 1); part 0 also writes them
@@ -140,7 +219,6 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
   float* q_shared = reinterpret_cast<float*>(shared + kStages * S::kStageBytes);  // [HEADS][D/32][kQPitch]
   float* probs = q_shared + HEADS * D / 32 * S::kQPitch;                  // [HEADS][kTile]
   __shared__ float head_max[HEADS], head_sum[HEADS], head_correction[HEADS];
-  __shared__ bool is_last;
 
   grid_dependency_trigger();
   // Under programmatic launch everything below may be written by the kernel before (the lists,
@@ -204,9 +282,7 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
         if constexpr (kFused) position = dense ? index : local_list[index];
         else position = list ? __ldg(list + index) : index;
       }
-      const int page = valid ? __ldg(page_row + position / a.page_size) : 0;
-      const size_t row = (static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size;
-      const size_t offset = row * S::kRowBytes + piece * 16;
+      const size_t offset = (valid ? cache_row(a, page_row, kv_head, position) : 0) * S::kRowBytes + piece * 16;
       copy_async_16(base + token * S::kPitch + piece * 16, keys + offset, valid);
       copy_async_16(base + (S::kTile + token) * S::kPitch + piece * 16, values + offset, valid);
     }
@@ -317,44 +393,204 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
     partial[(pv_group * HEADS + h) * D + pv_dim + 1] = acc[h].y;
   }
   __syncthreads();
-  const size_t unit_partial = static_cast<size_t>(unit) * HEADS * a.splits;
-  for (int index = tid; index < HEADS * D; index += kThreads) {
-    const int h = index / D, dim = index % D;
+  finish_split<D, HEADS>(a, unit, split, seq, first_head, head_sum, head_max, [&](int h, int dim) {
     float out = 0.0f;
 #pragma unroll
     for (int g = 0; g < S::kTokenGroups; ++g) out += partial[(g * HEADS + h) * D + dim];
-    const float sum = head_sum[h];
-    if (a.splits == 1) {
-      a.out[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + dim] = out / sum;
-    } else {
-      const size_t slot = unit_partial + static_cast<size_t>(h) * a.splits + split;
-      a.partial_out[slot * D + dim] = sum > 0.0f ? out / sum : 0.0f;
-      if (dim == 0) a.partial_lse[slot] = sum > 0.0f ? head_max[h] + log2f(sum) : -INFINITY;
-    }
-  }
-  if (a.splits == 1) return;
+    return out;
+  });
+}
 
-  // The unit's last split merges all splits.
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) is_last = atomicAdd(&a.unit_counter[unit], 1u) == static_cast<unsigned>(a.splits - 1);
-  __syncthreads();
-  if (!is_last) return;
-  __threadfence();
-  for (int index = tid; index < HEADS * D; index += kThreads) {
-    const int h = index / D, dim = index % D;
-    const size_t first_slot = unit_partial + static_cast<size_t>(h) * a.splits;
-    float max_lse = -INFINITY;
-    for (int s = 0; s < a.splits; ++s) max_lse = fmaxf(max_lse, __ldcg(&a.partial_lse[first_slot + s]));
-    float sum = 0.0f, out = 0.0f;
-    for (int s = 0; s < a.splits; ++s) {
-      const float weight = exp2f(__ldcg(&a.partial_lse[first_slot + s]) - max_lse);
-      sum += weight;
-      out += weight * __ldcg(&a.partial_out[(first_slot + s) * D + dim]);
-    }
-    a.out[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + dim] = out / sum;
+// Dense attention with the tile's tokens split between the warps (DenseVariant::kWarpSplit): warp
+// w owns tokens [w, w + 1) x kTokensPerWarp of every tile and keeps its own online softmax (max,
+// sum per head) and output accumulators (D / 32 dims per lane and head), so a tile needs one
+// barrier (the stage it reads has arrived and the one it refills is free) instead of three, and no
+// warp waits for another's softmax. q.k: kLanesPerToken lanes per token, 16 B pieces of the row in
+// a rotated order as in decode_attention_kernel; P.V: every lane its D / 32 dims of each of the
+// warp's tokens, the probability from the token's lanes by a shuffle. The warps' states meet once,
+// at the end of the split. Same copies (cp.async, kStages deep, 16 KiB of K and of V per tile).
+template <typename T, int D, int HEADS>
+__global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(AttentionArgs a) {
+  using S = Tile<T, D, HEADS, 16384>;
+  constexpr int kWarps = kThreads / 32;
+  constexpr int kTokensPerWarp = S::kTile / kWarps;
+  constexpr int kLanesPerToken = 32 / kTokensPerWarp;
+  constexpr int kDimsPerLane = D / kLanesPerToken;  // q.k
+  constexpr int kElems = 16 / static_cast<int>(sizeof(T));
+  constexpr int kPieces = kDimsPerLane / kElems;
+  constexpr int kPvDims = D / 32;  // P.V
+  static_assert(kTokensPerWarp * kWarps == S::kTile && kLanesPerToken * kTokensPerWarp == 32 && kPieces >= 1 &&
+                    kPieces * kElems == kDimsPerLane && kElems <= 32,
+                "warp-split tile shape");
+  static_assert(sizeof(float) * kWarps * HEADS * (D + 2) <= kStages * S::kStageBytes, "the warps' states reuse the stages");
+  extern __shared__ __align__(16) uint8_t shared[];
+  uint8_t* stages = shared;                                                       // [kStages][K|V][kTile][kPitch]
+  float* q_shared = reinterpret_cast<float*>(shared + kStages * S::kStageBytes);  // [HEADS][D/32][kQPitch]
+  __shared__ float head_max[HEADS], head_sum[HEADS];
+
+  grid_dependency_trigger();
+  grid_dependency_wait();
+  const int unit = blockIdx.y, split = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int seq = unit / a.units_per_seq, u = unit % a.units_per_seq;
+  const int kv_head = a.per_query_head ? u / a.group_size : u;
+  const int first_head = a.per_query_head ? u : u * a.group_size;
+  const int n = a.seq_lens[seq];
+  const int per_split = ceil_div(ceil_div(n, a.splits), S::kTile) * S::kTile;
+  const int begin = min(n, split * per_split), end = min(n, begin + per_split);
+  const int tiles = ceil_div(end - begin, S::kTile);
+  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
+  const uint8_t* keys = static_cast<const uint8_t*>(a.keys);
+  const uint8_t* values = static_cast<const uint8_t*>(a.values);
+  for (int i = tid; i < HEADS * D; i += kThreads) {
+    const int h = i / D, d = i % D;
+    q_shared[(h * (D / 32) + d / 32) * S::kQPitch + d % 32] =
+        a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + d] * a.scale_log2;
   }
-  if (tid == 0) a.unit_counter[unit] = 0;
+  auto load_tile = [&](int tile, int stage) {
+    uint8_t* base = stages + stage * S::kStageBytes;
+#pragma unroll
+    for (int i = 0; i < S::kCopiesPerThread; ++i) {
+      const int within = tid + i * kThreads;
+      const int token = within / S::kChunksPerRow, piece = within % S::kChunksPerRow;
+      const int position = begin + tile * S::kTile + token;
+      const bool valid = position < end;
+      const size_t offset = (valid ? cache_row(a, page_row, kv_head, position) : 0) * S::kRowBytes + piece * 16;
+      copy_async_16(base + token * S::kPitch + piece * 16, keys + offset, valid);
+      copy_async_16(base + (S::kTile + token) * S::kPitch + piece * 16, values + offset, valid);
+    }
+  };
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < tiles) load_tile(s, s);
+    copy_commit();
+  }
+
+  float running_max[HEADS], running_sum[HEADS], acc[HEADS][kPvDims];
+#pragma unroll
+  for (int h = 0; h < HEADS; ++h) {
+    running_max[h] = -INFINITY;
+    running_sum[h] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kPvDims; ++j) acc[h][j] = 0.0f;
+  }
+  const int my_token = warp * kTokensPerWarp + lane / kLanesPerToken, part = lane % kLanesPerToken;
+  // A lane's q.k dims are the same in every tile: with one or two heads its q values stay in
+  // registers (in the rotated piece order of the loop below), not re-read from shared memory.
+  constexpr bool kQInRegisters = HEADS * kDimsPerLane <= 64;
+  float q_lane[kQInRegisters ? HEADS : 1][kQInRegisters ? kDimsPerLane : 1];
+  if constexpr (kQInRegisters) {
+    __syncthreads();  // q_shared written
+#pragma unroll
+    for (int i = 0; i < kPieces; ++i) {
+      const int d0 = part * kDimsPerLane + ((i + part) % kPieces) * kElems;
+#pragma unroll
+      for (int h = 0; h < HEADS; ++h)
+#pragma unroll
+        for (int e = 0; e < kElems; ++e) q_lane[h][i * kElems + e] = q_shared[(h * (D / 32) + d0 / 32) * S::kQPitch + d0 % 32 + e];
+    }
+  }
+  for (int tile = 0; tile < tiles; ++tile) {
+    copy_wait<kStages - 2>();
+    __syncthreads();  // tile `tile` is in shared memory; everyone is done with tile - 1's stage
+    if (tile + kStages - 1 < tiles) load_tile(tile + kStages - 1, (tile + kStages - 1) % kStages);
+    copy_commit();
+    const uint8_t* k_tile = stages + (tile % kStages) * S::kStageBytes;
+    const uint8_t* v_tile = k_tile + S::kTile * S::kPitch;
+    const int valid_tokens = min(S::kTile, end - begin - tile * S::kTile);
+    if (warp * kTokensPerWarp >= valid_tokens) continue;  // uniform: the warp has no token in this tile
+
+    float dot[HEADS];
+#pragma unroll
+    for (int h = 0; h < HEADS; ++h) dot[h] = 0.0f;
+    const uint8_t* row = k_tile + my_token * S::kPitch + part * kDimsPerLane * sizeof(T);
+#pragma unroll
+    for (int i = 0; i < kPieces; ++i) {
+      const int piece = (i + part) % kPieces;  // rotated: the token's lanes read different banks
+      float k[kElems];
+      widen_piece<T>(*reinterpret_cast<const uint4*>(row + piece * 16), k);
+      const int d0 = part * kDimsPerLane + piece * kElems;
+#pragma unroll
+      for (int h = 0; h < HEADS; ++h) {
+        if constexpr (kQInRegisters) {
+#pragma unroll
+          for (int e = 0; e < kElems; ++e) dot[h] = fmaf(q_lane[h][i * kElems + e], k[e], dot[h]);
+        } else {
+          const float* qh = q_shared + (h * (D / 32) + d0 / 32) * S::kQPitch + d0 % 32;
+#pragma unroll
+          for (int e = 0; e < kElems; ++e) dot[h] = fmaf(qh[e], k[e], dot[h]);
+        }
+      }
+    }
+    float prob[HEADS];  // of this lane's token
+#pragma unroll
+    for (int h = 0; h < HEADS; ++h) {
+#pragma unroll
+      for (int width = kLanesPerToken / 2; width > 0; width /= 2) dot[h] += __shfl_xor_sync(0xffffffffu, dot[h], width);
+      if (my_token >= valid_tokens) dot[h] = -INFINITY;
+      float tile_max = dot[h];  // over the warp's tokens: lanes apart by multiples of kLanesPerToken
+#pragma unroll
+      for (int width = kLanesPerToken; width < 32; width *= 2)
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, width));
+      const float new_max = fmaxf(running_max[h], tile_max);  // finite: the warp has a valid token
+      prob[h] = exp2f(dot[h] - new_max);
+      float sum = prob[h];
+#pragma unroll
+      for (int width = kLanesPerToken; width < 32; width *= 2) sum += __shfl_xor_sync(0xffffffffu, sum, width);
+      const float correction = exp2f(running_max[h] - new_max);  // 0 on the warp's first tile
+      running_sum[h] = running_sum[h] * correction + sum;
+      running_max[h] = new_max;
+#pragma unroll
+      for (int j = 0; j < kPvDims; ++j) acc[h][j] *= correction;
+    }
+#pragma unroll
+    for (int t = 0; t < kTokensPerWarp; ++t) {
+      const int token = warp * kTokensPerWarp + t;
+      if (token >= valid_tokens) break;
+      float v[kPvDims];
+      load_row_slice<T, kPvDims>(v_tile + token * S::kPitch + lane * kPvDims * sizeof(T), v);
+#pragma unroll
+      for (int h = 0; h < HEADS; ++h) {
+        const float p = __shfl_sync(0xffffffffu, prob[h], t * kLanesPerToken);
+#pragma unroll
+        for (int j = 0; j < kPvDims; ++j) acc[h][j] = fmaf(p, v[j], acc[h][j]);
+      }
+    }
+  }
+  copy_wait<0>();
+  __syncthreads();  // the stages are free
+
+  // The warps' states meet: [warp][head] maxima and sums, [warp][head][D] accumulators.
+  float* warp_max = reinterpret_cast<float*>(stages);
+  float* warp_sum = warp_max + kWarps * HEADS;
+  float* warp_acc = warp_sum + kWarps * HEADS;
+#pragma unroll
+  for (int h = 0; h < HEADS; ++h) {
+    if (lane == 0) {
+      warp_max[warp * HEADS + h] = running_max[h];
+      warp_sum[warp * HEADS + h] = running_sum[h];
+    }
+#pragma unroll
+    for (int j = 0; j < kPvDims; ++j) warp_acc[(warp * HEADS + h) * D + lane * kPvDims + j] = acc[h][j];
+  }
+  __syncthreads();
+  if (tid < HEADS) {
+    float m = -INFINITY;
+    for (int w = 0; w < kWarps; ++w) m = fmaxf(m, warp_max[w * HEADS + tid]);
+    float sum = 0.0f;
+    for (int w = 0; w < kWarps; ++w)
+      if (warp_max[w * HEADS + tid] != -INFINITY) sum += warp_sum[w * HEADS + tid] * exp2f(warp_max[w * HEADS + tid] - m);
+    head_max[tid] = m;
+    head_sum[tid] = sum;
+  }
+  __syncthreads();
+  finish_split<D, HEADS>(a, unit, split, seq, first_head, head_sum, head_max, [&](int h, int dim) {
+    float out = 0.0f;
+    for (int w = 0; w < kWarps; ++w) {
+      const float m = warp_max[w * HEADS + h];
+      if (m != -INFINITY) out += warp_acc[(w * HEADS + h) * D + dim] * exp2f(m - head_max[h]);
+    }
+    return out;
+  });
 }
 
 template <typename T, int D, int HEADS, int kMatrixBytes, bool kFused = false>
@@ -373,12 +609,23 @@ void launch_tiles(const AttentionArgs& a, dim3 grid, bool programmatic, cudaStre
 
 template <typename T, int D, int HEADS>
 void launch_kernel(const AttentionArgs& a, dim3 grid, DenseVariant dense, bool programmatic, cudaStream_t stream) {
-  if (a.fused)
+  if (a.fused) {
     launch_tiles<T, D, HEADS, 8192, true>(a, grid, programmatic, stream);
-  else if (a.indices == nullptr && dense == DenseVariant::kTile32K)
+  } else if (a.indices == nullptr && dense == DenseVariant::kWarpSplit) {
+    constexpr size_t bytes = Tile<T, D, HEADS, 16384>::kSharedBytes;
+    static const bool configured = [] {
+      ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(dense_warp_split_kernel<T, D, HEADS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             static_cast<int>(bytes)));
+      return true;
+    }();
+    (void)configured;
+    launch_with_dependency(dense_warp_split_kernel<T, D, HEADS>, grid, dim3(kThreads), bytes, stream, programmatic, a);
+  }
+  else if (a.indices == nullptr && dense == DenseVariant::kTile32K) {
     launch_tiles<T, D, HEADS, 16384>(a, grid, programmatic, stream);
-  else
+  } else {
     launch_tiles<T, D, HEADS, 8192>(a, grid, programmatic, stream);
+  }
 }
 
 template <typename T, int D>

@@ -54,6 +54,6 @@ void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t 
 
 // Attention blocks resident per multiprocessor with each variant (shared memory bound): the plan
 // sizes its splits to one wave.
-constexpr int attention_blocks_per_sm(DenseVariant dense) { return dense == DenseVariant::kTile32K ? 2 : 4; }
+constexpr int attention_blocks_per_sm(DenseVariant dense) { return dense == DenseVariant::kTile16K ? 4 : 2; }
 
 }  // namespace adamas::cuda

@@ -30,11 +30,14 @@ KernelVariants kernel_variants_from_env() {
   v.estimate = estimate == "bulk" ? EstimateVariant::kBulk
                : estimate == "new" ? EstimateVariant::kBounded
                                    : EstimateVariant::kLanePerToken;
-  v.dense = env_choice("ADAMAS_DENSE_VARIANT", "new", {"old", "new"}) == "new" ? DenseVariant::kTile32K
-                                                                              : DenseVariant::kTile16K;
+  const std::string dense = env_choice("ADAMAS_DENSE_VARIANT", "warp", {"old", "new", "warp"});
+  v.dense = dense == "warp" ? DenseVariant::kWarpSplit : dense == "new" ? DenseVariant::kTile32K : DenseVariant::kTile16K;
   v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
-  const std::string asym = env_choice("ADAMAS_ASYM_VARIANT", "new", {"old", "new", "twopass"});
-  v.asym = asym == "twopass" ? AsymVariant::kTwoPass : asym == "new" ? AsymVariant::kFused : AsymVariant::kRadix;
+  const std::string asym = env_choice("ADAMAS_ASYM_VARIANT", "auto", {"old", "new", "twopass", "auto"});
+  v.asym = asym == "auto"      ? AsymVariant::kAuto
+           : asym == "twopass" ? AsymVariant::kTwoPass
+           : asym == "new"     ? AsymVariant::kFused
+                               : AsymVariant::kRadix;
   const std::string part = env_choice("ADAMAS_ASYM_PART", "auto", {"auto", "2048", "4096", "8192"});
   v.asym_part = part == "auto" ? 0 : std::stoi(part);
   v.fused_attend = env_choice("ADAMAS_FUSED_ATTEND", "0", {"0", "1"}) == "1";
@@ -46,8 +49,8 @@ std::string describe(const KernelVariants& v) {
                          : v.estimate == EstimateVariant::kBounded ? "new"
                                                                    : "old";
   return detail::concat("estimate=", estimate,
-                        " dense=", v.dense == DenseVariant::kTile32K ? "new" : "old",
-                        " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
+                        " dense=", v.dense == DenseVariant::kWarpSplit ? "warp" : v.dense == DenseVariant::kTile32K ? "new" : "old",
+                        " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kAuto ? "auto" : v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
                         " asym_part=", v.asym_part == 0 ? std::string("auto") : std::to_string(v.asym_part), " fused_attend=", v.fused_attend ? 1 : 0);
 }
 

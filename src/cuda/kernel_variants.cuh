@@ -3,10 +3,12 @@
 // Read from the environment when a DecodePlan is built (docs/cuda_kernels.md, "Variants"):
 //   ADAMAS_ESTIMATE_VARIANT = old | new | bulk   fused adamas estimate (v4 lane per token | v5 bounded |
 //                                         v6 bounded with codes copied by cp.async.bulk per page)
-//   ADAMAS_DENSE_VARIANT    = old | new   dense attention tiles (16 KiB | 32 KiB of K+V per stage)
+//   ADAMAS_DENSE_VARIANT    = old | new | warp   dense attention tiles (16 KiB | 32 KiB of K+V per stage |
+//                                         32 KiB with the tile's tokens split between the warps)
 //   ADAMAS_PDL              = 0 | 1       programmatic dependent launch of compact and attention
-//   ADAMAS_ASYM_VARIANT     = old | new | twopass   asymmetric estimate (score + 4 radix passes | fused score +
-//                                         select | fused, integer first pass then exact rescoring)
+//   ADAMAS_ASYM_VARIANT     = old | new | twopass | auto   asymmetric estimate (score + 4 radix passes | fused
+//                                         score + select | fused, integer first pass then exact rescoring |
+//                                         twopass with 4 heads per row in blocks of 8192 candidates, else new)
 //   ADAMAS_ASYM_PART        = auto | 2048 | 4096 | 8192   fused asymmetric estimate: candidates per block
 //   ADAMAS_FUSED_ATTEND     = 0 | 1       DecodePlan::step of adamas: list compaction inside the
 //                                         attention kernel (1) or a compaction kernel before it (0)
@@ -17,8 +19,8 @@
 namespace adamas::cuda {
 
 enum class EstimateVariant { kLanePerToken, kBounded, kBulk };
-enum class DenseVariant { kTile16K, kTile32K };
-enum class AsymVariant { kRadix, kFused, kTwoPass };
+enum class DenseVariant { kTile16K, kTile32K, kWarpSplit };
+enum class AsymVariant { kRadix, kFused, kTwoPass, kAuto };
 
 struct KernelVariants {
   EstimateVariant estimate = EstimateVariant::kLanePerToken;

@@ -151,8 +151,9 @@ TEST_P(SelectAttentionTest, MatchesReference) {
   check_against_reference(GetParam());
 }
 
-// The new kernel versions together (bounded estimate, 32 KiB dense tiles, programmatic dependent
-// launch): same exactness contract as the defaults.
+// The second session's kernel versions together (bounded estimate, 32 KiB dense tiles without the
+// warp split, programmatic dependent launch): same exactness contract as the defaults (whose dense
+// attention is the warp split since the seventh session).
 class NewKernelVariantsTest : public ::testing::TestWithParam<SelectCase> {
  protected:
   void SetUp() override {

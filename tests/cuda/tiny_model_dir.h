@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "adamas/model/checkpoint.h"
@@ -49,7 +50,8 @@ struct TinyModelDir {
 
 // Prefills the same 20 random tokens into both runtimes, then decodes 50 random tokens on both,
 // calling after_step(step) after each; returns the largest relative error of gpu's logits
-// against cpu's.
+// against cpu's. An after_step that returns bool ends the comparison (that step's logits
+// excluded) by returning false.
 template <typename AfterStep>
 double decode_side_by_side(DecoderRuntime& cpu, DecoderRuntime& gpu, int vocab_size, std::mt19937& rng,
                            AfterStep after_step) {
@@ -65,8 +67,12 @@ double decode_side_by_side(DecoderRuntime& cpu, DecoderRuntime& gpu, int vocab_s
     gpu.decode(token, gpu_logits.data());
     const double error = adamas::testing::relative_error(gpu_logits, cpu_logits);
     if (std::getenv("ADAMAS_TEST_VERBOSE")) std::printf("step %d: relative error %.3g\n", step, error);
+    if constexpr (std::is_same_v<decltype(after_step(step)), bool>) {
+      if (!after_step(step)) break;  // the runtimes diverged for a reason the caller accepts: stop comparing
+    } else {
+      after_step(step);
+    }
     worst = std::max(worst, error);
-    after_step(step);
   }
   return worst;
 }
