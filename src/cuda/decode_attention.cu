@@ -84,6 +84,38 @@ __device__ __forceinline__ size_t cache_row(const AttentionArgs& a, const int32_
   return (static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size;
 }
 
+// q of the unit's HEADS heads, scaled into the exp2 domain, into shared memory [HEADS][D/32][kQPitch]
+// (32-dim chunks padded against bank conflicts).
+template <typename S, int D, int HEADS>
+__device__ __forceinline__ void stage_query(const AttentionArgs& a, float* q_shared, int seq, int first_head) {
+  for (int i = threadIdx.x; i < HEADS * D; i += kThreads) {
+    const int h = i / D, d = i % D;
+    q_shared[(h * (D / 32) + d / 32) * S::kQPitch + d % 32] =
+        a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + d] * a.scale_log2;
+  }
+}
+
+// Copies of one tile, positions position_of(first + token) for token < kTile while first + token <
+// end (zero-filled past it), into `stage` ([K|V][kTile][kPitch]). Thread tid copies chunks tid, tid +
+// kThreads, ... of K and the same ones of V: kCopiesPerThread rows' worth of addresses (index list,
+// page table).
+template <typename S, typename PositionOf>
+__device__ __forceinline__ void copy_tile(const AttentionArgs& a, uint8_t* stage, int first, int end, const int32_t* page_row,
+                                          int kv_head, PositionOf position_of) {
+  const uint8_t* keys = static_cast<const uint8_t*>(a.keys);
+  const uint8_t* values = static_cast<const uint8_t*>(a.values);
+#pragma unroll
+  for (int i = 0; i < S::kCopiesPerThread; ++i) {
+    const int within = static_cast<int>(threadIdx.x) + i * kThreads;
+    const int token = within / S::kChunksPerRow, piece = within % S::kChunksPerRow;
+    const int index = first + token;
+    const bool valid = index < end;
+    const size_t offset = (valid ? cache_row(a, page_row, kv_head, position_of(index)) : 0) * S::kRowBytes + piece * 16;
+    copy_async_16(stage + token * S::kPitch + piece * 16, keys + offset, valid);
+    copy_async_16(stage + (S::kTile + token) * S::kPitch + piece * 16, values + offset, valid);
+  }
+}
+
 // N consecutive elements of a shared-memory row as floats, in 16, 8 or 4 byte loads.
 template <typename T, int N>
 __device__ __forceinline__ void load_row_slice(const uint8_t* p, float (&out)[N]) {
@@ -253,39 +285,18 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
   const int tiles = ceil_div(end - begin, S::kTile);
   const int32_t* list = dense || kFused ? nullptr : a.indices + static_cast<size_t>(unit) * a.capacity;
   const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
-  const uint8_t* keys = static_cast<const uint8_t*>(a.keys);
-  const uint8_t* values = static_cast<const uint8_t*>(a.values);
 
-  // q (scaled into the exp2 domain) into shared memory, 32-dim chunks padded against bank conflicts.
-  for (int i = tid; i < HEADS * D; i += kThreads) {
-    const int h = i / D, d = i % D;
-    q_shared[(h * (D / 32) + d / 32) * S::kQPitch + d % 32] =
-        a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + d] * a.scale_log2;
-  }
+  stage_query<S, D, HEADS>(a, q_shared, seq, first_head);
   if (tid < HEADS) {
     head_max[tid] = -INFINITY;
     head_sum[tid] = 0.0f;
   }
 
-  // Copies of tile `tile` into stage `stage`. Thread tid copies chunks tid, tid + kThreads, ... of
-  // K and the same ones of V: kCopiesPerThread rows' worth of addresses (index list, page table).
   auto load_tile = [&](int tile, int stage) {
-    uint8_t* base = stages + stage * S::kStageBytes;
-#pragma unroll
-    for (int i = 0; i < S::kCopiesPerThread; ++i) {
-      const int within = tid + i * kThreads;
-      const int token = within / S::kChunksPerRow, piece = within % S::kChunksPerRow;
-      const int index = begin + tile * S::kTile + token;
-      const bool valid = index < end;
-      int position = 0;
-      if (valid) {
-        if constexpr (kFused) position = dense ? index : local_list[index];
-        else position = list ? __ldg(list + index) : index;
-      }
-      const size_t offset = (valid ? cache_row(a, page_row, kv_head, position) : 0) * S::kRowBytes + piece * 16;
-      copy_async_16(base + token * S::kPitch + piece * 16, keys + offset, valid);
-      copy_async_16(base + (S::kTile + token) * S::kPitch + piece * 16, values + offset, valid);
-    }
+    copy_tile<S>(a, stages + stage * S::kStageBytes, begin + tile * S::kTile, end, page_row, kv_head, [&](int index) {
+      if constexpr (kFused) return dense ? index : local_list[index];
+      else return list ? __ldg(list + index) : index;
+    });
   };
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
@@ -439,25 +450,10 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
   const int begin = min(n, split * per_split), end = min(n, begin + per_split);
   const int tiles = ceil_div(end - begin, S::kTile);
   const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
-  const uint8_t* keys = static_cast<const uint8_t*>(a.keys);
-  const uint8_t* values = static_cast<const uint8_t*>(a.values);
-  for (int i = tid; i < HEADS * D; i += kThreads) {
-    const int h = i / D, d = i % D;
-    q_shared[(h * (D / 32) + d / 32) * S::kQPitch + d % 32] =
-        a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + d] * a.scale_log2;
-  }
+  stage_query<S, D, HEADS>(a, q_shared, seq, first_head);
   auto load_tile = [&](int tile, int stage) {
-    uint8_t* base = stages + stage * S::kStageBytes;
-#pragma unroll
-    for (int i = 0; i < S::kCopiesPerThread; ++i) {
-      const int within = tid + i * kThreads;
-      const int token = within / S::kChunksPerRow, piece = within % S::kChunksPerRow;
-      const int position = begin + tile * S::kTile + token;
-      const bool valid = position < end;
-      const size_t offset = (valid ? cache_row(a, page_row, kv_head, position) : 0) * S::kRowBytes + piece * 16;
-      copy_async_16(base + token * S::kPitch + piece * 16, keys + offset, valid);
-      copy_async_16(base + (S::kTile + token) * S::kPitch + piece * 16, values + offset, valid);
-    }
+    copy_tile<S>(a, stages + stage * S::kStageBytes, begin + tile * S::kTile, end, page_row, kv_head,
+                 [](int position) { return position; });
   };
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
