@@ -24,7 +24,9 @@ since() { echo "$(( $(date +%s) - start )) s"; }
 shards() {
   local name=$1 filter=$2 limit=$3; shift 3
   for ((i = 0; i < SHARDS; ++i)); do
-    GTEST_TOTAL_SHARDS=$SHARDS GTEST_SHARD_INDEX=$i timeout "$limit" stdbuf -oL "$@" "$T" --gtest_brief=1 \
+    # One OpenMP thread per shard: with every core per process the CPU references oversubscribe the
+    # host (the attention and decoder families took 16 s on 16 shards with 1 thread, seventh session).
+    OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} GTEST_TOTAL_SHARDS=$SHARDS GTEST_SHARD_INDEX=$i timeout "$limit" stdbuf -oL "$@" "$T" --gtest_brief=1 \
       --gtest_filter="$filter" > "$OUT/${name}_$i.log" 2>&1 &
   done
   wait
