@@ -248,6 +248,10 @@ struct CudaDecoder::Impl {
   // Our GEMV (gemv.h) or cuBLAS, decided once per decoder: bf16 weights and batch <= 16 only;
   // kAuto: batch <= kGemvAutoMaxBatch unless ADAMAS_GEMV=cublas (ADAMAS_GEMV=own: up to 16).
   int own_gemv_choice = -1;  // -1: not decided yet
+  // Our GEMV's split of `in` and programmatic launch (ADAMAS_GEMV_SPLIT, ADAMAS_GEMV_PDL), read once
+  // per decoder (a bad value throws from the constructor), not at every product of every step.
+  const int gemv_slices = gemv_k_slices_from_env();
+  const bool gemv_programmatic = gemv_programmatic_from_env();
   bool resolve_own_gemv() const {
     const char* env = std::getenv("ADAMAS_GEMV");
     const std::string env_choice = env ? env : "";
@@ -270,8 +274,8 @@ struct CudaDecoder::Impl {
     p.in = in;
     p.batch = batch;
     p.epilogue = epilogue;
-    p.k_slices = gemv_k_slices_from_env();
-    p.programmatic = gemv_programmatic_from_env();
+    p.k_slices = gemv_slices;
+    p.programmatic = gemv_programmatic;
     return p;
   }
 
