@@ -21,71 +21,11 @@
 #include "adamas/hadamard.h"
 #include "cuda/adamas_fused.cuh"
 #include "cuda/launch.cuh"
-#include "cuda/warp_hadamard.cuh"
+#include "cuda/code_scan.cuh"
 
 namespace adamas::cuda {
 
 namespace {
-
-constexpr int kFusedThreads = 256;  // 8 warps: one per query head of a group of up to 8
-constexpr int kWarps = kFusedThreads / 32;
-constexpr int kFusedTokens = 4096;  // candidates per block
-static_assert(kFusedTokens == kListChunk, "compact_kernel writes the lists chunk by chunk");
-
-template <int D>
-struct FusedShape {
-  static constexpr int kVectors = D / 64;                       // 16-byte loads per token code
-  static constexpr int kSlots = 8 / kVectors;                   // tokens in flight per lane (8 loads)
-  static constexpr int kTokensPerRound = kWarps * kSlots * 32;
-  static constexpr int kRounds = kFusedTokens / kTokensPerRound;
-  static constexpr int kPerLane = D / 32;                       // coordinates per lane in the transform
-  static constexpr int kBins = 3 * D + 1;
-};
-
-// Query code of head `head` (fp32 [D], post-RoPE) into `code` (D/4 bytes), by one warp.
-template <int D>
-__device__ __forceinline__ void warp_query_code(const float* q, float scale, const Thresholds& t, uint8_t* code) {
-  using S = FusedShape<D>;
-  const int lane = threadIdx.x & 31;
-  float v[S::kPerLane];
-  warp_hadamard<D>(q, v);
-  uint32_t bits = 0;
-#pragma unroll
-  for (int k = 0; k < S::kPerLane; ++k) {
-    const float y = __fmul_rn(v[k], scale);
-    bits |= static_cast<uint32_t>((y > t.t0) + (y > t.t1) + (y > t.t2)) << (2 * k);
-  }
-  if constexpr (S::kPerLane == 2) {  // 4 bits per lane: pairs of lanes make a byte
-    const uint32_t next = __shfl_down_sync(0xffffffffu, bits, 1);
-    if ((lane & 1) == 0) code[lane / 2] = static_cast<uint8_t>(bits | (next << 4));
-  } else if constexpr (S::kPerLane == 4) {
-    code[lane] = static_cast<uint8_t>(bits);
-  } else {
-    code[2 * lane] = static_cast<uint8_t>(bits);
-    code[2 * lane + 1] = static_cast<uint8_t>(bits >> 8);
-  }
-}
-
-// Warp h < heads (the caller's `warp`) codes query head first_head + h of sequence seq into
-// query_code[h]; the caller synchronizes before reading them.
-template <int D>
-__device__ __forceinline__ void code_row_queries(const SelectArgs& a, int seq, int first_head, int heads, int warp,
-                                                 float hadamard_scale, uint8_t (*query_code)[D / 4]) {
-  if (warp < heads)
-    warp_query_code<D>(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head + warp) * D, hadamard_scale,
-                       a.thresholds, query_code[warp]);
-}
-
-// The row's query codes as 64-bit words in registers (when kInRegisters; else nothing is copied and
-// the scan reads query_code in shared memory).
-template <int D, int HEADS, bool kInRegisters>
-__device__ __forceinline__ void query_words_to_registers(const uint8_t (*query_code)[D / 4],
-                                                         uint64_t (&query_words)[kInRegisters ? HEADS * (D / 32) : 1]) {
-  if constexpr (kInRegisters)
-#pragma unroll
-    for (int i = 0; i < HEADS * (D / 32); ++i)
-      query_words[i] = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
-}
 
 // Phase 2, by the row's last block once every chunk's histogram is stored: the threshold T (the
 // smallest distance whose inclusive count reaches keep) from the row histogram, each chunk's count
@@ -163,57 +103,6 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
     list[kept] = n - 1;  // the current token closes the list
     a.counts[row] = kept + 1;
   }
-}
-
-// Query words of the bounded and bulk kernels in registers: 16 registers at most (3 blocks per SM).
-// Not with 3 heads (d 64: 6 words spill 8 bytes at 80 registers, ptxas; broadcast shared reads
-// instead, as with 3 heads at d 128).
-template <int D, int HEADS>
-constexpr bool kBoundedQueryInRegisters = HEADS * (D / 32) <= 8 && HEADS != 3;
-
-// Minimum over the row's HEADS query codes of the exact L1 to one key code (d/32 64-bit words):
-// the query words from registers when they fit (query_words), else from shared memory (query_code).
-template <int D, int HEADS, bool kInRegisters>
-__device__ __forceinline__ int min_l1_over_heads(const uint64_t* key, const uint64_t* query_words,
-                                                 const uint8_t (*query_code)[D / 4]) {
-  int best = 3 * D;
-#pragma unroll
-  for (int h = 0; h < HEADS; ++h) {
-    const uint64_t* query = kInRegisters ? query_words + h * (D / 32) : reinterpret_cast<const uint64_t*>(query_code[h]);
-    int distance = 0;
-#pragma unroll
-    for (int w = 0; w < D / 32; ++w) distance += l1_distance_word_dev(query[w], key[w]);
-    best = min(best, distance);
-  }
-  return best;
-}
-
-// The bounded kernels' running bound after a round: the smallest bin whose inclusive count in the
-// block histogram reaches keep (counts <= the old bound are exact, and the new bound is never above
-// the old one). Called by every thread; synchronizes before and after.
-template <int D>
-__device__ __forceinline__ void update_bound(const int* histogram, int keep, typename ChunkScan::TempStorage& scan_storage,
-                                             int& bound) {
-  using S = FusedShape<D>;
-  constexpr int kBinsPerThread = (S::kBins + kFusedThreads - 1) / kFusedThreads;
-  const int tid = threadIdx.x;
-  __syncthreads();
-  int bin_count[kBinsPerThread], sum = 0;
-#pragma unroll
-  for (int i = 0; i < kBinsPerThread; ++i) {
-    const int b = tid * kBinsPerThread + i;
-    bin_count[i] = b < S::kBins ? histogram[b] : 0;
-    sum += bin_count[i];
-  }
-  int before = 0;
-  ChunkScan(scan_storage).ExclusiveSum(sum, before);
-#pragma unroll
-  for (int i = 0; i < kBinsPerThread; ++i) {
-    const int b = tid * kBinsPerThread + i;
-    if (b < S::kBins && before < keep && before + bin_count[i] >= keep) bound = b;
-    before += bin_count[i];
-  }
-  __syncthreads();
 }
 
 // The bounded kernels' end of phase 1: the block histogram to the chunk's (every bin: stale counts
@@ -390,13 +279,16 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
   auto round_token = [&](int round, int j) {
     return chunk_start + round * S::kTokensPerRound + (warp * S::kSlots + j) * 32 + lane;
   };
-  auto load_round = [&](int round, uint4 (&codes)[S::kSlots][S::kVectors]) {
-    int page[S::kSlots];
+  // Page ids one round ahead of the code loads that need them (as adamas_step.cu), so a round's
+  // loads never wait on a page-table trip.
+  auto load_pages = [&](int round, int (&page)[S::kSlots]) {
 #pragma unroll
-    for (int j = 0; j < S::kSlots; ++j) {  // page-table reads first: they are the loads' addresses
+    for (int j = 0; j < S::kSlots; ++j) {
       const int t = round_token(round, j);
-      page[j] = t < candidates ? __ldg(page_row + t / a.page_size) : -1;
+      page[j] = round < S::kRounds && t < candidates ? __ldg(page_row + t / a.page_size) : -1;
     }
+  };
+  auto load_codes = [&](int round, const int (&page)[S::kSlots], uint4 (&codes)[S::kSlots][S::kVectors]) {
 #pragma unroll
     for (int j = 0; j < S::kSlots; ++j) {
       const int t = round_token(round, j);
@@ -408,7 +300,10 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
   };
 
   uint4 codes[S::kSlots][S::kVectors];
-  load_round(0, codes);  // in flight while the query codes are built
+  int page[S::kSlots];
+  load_pages(0, page);  // in flight while the query codes are built
+  load_codes(0, page, codes);
+  load_pages(1, page);
   for (int b = tid; b < S::kBins; b += kFusedThreads) histogram[b] = 0;
   if (tid == 0) bound = S::kBins;  // no bound until the block has scored keep candidates
   code_row_queries<D>(a, seq, first_head, HEADS, warp, hadamard_scale, query_code);
@@ -428,7 +323,10 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
       best[j] = min_l1_over_heads<D, HEADS, kQueryInRegisters>(key, query_words, query_code);
     }
     const bool more = round + 1 < S::kRounds && chunk_start + (round + 1) * S::kTokensPerRound < chunk_end;
-    if (more) load_round(round + 1, codes);
+    if (more) {
+      load_codes(round + 1, page, codes);
+      load_pages(round + 2, page);
+    }
     const int bound_now = bound;
 #pragma unroll
     for (int j = 0; j < S::kSlots; ++j) {

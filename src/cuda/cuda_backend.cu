@@ -12,6 +12,7 @@
 #include "cuda/event_timer.cuh"
 #include "cuda/generic_codes.cuh"
 #include "cuda/adamas_fused.cuh"
+#include "cuda/adamas_step.cuh"
 #include "cuda/asymmetric.cuh"
 #include "cuda/score.cuh"
 #include "cuda/select.cuh"
@@ -473,6 +474,17 @@ struct DecodePlan::Impl {
     if (variants.asym == AsymVariant::kAuto) return heads_per_row == 4 && part == 8192;
     return variants.asym == AsymVariant::kTwoPass;
   }
+  // Blocks per cluster of the one-launch step (adamas_step.cuh) for a view of `batch` sequences, or
+  // 0 where it does not serve: ADAMAS_STEP=split, another policy or estimator, a code book other
+  // than 2-bit Hadamard codes, or a shape (auto: a shape and size) adamas_step_cluster turns down.
+  int step_cluster(const PagedKvView& view) const {
+    if (variants.step == StepVariant::kSplit || config.selector.policy != Policy::kAdamas || generic_estimate(view) ||
+        asymmetric())
+      return 0;
+    const int heads_per_row = config.selector.per_query_head ? 1 : shape.group_size;
+    return adamas_step_cluster(config.dtype, config.head_dim, heads_per_row, capacity, config.max_context,
+                               view.batch * shape.rows, sm_count, variants.step == StepVariant::kCluster);
+  }
   int max_candidates() const {
     return config.selector.policy == Policy::kQuest ? (config.max_context + config.page_size - 1) / config.page_size
                                                     : config.max_context;
@@ -622,6 +634,15 @@ void DecodePlan::attend(const PagedKvView& view, const float* q, float* out, boo
 
 void DecodePlan::step(const PagedKvView& view, const float* q, float* out, StreamHandle stream) {
   const Impl& m = *impl_;
+  m.check_view(view);
+  if (const int cluster = m.step_cluster(view)) {
+    StepArgs a{};
+    static_cast<SelectArgs&>(a) = m.select_args(view, q);
+    a.out = out;
+    a.scale_log2 = m.attention_args(view, q, out, true).scale_log2;
+    launch_adamas_step(a, view.batch, cluster, m.variants.programmatic_launch, to_stream(stream));
+    return;
+  }
   if (!m.fused_attend(view)) {
     select(view, q, stream);
     attend(view, q, out, true, stream);

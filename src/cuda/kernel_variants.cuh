@@ -12,6 +12,10 @@
 //   ADAMAS_ASYM_PART        = auto | 2048 | 4096 | 8192   fused asymmetric estimate: candidates per block
 //   ADAMAS_FUSED_ATTEND     = 0 | 1       DecodePlan::step of adamas: list compaction inside the
 //                                         attention kernel (1) or a compaction kernel before it (0)
+//   ADAMAS_STEP             = auto | cluster | split   DecodePlan::step of adamas (L1, 2-bit codes):
+//                                         the whole step in one cluster launch (adamas_step.cu) where
+//                                         it was measured faster | wherever the shape allows | never
+//                                         (estimate, compaction and attention launches)
 #pragma once
 
 #include <string>
@@ -21,6 +25,7 @@ namespace adamas::cuda {
 enum class EstimateVariant { kLanePerToken, kBounded, kBulk };
 enum class DenseVariant { kTile16K, kTile32K, kWarpSplit };
 enum class AsymVariant { kRadix, kFused, kTwoPass, kAuto };
+enum class StepVariant { kAuto, kCluster, kSplit };
 
 struct KernelVariants {
   EstimateVariant estimate = EstimateVariant::kLanePerToken;
@@ -29,6 +34,7 @@ struct KernelVariants {
   AsymVariant asym = AsymVariant::kRadix;
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
   bool fused_attend = false;
+  StepVariant step = StepVariant::kAuto;
 };
 
 // Throws adamas::Error naming the variable for a value other than the ones listed above.

@@ -69,12 +69,22 @@ __device__ __forceinline__ int row_keep(const SelectArgs& a) {
   return a.policy == Policy::kQuest ? quest_pages_kept_dev(a) - 1 : a.token_budget - 1;
 }
 
-// Marks the dense flag and empties dense rows; called by block x == 0 of each row of a policy's
-// first kernel. Returns whether the row is selected (not dense).
+// Marks the dense flag (the reference's rule: full, or n <= budget) and empties dense rows; a
+// Quest row of a sequence longer than the budget but within one page has no candidate page and
+// its list is that page (0 .. n-1), as select_tokens_ref writes it. Called by every thread of the
+// policy's first kernel (block x == 0 of each row writes). Returns whether the row has candidates.
 __device__ __forceinline__ bool begin_row(const SelectArgs& a, int row, int seq, int r, int candidates) {
-  if (blockIdx.x == 0 && threadIdx.x == 0) {
-    if (r == 0) a.dense[seq] = candidates == 0 ? 1 : 0;
-    if (candidates == 0) a.counts[row] = 0;
+  if (blockIdx.x == 0) {
+    const int n = a.seq_lens[seq];
+    const bool dense = a.policy == Policy::kFull || n <= a.token_budget;
+    if (threadIdx.x == 0 && r == 0) a.dense[seq] = dense ? 1 : 0;
+    if (dense) {
+      if (threadIdx.x == 0) a.counts[row] = 0;
+    } else if (candidates == 0) {
+      int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
+      for (int u = threadIdx.x; u < min(n, a.capacity); u += blockDim.x) list[u] = u;
+      if (threadIdx.x == 0) a.counts[row] = min(n, a.capacity);
+    }
   }
   return candidates > 0;
 }

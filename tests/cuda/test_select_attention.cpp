@@ -19,6 +19,7 @@ struct SelectCase {
   int head_dim, q_heads, kv_heads;
   std::vector<int> lens;
   std::vector<int> budgets;
+  bool adamas_only = false;  // long contexts for the cluster step: the other policies' references cost minutes
 };
 
 std::string case_name(const SelectCase& c) {
@@ -68,7 +69,10 @@ void check_against_reference(const SelectCase& c) {
   out.allocate(f.q.size());
   std::vector<float> reference_out(f.q.size());
 
-  for (Policy policy : {Policy::kAdamas, Policy::kOracle, Policy::kQuest, Policy::kStreaming, Policy::kFull}) {
+  const std::vector<Policy> policies = c.adamas_only ? std::vector<Policy>{Policy::kAdamas}
+                                                    : std::vector<Policy>{Policy::kAdamas, Policy::kOracle, Policy::kQuest,
+                                                                          Policy::kStreaming, Policy::kFull};
+  for (Policy policy : policies) {
     for (int budget : c.budgets) {
       for (bool per_query_head : {false, true}) {
         if (per_query_head && (policy == Policy::kFull || policy == Policy::kStreaming || c.q_heads == c.kv_heads)) continue;
@@ -94,8 +98,10 @@ void check_against_reference(const SelectCase& c) {
         ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
 
         if (policy == Policy::kAdamas) {
-          // Distances: minimum over the row's heads of the exact L1, from the reference pieces.
+          // Distances of the estimate pass (the cluster step keeps its own in shared memory):
+          // minimum over the row's heads of the exact L1, from the reference pieces.
           std::vector<uint16_t> distances;
+          plan.estimate(device_view, q.data);
           plan.download_distances(distances);
           const int stride = static_cast<int>(distances.size() / (static_cast<size_t>(batch) * expected.rows_per_seq));
           const int group = c.q_heads / c.kv_heads, d = c.head_dim;
@@ -160,11 +166,13 @@ class NewKernelVariantsTest : public ::testing::TestWithParam<SelectCase> {
     setenv("ADAMAS_ESTIMATE_VARIANT", "new", 1);
     setenv("ADAMAS_DENSE_VARIANT", "new", 1);
     setenv("ADAMAS_PDL", "1", 1);
+    setenv("ADAMAS_STEP", "split", 1);
   }
   void TearDown() override {
     unsetenv("ADAMAS_ESTIMATE_VARIANT");
     unsetenv("ADAMAS_DENSE_VARIANT");
     unsetenv("ADAMAS_PDL");
+    unsetenv("ADAMAS_STEP");
   }
 };
 
@@ -182,6 +190,8 @@ std::vector<SelectCase> select_cases() {
       for (auto heads : {std::pair{4, 4}, std::pair{8, 2}, std::pair{16, 2}})
         cases.push_back({dtype, d, heads.first, heads.second, ragged, budgets});
   cases.push_back({DType::kF16, 128, 8, 4, {5000, 4097, 4096, 4095, 8193}, {1, 300, 4095, 4096}});
+  // Longer than the budget, within one 16-token page (Quest: no candidate page, the list is the page).
+  cases.push_back({DType::kF16, 64, 4, 2, {13, 16, 17, 40}, {5, 12}});
   // Groups that are not powers of two: 3 (SmolLM2-135M: 9 query heads, 3 KV heads, d 64) and 6.
   cases.push_back({DType::kF16, 64, 9, 3, ragged, budgets});
   cases.push_back({DType::kBF16, 128, 12, 2, ragged, budgets});
@@ -212,8 +222,14 @@ INSTANTIATE_TEST_SUITE_P(Shapes, NewKernelVariantsTest, ::testing::ValuesIn(new_
 // exactness contract; the same shapes as the other variants.
 class BulkEstimateTest : public ::testing::TestWithParam<SelectCase> {
  protected:
-  void SetUp() override { setenv("ADAMAS_ESTIMATE_VARIANT", "bulk", 1); }
-  void TearDown() override { unsetenv("ADAMAS_ESTIMATE_VARIANT"); }
+  void SetUp() override {
+    setenv("ADAMAS_ESTIMATE_VARIANT", "bulk", 1);
+    setenv("ADAMAS_STEP", "split", 1);
+  }
+  void TearDown() override {
+    unsetenv("ADAMAS_ESTIMATE_VARIANT");
+    unsetenv("ADAMAS_STEP");
+  }
 };
 
 TEST_P(BulkEstimateTest, MatchesReference) {
@@ -231,10 +247,12 @@ class FusedAttendTest : public ::testing::TestWithParam<SelectCase> {
   void SetUp() override {
     setenv("ADAMAS_FUSED_ATTEND", "1", 1);
     setenv("ADAMAS_ESTIMATE_VARIANT", "bulk", 1);
+    setenv("ADAMAS_STEP", "split", 1);
   }
   void TearDown() override {
     unsetenv("ADAMAS_FUSED_ATTEND");
     unsetenv("ADAMAS_ESTIMATE_VARIANT");
+    unsetenv("ADAMAS_STEP");
   }
 };
 
@@ -244,6 +262,71 @@ TEST_P(FusedAttendTest, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, FusedAttendTest, ::testing::ValuesIn(new_variant_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+// The default estimate and dense kernels behind the split step (estimate, compaction, attention
+// launches), which serves every shape the cluster step does not (ADAMAS_STEP=split).
+class SplitStepTest : public ::testing::TestWithParam<SelectCase> {
+ protected:
+  void SetUp() override { setenv("ADAMAS_STEP", "split", 1); }
+  void TearDown() override { unsetenv("ADAMAS_STEP"); }
+};
+
+TEST_P(SplitStepTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, SplitStepTest, ::testing::ValuesIn(select_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+// The cluster step (the default, adamas_step.cu) past the shapes above: several scan rounds per
+// block with the running bound, clusters of 8 (>= 17 rows) and 16, spans near kStepMaxSpan, the
+// largest list (kStepMaxList), ragged batches with dense sequences, programmatic launch.
+class ClusterStepTest : public ::testing::TestWithParam<SelectCase> {
+ protected:
+  void SetUp() override { setenv("ADAMAS_STEP", "cluster", 1); }  // also where auto would not take it
+  void TearDown() override { unsetenv("ADAMAS_STEP"); }
+};
+
+TEST_P(ClusterStepTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
+std::vector<SelectCase> cluster_step_cases() {
+  std::vector<SelectCase> cases = new_variant_cases();
+  cases.push_back({DType::kF16, 128, 32, 32, {33000, 70}, {64, 256, 2048}, true});    // 64 rows: clusters of 8
+  cases.push_back({DType::kBF16, 64, 24, 24, {150000}, {1, 300}, true});               // spans of 18752
+  cases.push_back({DType::kF16, 128, 32, 8, {131072, 9000}, {256, 1024}, true});      // GQA 4: clusters of 16
+  cases.push_back({DType::kBF16, 256, 16, 4, {40001, 511}, {17, 512}, true});          // d 256, 4 heads a row
+  cases.push_back({DType::kF16, 64, 16, 2, {70000, 4100}, {2, 2048}, true});           // 8 heads a row
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ClusterStepTest, ::testing::ValuesIn(cluster_step_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+class ClusterStepProgrammaticTest : public ::testing::TestWithParam<SelectCase> {
+ protected:
+  void SetUp() override {
+    setenv("ADAMAS_PDL", "1", 1);
+    setenv("ADAMAS_STEP", "cluster", 1);
+    setenv("ADAMAS_STEP_BLOCKS", "2", 1);  // the other instantiation of one and two heads a row
+  }
+  void TearDown() override {
+    unsetenv("ADAMAS_PDL");
+    unsetenv("ADAMAS_STEP");
+    unsetenv("ADAMAS_STEP_BLOCKS");
+  }
+};
+
+TEST_P(ClusterStepProgrammaticTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ClusterStepProgrammaticTest, ::testing::ValuesIn(select_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
 TEST(KernelVariantsTest, RejectsUnknownValues) {

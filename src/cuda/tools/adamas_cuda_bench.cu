@@ -99,13 +99,13 @@ int main(int argc, char** argv) {
             "\"budget\": %d, \"dtype\": \"%s\", \"policy\": \"%s\", \"estimate_us\": %.2f, \"select_us\": %.2f, "
             "\"attend_us\": %.2f, \"total_us\": %.2f, \"bytes\": %.0f, \"gb_per_s\": %.1f, \"speedup_vs_full\": %.2f, "
             "\"estimate_variant\": \"%s\", \"dense_variant\": \"%s\", \"pdl\": \"%s\", \"estimator\": \"%s\", "
-            "\"fused_attend\": \"%s\", \"flush\": \"%s\", \"asym_part\": \"%s\"}\n",
+            "\"fused_attend\": \"%s\", \"flush\": \"%s\", \"asym_part\": \"%s\", \"step\": \"%s\"}\n",
             report.device_name.c_str(), o.batch, o.num_q_heads, o.num_kv_heads, o.head_dim, o.context, budget,
             adamas::dtype_name(o.dtype).c_str(), adamas::policy_name(row.policy).c_str(), row.estimate_us,
             row.select_us, row.attend_us, row.total_us, row.bytes_read, row.achieved_gb_per_s, row.speedup_vs_full,
-            env_or("ADAMAS_ESTIMATE_VARIANT", "new"), env_or("ADAMAS_DENSE_VARIANT", "new"), env_or("ADAMAS_PDL", "0"),
+            env_or("ADAMAS_ESTIMATE_VARIANT", "new"), env_or("ADAMAS_DENSE_VARIANT", "warp"), env_or("ADAMAS_PDL", "0"),
             adamas::estimator_name(row.estimator).c_str(), env_or("ADAMAS_FUSED_ATTEND", "0"),
-            env_or("ADAMAS_BENCH_FLUSH", "write"), env_or("ADAMAS_ASYM_PART", "auto"));
+            env_or("ADAMAS_BENCH_FLUSH", "write"), env_or("ADAMAS_ASYM_PART", "auto"), env_or("ADAMAS_STEP", "auto"));
       std::fflush(stdout);
     }
     return 0;

@@ -1,0 +1,612 @@
+// The whole Adamas decode step in one launch (adamas_step.cuh). Grid (cluster, rows): a cluster of
+// C blocks per selection row; block c owns candidates [c * span, (c + 1) * span), span = the row's
+// candidates / C rounded up to 64.
+//  1. Scan, as the bounded estimate (adamas_fused.cu, code_scan.cuh): the row's query codes, the
+//     minimum L1 over its query heads of every key code of the span, the distances kept in shared
+//     memory, a block histogram of the distances at or below the block's running bound.
+//  2. Cluster barrier. Every block reads every block's histogram (distributed shared memory) and
+//     computes the row threshold T (the keep-th smallest distance), each block's count below and
+//     at T, the ties each takes (the latest blocks' first: top_k.h's tie-break, as
+//     assign_chunk_offsets) and its offset in the row's list. It writes its selected positions
+//     there in ascending order and keeps them in shared memory; the last block closes the list
+//     with the current token.
+//  3. Each block attends over its own positions: the page-table reads of all of them at once, then
+//     warp w takes positions w, w + 8, ... in batches whose K/V loads fly together, with an online
+//     softmax per warp and head; the warps merge in shared memory and the block stores its partial
+//     result (max, sum, output per head) into rank 0's inbox (distributed shared memory). Cluster
+//     barrier (after it no block reads another's memory, so the others leave); rank 0 merges the
+//     partials from its own shared memory and writes the output.
+// Sequences with n <= budget (dense) run phase 3 only, over positions [c * span, (c + 1) * span).
+// Why: the split path (estimate, compaction, attention: three launches with a global ticket and
+// the row's closing block in between) spent 25-30 us of fixed latency per step at 32K on the H200
+// against 8 us of code bytes (bench/results/2026-11-29, estimate probes).
+#include <cooperative_groups.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+#include <type_traits>
+
+#include "adamas/error.h"
+#include "adamas/hadamard.h"
+#include "cuda/adamas_step.cuh"
+#include "cuda/code_scan.cuh"
+#include "cuda/launch.cuh"
+
+namespace adamas::cuda {
+
+namespace {
+
+namespace cg = cooperative_groups;
+
+constexpr int kThreads = kFusedThreads;
+constexpr int kSpanAlign = 64;
+constexpr int kTracePoints = 11;
+constexpr int kCompactItems = kListChunk / kThreads;  // consecutive candidates per thread in the compaction
+// Distance slots: whole compaction pieces, so a piece's vector reads stay inside the buffer.
+constexpr int kDistanceSlots = (kStepMaxSpan + kListChunk - 1) / kListChunk * kListChunk;
+constexpr int kDistanceBytes = kDistanceSlots * static_cast<int>(sizeof(uint16_t));
+// Floats of rank 0's inbox (adamas_step_kernel) for a cluster of `blocks`.
+template <int HEADS, int D>
+constexpr int inbox_floats(int blocks) {
+  return blocks * HEADS * (D + 2);
+}
+template <int HEADS, int D>
+constexpr int dynamic_bytes(int blocks) {
+  return kDistanceBytes + inbox_floats<HEADS, D>(blocks) * static_cast<int>(sizeof(float));
+}
+
+// One lane's E consecutive elements of a K or V row: loaded as one vector, widened when used.
+template <typename T, int E>
+struct LaneSlice {
+  static constexpr int kBytes = E * static_cast<int>(sizeof(T));
+  static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "one vector load per lane");
+  using Vector = std::conditional_t<kBytes == 16, uint4, std::conditional_t<kBytes == 8, uint2, unsigned int>>;
+  static __device__ __forceinline__ Vector load(const T* p) { return __ldg(reinterpret_cast<const Vector*>(p)); }
+  static __device__ __forceinline__ void widen(const Vector& raw, float (&out)[E]) {
+    const T* x = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int e = 0; e < E; ++e) out[e] = Elem<T>::to_float(x[e]);
+  }
+};
+
+// MIN_BLOCKS per multiprocessor: 2 (128 registers), or 3 (80 registers, some spilled) with one or
+// two heads a row, as the bounded estimate, for more code loads in flight per multiprocessor
+// (ADAMAS_STEP_BLOCKS, launch_adamas_step).
+template <typename T, int D, int HEADS, int MIN_BLOCKS>
+__global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepArgs a, float hadamard_scale,
+                                                                                 int probe) {
+  using S = FusedShape<D>;
+  constexpr int E = D / 32;                                             // K/V elements per lane
+  using Slice = LaneSlice<T, E>;
+  constexpr int kBatch = Slice::kBytes <= 8 ? 8 : 4;                    // positions per warp in flight
+  constexpr int kBinsPerThread = (S::kBins + kThreads - 1) / kThreads;
+  extern __shared__ __align__(16) uint8_t dynamic_shared[];
+  uint16_t* distance = reinterpret_cast<uint16_t*>(dynamic_shared);  // [kDistanceSlots]: phase 1-2
+  float* warp_out = reinterpret_cast<float*>(dynamic_shared);        // [kWarps][HEADS][D]: phase 3
+  // Rank 0's inbox of the blocks' partial results: [blocks][HEADS][D] outputs, then [blocks][HEADS]
+  // maxima and sums (inbox_floats<HEADS, D>(blocks) in all).
+  float* inbox = reinterpret_cast<float*>(dynamic_shared + kDistanceBytes);
+  static_assert(sizeof(float) * kWarps * HEADS * D <= kDistanceBytes, "warp partials reuse the distances");
+  __shared__ __align__(16) uint8_t query_code[HEADS][D / 4];
+  __shared__ __align__(16) float q_raw[HEADS][D];     // the row's queries (fp32, post-RoPE)
+  __shared__ __align__(16) float q_scaled[HEADS][D];  // q * softmax scale * log2(e)
+  __shared__ int histogram[S::kBins];
+  __shared__ int bound;
+  __shared__ typename ChunkScan::TempStorage scan_storage;
+  __shared__ int32_t local_list[kStepMaxList + 1];
+  __shared__ int block_less[kStepMaxCluster], block_tie[kStepMaxCluster];
+  __shared__ RowSelectState row_state;
+  __shared__ float warp_max[kWarps][HEADS], warp_sum[kWarps][HEADS];
+
+  const cg::cluster_group cluster = cg::this_cluster();
+  const int rank = static_cast<int>(cluster.block_rank()), blocks = static_cast<int>(cluster.num_blocks());
+  // ADAMAS_STEP_TRACE (diagnostics, launch_adamas_step): thread 0 of each block stamps the global
+  // timer at the phase boundaries 0..10 into a.trace[row][rank][kTracePoints].
+  auto mark = [&](int point) {
+    if (a.trace != nullptr && threadIdx.x == 0) {
+      unsigned long long now;
+      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+      a.trace[(static_cast<size_t>(blockIdx.y) * blocks + rank) * kTracePoints + point] = now;
+    }
+  };
+  mark(0);
+  grid_dependency_trigger();
+  grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
+  const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int n = a.seq_lens[seq];
+  const int candidates = row_candidates(a, n);
+  const bool dense = candidates == 0;  // adamas: n <= budget (else n - 1 >= budget >= 1 candidates)
+  const int total = dense ? n : candidates;
+  const int span = ceil_div(ceil_div(total, blocks), kSpanAlign) * kSpanAlign;
+  const int span_start = min(total, rank * span), span_end = min(total, span_start + span);
+  const int kv_head = row_kv_head_dev(a, r), first_head = row_first_q_head_dev(a, r);
+  const int keep = row_keep(a);
+  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
+  if (rank == 0 && tid == 0) {
+    if (r == 0) a.dense[seq] = dense ? 1 : 0;
+    if (dense) a.counts[row] = 0;
+  }
+
+  mark(1);
+  // Phase 1. Lane l of warp w scores token l of each 32-token group, as adamas_bounded_kernel.
+  auto round_token = [&](int base, int j) { return base + (warp * S::kSlots + j) * 32 + lane; };
+  // The page ids of a round are read one round ahead of its code loads, so the loads of a round
+  // never wait on a page-table trip.
+  auto load_pages = [&](int base, int (&page)[S::kSlots]) {
+#pragma unroll
+    for (int j = 0; j < S::kSlots; ++j) {
+      const int t = round_token(base, j);
+      page[j] = t < span_end ? __ldg(page_row + t / a.page_size) : -1;
+    }
+  };
+  auto load_codes = [&](int base, const int (&page)[S::kSlots], uint4 (&codes)[S::kSlots][S::kVectors]) {
+#pragma unroll
+    for (int j = 0; j < S::kSlots; ++j) {
+      const int t = round_token(base, j);
+      const uint4* address = reinterpret_cast<const uint4*>(
+          a.key_codes + ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + t % a.page_size) * (D / 4));
+#pragma unroll
+      for (int v = 0; v < S::kVectors; ++v) codes[j][v] = page[j] >= 0 ? __ldg(address + v) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  const bool scans = !dense && span_start < span_end;  // block-uniform
+  // q and the first page ids fly together; the first codes are requested once the page ids are
+  // in, and fly while the query codes are built (from q staged in shared memory).
+  constexpr int kQPerThread = (HEADS * D + kThreads - 1) / kThreads;
+  float q_value[kQPerThread];
+#pragma unroll
+  for (int i = 0; i < kQPerThread; ++i) {
+    const int index = tid + i * kThreads;
+    q_value[i] = index < HEADS * D ? a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head) * D + index] : 0.0f;
+  }
+  uint4 codes[S::kSlots][S::kVectors];
+  int page[S::kSlots];
+  if (scans) load_pages(span_start, page);
+  for (int b = tid; b < S::kBins; b += kThreads) histogram[b] = 0;
+  if (tid < kStepMaxCluster) {
+    block_less[tid] = 0;
+    block_tie[tid] = 0;
+  }
+  if (tid == 0) bound = S::kBins;
+#pragma unroll
+  for (int i = 0; i < kQPerThread; ++i) {
+    const int index = tid + i * kThreads;
+    if (index < HEADS * D) {
+      q_raw[index / D][index % D] = q_value[i];
+      q_scaled[index / D][index % D] = q_value[i] * a.scale_log2;
+    }
+  }
+  if (scans) {
+    load_codes(span_start, page, codes);
+    load_pages(span_start + S::kTokensPerRound, page);
+  }
+  __syncthreads();  // q staged
+  if (!dense && warp < HEADS) warp_query_code<D>(q_raw[warp], hadamard_scale, a.thresholds, query_code[warp]);
+  __syncthreads();
+  mark(2);
+  if (scans) {
+    constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
+    uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
+    query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
+    for (int base = span_start, round = 0; base < span_end; base += S::kTokensPerRound, ++round) {
+      int best[S::kSlots];
+#pragma unroll
+      for (int j = 0; j < S::kSlots; ++j)
+        best[j] = min_l1_over_heads<D, HEADS, kQueryInRegisters>(reinterpret_cast<const uint64_t*>(codes[j]), query_words,
+                                                                 query_code);
+      const bool more = base + S::kTokensPerRound < span_end;  // block-uniform
+      if (more) {
+        load_codes(base + S::kTokensPerRound, page, codes);
+        load_pages(base + 2 * S::kTokensPerRound, page);
+      }
+      const int bound_now = bound;
+#pragma unroll
+      for (int j = 0; j < S::kSlots; ++j) {
+        const int t = round_token(base, j);
+        if (t < span_end) {
+          distance[t - span_start] = static_cast<uint16_t>(best[j]);
+          if (best[j] <= bound_now) atomicAdd(&histogram[best[j]], 1);
+        }
+      }
+      if (!more) break;
+      // The bound after rounds 0, 1, 3, 7, ...: each update costs two barriers, and the first ones
+      // prune most of the histogram updates (a stale bound only counts more).
+      if ((round & (round + 1)) == 0) update_bound<D>(histogram, keep, scan_storage, bound);
+    }
+  }
+  mark(3);
+  if (probe == 1) return;  // benchmarks only (ADAMAS_STEP_PROBE): no cluster barrier has been passed
+  cluster.sync();  // every block's histogram is complete and visible to the cluster
+  mark(4);
+
+  // Phase 2. The row's threshold from the summed histograms (bins <= T are exact in every block:
+  // T is at most any block's bound), then each block's count below and at T.
+  int length;  // positions this block attends
+  if (dense) {
+    length = span_end - span_start;
+  } else {
+    const bool take_all = keep >= candidates;
+    // Every block's bins of this thread, all remote loads issued before any is added.
+    int bin_total[kBinsPerThread], sum = 0;
+#pragma unroll
+    for (int i = 0; i < kBinsPerThread; ++i) {
+      const int b = tid * kBinsPerThread + i;
+      int count[kStepMaxCluster];
+#pragma unroll
+      for (int c = 0; c < kStepMaxCluster; ++c)
+        count[c] = c < blocks && b < S::kBins ? cluster.map_shared_rank(histogram, c)[b] : 0;
+      bin_total[i] = 0;
+#pragma unroll
+      for (int c = 0; c < kStepMaxCluster; ++c) bin_total[i] += count[c];
+      sum += bin_total[i];
+    }
+    int before = 0;
+    ChunkScan(scan_storage).ExclusiveSum(sum, before);
+#pragma unroll
+    for (int i = 0; i < kBinsPerThread; ++i) {
+      const int b = tid * kBinsPerThread + i;
+      if (!take_all && b < S::kBins && before + bin_total[i] >= keep && (b == 0 || before < keep))
+        row_state = RowSelectState{static_cast<uint32_t>(b), before, keep - before, 0};
+      before += bin_total[i];
+    }
+    if (take_all && tid == 0) row_state = RowSelectState{static_cast<uint32_t>(S::kBins), candidates, 0, 1};
+    __syncthreads();
+    mark(5);
+    const RowSelectState state = row_state;
+    const int threshold = static_cast<int>(state.threshold);  // kBins under take_all: every distance is below
+    // Block c's count below and at T by warp c % kWarps: a lane's bins <= T loaded at once.
+    constexpr int kBinsPerLane = (S::kBins + 31) / 32;
+    for (int c = warp; c < blocks; c += kWarps) {
+      const int* their = cluster.map_shared_rank(histogram, c);
+      int count[kBinsPerLane];
+#pragma unroll
+      for (int i = 0; i < kBinsPerLane; ++i) {
+        const int b = lane + 32 * i;
+        count[i] = b <= threshold && b < S::kBins ? their[b] : 0;
+      }
+      int less = 0, tie = 0;
+#pragma unroll
+      for (int i = 0; i < kBinsPerLane; ++i) {
+        if (lane + 32 * i < threshold) less += count[i];
+        else tie += count[i];  // 0 past T
+      }
+      less = __reduce_add_sync(0xffffffffu, less);
+      tie = __reduce_add_sync(0xffffffffu, tie);
+      if (lane == 0) {
+        block_less[c] = less;
+        block_tie[c] = tie;
+      }
+    }
+    __syncthreads();
+    // Ties are taken from the latest blocks first; this block's offset and the row's kept count.
+    int ties_after = 0, offset = 0, kept = 0, my_taken = 0;
+    for (int c = blocks - 1; c >= 0; --c) {
+      const int taken = min(block_tie[c], max(0, state.ties_needed - ties_after));
+      ties_after += block_tie[c];
+      kept += block_less[c] + taken;
+      if (c < rank) offset += block_less[c] + taken;
+      if (c == rank) my_taken = taken;
+    }
+    mark(6);
+    // This block's selected positions, ascending: below T, and of those at T its last my_taken.
+    const int my_ties = block_tie[rank];
+    int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
+    int ties_seen = 0, count = 0;
+    for (int piece = span_start; piece < span_end; piece += kListChunk) {
+      const int first = piece + tid * kCompactItems;
+      uint16_t d[kCompactItems];
+      static_assert(kCompactItems * sizeof(uint16_t) % 16 == 0, "whole 16-byte shared loads");
+#pragma unroll
+      for (int v = 0; v < kCompactItems * 2 / 16; ++v)
+        reinterpret_cast<uint4*>(d)[v] = reinterpret_cast<const uint4*>(distance + (first - span_start))[v];
+      int is_less[kCompactItems], is_tie[kCompactItems];
+#pragma unroll
+      for (int i = 0; i < kCompactItems; ++i) {
+        const bool valid = first + i < span_end;
+        is_less[i] = valid && d[i] < threshold;
+        is_tie[i] = valid && d[i] == threshold;
+      }
+      int tie_rank[kCompactItems], piece_ties = 0;
+      ChunkScan(scan_storage).ExclusiveSum(is_tie, tie_rank, piece_ties);
+      __syncthreads();
+      int selected[kCompactItems], slot[kCompactItems], piece_count = 0;
+#pragma unroll
+      for (int i = 0; i < kCompactItems; ++i)
+        selected[i] = is_less[i] || (is_tie[i] && ties_seen + tie_rank[i] >= my_ties - my_taken);
+      ChunkScan(scan_storage).ExclusiveSum(selected, slot, piece_count);
+      __syncthreads();  // the scan storage is reused by the next piece
+#pragma unroll
+      for (int i = 0; i < kCompactItems; ++i) {
+        if (!selected[i]) continue;
+        const int at = count + slot[i];
+        if (at < kStepMaxList) local_list[at] = first + i;
+        if (offset + at < a.capacity) list[offset + at] = first + i;
+      }
+      ties_seen += piece_ties;
+      count += piece_count;
+    }
+    if (rank == blocks - 1) {  // the current token closes the list
+      if (tid == 0) {
+        local_list[min(count, kStepMaxList)] = n - 1;
+        if (kept < a.capacity) list[kept] = n - 1;
+        a.counts[row] = kept + 1;
+      }
+      ++count;
+    }
+    length = min(count, kStepMaxList + 1);
+  }
+  length = min(length, kStepMaxList + 1);  // dense: n <= budget <= kStepMaxList
+  mark(7);
+  if (probe == 2) {  // benchmarks only: no block may leave while another reads its histogram
+    cluster.sync();
+    return;
+  }
+  __syncthreads();  // the list is complete; the distances are no longer read (warp_out reuses them)
+
+  // Phase 3. Attention over this block's positions.
+  float head_max[HEADS], head_sum[HEADS], acc[HEADS][E];
+#pragma unroll
+  for (int h = 0; h < HEADS; ++h) {
+    head_max[h] = -INFINITY;
+    head_sum[h] = 0.0f;
+#pragma unroll
+    for (int e = 0; e < E; ++e) acc[h][e] = 0.0f;
+  }
+  // The cache rows of this block's positions, every page-table read in flight at once (rows are
+  // K/V rows of the paged layout, < 2^32).
+  for (int i = tid; i < length; i += kThreads) {
+    const int position = dense ? span_start + i : local_list[i];
+    const int page = __ldg(page_row + position / a.page_size);
+    local_list[i] = static_cast<int32_t>(
+        static_cast<uint32_t>((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size));
+  }
+  __syncthreads();
+  const T* keys = static_cast<const T*>(a.keys) + lane * E;
+  const T* values = static_cast<const T*>(a.values) + lane * E;
+  for (int base = warp * kBatch; base < length; base += kWarps * kBatch) {  // warp-uniform
+    typename Slice::Vector k[kBatch], v[kBatch];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      if (base + j >= length) break;
+      const size_t element = static_cast<size_t>(static_cast<uint32_t>(local_list[base + j])) * D;
+      k[j] = Slice::load(keys + element);
+      v[j] = Slice::load(values + element);
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      if (base + j >= length) break;
+      float key[E], value[E];
+      Slice::widen(k[j], key);
+      Slice::widen(v[j], value);
+#pragma unroll
+      for (int h = 0; h < HEADS; ++h) {
+        float score = 0.0f;
+#pragma unroll
+        for (int e = 0; e < E; ++e) score = fmaf(q_scaled[h][lane * E + e], key[e], score);
+#pragma unroll
+        for (int width = 16; width > 0; width /= 2) score += __shfl_xor_sync(0xffffffffu, score, width);
+        const float new_max = fmaxf(head_max[h], score);
+        const float correction = exp2f(head_max[h] - new_max);  // 0 at the first position (-inf)
+        const float p = exp2f(score - new_max);
+        head_sum[h] = fmaf(head_sum[h], correction, p);
+#pragma unroll
+        for (int e = 0; e < E; ++e) acc[h][e] = fmaf(acc[h][e], correction, p * value[e]);
+        head_max[h] = new_max;
+      }
+    }
+  }
+#pragma unroll
+  for (int h = 0; h < HEADS; ++h) {
+#pragma unroll
+    for (int e = 0; e < E; ++e) warp_out[(warp * HEADS + h) * D + lane * E + e] = acc[h][e];
+    if (lane == 0) {
+      warp_max[warp][h] = head_max[h];
+      warp_sum[warp][h] = head_sum[h];
+    }
+  }
+  __syncthreads();
+  mark(8);
+  if (probe == 3) {  // benchmarks only, as probe 2
+    cluster.sync();
+    return;
+  }
+  // The warps' partials into the block's (a warp without positions has max -inf and weight 0),
+  // stored into rank 0's inbox.
+  float* their_inbox = cluster.map_shared_rank(inbox, 0);
+  float* inbox_max = inbox + blocks * HEADS * D;
+  float* inbox_sum = inbox_max + blocks * HEADS;
+  for (int i = tid; i < HEADS * D; i += kThreads) {
+    const int h = i / D, dim = i % D;
+    float top = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, warp_max[w][h]);
+    float out = 0.0f, sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float weight = warp_max[w][h] == -INFINITY ? 0.0f : exp2f(warp_max[w][h] - top);
+      out = fmaf(weight, warp_out[(w * HEADS + h) * D + dim], out);
+      sum = fmaf(weight, warp_sum[w][h], sum);
+    }
+    their_inbox[(rank * HEADS + h) * D + dim] = out;
+    if (dim == 0) {
+      their_inbox[blocks * HEADS * D + rank * HEADS + h] = top;
+      their_inbox[blocks * HEADS * (D + 1) + rank * HEADS + h] = sum;
+    }
+  }
+  // Every partial is in rank 0's inbox, and every block is past its remote reads: the others may
+  // leave; rank 0 merges from its own shared memory.
+  cluster.sync();
+  mark(9);
+  if (rank != 0) return;
+  for (int i = tid; i < HEADS * D; i += kThreads) {
+    const int h = i / D, dim = i % D;
+    float top = -INFINITY;
+    for (int c = 0; c < blocks; ++c) top = fmaxf(top, inbox_max[c * HEADS + h]);
+    float out = 0.0f, sum = 0.0f;
+    for (int c = 0; c < blocks; ++c) {
+      const float their_max = inbox_max[c * HEADS + h];
+      const float weight = their_max == -INFINITY ? 0.0f : exp2f(their_max - top);
+      out = fmaf(weight, inbox[(c * HEADS + h) * D + dim], out);
+      sum = fmaf(weight, inbox_sum[c * HEADS + h], sum);
+    }
+    a.out[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + dim] = out / sum;
+  }
+  mark(10);
+}
+
+template <typename T, int D, int HEADS, int MIN_BLOCKS>
+void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic, cudaStream_t stream) {
+  static const bool configured = [] {
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           dynamic_bytes<HEADS, D>(kStepMaxCluster)));
+    ADAMAS_CUDA_CHECK(
+        cudaFuncSetAttribute(adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    return true;
+  }();
+  (void)configured;
+  // ADAMAS_STEP_SCHEDULE = spread | balance: the cluster scheduling policy (diagnostics).
+  static const cudaClusterSchedulingPolicy schedule = [] {
+    const char* raw = std::getenv("ADAMAS_STEP_SCHEDULE");
+    return raw && std::string(raw) == "balance" ? cudaClusterSchedulingPolicyLoadBalancing
+                                                : cudaClusterSchedulingPolicySpread;
+  }();
+  cudaLaunchAttribute attributes[3]{};
+  attributes[2].id = cudaLaunchAttributeClusterSchedulingPolicyPreference;
+  attributes[2].val.clusterSchedulingPolicyPreference = schedule;
+  attributes[0].id = cudaLaunchAttributeClusterDimension;
+  attributes[0].val.clusterDim.x = static_cast<unsigned>(cluster);
+  attributes[0].val.clusterDim.y = 1;
+  attributes[0].val.clusterDim.z = 1;
+  attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attributes[1].val.programmaticStreamSerializationAllowed = programmatic ? 1 : 0;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(static_cast<unsigned>(cluster), static_cast<unsigned>(batch * args.rows_per_seq));
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = dynamic_bytes<HEADS, D>(cluster);
+  config.stream = stream;
+  config.attrs = attributes;
+  config.numAttrs = 3;
+  if (std::getenv("ADAMAS_STEP_VERBOSE")) {  // how many clusters the device holds at once
+    int clusters = 0;
+    ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, &config));
+    std::fprintf(stderr, "adamas step: d %d, %d heads a row, %d blocks/SM, clusters of %d: %d active at most, grid %u x %u\n",
+                 D, HEADS, MIN_BLOCKS, cluster, clusters, config.gridDim.x, config.gridDim.y);
+  }
+  // ADAMAS_STEP_PROBE=1..3 (benchmarks only: the step is left unfinished) ends every block after
+  // the scan, after the lists, after its attention; differences of the timings place the time.
+  static const int probe = [] {
+    const char* raw = std::getenv("ADAMAS_STEP_PROBE");
+    return raw ? std::atoi(raw) : 0;
+  }();
+  ADAMAS_CUDA_CHECK(
+      cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, args, hadamard_scale(D), probe));
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  ADAMAS_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  if (std::getenv("ADAMAS_STEP_TRACE") && capture == cudaStreamCaptureStatusNone) {
+    // Once more with phase stamps; prints each phase's median and maximum over the blocks (us).
+    const size_t blocks = static_cast<size_t>(config.gridDim.x) * config.gridDim.y;
+    unsigned long long* trace = nullptr;
+    ADAMAS_CUDA_CHECK(cudaMalloc(&trace, blocks * kTracePoints * sizeof(unsigned long long)));
+    ADAMAS_CUDA_CHECK(cudaMemset(trace, 0, blocks * kTracePoints * sizeof(unsigned long long)));
+    StepArgs traced = args;
+    traced.trace = trace;
+    ADAMAS_CUDA_CHECK(
+        cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, traced, hadamard_scale(D), probe));
+    ADAMAS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    std::vector<unsigned long long> stamps(blocks * kTracePoints);
+    ADAMAS_CUDA_CHECK(cudaMemcpy(stamps.data(), trace, stamps.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost));
+    ADAMAS_CUDA_CHECK(cudaFree(trace));
+    unsigned long long first = ~0ull;
+    for (size_t b = 0; b < blocks; ++b) first = std::min(first, stamps[b * kTracePoints]);
+    std::fprintf(stderr, "adamas step trace (grid %u x %u, us from the first block's start): point median max\n",
+                 config.gridDim.x, config.gridDim.y);
+    for (int point = 0; point < kTracePoints; ++point) {
+      std::vector<double> at(blocks);
+      for (size_t b = 0; b < blocks; ++b) at[b] = (stamps[b * kTracePoints + point] - first) * 1e-3;
+      std::sort(at.begin(), at.end());
+      std::fprintf(stderr, "  %2d %8.2f %8.2f\n", point, at[blocks / 2], at.back());
+    }
+  }
+}
+
+// ADAMAS_STEP_BLOCKS = 3 | 2: blocks per multiprocessor with one or two heads a row.
+// Read at every call (a getenv per eager launch; graph replays run no host code), so tests can
+// switch it.
+bool three_blocks_per_sm() {
+  const char* raw = std::getenv("ADAMAS_STEP_BLOCKS");
+  const std::string value = raw && *raw ? raw : "3";
+  if (value != "2" && value != "3")
+    throw Error(detail::concat("environment variable ADAMAS_STEP_BLOCKS='", value, "': expected 2 or 3"));
+  return value == "3";
+}
+
+constexpr bool heads_supported(int heads, int head_dim) {
+  return (heads == 1 || heads == 2 || heads == 4 || heads == 8) && heads * head_dim <= 1024;
+}
+
+}  // namespace
+
+int adamas_step_cluster(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context, int rows,
+                        int sm_count, bool forced) {
+  const bool shape = (dtype == DType::kF16 || dtype == DType::kBF16) &&
+                     (head_dim == 64 || head_dim == 128 || head_dim == 256) && heads_supported(heads_per_row, head_dim);
+  if (!shape || capacity > kStepMaxList) return 0;
+  auto span_of = [&](int cluster) {
+    return ceil_div(ceil_div(std::max(1, max_context - 1), cluster), kSpanAlign) * kSpanAlign;
+  };
+  const int cluster = rows * 8 < sm_count || span_of(8) > kStepMaxSpan ? 16 : 8;
+  if (span_of(cluster) > kStepMaxSpan) return 0;
+  if (forced) return cluster;
+  // Auto: one wave of clusters (about 90% of the blocks the SMs hold: clusters are placed within
+  // a GPC; 45 of 8 at 3 blocks per SM, 30 at 2, measured), and spans short enough per query head
+  // (GQA 32/8 at 128K, 8192 candidates x 4 heads a block: 70.9 us against 54.1 split).
+  const int per_sm = heads_per_row <= 2 && three_blocks_per_sm() ? 3 : 2;
+  const bool one_wave = 10L * rows * cluster <= 9L * per_sm * sm_count;
+  return one_wave && static_cast<long>(span_of(cluster)) * heads_per_row <= 16384 ? cluster : 0;
+}
+
+void launch_adamas_step(const StepArgs& args, int batch, int cluster, bool programmatic, cudaStream_t stream) {
+  const bool three_blocks = three_blocks_per_sm();
+  auto with_dim = [&](auto type, auto dim) {
+    using T = typename decltype(type)::type;
+    constexpr int D = decltype(dim)::value;
+    auto with_heads = [&](auto heads) {
+      constexpr int H = decltype(heads)::value;
+      if constexpr (heads_supported(H, D)) {
+        if constexpr (H <= 2) {
+          if (three_blocks) return launch_step<T, D, H, 3>(args, batch, cluster, programmatic, stream);
+        }
+        launch_step<T, D, H, 2>(args, batch, cluster, programmatic, stream);
+      }
+      else throw Error(detail::concat("CUDA adamas step: ", H, " heads per row at head_dim ", D, " not supported"));
+    };
+    switch (args.heads_per_row) {
+      case 1: with_heads(std::integral_constant<int, 1>{}); break;
+      case 2: with_heads(std::integral_constant<int, 2>{}); break;
+      case 4: with_heads(std::integral_constant<int, 4>{}); break;
+      case 8: with_heads(std::integral_constant<int, 8>{}); break;
+      default: throw Error(detail::concat("CUDA adamas step: ", args.heads_per_row, " query heads per row not supported (1, 2, 4, 8)"));
+    }
+  };
+  auto with_type = [&](auto type) {
+    switch (args.head_dim) {
+      case 64: with_dim(type, std::integral_constant<int, 64>{}); break;
+      case 128: with_dim(type, std::integral_constant<int, 128>{}); break;
+      case 256: with_dim(type, std::integral_constant<int, 256>{}); break;
+      default: throw Error(detail::concat("CUDA adamas step: head_dim ", args.head_dim, " not supported (64, 128, 256)"));
+    }
+  };
+  switch (args.dtype) {
+    case DType::kF16: with_type(std::type_identity<__half>{}); break;
+    case DType::kBF16: with_type(std::type_identity<__nv_bfloat16>{}); break;
+    default: throw Error("CUDA adamas step: fp16 or bf16 K/V only");
+  }
+  ADAMAS_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace adamas::cuda
