@@ -44,7 +44,7 @@ namespace cg = cooperative_groups;
 
 constexpr int kThreads = kFusedThreads;
 constexpr int kSpanAlign = 64;
-constexpr int kTracePoints = 11;
+constexpr int kTracePoints = 12;  // phase stamps 0..10, then the block's multiprocessor
 constexpr int kCompactItems = kListChunk / kThreads;  // consecutive candidates per thread in the compaction
 // Distance slots: whole compaction pieces, so a piece's vector reads stay inside the buffer.
 constexpr int kDistanceSlots = (kStepMaxSpan + kListChunk - 1) / kListChunk * kListChunk;
@@ -105,7 +105,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const cg::cluster_group cluster = cg::this_cluster();
   const int rank = static_cast<int>(cluster.block_rank()), blocks = static_cast<int>(cluster.num_blocks());
   // ADAMAS_STEP_TRACE (diagnostics, launch_adamas_step): thread 0 of each block stamps the global
-  // timer at the phase boundaries 0..10 into a.trace[row][rank][kTracePoints].
+  // timer at the phase boundaries 0..10 (10: rank 0 only) into a.trace[row][rank][kTracePoints].
   auto mark = [&](int point) {
     if (a.trace != nullptr && threadIdx.x == 0) {
       unsigned long long now;
@@ -114,6 +114,11 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
     }
   };
   mark(0);
+  if (a.trace != nullptr && threadIdx.x == 0) {
+    unsigned sm;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+    a.trace[(static_cast<size_t>(blockIdx.y) * blocks + rank) * kTracePoints + 11] = sm;
+  }
   grid_dependency_trigger();
   grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
   const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
@@ -525,11 +530,24 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
     for (size_t b = 0; b < blocks; ++b) first = std::min(first, stamps[b * kTracePoints]);
     std::fprintf(stderr, "adamas step trace (grid %u x %u, us from the first block's start): point median max\n",
                  config.gridDim.x, config.gridDim.y);
-    for (int point = 0; point < kTracePoints; ++point) {
+    for (int point = 0; point < kTracePoints - 1; ++point) {
       std::vector<double> at(blocks);
       for (size_t b = 0; b < blocks; ++b) at[b] = (stamps[b * kTracePoints + point] - first) * 1e-3;
       std::sort(at.begin(), at.end());
       std::fprintf(stderr, "  %2d %8.2f %8.2f\n", point, at[blocks / 2], at.back());
+    }
+    // The scan (points 2 to 3) by the number of the step's blocks on the block's multiprocessor.
+    std::vector<int> per_sm(1024, 0);
+    for (size_t b = 0; b < blocks; ++b) ++per_sm[stamps[b * kTracePoints + 11] % 1024];
+    for (int sharing = 1; sharing <= 4; ++sharing) {
+      std::vector<double> scan;
+      for (size_t b = 0; b < blocks; ++b)
+        if (per_sm[stamps[b * kTracePoints + 11] % 1024] == sharing)
+          scan.push_back((stamps[b * kTracePoints + 3] - stamps[b * kTracePoints + 2]) * 1e-3);
+      if (scan.empty()) continue;
+      std::sort(scan.begin(), scan.end());
+      std::fprintf(stderr, "  scan with %d blocks on the SM: %zu blocks, median %.2f us, max %.2f us\n", sharing,
+                   scan.size(), scan[scan.size() / 2], scan.back());
     }
   }
 }
