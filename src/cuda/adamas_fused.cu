@@ -289,14 +289,10 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
     }
   };
   auto load_codes = [&](int round, const int (&page)[S::kSlots], uint4 (&codes)[S::kSlots][S::kVectors]) {
+    int token[S::kSlots];
 #pragma unroll
-    for (int j = 0; j < S::kSlots; ++j) {
-      const int t = round_token(round, j);
-      const uint4* address = reinterpret_cast<const uint4*>(
-          a.key_codes + ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + t % a.page_size) * (D / 4));
-#pragma unroll
-      for (int v = 0; v < S::kVectors; ++v) codes[j][v] = page[j] >= 0 ? __ldg(address + v) : make_uint4(0, 0, 0, 0);
-    }
+    for (int j = 0; j < S::kSlots; ++j) token[j] = round_token(round, j);
+    load_slot_codes<D>(a, kv_head, token, page, codes);
   };
 
   uint4 codes[S::kSlots][S::kVectors];

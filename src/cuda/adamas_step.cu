@@ -150,14 +150,10 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
     }
   };
   auto load_codes = [&](int base, const int (&page)[S::kSlots], uint4 (&codes)[S::kSlots][S::kVectors]) {
+    int token[S::kSlots];
 #pragma unroll
-    for (int j = 0; j < S::kSlots; ++j) {
-      const int t = round_token(base, j);
-      const uint4* address = reinterpret_cast<const uint4*>(
-          a.key_codes + ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + t % a.page_size) * (D / 4));
-#pragma unroll
-      for (int v = 0; v < S::kVectors; ++v) codes[j][v] = page[j] >= 0 ? __ldg(address + v) : make_uint4(0, 0, 0, 0);
-    }
+    for (int j = 0; j < S::kSlots; ++j) token[j] = round_token(base, j);
+    load_slot_codes<D>(a, kv_head, token, page, codes);
   };
   const bool scans = !dense && span_start < span_end;  // block-uniform
   // q and the first page ids fly together; the first codes are requested once the page ids are

@@ -70,6 +70,24 @@ __device__ __forceinline__ void query_words_to_registers(const uint8_t (*query_c
       query_words[i] = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
 }
 
+// The codes of one round's kSlots tokens of a lane (token[j], page id page[j]; -1: past the end,
+// zeros), as d/64 16-byte loads each, for the row's KV head in the paged code layout
+// (docs/kv_cache_layout.md). The page ids are read by the caller a round ahead.
+template <int D>
+__device__ __forceinline__ void load_slot_codes(const SelectArgs& a, int kv_head, const int (&token)[FusedShape<D>::kSlots],
+                                                const int (&page)[FusedShape<D>::kSlots],
+                                                uint4 (&codes)[FusedShape<D>::kSlots][FusedShape<D>::kVectors]) {
+  using S = FusedShape<D>;
+#pragma unroll
+  for (int j = 0; j < S::kSlots; ++j) {
+    const uint4* address = reinterpret_cast<const uint4*>(
+        a.key_codes +
+        ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + token[j] % a.page_size) * (D / 4));
+#pragma unroll
+    for (int v = 0; v < S::kVectors; ++v) codes[j][v] = page[j] >= 0 ? __ldg(address + v) : make_uint4(0, 0, 0, 0);
+  }
+}
+
 // Query words of the bounded and bulk kernels in registers: 16 registers at most (3 blocks per SM).
 // Not with 3 heads (d 64: 6 words spill 8 bytes at 80 registers, ptxas; broadcast shared reads
 // instead, as with 3 heads at d 128).
