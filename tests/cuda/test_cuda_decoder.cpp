@@ -13,6 +13,7 @@
 
 #include "adamas/cuda_backend.h"
 #include "adamas/cuda_decoder.h"
+#include "adamas/eval/recall.h"
 #include "adamas/model/llama_model.h"
 #include "test_util.h"
 #include "cuda_test_support.h"
@@ -175,6 +176,39 @@ TEST(CudaDecoderThreads, ConcurrentDecodersEqualSerialRun) {
     ASSERT_EQ(parallel[i].size(), serial[i].size()) << "job " << i;
     EXPECT_EQ(std::memcmp(parallel[i].data(), serial[i].data(), serial[i].size() * sizeof(float)), 0)
         << "job " << i << " (" << policy_name(jobs[i].policy) << ")";
+  }
+}
+
+// Attention recall (adamas recall --device cuda) through the CUDA runtime's observer against the
+// CPU runtime's on the same tokens: every policy's mass and recall per budget agree (near-ties of a
+// selection may move a cell by a step's share; the means over steps, layers and heads stay close).
+TEST(CudaRecallTest, MatchesCpuRuntime) {
+  SKIP_WITHOUT_GPU();
+  const uint32_t seed = static_cast<uint32_t>(cuda::test::test_seed() % 100000);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const TinyModelDir m(seed, 4, 2, "recall");
+  const LlamaModel model = m.load_model();
+  const RuntimeOptions options = decoder_options(Policy::kFull);
+  auto cpu = make_cpu_runtime(model, options);
+  auto gpu = cuda::make_cuda_runtime(model, options);
+  std::mt19937 rng(seed);
+  std::vector<int32_t> tokens(120);
+  for (auto& token : tokens) token = static_cast<int32_t>(rng() % m.spec.vocab_size);
+  RecallOptions recall;
+  recall.budgets = {8, 24};
+  recall.stride = 3;
+  recall.selector.thresholds = options.selector.thresholds;
+  const RecallResult want = evaluate_recall(*cpu, tokens, recall);
+  const RecallResult got = evaluate_recall(*gpu, tokens, recall);
+  ASSERT_EQ(got.scored_steps, want.scored_steps);
+  ASSERT_GT(want.scored_steps, 10);
+  ASSERT_EQ(got.summary.size(), want.summary.size());
+  for (size_t i = 0; i < want.summary.size(); ++i) {
+    SCOPED_TRACE(policy_name(want.summary[i].policy) + " budget " + std::to_string(want.summary[i].budget));
+    ASSERT_EQ(got.summary[i].policy, want.summary[i].policy);
+    EXPECT_GT(want.summary[i].mass, 0.05);  // the model attends to what the policies keep
+    EXPECT_NEAR(got.summary[i].mass, want.summary[i].mass, 0.02);
+    EXPECT_NEAR(got.summary[i].recall, want.summary[i].recall, 0.02);
   }
 }
 
