@@ -460,8 +460,9 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   mark(10);
 }
 
+// The kernel's attributes (shared memory above 48 KB, clusters of 16), set once per instantiation.
 template <typename T, int D, int HEADS, int MIN_BLOCKS>
-void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic, cudaStream_t stream) {
+void configure_step() {
   static const bool configured = [] {
     ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            dynamic_bytes<HEADS, D>(kStepMaxCluster)));
@@ -470,6 +471,37 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
     return true;
   }();
   (void)configured;
+}
+
+// Clusters of `cluster` blocks the device holds at once (cudaOccupancyMaxActiveClusters: clusters are
+// placed within a GPC, so fewer than SMs x blocks per SM / cluster), for every size, queried once.
+template <typename T, int D, int HEADS, int MIN_BLOCKS>
+int active_clusters(int cluster) {
+  static const std::vector<int> counts = [] {
+    configure_step<T, D, HEADS, MIN_BLOCKS>();
+    std::vector<int> c(kStepMaxCluster + 1, 0);
+    for (int size = 1; size <= kStepMaxCluster; ++size) {
+      cudaLaunchAttribute attribute{};
+      attribute.id = cudaLaunchAttributeClusterDimension;
+      attribute.val.clusterDim.x = static_cast<unsigned>(size);
+      attribute.val.clusterDim.y = 1;
+      attribute.val.clusterDim.z = 1;
+      cudaLaunchConfig_t config{};
+      config.gridDim = dim3(static_cast<unsigned>(size), 1);
+      config.blockDim = dim3(kThreads);
+      config.dynamicSmemBytes = dynamic_bytes<HEADS, D>(size);
+      config.attrs = &attribute;
+      config.numAttrs = 1;
+      ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&c[size], adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, &config));
+    }
+    return c;
+  }();
+  return cluster >= 1 && cluster <= kStepMaxCluster ? counts[cluster] : 0;
+}
+
+template <typename T, int D, int HEADS, int MIN_BLOCKS>
+void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic, cudaStream_t stream) {
+  configure_step<T, D, HEADS, MIN_BLOCKS>();
   // ADAMAS_STEP_SCHEDULE = spread | balance: the cluster scheduling policy (diagnostics).
   static const cudaClusterSchedulingPolicy schedule = [] {
     const char* raw = std::getenv("ADAMAS_STEP_SCHEDULE");
@@ -548,15 +580,39 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
   }
 }
 
-// ADAMAS_STEP_BLOCKS = 3 | 2: blocks per multiprocessor with one or two heads a row.
-// Read at every call (a getenv per eager launch; graph replays run no host code), so tests can
-// switch it.
-bool three_blocks_per_sm() {
-  const char* raw = std::getenv("ADAMAS_STEP_BLOCKS");
-  const std::string value = raw && *raw ? raw : "3";
+// An environment variable's value (empty when unset), read at every call (a getenv per eager launch;
+// graph replays run no host code), so tests can switch it.
+std::string env_value(const char* name) {
+  const char* raw = std::getenv(name);
+  return raw ? raw : "";
+}
+
+// ADAMAS_STEP_BLOCKS = 3 (default) | 2 | auto: blocks per multiprocessor with one or two heads a row.
+// auto: 2 (128 registers, nothing spilled) where a cluster of the plan's size or up to two blocks
+// smaller holds every row in one wave at 2 blocks per SM (MHA at batch 1: 7, 32 clusters at once),
+// else 3 (80 registers). Not the default: no faster on the H200 (22.4 / 34.4 / 79.8 us at 8K / 32K /
+// 128K against 23.1 / 33.1 / 79.6, bench/results/2026-11-29-s8 call 14).
+int step_blocks_choice() {
+  const std::string value = env_value("ADAMAS_STEP_BLOCKS");
+  if (value.empty()) return 3;
+  if (value == "auto") return 0;
   if (value != "2" && value != "3")
-    throw Error(detail::concat("environment variable ADAMAS_STEP_BLOCKS='", value, "': expected 2 or 3"));
-  return value == "3";
+    throw Error(detail::concat("environment variable ADAMAS_STEP_BLOCKS='", value, "': expected auto, 2 or 3"));
+  return value == "3" ? 3 : 2;
+}
+
+// ADAMAS_STEP_CLUSTER = 1..16 (tests, benchmarks): the cluster size, instead of the plan's.
+int step_cluster_choice() {
+  const std::string value = env_value("ADAMAS_STEP_CLUSTER");
+  if (value.empty() || value == "auto") return 0;
+  const int size = std::atoi(value.c_str());
+  if (size < 1 || size > kStepMaxCluster)
+    throw Error(detail::concat("environment variable ADAMAS_STEP_CLUSTER='", value, "': expected auto or 1..", kStepMaxCluster));
+  return size;
+}
+
+int span_for(int max_context, int cluster) {
+  return ceil_div(ceil_div(std::max(1, max_context - 1), cluster), kSpanAlign) * kSpanAlign;
 }
 
 constexpr bool heads_supported(int heads, int head_dim) {
@@ -570,22 +626,25 @@ int adamas_step_cluster(DType dtype, int head_dim, int heads_per_row, int capaci
   const bool shape = (dtype == DType::kF16 || dtype == DType::kBF16) &&
                      (head_dim == 64 || head_dim == 128 || head_dim == 256) && heads_supported(heads_per_row, head_dim);
   if (!shape || capacity > kStepMaxList) return 0;
-  auto span_of = [&](int cluster) {
-    return ceil_div(ceil_div(std::max(1, max_context - 1), cluster), kSpanAlign) * kSpanAlign;
-  };
+  auto span_of = [&](int cluster) { return span_for(max_context, cluster); };
   const int cluster = rows * 8 < sm_count || span_of(8) > kStepMaxSpan ? 16 : 8;
   if (span_of(cluster) > kStepMaxSpan) return 0;
   if (forced) return cluster;
   // Auto: one wave of clusters (about 90% of the blocks the SMs hold: clusters are placed within
   // a GPC; 45 of 8 at 3 blocks per SM, 30 at 2, measured), and spans short enough per query head
   // (GQA 32/8 at 128K, 8192 candidates x 4 heads a block: 70.9 us against 54.1 split).
-  const int per_sm = heads_per_row <= 2 && three_blocks_per_sm() ? 3 : 2;
+  const int per_sm = heads_per_row <= 2 && step_blocks_choice() != 2 ? 3 : 2;
   const bool one_wave = 10L * rows * cluster <= 9L * per_sm * sm_count;
   return one_wave && static_cast<long>(span_of(cluster)) * heads_per_row <= 16384 ? cluster : 0;
 }
 
-void launch_adamas_step(const StepArgs& args, int batch, int cluster, bool programmatic, cudaStream_t stream) {
-  const bool three_blocks = three_blocks_per_sm();
+void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_context, bool programmatic,
+                        cudaStream_t stream) {
+  const int blocks_choice = step_blocks_choice();
+  if (const int forced = step_cluster_choice()) cluster = forced;
+  ADAMAS_CHECK(span_for(max_context, cluster) <= kStepMaxSpan, "CUDA adamas step: clusters of ", cluster,
+               " leave more than ", kStepMaxSpan, " candidates per block at a context of ", max_context);
+  const int rows = batch * args.rows_per_seq;
   auto with_dim = [&](auto type, auto dim) {
     using T = typename decltype(type)::type;
     constexpr int D = decltype(dim)::value;
@@ -593,7 +652,20 @@ void launch_adamas_step(const StepArgs& args, int batch, int cluster, bool progr
       constexpr int H = decltype(heads)::value;
       if constexpr (heads_supported(H, D)) {
         if constexpr (H <= 2) {
-          if (three_blocks) return launch_step<T, D, H, 3>(args, batch, cluster, programmatic, stream);
+          // Two blocks per SM where some cluster size fits every row in one wave: the SMs then hold
+          // at most two of the step's blocks each (a third one slows a block's scan by 20-60%,
+          // bench/results/2026-11-29-s8/trace_sm.txt); else three, with clusters of the plan's size.
+          int two_block_cluster = blocks_choice == 2 ? cluster : 0;
+          if (blocks_choice == 0) {
+            const bool forced = step_cluster_choice() != 0;
+            for (int size = cluster; size >= std::max(2, forced ? cluster : cluster - 2); --size)
+              if (span_for(max_context, size) <= kStepMaxSpan && active_clusters<T, D, H, 2>(size) >= rows) {
+                two_block_cluster = size;
+                break;
+              }
+          }
+          if (two_block_cluster == 0) return launch_step<T, D, H, 3>(args, batch, cluster, programmatic, stream);
+          return launch_step<T, D, H, 2>(args, batch, two_block_cluster, programmatic, stream);
         }
         launch_step<T, D, H, 2>(args, batch, cluster, programmatic, stream);
       }

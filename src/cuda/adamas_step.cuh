@@ -32,6 +32,9 @@ int adamas_step_cluster(DType dtype, int head_dim, int heads_per_row, int capaci
 // The step for `batch` sequences: index lists, counts and dense flags as the split path writes
 // them (select_common.cuh), and the attention output. `programmatic`: launched with programmatic
 // dependent launch (waits for the previous kernel before reading).
-void launch_adamas_step(const StepArgs& args, int batch, int cluster, bool programmatic, cudaStream_t stream);
+// `cluster`: the plan's size (adamas_step_cluster); with one or two heads a row the launch may take
+// a cluster up to two blocks smaller at 2 blocks per SM (ADAMAS_STEP_BLOCKS, adamas_step.cu).
+void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_context, bool programmatic,
+                        cudaStream_t stream);
 
 }  // namespace adamas::cuda

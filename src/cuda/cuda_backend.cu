@@ -640,7 +640,7 @@ void DecodePlan::step(const PagedKvView& view, const float* q, float* out, Strea
     static_cast<SelectArgs&>(a) = m.select_args(view, q);
     a.out = out;
     a.scale_log2 = m.attention_args(view, q, out, true).scale_log2;
-    launch_adamas_step(a, view.batch, cluster, m.variants.programmatic_launch, to_stream(stream));
+    launch_adamas_step(a, view.batch, cluster, m.config.max_context, m.variants.programmatic_launch, to_stream(stream));
     return;
   }
   if (!m.fused_attend(view)) {

@@ -329,6 +329,39 @@ TEST_P(ClusterStepProgrammaticTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, ClusterStepProgrammaticTest, ::testing::ValuesIn(select_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
+// Cluster sizes that are not powers of two (the launch takes up to two blocks fewer than the plan's
+// size where that fits every row in one wave at 2 blocks per SM): forced 5 and 7.
+class ClusterSizeTest : public ::testing::TestWithParam<std::pair<int, SelectCase>> {
+ protected:
+  void SetUp() override {
+    setenv("ADAMAS_STEP", "cluster", 1);
+    setenv("ADAMAS_STEP_CLUSTER", std::to_string(GetParam().first).c_str(), 1);
+  }
+  void TearDown() override {
+    unsetenv("ADAMAS_STEP");
+    unsetenv("ADAMAS_STEP_CLUSTER");
+  }
+};
+
+TEST_P(ClusterSizeTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam().second);
+}
+
+std::vector<std::pair<int, SelectCase>> cluster_size_cases() {
+  std::vector<std::pair<int, SelectCase>> cases;
+  for (int size : {5, 7}) {
+    cases.push_back({size, {DType::kF16, 128, 8, 8, {5000, 37, 1, 900}, {1, 64, 256}}});
+    cases.push_back({size, {DType::kBF16, 64, 8, 2, {9000, 4100}, {17, 256, 1000}}});
+    cases.push_back({size, {DType::kF16, 128, 32, 32, {12000}, {256}, true}});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, ClusterSizeTest, ::testing::ValuesIn(cluster_size_cases()), [](const auto& info) {
+  return "c" + std::to_string(info.param.first) + "_" + case_name(info.param.second);
+});
+
 TEST(KernelVariantsTest, RejectsUnknownValues) {
   SKIP_WITHOUT_GPU();
   setenv("ADAMAS_ESTIMATE_VARIANT", "fastest", 1);
