@@ -44,6 +44,10 @@ namespace cg = cooperative_groups;
 
 constexpr int kThreads = kFusedThreads;
 constexpr int kSpanAlign = 64;
+// Candidates (or dense positions) per block: `total` over `blocks`, rounded up to kSpanAlign.
+__host__ __device__ inline int step_span(int total, int blocks) {
+  return ceil_div(ceil_div(total, blocks), kSpanAlign) * kSpanAlign;
+}
 constexpr int kTracePoints = 12;  // phase stamps 0..10, then the block's multiprocessor
 constexpr int kCompactItems = kListChunk / kThreads;  // consecutive candidates per thread in the compaction
 // Distance slots: whole compaction pieces, so a piece's vector reads stay inside the buffer.
@@ -127,7 +131,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const int candidates = row_candidates(a, n);
   const bool dense = candidates == 0;  // adamas: n <= budget (else n - 1 >= budget >= 1 candidates)
   const int total = dense ? n : candidates;
-  const int span = ceil_div(ceil_div(total, blocks), kSpanAlign) * kSpanAlign;
+  const int span = step_span(total, blocks);
   const int span_start = min(total, rank * span), span_end = min(total, span_start + span);
   const int kv_head = row_kv_head_dev(a, r), first_head = row_first_q_head_dev(a, r);
   const int keep = row_keep(a);
@@ -580,40 +584,8 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
   }
 }
 
-// An environment variable's value (empty when unset), read at every call (a getenv per eager launch;
-// graph replays run no host code), so tests can switch it.
-std::string env_value(const char* name) {
-  const char* raw = std::getenv(name);
-  return raw ? raw : "";
-}
-
-// ADAMAS_STEP_BLOCKS = 3 (default) | 2 | auto: blocks per multiprocessor with one or two heads a row.
-// auto: 2 (128 registers, nothing spilled) where a cluster of the plan's size or up to two blocks
-// smaller holds every row in one wave at 2 blocks per SM (MHA at batch 1: 7, 32 clusters at once),
-// else 3 (80 registers). Not the default: no faster on the H200 (22.4 / 34.4 / 79.8 us at 8K / 32K /
-// 128K against 23.1 / 33.1 / 79.6, bench/results/2026-11-29-s8 call 14).
-int step_blocks_choice() {
-  const std::string value = env_value("ADAMAS_STEP_BLOCKS");
-  if (value.empty()) return 3;
-  if (value == "auto") return 0;
-  if (value != "2" && value != "3")
-    throw Error(detail::concat("environment variable ADAMAS_STEP_BLOCKS='", value, "': expected auto, 2 or 3"));
-  return value == "3" ? 3 : 2;
-}
-
-// ADAMAS_STEP_CLUSTER = 1..16 (tests, benchmarks): the cluster size, instead of the plan's.
-int step_cluster_choice() {
-  const std::string value = env_value("ADAMAS_STEP_CLUSTER");
-  if (value.empty() || value == "auto") return 0;
-  const int size = std::atoi(value.c_str());
-  if (size < 1 || size > kStepMaxCluster)
-    throw Error(detail::concat("environment variable ADAMAS_STEP_CLUSTER='", value, "': expected auto or 1..", kStepMaxCluster));
-  return size;
-}
-
-int span_for(int max_context, int cluster) {
-  return ceil_div(ceil_div(std::max(1, max_context - 1), cluster), kSpanAlign) * kSpanAlign;
-}
+// The most candidates a block scans for a plan of max_context tokens.
+int span_for(int max_context, int cluster) { return step_span(std::max(1, max_context - 1), cluster); }
 
 constexpr bool heads_supported(int heads, int head_dim) {
   return (heads == 1 || heads == 2 || heads == 4 || heads == 8) && heads * head_dim <= 1024;
@@ -622,26 +594,27 @@ constexpr bool heads_supported(int heads, int head_dim) {
 }  // namespace
 
 int adamas_step_cluster(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context, int rows,
-                        int sm_count, bool forced) {
+                        int sm_count, const KernelVariants& variants) {
   const bool shape = (dtype == DType::kF16 || dtype == DType::kBF16) &&
                      (head_dim == 64 || head_dim == 128 || head_dim == 256) && heads_supported(heads_per_row, head_dim);
   if (!shape || capacity > kStepMaxList) return 0;
   auto span_of = [&](int cluster) { return span_for(max_context, cluster); };
   const int cluster = rows * 8 < sm_count || span_of(8) > kStepMaxSpan ? 16 : 8;
   if (span_of(cluster) > kStepMaxSpan) return 0;
-  if (forced) return cluster;
+  if (variants.step == StepVariant::kCluster) return cluster;
   // Auto: one wave of clusters (about 90% of the blocks the SMs hold: clusters are placed within
   // a GPC; 45 of 8 at 3 blocks per SM, 30 at 2, measured), and spans short enough per query head
   // (GQA 32/8 at 128K, 8192 candidates x 4 heads a block: 70.9 us against 54.1 split).
-  const int per_sm = heads_per_row <= 2 && step_blocks_choice() != 2 ? 3 : 2;
+  const int per_sm = heads_per_row <= 2 && variants.step_blocks != 2 ? 3 : 2;
   const bool one_wave = 10L * rows * cluster <= 9L * per_sm * sm_count;
   return one_wave && static_cast<long>(span_of(cluster)) * heads_per_row <= 16384 ? cluster : 0;
 }
 
-void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_context, bool programmatic,
+void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_context, const KernelVariants& variants,
                         cudaStream_t stream) {
-  const int blocks_choice = step_blocks_choice();
-  if (const int forced = step_cluster_choice()) cluster = forced;
+  const int blocks_choice = variants.step_blocks;
+  const bool programmatic = variants.programmatic_launch;
+  if (variants.step_cluster != 0) cluster = variants.step_cluster;
   ADAMAS_CHECK(span_for(max_context, cluster) <= kStepMaxSpan, "CUDA adamas step: clusters of ", cluster,
                " leave more than ", kStepMaxSpan, " candidates per block at a context of ", max_context);
   const int rows = batch * args.rows_per_seq;
@@ -657,7 +630,7 @@ void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_co
           // bench/results/2026-11-29-s8/trace_sm.txt); else three, with clusters of the plan's size.
           int two_block_cluster = blocks_choice == 2 ? cluster : 0;
           if (blocks_choice == 0) {
-            const bool forced = step_cluster_choice() != 0;
+            const bool forced = variants.step_cluster != 0;
             for (int size = cluster; size >= std::max(2, forced ? cluster : cluster - 2); --size)
               if (span_for(max_context, size) <= kStepMaxSpan && active_clusters<T, D, H, 2>(size) >= rows) {
                 two_block_cluster = size;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "adamas/dtype.h"
+#include "cuda/kernel_variants.cuh"
 #include "cuda/select_common.cuh"
 
 namespace adamas::cuda {
@@ -19,7 +20,7 @@ struct StepArgs : SelectArgs {  // the selection's arguments (policy adamas, 2-b
 };
 
 // Blocks per cluster of the step for `rows` selection rows of a plan (0: the step does not serve
-// it). `forced` (ADAMAS_STEP=cluster): wherever the shape allows, i.e. fp16/bf16 K/V, d 64/128/256,
+// it; variants.step must not be kSplit). ADAMAS_STEP=cluster: wherever the shape allows, i.e. fp16/bf16 K/V, d 64/128/256,
 // 1, 2, 4 or 8 query heads per row with heads * d <= 1024, capacity <= kStepMaxList, and every
 // candidate of a max_context sequence within the cluster's blocks of kStepMaxSpan. Otherwise
 // (auto) also only where it was faster than the split step on the H200 (bench/results/2026-11-29-s8):
@@ -27,14 +28,15 @@ struct StepArgs : SelectArgs {  // the selection's arguments (policy adamas, 2-b
 // Cluster size: 8, or 16 (non-portable) when 8 per row would leave most multiprocessors idle or the
 // context needs them.
 int adamas_step_cluster(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context, int rows,
-                        int sm_count, bool forced);
+                        int sm_count, const KernelVariants& variants);
 
 // The step for `batch` sequences: index lists, counts and dense flags as the split path writes
 // them (select_common.cuh), and the attention output. `programmatic`: launched with programmatic
 // dependent launch (waits for the previous kernel before reading).
-// `cluster`: the plan's size (adamas_step_cluster); with one or two heads a row the launch may take
-// a cluster up to two blocks smaller at 2 blocks per SM (ADAMAS_STEP_BLOCKS, adamas_step.cu).
-void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_context, bool programmatic,
+// `cluster`: the plan's size (adamas_step_cluster), unless variants.step_cluster names one; with
+// one or two heads a row and variants.step_blocks auto the launch may take a cluster up to two
+// blocks smaller at 2 blocks per SM (adamas_step.cu).
+void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_context, const KernelVariants& variants,
                         cudaStream_t stream);
 
 }  // namespace adamas::cuda

@@ -372,12 +372,17 @@ struct DecodePlan::Impl {
     a.counts = counts.data();
     a.dense = dense.data();
     a.capacity = capacity;
-    a.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(view.head_dim)) * 1.4426950408889634);
+    a.scale_log2 = scale_log2(view.head_dim);
     a.splits = sparse ? sparse_splits : dense_splits;
     a.partial_out = partial_out.data();
     a.partial_lse = partial_lse.data();
     a.unit_counter = unit_counter.data();
     return a;
+  }
+
+  // Softmax scale 1/sqrt(d) times log2(e): the attention kernels work in the exp2 domain.
+  static float scale_log2(int head_dim) {
+    return static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)) * 1.4426950408889634);
   }
 
   SelectArgs select_args(const PagedKvView& view, const float* q) const {
@@ -483,7 +488,7 @@ struct DecodePlan::Impl {
       return 0;
     const int heads_per_row = config.selector.per_query_head ? 1 : shape.group_size;
     return adamas_step_cluster(config.dtype, config.head_dim, heads_per_row, capacity, config.max_context,
-                               view.batch * shape.rows, sm_count, variants.step == StepVariant::kCluster);
+                               view.batch * shape.rows, sm_count, variants);
   }
   int max_candidates() const {
     return config.selector.policy == Policy::kQuest ? (config.max_context + config.page_size - 1) / config.page_size
@@ -634,13 +639,13 @@ void DecodePlan::attend(const PagedKvView& view, const float* q, float* out, boo
 
 void DecodePlan::step(const PagedKvView& view, const float* q, float* out, StreamHandle stream) {
   const Impl& m = *impl_;
-  m.check_view(view);
   if (const int cluster = m.step_cluster(view)) {
+    m.check_view(view);  // the split path's stages check it themselves
     StepArgs a{};
     static_cast<SelectArgs&>(a) = m.select_args(view, q);
     a.out = out;
-    a.scale_log2 = m.attention_args(view, q, out, true).scale_log2;
-    launch_adamas_step(a, view.batch, cluster, m.config.max_context, m.variants.programmatic_launch, to_stream(stream));
+    a.scale_log2 = Impl::scale_log2(view.head_dim);
+    launch_adamas_step(a, view.batch, cluster, m.config.max_context, m.variants, to_stream(stream));
     return;
   }
   if (!m.fused_attend(view)) {

@@ -16,6 +16,10 @@
 //                                         the whole step in one cluster launch (adamas_step.cu) where
 //                                         it was measured faster | wherever the shape allows | never
 //                                         (estimate, compaction and attention launches)
+//   ADAMAS_STEP_BLOCKS      = 3 | 2 | auto  the cluster step's blocks per SM with one or two heads a row
+//                                         (auto: 2 where a cluster up to two blocks smaller fits
+//                                         every row in one wave, adamas_step.cu)
+//   ADAMAS_STEP_CLUSTER     = auto | 1..16  the cluster step's cluster size (tests, benchmarks)
 #pragma once
 
 #include <string>
@@ -35,6 +39,8 @@ struct KernelVariants {
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
   bool fused_attend = false;
   StepVariant step = StepVariant::kAuto;
+  int step_blocks = 3;   // the cluster step's blocks per SM with one or two heads a row; 0: auto
+  int step_cluster = 0;  // the cluster step's cluster size; 0: the plan's (adamas_step_cluster)
 };
 
 // Throws adamas::Error naming the variable for a value other than the ones listed above.
