@@ -26,28 +26,6 @@ struct AsymCase {
   int page_size = kDefaultPageSize;  // the fused kernel shifts for powers of two, divides otherwise
 };
 
-// Sets an environment variable for a scope (DecodePlan reads the kernel variants when built).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    const char* old = std::getenv(name);
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (had_) setenv(name_, old_.c_str(), 1);
-    else unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  bool had_ = false;
-  std::string old_;
-};
-
 std::string case_name(const AsymCase& c) {
   std::ostringstream out;
   out << "d" << c.head_dim << "_q" << c.q_heads << "_kv" << c.kv_heads << "_b" << c.lens.size() << "_n"

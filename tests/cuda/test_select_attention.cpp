@@ -161,19 +161,8 @@ TEST_P(SelectAttentionTest, MatchesReference) {
 // warp split, programmatic dependent launch): same exactness contract as the defaults (whose dense
 // attention is the warp split since the seventh session).
 class NewKernelVariantsTest : public ::testing::TestWithParam<SelectCase> {
- protected:
-  void SetUp() override {
-    setenv("ADAMAS_ESTIMATE_VARIANT", "new", 1);
-    setenv("ADAMAS_DENSE_VARIANT", "new", 1);
-    setenv("ADAMAS_PDL", "1", 1);
-    setenv("ADAMAS_STEP", "split", 1);
-  }
-  void TearDown() override {
-    unsetenv("ADAMAS_ESTIMATE_VARIANT");
-    unsetenv("ADAMAS_DENSE_VARIANT");
-    unsetenv("ADAMAS_PDL");
-    unsetenv("ADAMAS_STEP");
-  }
+  ScopedEnv estimate_{"ADAMAS_ESTIMATE_VARIANT", "new"}, dense_{"ADAMAS_DENSE_VARIANT", "new"}, pdl_{"ADAMAS_PDL", "1"},
+      step_{"ADAMAS_STEP", "split"};
 };
 
 TEST_P(NewKernelVariantsTest, MatchesReference) {
@@ -221,15 +210,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, NewKernelVariantsTest, ::testing::ValuesIn(new_
 // v6 estimate (codes copied into shared memory by cp.async.bulk, a page per copy): the same
 // exactness contract; the same shapes as the other variants.
 class BulkEstimateTest : public ::testing::TestWithParam<SelectCase> {
- protected:
-  void SetUp() override {
-    setenv("ADAMAS_ESTIMATE_VARIANT", "bulk", 1);
-    setenv("ADAMAS_STEP", "split", 1);
-  }
-  void TearDown() override {
-    unsetenv("ADAMAS_ESTIMATE_VARIANT");
-    unsetenv("ADAMAS_STEP");
-  }
+  ScopedEnv estimate_{"ADAMAS_ESTIMATE_VARIANT", "bulk"}, step_{"ADAMAS_STEP", "split"};
 };
 
 TEST_P(BulkEstimateTest, MatchesReference) {
@@ -243,17 +224,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, BulkEstimateTest, ::testing::ValuesIn(new_varia
 // List compaction inside the attention kernel (DecodePlan::step with ADAMAS_FUSED_ATTEND=1),
 // after the bulk estimate: the lists (written by the attention blocks) and the output as above.
 class FusedAttendTest : public ::testing::TestWithParam<SelectCase> {
- protected:
-  void SetUp() override {
-    setenv("ADAMAS_FUSED_ATTEND", "1", 1);
-    setenv("ADAMAS_ESTIMATE_VARIANT", "bulk", 1);
-    setenv("ADAMAS_STEP", "split", 1);
-  }
-  void TearDown() override {
-    unsetenv("ADAMAS_FUSED_ATTEND");
-    unsetenv("ADAMAS_ESTIMATE_VARIANT");
-    unsetenv("ADAMAS_STEP");
-  }
+  ScopedEnv fused_{"ADAMAS_FUSED_ATTEND", "1"}, estimate_{"ADAMAS_ESTIMATE_VARIANT", "bulk"}, step_{"ADAMAS_STEP", "split"};
 };
 
 TEST_P(FusedAttendTest, MatchesReference) {
@@ -267,9 +238,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, FusedAttendTest, ::testing::ValuesIn(new_varian
 // The default estimate and dense kernels behind the split step (estimate, compaction, attention
 // launches), which serves every shape the cluster step does not (ADAMAS_STEP=split).
 class SplitStepTest : public ::testing::TestWithParam<SelectCase> {
- protected:
-  void SetUp() override { setenv("ADAMAS_STEP", "split", 1); }
-  void TearDown() override { unsetenv("ADAMAS_STEP"); }
+  ScopedEnv step_{"ADAMAS_STEP", "split"};
 };
 
 TEST_P(SplitStepTest, MatchesReference) {
@@ -284,9 +253,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, SplitStepTest, ::testing::ValuesIn(select_cases
 // block with the running bound, clusters of 8 (>= 17 rows) and 16, spans near kStepMaxSpan, the
 // largest list (kStepMaxList), ragged batches with dense sequences, programmatic launch.
 class ClusterStepTest : public ::testing::TestWithParam<SelectCase> {
- protected:
-  void SetUp() override { setenv("ADAMAS_STEP", "cluster", 1); }  // also where auto would not take it
-  void TearDown() override { unsetenv("ADAMAS_STEP"); }
+  ScopedEnv step_{"ADAMAS_STEP", "cluster"};  // also where auto would not take it
 };
 
 TEST_P(ClusterStepTest, MatchesReference) {
@@ -308,17 +275,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ClusterStepTest, ::testing::ValuesIn(cluster_st
                          [](const auto& info) { return case_name(info.param); });
 
 class ClusterStepProgrammaticTest : public ::testing::TestWithParam<SelectCase> {
- protected:
-  void SetUp() override {
-    setenv("ADAMAS_PDL", "1", 1);
-    setenv("ADAMAS_STEP", "cluster", 1);
-    setenv("ADAMAS_STEP_BLOCKS", "2", 1);  // the other instantiation of one and two heads a row
-  }
-  void TearDown() override {
-    unsetenv("ADAMAS_PDL");
-    unsetenv("ADAMAS_STEP");
-    unsetenv("ADAMAS_STEP_BLOCKS");
-  }
+  ScopedEnv pdl_{"ADAMAS_PDL", "1"}, step_{"ADAMAS_STEP", "cluster"},
+      blocks_{"ADAMAS_STEP_BLOCKS", "2"};  // the other instantiation of one and two heads a row
 };
 
 TEST_P(ClusterStepProgrammaticTest, MatchesReference) {
@@ -332,15 +290,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ClusterStepProgrammaticTest, ::testing::ValuesI
 // Cluster sizes that are not powers of two (the launch takes up to two blocks fewer than the plan's
 // size where that fits every row in one wave at 2 blocks per SM): forced 5 and 7.
 class ClusterSizeTest : public ::testing::TestWithParam<std::pair<int, SelectCase>> {
- protected:
-  void SetUp() override {
-    setenv("ADAMAS_STEP", "cluster", 1);
-    setenv("ADAMAS_STEP_CLUSTER", std::to_string(GetParam().first).c_str(), 1);
-  }
-  void TearDown() override {
-    unsetenv("ADAMAS_STEP");
-    unsetenv("ADAMAS_STEP_CLUSTER");
-  }
+  ScopedEnv step_{"ADAMAS_STEP", "cluster"}, size_{"ADAMAS_STEP_CLUSTER", std::to_string(GetParam().first).c_str()};
 };
 
 TEST_P(ClusterSizeTest, MatchesReference) {
@@ -364,10 +314,12 @@ INSTANTIATE_TEST_SUITE_P(Sizes, ClusterSizeTest, ::testing::ValuesIn(cluster_siz
 
 TEST(KernelVariantsTest, RejectsUnknownValues) {
   SKIP_WITHOUT_GPU();
-  setenv("ADAMAS_ESTIMATE_VARIANT", "fastest", 1);
-  DecodePlanConfig config;
-  EXPECT_THROW(DecodePlan{config}, Error);
-  unsetenv("ADAMAS_ESTIMATE_VARIANT");
+  for (const char* name : {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER"}) {
+    SCOPED_TRACE(name);
+    ScopedEnv bad{name, "fastest"};
+    DecodePlanConfig config;
+    EXPECT_THROW(DecodePlan{config}, Error);
+  }
 }
 
 // Contexts past one chunk-offset tile (256 chunks of 4096), budgets up to 8K.
