@@ -528,7 +528,11 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
   config.stream = stream;
   config.attrs = attributes;
   config.numAttrs = 3;
-  if (std::getenv("ADAMAS_STEP_VERBOSE")) {  // how many clusters the device holds at once
+  // Diagnostics, read once: ADAMAS_STEP_VERBOSE (clusters resident at most), ADAMAS_STEP_TRACE
+  // (phase stamps of an extra eager launch).
+  static const bool verbose = std::getenv("ADAMAS_STEP_VERBOSE") != nullptr;
+  static const bool traced = std::getenv("ADAMAS_STEP_TRACE") != nullptr;
+  if (verbose) {  // how many clusters the device holds at once
     int clusters = 0;
     ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, &config));
     std::fprintf(stderr, "adamas step: d %d, %d heads a row, %d blocks/SM, clusters of %d: %d active at most, grid %u x %u\n",
@@ -543,8 +547,8 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
   ADAMAS_CUDA_CHECK(
       cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, args, hadamard_scale(D), probe));
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  ADAMAS_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-  if (std::getenv("ADAMAS_STEP_TRACE") && capture == cudaStreamCaptureStatusNone) {
+  if (traced) ADAMAS_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  if (traced && capture == cudaStreamCaptureStatusNone) {
     // Once more with phase stamps; prints each phase's median and maximum over the blocks (us).
     const size_t blocks = static_cast<size_t>(config.gridDim.x) * config.gridDim.y;
     unsigned long long* trace = nullptr;
