@@ -49,9 +49,9 @@ __host__ __device__ inline int step_span(int total, int blocks) {
   return ceil_div(ceil_div(total, blocks), kSpanAlign) * kSpanAlign;
 }
 constexpr int kTracePoints = 12;  // phase stamps 0..10, then the block's multiprocessor
-constexpr int kCompactItems = kListChunk / kThreads;  // consecutive candidates per thread in the compaction
-// Distance slots: whole compaction pieces, so a piece's vector reads stay inside the buffer.
-constexpr int kDistanceSlots = (kStepMaxSpan + kListChunk - 1) / kListChunk * kListChunk;
+constexpr int kCompactTile = 256;  // candidates a warp compacts at a time: 8 consecutive ones a lane
+// Distance slots: whole compaction tiles of every warp, so the tiles' 16-byte reads stay inside.
+constexpr int kDistanceSlots = (kStepMaxSpan + kWarps * kCompactTile - 1) / (kWarps * kCompactTile) * kWarps * kCompactTile;
 constexpr int kDistanceBytes = kDistanceSlots * static_cast<int>(sizeof(uint16_t));
 // Floats of rank 0's inbox (adamas_step_kernel) for a cluster of `blocks`.
 template <int HEADS, int D>
@@ -77,6 +77,65 @@ struct LaneSlice {
   }
 };
 
+// The row's threshold T and one block's counts below and at T, as a warp sees them: lane c < blocks
+// holds block c's (0 in the other lanes), every lane holds T.
+struct LaneCut {
+  int threshold, less, tie;
+};
+
+// T = the smallest distance whose count over the cluster reaches keep, from the blocks' cumulative
+// histograms (distributed shared memory), by one warp with no block barrier: 32 bins a probe, the
+// window first ending at this block's running bound `bound` (T <= bound: the bound's count alone
+// reaches keep), else a coarse probe of every ceil(bins / 32)-th bin below it and a window ending
+// at the first that reaches keep. Three rounds of remote loads at most, one in the common case.
+// Bins above a block's bound may be undercounted (it stopped counting them), but such a bin's
+// count already reaches keep, so "reaches keep" is exact for every bin and T with it; the bins
+// <= T are exact, so are the counts below and at T.
+template <int D>
+__device__ __forceinline__ LaneCut cluster_cut(const cg::cluster_group& cluster, int* histogram, int blocks, int keep,
+                                               bool take_all, int bound) {
+  using S = FusedShape<D>;
+  const int lane = threadIdx.x & 31;
+  if (take_all) {  // every candidate: each block's count through the last bin
+    const int all = lane < blocks ? cluster.map_shared_rank(histogram, lane)[S::kBins - 1] : 0;
+    return LaneCut{S::kBins, all, 0};
+  }
+  int top = min(bound, S::kBins - 1), stride = 1;  // lane l probes bin top - (31 - l) * stride
+  for (;;) {
+    const int bin = top - (31 - lane) * stride;
+    int through[kStepMaxCluster], total = 0;
+#pragma unroll
+    for (int c = 0; c < kStepMaxCluster; ++c)
+      through[c] = c < blocks && bin >= 0 ? cluster.map_shared_rank(histogram, c)[bin] : 0;
+#pragma unroll
+    for (int c = 0; c < kStepMaxCluster; ++c) total += through[c];
+    const unsigned reached = __ballot_sync(0xffffffffu, bin >= 0 && total >= keep);  // lane 31 always
+    const int lowest = top - 31 * stride;
+    if (stride == 1 && (reached & 1u) != 0 && lowest > 0) {  // T is below the window: probe coarsely
+      top = lowest;
+      stride = ceil_div(top + 1, 32);
+      continue;
+    }
+    const int at = __ffs(reached) - 1;
+    if (stride > 1) {  // T in (the bin before, the first bin reaching keep]: a window ending there
+      top -= (31 - at) * stride;
+      stride = 1;
+      continue;
+    }
+    LaneCut cut{top - 31 + at, 0, 0};
+#pragma unroll
+    for (int c = 0; c < kStepMaxCluster; ++c) {
+      const int upto = __shfl_sync(0xffffffffu, through[c], at);
+      const int below = __shfl_sync(0xffffffffu, through[c], max(at - 1, 0));
+      if (lane == c) {
+        cut.less = at > 0 ? below : 0;
+        cut.tie = upto - cut.less;
+      }
+    }
+    return cut;
+  }
+}
+
 // MIN_BLOCKS per multiprocessor: 2 (128 registers), or 3 (80 registers, some spilled) with one or
 // two heads a row, as the bounded estimate, for more code loads in flight per multiprocessor
 // (ADAMAS_STEP_BLOCKS, launch_adamas_step).
@@ -87,7 +146,6 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   constexpr int E = D / 32;                                             // K/V elements per lane
   using Slice = LaneSlice<T, E>;
   constexpr int kBatch = Slice::kBytes <= 8 ? 8 : 4;                    // positions per warp in flight
-  constexpr int kBinsPerThread = (S::kBins + kThreads - 1) / kThreads;
   extern __shared__ __align__(16) uint8_t dynamic_shared[];
   uint16_t* distance = reinterpret_cast<uint16_t*>(dynamic_shared);  // [kDistanceSlots]: phase 1-2
   float* warp_out = reinterpret_cast<float*>(dynamic_shared);        // [kWarps][HEADS][D]: phase 3
@@ -102,8 +160,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   __shared__ int bound;
   __shared__ typename ChunkScan::TempStorage scan_storage;
   __shared__ int32_t local_list[kStepMaxList + 1];
-  __shared__ int block_less[kStepMaxCluster], block_tie[kStepMaxCluster];
-  __shared__ RowSelectState row_state;
+  __shared__ int warp_less[kWarps], warp_ties[kWarps];
   __shared__ float warp_max[kWarps][HEADS], warp_sum[kWarps][HEADS];
 
   const cg::cluster_group cluster = cg::this_cluster();
@@ -131,9 +188,17 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const int candidates = row_candidates(a, n);
   const bool dense = candidates == 0;  // adamas: n <= budget (else n - 1 >= budget >= 1 candidates)
   const int total = dense ? n : candidates;
+  const int kv_head = row_kv_head_dev(a, r), first_head = row_first_q_head_dev(a, r);
+  // q is requested first: its loads fly while the spans are agreed.
+  constexpr int kQPerThread = (HEADS * D + kThreads - 1) / kThreads;
+  float q_value[kQPerThread];
+#pragma unroll
+  for (int i = 0; i < kQPerThread; ++i) {
+    const int index = tid + i * kThreads;
+    q_value[i] = index < HEADS * D ? a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head) * D + index] : 0.0f;
+  }
   const int span = step_span(total, blocks);
   const int span_start = min(total, rank * span), span_end = min(total, span_start + span);
-  const int kv_head = row_kv_head_dev(a, r), first_head = row_first_q_head_dev(a, r);
   const int keep = row_keep(a);
   const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
   if (rank == 0 && tid == 0) {
@@ -160,23 +225,12 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
     load_slot_codes<D>(a, kv_head, token, page, codes);
   };
   const bool scans = !dense && span_start < span_end;  // block-uniform
-  // q and the first page ids fly together; the first codes are requested once the page ids are
-  // in, and fly while the query codes are built (from q staged in shared memory).
-  constexpr int kQPerThread = (HEADS * D + kThreads - 1) / kThreads;
-  float q_value[kQPerThread];
-#pragma unroll
-  for (int i = 0; i < kQPerThread; ++i) {
-    const int index = tid + i * kThreads;
-    q_value[i] = index < HEADS * D ? a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head) * D + index] : 0.0f;
-  }
+  // The first page ids fly with q; the first codes are requested once the page ids are in, and
+  // fly while the query codes are built (from q staged in shared memory).
   uint4 codes[S::kSlots][S::kVectors];
   int page[S::kSlots];
   if (scans) load_pages(span_start, page);
   for (int b = tid; b < S::kBins; b += kThreads) histogram[b] = 0;
-  if (tid < kStepMaxCluster) {
-    block_less[tid] = 0;
-    block_tie[tid] = 0;
-  }
   if (tid == 0) bound = S::kBins;
 #pragma unroll
   for (int i = 0; i < kQPerThread; ++i) {
@@ -224,117 +278,94 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
       if ((round & (round + 1)) == 0) update_bound<D>(histogram, keep, scan_storage, bound);
     }
   }
+  if (!dense) cumulate_histogram<D>(histogram, keep, scan_storage, bound);  // bin b: this block's distances <= b
   mark(3);
   if (probe == 1) return;  // benchmarks only (ADAMAS_STEP_PROBE): no cluster barrier has been passed
-  cluster.sync();  // every block's histogram is complete and visible to the cluster
+  cluster.sync();  // every block's cumulative histogram is complete and visible to the cluster
   mark(4);
 
-  // Phase 2. The row's threshold from the summed histograms (bins <= T are exact in every block:
-  // T is at most any block's bound), then each block's count below and at T.
+  // Phase 2. Every warp on its own (no block barrier): the row's threshold T and, in lane c, block
+  // c's count below and at T (cluster_cut); the ties the blocks take, latest blocks first; this
+  // block's offset in the row's list. Then the block's selected positions, ascending, by a
+  // ballot compaction over the distances.
   int length;  // positions this block attends
   if (dense) {
     length = span_end - span_start;
   } else {
     const bool take_all = keep >= candidates;
-    // Every block's bins of this thread, all remote loads issued before any is added.
-    int bin_total[kBinsPerThread], sum = 0;
-#pragma unroll
-    for (int i = 0; i < kBinsPerThread; ++i) {
-      const int b = tid * kBinsPerThread + i;
-      int count[kStepMaxCluster];
-#pragma unroll
-      for (int c = 0; c < kStepMaxCluster; ++c)
-        count[c] = c < blocks && b < S::kBins ? cluster.map_shared_rank(histogram, c)[b] : 0;
-      bin_total[i] = 0;
-#pragma unroll
-      for (int c = 0; c < kStepMaxCluster; ++c) bin_total[i] += count[c];
-      sum += bin_total[i];
-    }
-    int before = 0;
-    ChunkScan(scan_storage).ExclusiveSum(sum, before);
-#pragma unroll
-    for (int i = 0; i < kBinsPerThread; ++i) {
-      const int b = tid * kBinsPerThread + i;
-      if (!take_all && b < S::kBins && before + bin_total[i] >= keep && (b == 0 || before < keep))
-        row_state = RowSelectState{static_cast<uint32_t>(b), before, keep - before, 0};
-      before += bin_total[i];
-    }
-    if (take_all && tid == 0) row_state = RowSelectState{static_cast<uint32_t>(S::kBins), candidates, 0, 1};
-    __syncthreads();
+    const LaneCut cut = cluster_cut<D>(cluster, histogram, blocks, keep, take_all, bound);
     mark(5);
-    const RowSelectState state = row_state;
-    const int threshold = static_cast<int>(state.threshold);  // kBins under take_all: every distance is below
-    // Block c's count below and at T by warp c % kWarps: a lane's bins <= T loaded at once.
-    constexpr int kBinsPerLane = (S::kBins + 31) / 32;
-    for (int c = warp; c < blocks; c += kWarps) {
-      const int* their = cluster.map_shared_rank(histogram, c);
-      int count[kBinsPerLane];
+    const int threshold = cut.threshold;  // kBins under take_all: every distance is below
+    const int less_total = __reduce_add_sync(0xffffffffu, cut.less);
+    const int ties_needed = take_all ? 0 : keep - less_total;
+    int tie_total;
+    const int ties_before = warp_exclusive_sum(cut.tie, tie_total);
+    const int taken = min(cut.tie, max(0, ties_needed - (tie_total - ties_before - cut.tie)));
+    int kept;
+    const int offset_of_lane = warp_exclusive_sum(cut.less + taken, kept);
+    const int offset = __shfl_sync(0xffffffffu, offset_of_lane, rank);
+    const int my_less = __shfl_sync(0xffffffffu, cut.less, rank), my_taken = __shfl_sync(0xffffffffu, taken, rank);
+    const int first_taken_tie = __shfl_sync(0xffffffffu, cut.tie, rank) - my_taken;  // this block takes its last ties
+    mark(6);
+    int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
+    // Warp w takes a contiguous range of the span, kCompactTile candidates (8 a lane) at a time:
+    // first its counts below and at T, then, with the counts of the warps before it, its writes.
+    const int span_length = span_end - span_start;
+    const int per_warp = ceil_div(span_length, kWarps * kCompactTile) * kCompactTile;
+    const int warp_begin = min(span_length, warp * per_warp), warp_end = min(span_length, warp_begin + per_warp);
+    auto tile_masks = [&](int base, unsigned& less_mask, unsigned& tie_mask) {
+      const int first = base + lane * 8;
+      const uint4 raw = *reinterpret_cast<const uint4*>(distance + first);  // inside kDistanceSlots
+      const uint16_t* d = reinterpret_cast<const uint16_t*>(&raw);
+      less_mask = tie_mask = 0;
 #pragma unroll
-      for (int i = 0; i < kBinsPerLane; ++i) {
-        const int b = lane + 32 * i;
-        count[i] = b <= threshold && b < S::kBins ? their[b] : 0;
+      for (int i = 0; i < 8; ++i) {
+        const bool valid = first + i < warp_end;
+        less_mask |= static_cast<unsigned>(valid && d[i] < threshold) << i;
+        tie_mask |= static_cast<unsigned>(valid && d[i] == threshold) << i;
       }
-      int less = 0, tie = 0;
-#pragma unroll
-      for (int i = 0; i < kBinsPerLane; ++i) {
-        if (lane + 32 * i < threshold) less += count[i];
-        else tie += count[i];  // 0 past T
-      }
-      less = __reduce_add_sync(0xffffffffu, less);
-      tie = __reduce_add_sync(0xffffffffu, tie);
-      if (lane == 0) {
-        block_less[c] = less;
-        block_tie[c] = tie;
-      }
+    };
+    int warp_less_count = 0, warp_tie_count = 0;
+    for (int base = warp_begin; base < warp_end; base += kCompactTile) {
+      unsigned less_mask, tie_mask;
+      tile_masks(base, less_mask, tie_mask);
+      warp_less_count += __popc(less_mask);
+      warp_tie_count += __popc(tie_mask);
+    }
+    warp_less_count = __reduce_add_sync(0xffffffffu, warp_less_count);
+    warp_tie_count = __reduce_add_sync(0xffffffffu, warp_tie_count);
+    if (lane == 0) {
+      warp_less[warp] = warp_less_count;
+      warp_ties[warp] = warp_tie_count;
     }
     __syncthreads();
-    // Ties are taken from the latest blocks first; this block's offset and the row's kept count.
-    int ties_after = 0, offset = 0, kept = 0, my_taken = 0;
-    for (int c = blocks - 1; c >= 0; --c) {
-      const int taken = min(block_tie[c], max(0, state.ties_needed - ties_after));
-      ties_after += block_tie[c];
-      kept += block_less[c] + taken;
-      if (c < rank) offset += block_less[c] + taken;
-      if (c == rank) my_taken = taken;
+    int write_at = 0, tie_rank = 0;  // this warp's first slot in the block's list; its first tie's rank in the block
+    for (int w = 0; w < warp; ++w) {
+      const int ties = warp_ties[w];
+      write_at += warp_less[w] + min(ties, max(0, tie_rank + ties - max(first_taken_tie, tie_rank)));
+      tie_rank += ties;
     }
-    mark(6);
-    // This block's selected positions, ascending: below T, and of those at T its last my_taken.
-    const int my_ties = block_tie[rank];
-    int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
-    int ties_seen = 0, count = 0;
-    for (int piece = span_start; piece < span_end; piece += kListChunk) {
-      const int first = piece + tid * kCompactItems;
-      uint16_t d[kCompactItems];
-      static_assert(kCompactItems * sizeof(uint16_t) % 16 == 0, "whole 16-byte shared loads");
-#pragma unroll
-      for (int v = 0; v < kCompactItems * 2 / 16; ++v)
-        reinterpret_cast<uint4*>(d)[v] = reinterpret_cast<const uint4*>(distance + (first - span_start))[v];
-      int is_less[kCompactItems], is_tie[kCompactItems];
-#pragma unroll
-      for (int i = 0; i < kCompactItems; ++i) {
-        const bool valid = first + i < span_end;
-        is_less[i] = valid && d[i] < threshold;
-        is_tie[i] = valid && d[i] == threshold;
+    for (int base = warp_begin; base < warp_end; base += kCompactTile) {
+      unsigned less_mask, tie_mask;
+      tile_masks(base, less_mask, tie_mask);
+      if (__ballot_sync(0xffffffffu, (less_mask | tie_mask) != 0) == 0) continue;  // most tiles at long contexts
+      int tile_ties, tile_count;
+      const int lane_tie_rank = tie_rank + warp_exclusive_sum(__popc(tie_mask), tile_ties);
+      unsigned selected = less_mask;
+      int k = 0;
+      for (unsigned m = tie_mask; m != 0; m &= m - 1, ++k)  // the lane's ties in ascending order
+        if (lane_tie_rank + k >= first_taken_tie) selected |= m & (~m + 1);
+      const int lane_at = write_at + warp_exclusive_sum(__popc(selected), tile_count);
+      k = 0;
+      for (unsigned m = selected; m != 0; m &= m - 1, ++k) {
+        const int at = lane_at + k, position = span_start + base + lane * 8 + __ffs(m) - 1;
+        if (at < kStepMaxList) local_list[at] = position;
+        if (offset + at < a.capacity) list[offset + at] = position;
       }
-      int tie_rank[kCompactItems], piece_ties = 0;
-      ChunkScan(scan_storage).ExclusiveSum(is_tie, tie_rank, piece_ties);
-      __syncthreads();
-      int selected[kCompactItems], slot[kCompactItems], piece_count = 0;
-#pragma unroll
-      for (int i = 0; i < kCompactItems; ++i)
-        selected[i] = is_less[i] || (is_tie[i] && ties_seen + tie_rank[i] >= my_ties - my_taken);
-      ChunkScan(scan_storage).ExclusiveSum(selected, slot, piece_count);
-      __syncthreads();  // the scan storage is reused by the next piece
-#pragma unroll
-      for (int i = 0; i < kCompactItems; ++i) {
-        if (!selected[i]) continue;
-        const int at = count + slot[i];
-        if (at < kStepMaxList) local_list[at] = first + i;
-        if (offset + at < a.capacity) list[offset + at] = first + i;
-      }
-      ties_seen += piece_ties;
-      count += piece_count;
+      write_at += tile_count;
+      tie_rank += tile_ties;
     }
+    int count = my_less + my_taken;
     if (rank == blocks - 1) {  // the current token closes the list
       if (tid == 0) {
         local_list[min(count, kStepMaxList)] = n - 1;
@@ -611,7 +642,7 @@ int adamas_step_cluster(DType dtype, int head_dim, int heads_per_row, int capaci
   // (GQA 32/8 at 128K, 8192 candidates x 4 heads a block: 70.9 us against 54.1 split).
   const int per_sm = heads_per_row <= 2 && variants.step_blocks != 2 ? 3 : 2;
   const bool one_wave = 10L * rows * cluster <= 9L * per_sm * sm_count;
-  return one_wave && static_cast<long>(span_of(cluster)) * heads_per_row <= 16384 ? cluster : 0;
+  return one_wave && static_cast<long>(span_of(cluster)) * heads_per_row <= kStepMaxSpan ? cluster : 0;
 }
 
 void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_context, const KernelVariants& variants,

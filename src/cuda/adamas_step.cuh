@@ -9,7 +9,7 @@
 
 namespace adamas::cuda {
 
-constexpr int kStepMaxSpan = 16384;  // candidates per block: their distances stay in shared memory
+constexpr int kStepMaxSpan = 20480;  // candidates per block: their distances stay in shared memory
 constexpr int kStepMaxList = 2048;   // list capacity (token budget) the blocks hold in shared memory
 constexpr int kStepMaxCluster = 16;
 
@@ -24,7 +24,7 @@ struct StepArgs : SelectArgs {  // the selection's arguments (policy adamas, 2-b
 // 1, 2, 4 or 8 query heads per row with heads * d <= 1024, capacity <= kStepMaxList, and every
 // candidate of a max_context sequence within the cluster's blocks of kStepMaxSpan. Otherwise
 // (auto) also only where it was faster than the split step on the H200 (bench/results/2026-11-29-s8):
-// all clusters resident at once, and at most 16384 candidate-heads per block.
+// all clusters resident at once, and at most kStepMaxSpan candidate-heads per block.
 // Cluster size: 8, or 16 (non-portable) when 8 per row would leave most multiprocessors idle or the
 // context needs them.
 int adamas_step_cluster(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context, int rows,

@@ -23,6 +23,7 @@ struct FusedShape {
   static constexpr int kRounds = kFusedTokens / kTokensPerRound;
   static constexpr int kPerLane = D / 32;                       // coordinates per lane in the transform
   static constexpr int kBins = 3 * D + 1;
+  static constexpr int kBinsPerThread = (kBins + kFusedThreads - 1) / kFusedThreads;  // consecutive bins per thread
 };
 
 // Query code of head `head` (fp32 [D], post-RoPE) into `code` (D/4 bytes), by one warp.
@@ -111,6 +112,25 @@ __device__ __forceinline__ int min_l1_over_heads(const uint64_t* key, const uint
   return best;
 }
 
+// Thread tid's kBinsPerThread consecutive bins of a block histogram (bin_count) and the count of
+// every bin before them (the return value): one block-wide exclusive scan. Every thread calls it.
+template <int D>
+__device__ __forceinline__ int histogram_bins_before(const int* histogram, typename ChunkScan::TempStorage& scan_storage,
+                                                     int (&bin_count)[FusedShape<D>::kBinsPerThread]) {
+  using S = FusedShape<D>;
+  constexpr int kBinsPerThread = S::kBinsPerThread;
+  int sum = 0;
+#pragma unroll
+  for (int i = 0; i < kBinsPerThread; ++i) {
+    const int b = threadIdx.x * kBinsPerThread + i;
+    bin_count[i] = b < S::kBins ? histogram[b] : 0;
+    sum += bin_count[i];
+  }
+  int before = 0;
+  ChunkScan(scan_storage).ExclusiveSum(sum, before);
+  return before;
+}
+
 // The bounded kernels' running bound after a round: the smallest bin whose inclusive count in the
 // block histogram reaches keep (counts <= the old bound are exact, and the new bound is never above
 // the old one). Called by every thread; synchronizes before and after.
@@ -118,25 +138,51 @@ template <int D>
 __device__ __forceinline__ void update_bound(const int* histogram, int keep, typename ChunkScan::TempStorage& scan_storage,
                                              int& bound) {
   using S = FusedShape<D>;
-  constexpr int kBinsPerThread = (S::kBins + kFusedThreads - 1) / kFusedThreads;
-  const int tid = threadIdx.x;
+  constexpr int kBinsPerThread = S::kBinsPerThread;
   __syncthreads();
-  int bin_count[kBinsPerThread], sum = 0;
+  int bin_count[kBinsPerThread];
+  int before = histogram_bins_before<D>(histogram, scan_storage, bin_count);
 #pragma unroll
   for (int i = 0; i < kBinsPerThread; ++i) {
-    const int b = tid * kBinsPerThread + i;
-    bin_count[i] = b < S::kBins ? histogram[b] : 0;
-    sum += bin_count[i];
-  }
-  int before = 0;
-  ChunkScan(scan_storage).ExclusiveSum(sum, before);
-#pragma unroll
-  for (int i = 0; i < kBinsPerThread; ++i) {
-    const int b = tid * kBinsPerThread + i;
+    const int b = threadIdx.x * kBinsPerThread + i;
     if (b < S::kBins && before < keep && before + bin_count[i] >= keep) bound = b;
     before += bin_count[i];
   }
   __syncthreads();
+}
+
+// The block histogram made cumulative in place (bin b then holds the count of distances <= b), and
+// `bound` tightened to the first bin whose count reaches keep, the block's own keep-th distance (the
+// scan updates it only after rounds 0, 1, 3, 7, ..., never after a block's only round). Called by
+// every thread; synchronizes before (the histogram's last updates), not after.
+template <int D>
+__device__ __forceinline__ void cumulate_histogram(int* histogram, int keep, typename ChunkScan::TempStorage& scan_storage,
+                                                   int& bound) {
+  using S = FusedShape<D>;
+  constexpr int kBinsPerThread = S::kBinsPerThread;
+  __syncthreads();
+  int bin_count[kBinsPerThread];
+  int through = histogram_bins_before<D>(histogram, scan_storage, bin_count);
+#pragma unroll
+  for (int i = 0; i < kBinsPerThread; ++i) {
+    const int b = threadIdx.x * kBinsPerThread + i;
+    if (b < S::kBins && through < keep && through + bin_count[i] >= keep) bound = b;
+    through += bin_count[i];
+    if (b < S::kBins) histogram[b] = through;
+  }
+}
+
+// Exclusive prefix sum over the warp's lanes, and the warp's total.
+__device__ __forceinline__ int warp_exclusive_sum(int value, int& total) {
+  const int lane = threadIdx.x & 31;
+  int inclusive = value;
+#pragma unroll
+  for (int offset = 1; offset < 32; offset *= 2) {
+    const int before = __shfl_up_sync(0xffffffffu, inclusive, offset);
+    if (lane >= offset) inclusive += before;
+  }
+  total = __shfl_sync(0xffffffffu, inclusive, 31);
+  return inclusive - value;
 }
 
 }  // namespace adamas::cuda

@@ -551,7 +551,9 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   // One wave: the attention kernel fits 4 blocks per multiprocessor (shared memory), and a
   // second, partial wave would leave most of the machine idle at the end.
   const int wanted = std::max(1, 4 * m.sm_count / units);
-  const int dense_wanted = std::max(1, attention_blocks_per_sm(m.variants.dense) * m.sm_count / units);
+  const int dense_wanted = m.variants.dense_splits != 0
+                               ? m.variants.dense_splits
+                               : std::max(1, attention_blocks_per_sm(m.variants.dense) * m.sm_count / units);
   m.dense_splits = std::clamp(ceil_div(config.max_context, 256), 1, dense_wanted);
   m.sparse_splits = std::clamp(ceil_div(m.capacity, 32), 1, wanted);  // about one 32-token tile per split
   // Fused: a split per (chunk, part); parts so that a split holds about one tile when the kept

@@ -48,6 +48,14 @@ KernelVariants kernel_variants_from_env() {
   const std::string cluster = env_choice("ADAMAS_STEP_CLUSTER", "auto", {"auto", "1", "2", "3", "4", "5", "6", "7", "8", "9",
                                                                         "10", "11", "12", "13", "14", "15", "16"});
   v.step_cluster = cluster == "auto" ? 0 : std::stoi(cluster);
+  const char* splits = std::getenv("ADAMAS_DENSE_SPLITS");
+  if (splits != nullptr && *splits != '\0' && std::string(splits) != "auto") {
+    char* end = nullptr;
+    const long value = std::strtol(splits, &end, 10);
+    if (*end != '\0' || value < 1 || value > 1024)
+      throw Error(detail::concat("environment variable ADAMAS_DENSE_SPLITS='", splits, "': expected auto or 1..1024"));
+    v.dense_splits = static_cast<int>(value);
+  }
   return v;
 }
 
@@ -61,7 +69,8 @@ std::string describe(const KernelVariants& v) {
                         " asym_part=", v.asym_part == 0 ? std::string("auto") : std::to_string(v.asym_part), " fused_attend=", v.fused_attend ? 1 : 0,
                         " step=", v.step == StepVariant::kCluster ? "cluster" : v.step == StepVariant::kSplit ? "split" : "auto",
                         " step_blocks=", v.step_blocks == 0 ? std::string("auto") : std::to_string(v.step_blocks),
-                        " step_cluster=", v.step_cluster == 0 ? std::string("auto") : std::to_string(v.step_cluster));
+                        " step_cluster=", v.step_cluster == 0 ? std::string("auto") : std::to_string(v.step_cluster),
+                        " dense_splits=", v.dense_splits == 0 ? std::string("auto") : std::to_string(v.dense_splits));
 }
 
 }  // namespace adamas::cuda

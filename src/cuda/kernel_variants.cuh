@@ -20,6 +20,8 @@
 //                                         (auto: 2 where a cluster up to two blocks smaller fits
 //                                         every row in one wave, adamas_step.cu)
 //   ADAMAS_STEP_CLUSTER     = auto | 1..16  the cluster step's cluster size (tests, benchmarks)
+//   ADAMAS_DENSE_SPLITS     = auto | N    dense attention: splits of the context per (sequence, head)
+//                                         (auto: one wave of blocks; N: at most N, benchmarks)
 #pragma once
 
 #include <string>
@@ -41,6 +43,7 @@ struct KernelVariants {
   StepVariant step = StepVariant::kAuto;
   int step_blocks = 3;   // the cluster step's blocks per SM with one or two heads a row; 0: auto
   int step_cluster = 0;  // the cluster step's cluster size; 0: the plan's (adamas_step_cluster)
+  int dense_splits = 0;  // dense attention's splits per (sequence, head) at most; 0: auto (one wave)
 };
 
 // Throws adamas::Error naming the variable for a value other than the ones listed above.

@@ -314,7 +314,9 @@ INSTANTIATE_TEST_SUITE_P(Sizes, ClusterSizeTest, ::testing::ValuesIn(cluster_siz
 
 TEST(KernelVariantsTest, RejectsUnknownValues) {
   SKIP_WITHOUT_GPU();
-  for (const char* name : {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER"}) {
+  for (const char* name :
+       {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER",
+        "ADAMAS_DENSE_SPLITS"}) {
     SCOPED_TRACE(name);
     ScopedEnv bad{name, "fastest"};
     DecodePlanConfig config;
