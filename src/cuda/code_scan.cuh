@@ -131,33 +131,12 @@ __device__ __forceinline__ int histogram_bins_before(const int* histogram, typen
   return before;
 }
 
-// The bounded kernels' running bound after a round: the smallest bin whose inclusive count in the
-// block histogram reaches keep (counts <= the old bound are exact, and the new bound is never above
-// the old one). Called by every thread; synchronizes before and after.
-template <int D>
-__device__ __forceinline__ void update_bound(const int* histogram, int keep, typename ChunkScan::TempStorage& scan_storage,
-                                             int& bound) {
-  using S = FusedShape<D>;
-  constexpr int kBinsPerThread = S::kBinsPerThread;
-  __syncthreads();
-  int bin_count[kBinsPerThread];
-  int before = histogram_bins_before<D>(histogram, scan_storage, bin_count);
-#pragma unroll
-  for (int i = 0; i < kBinsPerThread; ++i) {
-    const int b = threadIdx.x * kBinsPerThread + i;
-    if (b < S::kBins && before < keep && before + bin_count[i] >= keep) bound = b;
-    before += bin_count[i];
-  }
-  __syncthreads();
-}
-
-// The block histogram made cumulative in place (bin b then holds the count of distances <= b), and
-// `bound` tightened to the first bin whose count reaches keep, the block's own keep-th distance (the
-// scan updates it only after rounds 0, 1, 3, 7, ..., never after a block's only round). Called by
-// every thread; synchronizes before (the histogram's last updates), not after.
-template <int D>
-__device__ __forceinline__ void cumulate_histogram(int* histogram, int keep, typename ChunkScan::TempStorage& scan_storage,
-                                                   int& bound) {
+// `bound` := the smallest bin whose inclusive count in the block histogram reaches keep (kept when
+// none does); with kCumulate the histogram is also made cumulative in place (bin b: the count of
+// distances <= b). Called by every thread; synchronizes before (the histogram's last updates).
+template <int D, bool kCumulate>
+__device__ __forceinline__ void bound_from_histogram(int* histogram, int keep, typename ChunkScan::TempStorage& scan_storage,
+                                                     int& bound) {
   using S = FusedShape<D>;
   constexpr int kBinsPerThread = S::kBinsPerThread;
   __syncthreads();
@@ -168,8 +147,26 @@ __device__ __forceinline__ void cumulate_histogram(int* histogram, int keep, typ
     const int b = threadIdx.x * kBinsPerThread + i;
     if (b < S::kBins && through < keep && through + bin_count[i] >= keep) bound = b;
     through += bin_count[i];
-    if (b < S::kBins) histogram[b] = through;
+    if (kCumulate && b < S::kBins) histogram[b] = through;
   }
+}
+
+// The bounded kernels' running bound after a round (counts <= the old bound are exact, and the new
+// bound is never above the old one). Synchronizes before and after.
+template <int D>
+__device__ __forceinline__ void update_bound(int* histogram, int keep, typename ChunkScan::TempStorage& scan_storage,
+                                             int& bound) {
+  bound_from_histogram<D, false>(histogram, keep, scan_storage, bound);
+  __syncthreads();
+}
+
+// The block histogram made cumulative in place, and `bound` tightened to the block's own keep-th
+// distance (the scan updates it only after rounds 0, 1, 3, 7, ..., never after a block's only
+// round). Does not synchronize after.
+template <int D>
+__device__ __forceinline__ void cumulate_histogram(int* histogram, int keep, typename ChunkScan::TempStorage& scan_storage,
+                                                   int& bound) {
+  bound_from_histogram<D, true>(histogram, keep, scan_storage, bound);
 }
 
 // Exclusive prefix sum over the warp's lanes, and the warp's total.

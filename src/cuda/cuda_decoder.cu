@@ -252,6 +252,7 @@ struct CudaDecoder::Impl {
   // per decoder (a bad value throws from the constructor), not at every product of every step.
   const int gemv_slices = gemv_k_slices_from_env();
   const bool gemv_programmatic = gemv_programmatic_from_env();
+  const int gemv_min_blocks = gemv_min_blocks_from_env();
   bool resolve_own_gemv() const {
     const char* env = std::getenv("ADAMAS_GEMV");
     const std::string env_choice = env ? env : "";
@@ -276,6 +277,7 @@ struct CudaDecoder::Impl {
     p.epilogue = epilogue;
     p.k_slices = gemv_slices;
     p.programmatic = gemv_programmatic;
+    p.min_blocks = gemv_min_blocks;
     return p;
   }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cuda/cuda_common.cuh"
@@ -84,8 +85,8 @@ __device__ __forceinline__ void write_pair(const GemvProblem& p, int pair, int s
 // bandwidth. Weights are read once per step: __ldcs (evict-first) keeps them from pushing the
 // inputs out of L1/L2. The inputs (batch * in bf16) are re-read by every warp from L1. Split pairs
 // meet in shared memory: the pair's slice-0 warp adds the slices in order and writes.
-template <int kBatch, int kUnroll, GemvEpilogue kEpilogue, bool kF32Input>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_bf16_kernel(const GemvProblem p, int pairs, int slices) {
+template <int kBatch, int kUnroll, GemvEpilogue kEpilogue, bool kF32Input, int kMinBlocks>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks) gemv_bf16_kernel(const GemvProblem p, int pairs, int slices) {
   __shared__ float slice_sums[kWarpsPerBlock][2][kBatch];
   grid_dependency_trigger();  // the next product's blocks may start prefetching its weights
   const int lane = threadIdx.x & 31, warp = static_cast<int>(threadIdx.x >> 5);
@@ -217,16 +218,18 @@ void launch(const GemvProblem& p, int pairs, int slices, cudaStream_t stream) {
   const int pairs_per_block = kWarpsPerBlock / slices;
   const int blocks = (pairs + pairs_per_block - 1) / pairs_per_block;
   constexpr int kUnroll = unroll_for_batch(kBatch);
-  // fp32 inputs only where the decode step has them (the attention output into the o projection).
-  if constexpr (kEpilogue == GemvEpilogue::kAccumulate) {
-    if (p.input_f32) {
-      launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, true>, dim3(blocks), dim3(kWarpsPerBlock * 32), 0,
-                             stream, p.programmatic, p, pairs, slices);
-      return;
-    }
-  }
-  launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, false>, dim3(blocks), dim3(kWarpsPerBlock * 32), 0,
-                         stream, p.programmatic, p, pairs, slices);
+  auto go = [&](auto f32_input, auto min_blocks) {
+    launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, decltype(f32_input)::value, decltype(min_blocks)::value>,
+                           dim3(blocks), dim3(kWarpsPerBlock * 32), 0, stream, p.programmatic, p, pairs, slices);
+  };
+  auto with_input = [&](auto min_blocks) {
+    // fp32 inputs only where the decode step has them (the attention output into the o projection).
+    if constexpr (kEpilogue == GemvEpilogue::kAccumulate)
+      if (p.input_f32) return go(std::true_type{}, min_blocks);
+    go(std::false_type{}, min_blocks);
+  };
+  if (kBatch <= 8 && p.min_blocks == 4) with_input(std::integral_constant<int, 4>{});
+  else with_input(std::integral_constant<int, 1>{});  // 1: no bound beyond the block size
 }
 
 template <GemvEpilogue kEpilogue>
@@ -246,6 +249,7 @@ void check_problem(const GemvProblem& p) {
   ADAMAS_CHECK(!p.input_f32 || p.epilogue == GemvEpilogue::kAccumulate, "gemv_bf16: fp32 input is built for kAccumulate only");
   ADAMAS_CHECK(p.k_slices == 0 || p.k_slices == 1 || p.k_slices == 2 || p.k_slices == 4,
                "gemv_bf16: k_slices must be 0 (auto), 1, 2 or 4, got ", p.k_slices);
+  ADAMAS_CHECK(p.min_blocks == 0 || p.min_blocks == 4, "gemv_bf16: min_blocks must be 0 or 4, got ", p.min_blocks);
   ADAMAS_CHECK(p.k_slices <= 1 || p.in % kChunk == 0, "gemv_bf16: a split of in needs in % 8 == 0, got in ", p.in);
   switch (p.epilogue) {
     case GemvEpilogue::kStore:
@@ -269,7 +273,7 @@ void check_problem(const GemvProblem& p) {
 
 int gemv_k_slices(const GemvProblem& p, int sm_count) {
   if (p.in % kChunk != 0) return 1;
-  const long long target_warps = 2LL * 32 * sm_count;  // two waves at 4 blocks (32 warps) per SM
+  const long long target_warps = 8LL * 32 * sm_count;  // eight waves of 32 warps per SM (4 blocks)
   const int chunks = p.in / kChunk, round = 32 * unroll_for_batch(p.batch);
   int slices = 1;
   while (slices < 4 && static_cast<long long>(pair_count(p)) * slices < target_warps && chunks / (2 * slices) >= round)
@@ -282,6 +286,13 @@ bool gemv_programmatic_from_env() {
   const std::string value = raw && *raw ? raw : "1";
   if (value == "0" || value == "1") return value == "1";
   throw Error(detail::concat("environment variable ADAMAS_GEMV_PDL='", value, "': expected 0 or 1"));
+}
+
+int gemv_min_blocks_from_env() {
+  const char* raw = std::getenv("ADAMAS_GEMV_BLOCKS");
+  const std::string value = raw && *raw ? raw : "4";
+  if (value == "4" || value == "free") return value == "4" ? 4 : 0;
+  throw Error(detail::concat("environment variable ADAMAS_GEMV_BLOCKS='", value, "': expected 4 or free"));
 }
 
 int gemv_k_slices_from_env() {

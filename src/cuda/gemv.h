@@ -52,6 +52,10 @@ struct GemvProblem {
   // it in the stream runs, and request their first weights before waiting for it (the weights are
   // no kernel's output; the input, outputs and positions are read after the wait).
   bool programmatic = false;
+  // Blocks per multiprocessor the kernel is compiled for: 4 (64 registers: 32 warps, a third more
+  // loads in flight than at 3) or 0, no bound (72-77 registers at batch 1: 3 blocks). Batch 16
+  // always takes 0 (its accumulators spill at 64). ADAMAS_GEMV_BLOCKS.
+  int min_blocks = 4;
 };
 
 // Launches the product on `stream` (device pointers; no allocation, capturable in a graph). Any `in`
@@ -61,10 +65,11 @@ struct GemvProblem {
 void gemv_bf16(const GemvProblem& problem, StreamHandle stream = nullptr);
 
 // The split gemv_bf16 takes for problem.k_slices == 0 on a device of `sm_count` multiprocessors:
-// products with few rows (the o and down projections of a 7B model: 4096 rows, 2048 warps at one
-// pair each) leave most of the GPU without loads in flight, so `in` is split over 2 or 4 warps per
-// pair until the grid holds about two waves of warps, keeping at least one full round of loads
-// (32 lanes x the batch's unroll x 16 B per row) in every slice. 1 when in % 8 != 0.
+// `in` is split over 2 or 4 warps per pair until the grid holds about eight waves of warps (32 per
+// SM), keeping at least one full round of loads (32 lanes x the batch's unroll x 16 B per row) in
+// every slice: short warps that each issue their loads and leave keep more bytes in flight than
+// long ones that wait on each round (every 7B product at batch 1 takes 4 slices: LongChat-7B 3.84
+// against 3.99 ms of products per step on the H200, ninth session). 1 when in % 8 != 0.
 int gemv_k_slices(const GemvProblem& problem, int sm_count);
 
 // GemvProblem::k_slices from ADAMAS_GEMV_SPLIT (auto -> 0, 1, 2, 4; unset: auto), for side-by-side
@@ -72,6 +77,8 @@ int gemv_k_slices(const GemvProblem& problem, int sm_count);
 int gemv_k_slices_from_env();
 // GemvProblem::programmatic from ADAMAS_GEMV_PDL (0 or 1; unset: 1). Throws on another value.
 bool gemv_programmatic_from_env();
+// GemvProblem::min_blocks from ADAMAS_GEMV_BLOCKS (4 or "free" -> 0; unset: 4). Throws on another value.
+int gemv_min_blocks_from_env();
 
 // The reference: the same problem on host pointers, fp32 math with double accumulation of the dot
 // products, the epilogues written out step by step as the unfused kernels of the decode step do.

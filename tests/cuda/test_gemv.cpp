@@ -21,6 +21,7 @@ struct GemvCase {
   int q_heads = 0, kv_heads = 0, head_dim = 0;  // kRopeSplit
   bool f32_input = false;                       // kAccumulate: fp32 input rounded as it is read
   int k_slices = 0;                             // 0: gemv_k_slices's choice; 1, 2, 4 forced
+  int min_blocks = 4;                           // the kernel's blocks per SM: 4, or 0 (no bound)
 };
 
 std::string epilogue_name(GemvEpilogue e) {
@@ -54,7 +55,7 @@ TEST_P(GemvTest, MatchesReference) {
   std::mt19937_64 rng(seed);
   SCOPED_TRACE(::testing::Message() << "seed " << seed << " out " << c.out << " in " << c.in << " batch " << c.batch
                                     << " epilogue " << epilogue_name(c.epilogue) << " f32 input " << c.f32_input
-                                    << " k_slices " << c.k_slices);
+                                    << " k_slices " << c.k_slices << " min_blocks " << c.min_blocks);
   const std::vector<uint16_t> weight = to_bf16(random_normal(rng, static_cast<size_t>(c.out) * c.in, 0.02f));
   const std::vector<float> input_f32 = random_normal(rng, static_cast<size_t>(c.batch) * c.in, 1.0f);
   const std::vector<uint16_t> input = to_bf16(input_f32);
@@ -69,6 +70,7 @@ TEST_P(GemvTest, MatchesReference) {
   host.batch = c.batch;
   host.epilogue = c.epilogue;
   host.k_slices = c.k_slices;
+  host.min_blocks = c.min_blocks;
   GemvProblem device = host;
   device.weight = weight_device.data;
   device.input = input_device.data;
@@ -182,6 +184,15 @@ std::vector<GemvCase> gemv_cases() {
       cases.push_back({2 * 193, 264, batch, GemvEpilogue::kSwiGlu, 0, 0, 0, false, slices});
       cases.push_back({(4 + 2 * 2) * 64, 136, batch, GemvEpilogue::kRopeSplit, 4, 2, 64, false, slices});
     }
+  // The kernel without a blocks-per-SM bound (ADAMAS_GEMV_BLOCKS=free): every epilogue, odd sizes,
+  // a forced split.
+  for (int batch : {1, 2, 5, 8}) {
+    cases.push_back({333, 1000, batch, GemvEpilogue::kStore, 0, 0, 0, false, 0, 0});
+    cases.push_back({101, 776, batch, GemvEpilogue::kAccumulate, 0, 0, 0, /*f32_input=*/true, 2, 0});
+    cases.push_back({4096, 11008, batch, GemvEpilogue::kAccumulate, 0, 0, 0, false, 0, 0});
+    cases.push_back({2 * 193, 264, batch, GemvEpilogue::kSwiGlu, 0, 0, 0, false, 0, 0});
+    cases.push_back({(4 + 2 * 2) * 64, 136, batch, GemvEpilogue::kRopeSplit, 4, 2, 64, false, 0, 0});
+  }
   return cases;
 }
 
@@ -202,6 +213,10 @@ TEST(GemvErrors, RejectsBadProblems) {
   p.batch = 1;
   p.k_slices = 3;  // not 0, 1, 2 or 4
   EXPECT_THROW(gemv_bf16(p), adamas::Error);
+  p.k_slices = 0;
+  p.min_blocks = 3;  // not 0 or 4
+  EXPECT_THROW(gemv_bf16(p), adamas::Error);
+  p.min_blocks = 4;
   p.k_slices = 2;
   p.in = 12;  // a split needs whole 16-byte chunks
   EXPECT_THROW(gemv_bf16(p), adamas::Error);
@@ -212,9 +227,9 @@ TEST(GemvErrors, RejectsBadProblems) {
   EXPECT_THROW(gemv_bf16_ref(p), adamas::Error);
 }
 
-// The split rule on the H200 (132 SMs) at the LongChat-7B shapes: the 4096-row o and down
-// projections split 4 ways, q|k|v 2, gate|up (11008 pairs, over a wave of warps) not at all;
-// nothing splits a row too short for a full round of loads per slice, or one of in % 8 != 0.
+// The split rule on the H200 (132 SMs) at the LongChat-7B shapes: every product 4 ways (eight waves
+// of warps are 33792), a Llama-3 LM head (64128 pairs) not at all; nothing splits a row too short for
+// a full round of loads per slice, or one of in % 8 != 0.
 TEST(GemvSplit, ChoosesSlicesFromTheGrid) {
   auto problem = [](int out, int in, int batch, GemvEpilogue epilogue) {
     GemvProblem p;
@@ -226,9 +241,10 @@ TEST(GemvSplit, ChoosesSlicesFromTheGrid) {
   };
   EXPECT_EQ(gemv_k_slices(problem(4096, 4096, 1, GemvEpilogue::kAccumulate), 132), 4);
   EXPECT_EQ(gemv_k_slices(problem(4096, 11008, 1, GemvEpilogue::kAccumulate), 132), 4);
-  EXPECT_EQ(gemv_k_slices(problem(96 * 128, 4096, 1, GemvEpilogue::kRopeSplit), 132), 2);
-  EXPECT_EQ(gemv_k_slices(problem(2 * 11008, 4096, 1, GemvEpilogue::kSwiGlu), 132), 1);
-  EXPECT_EQ(gemv_k_slices(problem(32000, 4096, 1, GemvEpilogue::kStore), 132), 1);
+  EXPECT_EQ(gemv_k_slices(problem(96 * 128, 4096, 1, GemvEpilogue::kRopeSplit), 132), 4);
+  EXPECT_EQ(gemv_k_slices(problem(2 * 11008, 4096, 1, GemvEpilogue::kSwiGlu), 132), 4);
+  EXPECT_EQ(gemv_k_slices(problem(32000, 4096, 1, GemvEpilogue::kStore), 132), 4);
+  EXPECT_EQ(gemv_k_slices(problem(128256, 4096, 1, GemvEpilogue::kStore), 132), 1);
   EXPECT_EQ(gemv_k_slices(problem(4096, 1024, 1, GemvEpilogue::kStore), 132), 1);   // 128 chunks: one round
   EXPECT_EQ(gemv_k_slices(problem(4096, 4100, 1, GemvEpilogue::kStore), 132), 1);   // in % 8 != 0
   EXPECT_EQ(gemv_k_slices(problem(4096, 4096, 16, GemvEpilogue::kStore), 132), 4);  // batch 16: rounds of 32 chunks
