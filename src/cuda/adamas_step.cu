@@ -4,12 +4,13 @@
 //  1. Scan, as the bounded estimate (adamas_fused.cu, code_scan.cuh): the row's query codes, the
 //     minimum L1 over its query heads of every key code of the span, the distances kept in shared
 //     memory, a block histogram of the distances at or below the block's running bound.
-//  2. Cluster barrier. Every block reads every block's histogram (distributed shared memory) and
-//     computes the row threshold T (the keep-th smallest distance), each block's count below and
-//     at T, the ties each takes (the latest blocks' first: top_k.h's tie-break, as
-//     assign_chunk_offsets) and its offset in the row's list. It writes its selected positions
-//     there in ascending order and keeps them in shared memory; the last block closes the list
-//     with the current token.
+//  2. Each block makes its histogram cumulative. Cluster barrier. Every warp, on its own, finds
+//     the row threshold T (the keep-th smallest distance) and each block's count below and at T
+//     from a window of the blocks' cumulative histograms (distributed shared memory, cluster_cut),
+//     the ties each block takes (the latest blocks' first: top_k.h's tie-break, as
+//     assign_chunk_offsets) and its offset in the row's list. The block writes its selected
+//     positions there in ascending order (a ballot compaction over its distances) and keeps them
+//     in shared memory; the last block closes the list with the current token.
 //  3. Each block attends over its own positions: the page-table reads of all of them at once, then
 //     warp w takes positions w, w + 8, ... in batches whose K/V loads fly together, with an online
 //     softmax per warp and head; the warps merge in shared memory and the block stores its partial
@@ -189,7 +190,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const bool dense = candidates == 0;  // adamas: n <= budget (else n - 1 >= budget >= 1 candidates)
   const int total = dense ? n : candidates;
   const int kv_head = row_kv_head_dev(a, r), first_head = row_first_q_head_dev(a, r);
-  // q is requested first: its loads fly while the spans are agreed.
+  // q is requested first: its loads fly while the span and the first page ids are worked out.
   constexpr int kQPerThread = (HEADS * D + kThreads - 1) / kThreads;
   float q_value[kQPerThread];
 #pragma unroll
