@@ -228,7 +228,7 @@ void launch(const GemvProblem& p, int pairs, int slices, cudaStream_t stream) {
       if (p.input_f32) return go(std::true_type{}, min_blocks);
     go(std::false_type{}, min_blocks);
   };
-  if (kBatch <= 8 && p.min_blocks == 4) with_input(std::integral_constant<int, 4>{});
+  if (kBatch <= 2 && p.min_blocks == 4) with_input(std::integral_constant<int, 4>{});
   else with_input(std::integral_constant<int, 1>{});  // 1: no bound beyond the block size
 }
 
@@ -273,7 +273,9 @@ void check_problem(const GemvProblem& p) {
 
 int gemv_k_slices(const GemvProblem& p, int sm_count) {
   if (p.in % kChunk != 0) return 1;
-  const long long target_warps = 8LL * 32 * sm_count;  // eight waves of 32 warps per SM (4 blocks)
+  // Eight waves of 32 warps per SM at batch 1-2 (4 blocks), two above: measured at batch 1 only, and
+  // the products at batch 4 were 2.6% slower with the batch-1 rule and bound (ninth session).
+  const long long target_warps = (p.batch <= 2 ? 8LL : 2LL) * 32 * sm_count;
   const int chunks = p.in / kChunk, round = 32 * unroll_for_batch(p.batch);
   int slices = 1;
   while (slices < 4 && static_cast<long long>(pair_count(p)) * slices < target_warps && chunks / (2 * slices) >= round)

@@ -52,9 +52,10 @@ struct GemvProblem {
   // it in the stream runs, and request their first weights before waiting for it (the weights are
   // no kernel's output; the input, outputs and positions are read after the wait).
   bool programmatic = false;
-  // Blocks per multiprocessor the kernel is compiled for: 4 (64 registers: 32 warps, a third more
-  // loads in flight than at 3) or 0, no bound (72-77 registers at batch 1: 3 blocks). Batch 16
-  // always takes 0 (its accumulators spill at 64). ADAMAS_GEMV_BLOCKS.
+  // Blocks per multiprocessor the kernel is compiled for at batch 1-2: 4 (64 registers: 32 warps, a
+  // third more loads in flight than at 3) or 0, no bound (72-77 registers at batch 1: 3 blocks).
+  // Larger batches always take 0 (not measured faster; batch 16's accumulators spill at 64).
+  // ADAMAS_GEMV_BLOCKS.
   int min_blocks = 4;
 };
 
@@ -66,7 +67,7 @@ void gemv_bf16(const GemvProblem& problem, StreamHandle stream = nullptr);
 
 // The split gemv_bf16 takes for problem.k_slices == 0 on a device of `sm_count` multiprocessors:
 // `in` is split over 2 or 4 warps per pair until the grid holds about eight waves of warps (32 per
-// SM), keeping at least one full round of loads (32 lanes x the batch's unroll x 16 B per row) in
+// SM; two waves above batch 2), keeping at least one full round of loads (32 lanes x the batch's unroll x 16 B per row) in
 // every slice: short warps that each issue their loads and leave keep more bytes in flight than
 // long ones that wait on each round (every 7B product at batch 1 takes 4 slices: LongChat-7B 3.84
 // against 3.99 ms of products per step on the H200, ninth session). 1 when in % 8 != 0.

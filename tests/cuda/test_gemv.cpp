@@ -227,9 +227,9 @@ TEST(GemvErrors, RejectsBadProblems) {
   EXPECT_THROW(gemv_bf16_ref(p), adamas::Error);
 }
 
-// The split rule on the H200 (132 SMs) at the LongChat-7B shapes: every product 4 ways (eight waves
-// of warps are 33792), a Llama-3 LM head (64128 pairs) not at all; nothing splits a row too short for
-// a full round of loads per slice, or one of in % 8 != 0.
+// The split rule on the H200 (132 SMs) at the LongChat-7B shapes: at batch 1 every product 4 ways
+// (eight waves of warps are 33792), a Llama-3 LM head (64128 pairs) not at all; nothing splits a row
+// too short for a full round of loads per slice, or one of in % 8 != 0.
 TEST(GemvSplit, ChoosesSlicesFromTheGrid) {
   auto problem = [](int out, int in, int batch, GemvEpilogue epilogue) {
     GemvProblem p;
@@ -248,6 +248,9 @@ TEST(GemvSplit, ChoosesSlicesFromTheGrid) {
   EXPECT_EQ(gemv_k_slices(problem(4096, 1024, 1, GemvEpilogue::kStore), 132), 1);   // 128 chunks: one round
   EXPECT_EQ(gemv_k_slices(problem(4096, 4100, 1, GemvEpilogue::kStore), 132), 1);   // in % 8 != 0
   EXPECT_EQ(gemv_k_slices(problem(4096, 4096, 16, GemvEpilogue::kStore), 132), 4);  // batch 16: rounds of 32 chunks
+  // Above batch 2 the grid is filled to two waves only: gate|up (11008 pairs) is not split.
+  EXPECT_EQ(gemv_k_slices(problem(2 * 11008, 4096, 4, GemvEpilogue::kSwiGlu), 132), 1);
+  EXPECT_EQ(gemv_k_slices(problem(2 * 11008, 4096, 2, GemvEpilogue::kSwiGlu), 132), 4);
 }
 
 // The decode step with our GEMV (and the folded RoPE, SwiGLU, residual adds) against the cuBLAS
