@@ -599,10 +599,12 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
     std::fprintf(stderr, "adamas step trace (grid %u x %u, us from the first block's start): point median max\n",
                  config.gridDim.x, config.gridDim.y);
     for (int point = 0; point < kTracePoints - 1; ++point) {
-      std::vector<double> at(blocks);
-      for (size_t b = 0; b < blocks; ++b) at[b] = (stamps[b * kTracePoints + point] - first) * 1e-3;
+      std::vector<double> at;  // the blocks that stamp this point (10: rank 0 only; probes end early)
+      for (size_t b = 0; b < blocks; ++b)
+        if (stamps[b * kTracePoints + point] != 0) at.push_back((stamps[b * kTracePoints + point] - first) * 1e-3);
+      if (at.empty()) continue;
       std::sort(at.begin(), at.end());
-      std::fprintf(stderr, "  %2d %8.2f %8.2f\n", point, at[blocks / 2], at.back());
+      std::fprintf(stderr, "  %2d %8.2f %8.2f  (%zu blocks)\n", point, at[at.size() / 2], at.back(), at.size());
     }
     // The scan (points 2 to 3) by the number of the step's blocks on the block's multiprocessor.
     std::vector<int> per_sm(1024, 0);
