@@ -248,8 +248,9 @@ struct CudaDecoder::Impl {
   // Our GEMV (gemv.h) or cuBLAS, decided once per decoder: bf16 weights and batch <= 16 only;
   // kAuto: batch <= kGemvAutoMaxBatch unless ADAMAS_GEMV=cublas (ADAMAS_GEMV=own: up to 16).
   int own_gemv_choice = -1;  // -1: not decided yet
-  // Our GEMV's split of `in` and programmatic launch (ADAMAS_GEMV_SPLIT, ADAMAS_GEMV_PDL), read once
-  // per decoder (a bad value throws from the constructor), not at every product of every step.
+  // Our GEMV's split of `in`, programmatic launch and blocks per SM (ADAMAS_GEMV_SPLIT, ADAMAS_GEMV_PDL,
+  // ADAMAS_GEMV_BLOCKS), read once per decoder (a bad value throws from the constructor), not at
+  // every product of every step.
   const int gemv_slices = gemv_k_slices_from_env();
   const bool gemv_programmatic = gemv_programmatic_from_env();
   const int gemv_min_blocks = gemv_min_blocks_from_env();

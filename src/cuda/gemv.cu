@@ -1,13 +1,13 @@
 // Weight products at small batch (gemv.h): a warp per pair of weight rows, 16-byte streaming loads,
 // fp32 accumulation, warp-shuffle reductions, and the decode step's elementwise work in the write.
 #include <cmath>
-#include <cstdlib>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/gemv.h"
+#include "cuda/kernel_variants.cuh"
 #include "cuda/launch.cuh"
 
 namespace adamas::cuda {
@@ -283,26 +283,13 @@ int gemv_k_slices(const GemvProblem& p, int sm_count) {
   return slices;
 }
 
-bool gemv_programmatic_from_env() {
-  const char* raw = std::getenv("ADAMAS_GEMV_PDL");
-  const std::string value = raw && *raw ? raw : "1";
-  if (value == "0" || value == "1") return value == "1";
-  throw Error(detail::concat("environment variable ADAMAS_GEMV_PDL='", value, "': expected 0 or 1"));
-}
+bool gemv_programmatic_from_env() { return env_choice("ADAMAS_GEMV_PDL", "1", {"0", "1"}) == "1"; }
 
-int gemv_min_blocks_from_env() {
-  const char* raw = std::getenv("ADAMAS_GEMV_BLOCKS");
-  const std::string value = raw && *raw ? raw : "4";
-  if (value == "4" || value == "free") return value == "4" ? 4 : 0;
-  throw Error(detail::concat("environment variable ADAMAS_GEMV_BLOCKS='", value, "': expected 4 or free"));
-}
+int gemv_min_blocks_from_env() { return env_choice("ADAMAS_GEMV_BLOCKS", "4", {"4", "free"}) == "4" ? 4 : 0; }
 
 int gemv_k_slices_from_env() {
-  const char* raw = std::getenv("ADAMAS_GEMV_SPLIT");
-  const std::string value = raw && *raw ? raw : "auto";
-  if (value == "auto") return 0;
-  if (value == "1" || value == "2" || value == "4") return std::stoi(value);
-  throw Error(detail::concat("environment variable ADAMAS_GEMV_SPLIT='", value, "': expected one of auto, 1, 2, 4"));
+  const std::string value = env_choice("ADAMAS_GEMV_SPLIT", "auto", {"auto", "1", "2", "4"});
+  return value == "auto" ? 0 : std::stoi(value);
 }
 
 void gemv_bf16(const GemvProblem& p, StreamHandle stream_handle) {

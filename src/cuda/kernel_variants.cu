@@ -8,9 +8,6 @@
 
 namespace adamas::cuda {
 
-namespace {
-
-// Value of `name`, or `fallback` when unset or empty; one of `allowed` else throws.
 std::string env_choice(const char* name, const char* fallback, std::initializer_list<const char*> allowed) {
   const char* raw = std::getenv(name);
   const std::string value = raw && *raw ? raw : fallback;
@@ -21,8 +18,6 @@ std::string env_choice(const char* name, const char* fallback, std::initializer_
   }
   throw Error(detail::concat("environment variable ", name, "='", value, "': expected one of ", listed));
 }
-
-}  // namespace
 
 KernelVariants kernel_variants_from_env() {
   KernelVariants v;

@@ -24,6 +24,7 @@
 //                                         (auto: one wave of blocks; N: at most N, benchmarks)
 #pragma once
 
+#include <initializer_list>
 #include <string>
 
 namespace adamas::cuda {
@@ -45,6 +46,11 @@ struct KernelVariants {
   int step_cluster = 0;  // the cluster step's cluster size; 0: the plan's (adamas_step_cluster)
   int dense_splits = 0;  // dense attention's splits per (sequence, head) at most; 0: auto (one wave)
 };
+
+// Value of environment variable `name`, or `fallback` when unset or empty; throws adamas::Error
+// naming the variable for a value not in `allowed`. Shared by every run-time switch read here and
+// by the GEMV's (gemv.cu).
+std::string env_choice(const char* name, const char* fallback, std::initializer_list<const char*> allowed);
 
 // Throws adamas::Error naming the variable for a value other than the ones listed above.
 KernelVariants kernel_variants_from_env();
