@@ -418,6 +418,7 @@ struct DecodePlan::Impl {
     a.chunk_histogram = chunk_histogram.data();
     a.max_chunks = max_chunks;
     a.asym_list = asym_list.data();
+    a.asym_probe = variants.asym_probe;
     a.indices = indices.data();
     a.counts = counts.data();
     a.dense = dense.data();

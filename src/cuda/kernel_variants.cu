@@ -33,6 +33,7 @@ KernelVariants kernel_variants_from_env() {
            : asym == "twopass" ? AsymVariant::kTwoPass
            : asym == "new"     ? AsymVariant::kFused
                                : AsymVariant::kRadix;
+  v.asym_probe = std::stoi(env_choice("ADAMAS_ASYM_PROBE", "0", {"0", "1", "2", "3", "4", "5", "6"}));
   const std::string part = env_choice("ADAMAS_ASYM_PART", "auto", {"auto", "2048", "4096", "8192"});
   v.asym_part = part == "auto" ? 0 : std::stoi(part);
   v.fused_attend = env_choice("ADAMAS_FUSED_ATTEND", "0", {"0", "1"}) == "1";

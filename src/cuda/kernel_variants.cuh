@@ -10,6 +10,8 @@
 //                                         score + select | fused, integer first pass then exact rescoring |
 //                                         twopass with 4 heads per row in blocks of 8192 candidates, else new)
 //   ADAMAS_ASYM_PART        = auto | 2048 | 4096 | 8192   fused asymmetric estimate: candidates per block
+//   ADAMAS_ASYM_PROBE       = 0 .. 6     benchmarks only: the fused asymmetric estimates stop early
+//                                         (SelectArgs::asym_probe says where)
 //   ADAMAS_FUSED_ATTEND     = 0 | 1       DecodePlan::step of adamas: list compaction inside the
 //                                         attention kernel (1) or a compaction kernel before it (0)
 //   ADAMAS_STEP             = auto | cluster | split   DecodePlan::step of adamas (L1, 2-bit codes):
@@ -45,6 +47,7 @@ struct KernelVariants {
   int step_blocks = 3;   // the cluster step's blocks per SM with one or two heads a row; 0: auto
   int step_cluster = 0;  // the cluster step's cluster size; 0: the plan's (adamas_step_cluster)
   int dense_splits = 0;  // dense attention's splits per (sequence, head) at most; 0: auto (one wave)
+  int asym_probe = 0;  // SelectArgs::asym_probe (ADAMAS_ASYM_PROBE)
 };
 
 // Value of environment variable `name`, or `fallback` when unset or empty; throws adamas::Error

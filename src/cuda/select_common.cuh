@@ -47,6 +47,10 @@ struct SelectArgs : CacheViewArgs {  // the cache view (device), then:
   int32_t* counts;          // [rows]
   uint8_t* dense;           // [batch]
   int capacity;
+  // Fused asymmetric estimates (asymmetric.cu), benchmarks only (ADAMAS_ASYM_PROBE; the selection is
+  // left unfinished): every block ends after its tables (1), its scan (2), its part's bound (3); or
+  // the row's last block after its ticket (4), after reading the list (5), after the digit passes (6).
+  int asym_probe;
 };
 
 __device__ __forceinline__ int row_kv_head_dev(const SelectArgs& a, int r) {

@@ -316,7 +316,7 @@ TEST(KernelVariantsTest, RejectsUnknownValues) {
   SKIP_WITHOUT_GPU();
   for (const char* name :
        {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER",
-        "ADAMAS_DENSE_SPLITS"}) {
+        "ADAMAS_DENSE_SPLITS", "ADAMAS_ASYM_PROBE"}) {
     SCOPED_TRACE(name);
     ScopedEnv bad{name, "fastest"};
     DecodePlanConfig config;
