@@ -335,10 +335,17 @@ CodeMatch compare_codes(const adamas::test::ObservedLayer& c, const adamas::test
       for (int i = 0; i < d; ++i) {
         const int lc = code_level(c.codes.data() + row * stride, bits, i), lg = code_level(g.codes.data() + row * stride, bits, i);
         if (lc == lg) continue;
+        // A key at a threshold: within 1e-5 of it on either side, or the two runtimes' keys on
+        // either side of their threshold and within 1e-3 of each other (fp32 sums in another
+        // order, through a few layers; seed 46801: 0.500045 against 0.499978 at 0.5). Each
+        // runtime's code of its own key is checked exactly by the caller.
         bool near = false;
         for (int k = std::min(lc, lg); k < std::max(lc, lg); ++k) {
           const float tc = c.book.thresholds[k], tg = g.book.thresholds[k];
-          near = near || std::abs(rotated_c[i] - tc) <= 1e-5f * std::max(1.0f, std::abs(tc)) ||
+          const float scale = std::max(1.0f, std::abs(tc));
+          const bool straddle = std::abs(lc - lg) == 1 && (rotated_c[i] > tc) != (rotated_g[i] > tg) &&
+                                std::abs(rotated_c[i] - rotated_g[i]) <= 1e-3f * scale;
+          near = near || straddle || std::abs(rotated_c[i] - tc) <= 1e-5f * scale ||
                  std::abs(rotated_g[i] - tg) <= 1e-5f * std::max(1.0f, std::abs(tg));
         }
         char line[256];
@@ -409,6 +416,15 @@ TEST(CudaRuntimeCodeOptionsTest, MatchesCpuRuntime) {
     const int d = spec.head_dim, kv_heads = spec.num_kv_heads, stride = code_stride_bytes(rc.bits, d);
     std::mt19937 rng(seed);
     const double worst = adamas::test::decode_side_by_side(*cpu, *gpu, spec.vocab_size, rng, [&](int step) {
+      // A layer's new key comes from the layers below it at this step: once the two runtimes'
+      // references differ in a layer (a near-tie), the layers above it hold different keys, and
+      // only each runtime's own codes are checked there (seed 35169).
+      int diverged = spec.num_layers;
+      for (int layer = 0; layer < spec.num_layers && diverged == spec.num_layers; ++layer) {
+        const adamas::test::ObservedLayer& c = cpu_seen.layers[layer];
+        const adamas::test::ObservedLayer& g = gpu_seen.layers[layer];
+        if (g.has_reference && g.checked && !adamas::test::same_sets(c.reference, g.reference)) diverged = layer;
+      }
       for (int layer = 0; layer < spec.num_layers; ++layer) {
         const adamas::test::ObservedLayer& c = cpu_seen.layers[layer];
         const adamas::test::ObservedLayer& g = gpu_seen.layers[layer];
@@ -432,6 +448,7 @@ TEST(CudaRuntimeCodeOptionsTest, MatchesCpuRuntime) {
             EXPECT_NEAR(g.book.centroids[k], c.book.centroids[k], 1e-4 * std::max(1.0f, std::abs(c.book.centroids[k])))
                 << "layer " << layer << " centroid " << k;
         }
+        if (layer > diverged) continue;
         std::string detail;
         EXPECT_NE(compare_codes(c, g, kv_heads, d, detail), CodeMatch::kDifferent)
             << "step " << step << " layer " << layer << ": " << detail;
