@@ -419,12 +419,7 @@ TEST(CudaRuntimeCodeOptionsTest, MatchesCpuRuntime) {
       // A layer's new key comes from the layers below it at this step: once the two runtimes'
       // references differ in a layer (a near-tie), the layers above it hold different keys, and
       // only each runtime's own codes are checked there (seed 35169).
-      int diverged = spec.num_layers;
-      for (int layer = 0; layer < spec.num_layers && diverged == spec.num_layers; ++layer) {
-        const adamas::test::ObservedLayer& c = cpu_seen.layers[layer];
-        const adamas::test::ObservedLayer& g = gpu_seen.layers[layer];
-        if (g.has_reference && g.checked && !adamas::test::same_sets(c.reference, g.reference)) diverged = layer;
-      }
+      const int diverged = static_cast<int>(adamas::test::first_diverging_layer(cpu_seen, gpu_seen));
       for (int layer = 0; layer < spec.num_layers; ++layer) {
         const adamas::test::ObservedLayer& c = cpu_seen.layers[layer];
         const adamas::test::ObservedLayer& g = gpu_seen.layers[layer];
