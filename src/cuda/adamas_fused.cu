@@ -15,7 +15,6 @@
 // lists are then written by compact_kernel (select.cu), one block per chunk, in parallel.
 // Histogram and ticket are reset by the last block, so nothing needs clearing between steps.
 #include <cub/block/block_scan.cuh>
-#include <cstdlib>
 #include <type_traits>
 
 #include "adamas/hadamard.h"
@@ -505,27 +504,23 @@ bool bulk_page_size_ok(int page_size, int stage_tokens) {
 }
 
 template <int D, int HEADS>
-void launch_bulk(const SelectArgs& args, dim3 grid, float scale, cudaStream_t stream) {
+void launch_bulk(const SelectArgs& args, dim3 grid, float scale, int probe, cudaStream_t stream) {
   static const bool configured = [] {  // 64 KiB of stages: above the default 48 KiB
     ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(adamas_bulk_kernel<D, HEADS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            2 * kBulkStageBytes));
     return true;
   }();
   (void)configured;
-  // ADAMAS_ESTIMATE_PROBE=1..4 (benchmarks only: the selection is left unfinished) ends every
+  // probe (ADAMAS_ESTIMATE_PROBE=1..4, benchmarks only: the selection is left unfinished) ends every
   // block early: after the row checks, at the first stage's arrival, after the scan, before the
   // row's closing block; differences of the timings place the kernel's time.
-  static const int probe = [] {
-    const char* raw = std::getenv("ADAMAS_ESTIMATE_PROBE");
-    return raw ? std::atoi(raw) : 0;
-  }();
   adamas_bulk_kernel<D, HEADS><<<grid, kFusedThreads, 2 * kBulkStageBytes, stream>>>(args, scale, probe);
 }
 
 }  // namespace
 
 void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candidates, EstimateVariant variant,
-                                cudaStream_t stream) {
+                                int probe, cudaStream_t stream) {
   const float scale = hadamard_scale(args.head_dim);
   const dim3 grid(std::max(1, ceil_div(max_candidates, kFusedTokens)), batch * args.rows_per_seq);
   auto launch = [&](auto dim) {
@@ -535,7 +530,7 @@ void launch_adamas_fused_select(const SelectArgs& args, int batch, int max_candi
       // d 256 with 5-8 heads a row spills at 2 blocks per SM (ptxas): the bounded kernel there.
       if (variant == EstimateVariant::kBulk && (D < 256 || H <= 4) &&
           bulk_page_size_ok(args.page_size, BulkShape<D>::kStageTokens)) {
-        launch_bulk<D, H>(args, grid, scale, stream);
+        launch_bulk<D, H>(args, grid, scale, probe, stream);
       } else if (variant == EstimateVariant::kBounded || variant == EstimateVariant::kBulk)
         adamas_bounded_kernel<D, H><<<grid, kFusedThreads, 0, stream>>>(args, scale);
       else

@@ -26,7 +26,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 #include <type_traits>
@@ -536,14 +535,11 @@ int active_clusters(int cluster) {
 }
 
 template <typename T, int D, int HEADS, int MIN_BLOCKS>
-void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic, cudaStream_t stream) {
+void launch_step(const StepArgs& args, int batch, int cluster, const KernelVariants& variants, cudaStream_t stream) {
   configure_step<T, D, HEADS, MIN_BLOCKS>();
-  // ADAMAS_STEP_SCHEDULE = spread | balance: the cluster scheduling policy (diagnostics).
-  static const cudaClusterSchedulingPolicy schedule = [] {
-    const char* raw = std::getenv("ADAMAS_STEP_SCHEDULE");
-    return raw && std::string(raw) == "balance" ? cudaClusterSchedulingPolicyLoadBalancing
-                                                : cudaClusterSchedulingPolicySpread;
-  }();
+  // Diagnostics (KernelVariants): the cluster scheduling policy (ADAMAS_STEP_SCHEDULE).
+  const cudaClusterSchedulingPolicy schedule =
+      variants.step_balance ? cudaClusterSchedulingPolicyLoadBalancing : cudaClusterSchedulingPolicySpread;
   cudaLaunchAttribute attributes[3]{};
   attributes[2].id = cudaLaunchAttributeClusterSchedulingPolicyPreference;
   attributes[2].val.clusterSchedulingPolicyPreference = schedule;
@@ -552,7 +548,7 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
   attributes[0].val.clusterDim.y = 1;
   attributes[0].val.clusterDim.z = 1;
   attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attributes[1].val.programmaticStreamSerializationAllowed = programmatic ? 1 : 0;
+  attributes[1].val.programmaticStreamSerializationAllowed = variants.programmatic_launch ? 1 : 0;
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(static_cast<unsigned>(cluster), static_cast<unsigned>(batch * args.rows_per_seq));
   config.blockDim = dim3(kThreads);
@@ -560,11 +556,10 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
   config.stream = stream;
   config.attrs = attributes;
   config.numAttrs = 3;
-  // Diagnostics, read once: ADAMAS_STEP_VERBOSE (clusters resident at most), ADAMAS_STEP_TRACE
-  // (phase stamps of an extra eager launch).
-  static const bool verbose = std::getenv("ADAMAS_STEP_VERBOSE") != nullptr;
-  static const bool traced = std::getenv("ADAMAS_STEP_TRACE") != nullptr;
-  if (verbose) {  // how many clusters the device holds at once
+  // Diagnostics: ADAMAS_STEP_VERBOSE (clusters resident at most), ADAMAS_STEP_TRACE (phase stamps
+  // of an extra eager launch).
+  const bool traced = variants.step_trace;
+  if (variants.step_verbose) {  // how many clusters the device holds at once
     int clusters = 0;
     ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, &config));
     std::fprintf(stderr, "adamas step: d %d, %d heads a row, %d blocks/SM, clusters of %d: %d active at most, grid %u x %u\n",
@@ -572,10 +567,7 @@ void launch_step(const StepArgs& args, int batch, int cluster, bool programmatic
   }
   // ADAMAS_STEP_PROBE=1..3 (benchmarks only: the step is left unfinished) ends every block after
   // the scan, after the lists, after its attention; differences of the timings place the time.
-  static const int probe = [] {
-    const char* raw = std::getenv("ADAMAS_STEP_PROBE");
-    return raw ? std::atoi(raw) : 0;
-  }();
+  const int probe = variants.step_probe;
   ADAMAS_CUDA_CHECK(
       cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, args, hadamard_scale(D), probe));
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
@@ -651,7 +643,6 @@ int adamas_step_cluster(DType dtype, int head_dim, int heads_per_row, int capaci
 void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_context, const KernelVariants& variants,
                         cudaStream_t stream) {
   const int blocks_choice = variants.step_blocks;
-  const bool programmatic = variants.programmatic_launch;
   if (variants.step_cluster != 0) cluster = variants.step_cluster;
   ADAMAS_CHECK(span_for(max_context, cluster) <= kStepMaxSpan, "CUDA adamas step: clusters of ", cluster,
                " leave more than ", kStepMaxSpan, " candidates per block at a context of ", max_context);
@@ -675,10 +666,10 @@ void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_co
                 break;
               }
           }
-          if (two_block_cluster == 0) return launch_step<T, D, H, 3>(args, batch, cluster, programmatic, stream);
-          return launch_step<T, D, H, 2>(args, batch, two_block_cluster, programmatic, stream);
+          if (two_block_cluster == 0) return launch_step<T, D, H, 3>(args, batch, cluster, variants, stream);
+          return launch_step<T, D, H, 2>(args, batch, two_block_cluster, variants, stream);
         }
-        launch_step<T, D, H, 2>(args, batch, cluster, programmatic, stream);
+        launch_step<T, D, H, 2>(args, batch, cluster, variants, stream);
       }
       else throw Error(detail::concat("CUDA adamas step: ", H, " heads per row at head_dim ", D, " not supported"));
     };

@@ -153,13 +153,16 @@ void launch_typed(const SelectArgs& args, dim3 grid, cudaStream_t stream) {
 //    (4095 when the block's part holds fewer than keep candidates). The row's keep-th smallest key
 //    lies in a bin <= b_c for every part c, so the entries {key, chunk of 4096} of the part's keys in
 //    bins <= b_c (about keep + a bin's worth) are all the last block needs: they are appended to the
-//    row's list (a.asym_list, cursor in a.histogram[row * kHistStride], zero between launches).
-//  - The row's last block (ticket): three digit passes over the list (bits 31..20, 19..8, 7..0,
-//    each a shared histogram and a block scan; the third skipped when a single key of the list is
-//    left in the second's bin, the usual case) give the exact threshold T (the keep-th smallest
-//    key), the count below it and the ties needed; one more pass counts per chunk the keys < T and
-//    == T (every such key is in the list); then chunk offsets and ties taken (latest chunks first,
-//    as assign_chunk_offsets), the closing index and the row count.
+//    row's list (a.asym_list; its length and the row's tickets in a.asym_tally[row], zero between
+//    launches).
+//  - The row's last block (ticket; the ticket's atomic also returns the list's length): the list
+//    staged in shared memory, then digit passes over it (bits 31..20, 19..8, 7..0, each a shared
+//    histogram and a block scan; the rest skipped once a single key of the list is left in the
+//    pass's bin, the usual case after two) give the exact threshold T (the keep-th smallest key),
+//    the count below it and the ties needed; the per-chunk counts of keys < T and == T (every such
+//    key is in the list) come with the last visit (or one more pass after ties); then chunk
+//    offsets and ties taken (latest chunks first, as assign_chunk_offsets), the closing index and
+//    the row count.
 namespace fused {
 
 constexpr int kThreads = 512;
@@ -169,13 +172,16 @@ constexpr int kChunksPerThread = 2;            // 1024 chunks of a row at most (
 static_assert(kChunksPerThread * kThreads == kMaxChunkItems * kSelectThreads, "one chunk slot per row chunk");
 static_assert(2 * kMaxChunkItems * kSelectThreads <= kBins, "chunk counts reuse the histogram");
 using Scan = cub::BlockScan<int, kThreads>;
+using PairScan = cub::BlockScan<unsigned long long, kThreads>;
 
 struct Shared {
   int bins[kBins];
   typename Scan::TempStorage scan;
+  typename PairScan::TempStorage pair_scan;  // finish_row's chunk offsets
   uint32_t prefix;
   int below, need, bound;
-  int found;  // finish_row: the count of the bin find_bin found
+  int found;        // finish_row: the count of the bin find_bin found
+  int list_length;  // the row's list entries (last_block_of_row)
   bool is_last;
 };
 
@@ -218,122 +224,170 @@ __device__ __forceinline__ void for_each_entry(const uint2* list, int m, Visit v
   }
 }
 
+// The row's tally (a.asym_tally[row]): list entries in the low 32 bits (warps reserve their
+// ranges there), tickets in the high 32 bits, so that the last ticket also returns the list's
+// length (every block's reservations precede its ticket) instead of a further load.
+__device__ __forceinline__ int reserve_entries(const SelectArgs& a, int row, int count) {
+  return static_cast<int>(atomicAdd(&a.asym_tally[row], static_cast<unsigned long long>(count)) & 0xffffffffull);
+}
+
 // The row's ticket, after the block's list entries are written: true in the row's last block
-// (block-uniform). One thread fences for the block between two barriers (the pattern of the
-// cooperative groups grid barrier): release before its ticket, so that the block's entries are
-// visible to the last block, and acquire after the last ticket, before that block reads them.
+// (block-uniform), which then finds the list's length in sh.list_length. One thread fences for the
+// block between two barriers (the pattern of the cooperative groups grid barrier): release before
+// its ticket, so that the block's entries are visible to the last block, and acquire after the
+// last ticket, before that block reads them.
 __device__ __forceinline__ bool last_block_of_row(const SelectArgs& a, int row, int parts, Shared& sh) {
   __syncthreads();
   if (threadIdx.x == 0) {
     asm volatile("fence.acq_rel.gpu;" ::: "memory");
-    const bool last = atomicAdd(&a.row_counter[row], 1u) == static_cast<unsigned>(parts - 1);
+    const unsigned long long tally = atomicAdd(&a.asym_tally[row], 1ull << 32);
+    const bool last = (tally >> 32) == static_cast<unsigned long long>(parts - 1);
     if (last) asm volatile("fence.acq_rel.gpu;" ::: "memory");
     sh.is_last = last;
+    sh.list_length = static_cast<int>(tally & 0xffffffffull);
   }
   __syncthreads();
   return sh.is_last;
 }
 
-__device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, int chunks, Shared& sh) {
+// staged: the block's dynamic shared memory, for stage_capacity list entries.
+__device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, int chunks, Shared& sh, uint2* staged,
+                           int stage_capacity) {
   const int tid = threadIdx.x;
   const int keep = row_keep(a);
-  int32_t* cursor = a.histogram + static_cast<size_t>(row) * kHistStride;
-  const int m = __ldcg(cursor);
+  const int m = sh.list_length;
   const uint2* list = a.asym_list + static_cast<size_t>(row) * a.candidate_stride;
   const bool take_all = keep >= candidates;
   // Probes 4-6 (benchmarks): the row is left for the next launch as finish_row leaves it.
   auto probe_exit = [&](int point) {
     if (a.asym_probe != point) return false;
     __syncthreads();
-    if (tid == 0) {
-      *cursor = 0;
-      a.row_counter[row] = 0;
-    }
+    if (tid == 0) a.asym_tally[row] = 0;
     return true;
   };
   if (probe_exit(4)) return;
-  // Lists of up to kHeld * kThreads entries (typical: chunks * (keep + a bin's worth)) are read
-  // once into registers; longer ones are read again from L2 by every pass.
-  constexpr int kHeld = 24;
-  const bool held_all = m <= kHeld * kThreads;  // block-uniform
-  uint2 held[kHeld];
+  // Lists of up to `stage_capacity` entries (typical: parts * (keep + a bin's worth)) are copied
+  // once into shared memory (the block's dynamic storage: tables and slots are no longer needed)
+  // and visited by short loops; longer ones are read again from L2 by every pass. Why not in
+  // registers (the tenth session's 24 per thread): at 64 registers (one head a row) they spilled,
+  // and every visit unrolled over them made the closing block's code several times longer; it
+  // runs once per row, with its instructions cold.
+  // The first digit pass's histogram (bits 31..20) is built as the entries are staged.
+  const bool staged_all = m <= stage_capacity;  // block-uniform
+  if (staged_all) {
+    constexpr int kBatch = 8;
+    for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
+    for (int base = 0; base < m; base += kBatch * kThreads) {
+      uint2 e[kBatch];
 #pragma unroll
-  for (int k = 0; k < kHeld; ++k) {
-    const int f = k * kThreads + tid;
-    held[k] = held_all && f < m ? __ldcg(list + f) : make_uint2(0u, 0xffffffffu);
+      for (int k = 0; k < kBatch; ++k) {
+        const int f = base + k * kThreads + tid;
+        e[k] = f < m ? __ldcg(list + f) : make_uint2(0u, 0u);
+      }
+      if (base == 0) __syncthreads();  // the bins are zero (the loads are in flight meanwhile)
+#pragma unroll
+      for (int k = 0; k < kBatch; ++k) {
+        const int f = base + k * kThreads + tid;
+        if (f < m) {
+          staged[f] = e[k];
+          if (!take_all) atomicAdd(&sh.bins[e[k].x >> 20], 1);
+        }
+      }
+    }
+    __syncthreads();
   }
   auto visit_entries = [&](auto visit) {
-    if (held_all) {
-#pragma unroll
-      for (int k = 0; k < kHeld; ++k)
-        if (held[k].y != 0xffffffffu) visit(held[k].x, static_cast<int>(held[k].y));
+    if (staged_all) {
+      // Two entries per 16-byte load (staged is 16-byte aligned; the second of the last pair may
+      // lie past m).
+      const uint4* pairs = reinterpret_cast<const uint4*>(staged);
+#pragma unroll 2
+      for (int f = tid; 2 * f < m; f += kThreads) {
+        const uint4 e = pairs[f];
+        visit(e.x, static_cast<int>(e.y));
+        if (2 * f + 1 < m) visit(e.z, static_cast<int>(e.w));
+      }
     } else {
       for_each_entry(list, m, visit);
     }
   };
-  if (a.asym_probe == 5) {  // the held entries must count as used
-    uint32_t sum = 0;
-#pragma unroll
-    for (int k = 0; k < kHeld; ++k) sum += held[k].x;
-    if (sum == 0x12345678u) a.counts[row] = 0;
-  }
   if (probe_exit(5)) return;
-  if (tid == 0) {
-    sh.prefix = 0u;
-    sh.below = 0;
-    sh.need = keep;
-  }
+  // Per chunk: keys < T and == T (the histogram's storage, zeroed first), counted by the digit
+  // passes' last visit when it finds T alone in its bin, else by a visit of their own.
+  int* chunk_less = sh.bins;
+  int* chunk_tie = sh.bins + kChunksPerThread * kThreads;
+  bool chunks_counted = false;  // block-uniform
   if (!take_all) {
-    // Digits: bits 31..20, 19..8, 7..0; only entries whose higher bits equal the prefix count.
+    // Digits of up to 12 bits from bit 31 down (12/12/8); only entries whose higher bits equal
+    // the prefix count. (Digits from the list's highest differing bit instead, which spread the
+    // first pass's atomics over more bins, were no faster: bench/results/2026-11-29-s11.)
+    int end = 32;  // bits at and above `end` are settled (the prefix)
+    uint32_t prefix = 0u;
+    int below = 0, need = keep;
 #pragma unroll 1
-    for (int pass = 0; pass < 3; ++pass) {
-      const int shift = pass == 0 ? 20 : pass == 1 ? 8 : 0;
-      const uint32_t digit_mask = pass == 2 ? 0xffu : 0xfffu;
-      const uint32_t high_mask = pass == 0 ? 0u : ~0u << (shift + (pass == 2 ? 8 : 12));
-      for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
-      __syncthreads();
-      const uint32_t prefix = sh.prefix;
-      visit_entries([&](uint32_t key, int) {
-        if ((key & high_mask) == prefix) atomicAdd(&sh.bins[(key >> shift) & digit_mask], 1);
-      });
-      __syncthreads();
-      const int need = sh.need;
+    while (end > 0) {
+      const int shift = max(0, end - 12);
+      const uint32_t digit_mask = (1u << (end - shift)) - 1u;
+      const uint32_t high_mask = end == 32 ? 0u : ~0u << end;
+      if (end < 32 || !staged_all) {  // else built while staging
+        for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
+        __syncthreads();
+        visit_entries([&](uint32_t key, int) {
+          if ((key & high_mask) == prefix) atomicAdd(&sh.bins[(key >> shift) & digit_mask], 1);
+        });
+        __syncthreads();
+      }
       find_bin(sh, need, [&](int b, int before) {
         sh.prefix = prefix | (static_cast<uint32_t>(b) << shift);
-        sh.below += before;
+        sh.below = below + before;
         sh.need = need - before;
         sh.found = sh.bins[b];
       });
-      if (pass == 1 && sh.found == 1) {
-        // One key of the list has bits 31..8 equal to the prefix (the usual case): it is T, with
-        // need 1; its owner completes it instead of a third pass over 256 bins.
-        const uint32_t upper = sh.prefix;
-        __syncthreads();  // every thread holds upper before the owner rewrites sh.prefix
-        visit_entries([&](uint32_t key, int) {
-          if ((key & 0xffffff00u) == upper) sh.prefix = key;
+      prefix = sh.prefix;
+      below = sh.below;
+      need = sh.need;
+      if (shift > 0 && sh.found == 1) {
+        // One key of the list lies in the bin (the usual case): it is T, with need 1, and the only
+        // key == T of the row; every key below the bin is < T. Its owner completes the prefix, and
+        // the same visit counts each chunk's keys < T and == T (no further pass).
+        for (int b = tid; b < 2 * kChunksPerThread * kThreads; b += kThreads) sh.bins[b] = 0;
+        __syncthreads();  // every thread holds prefix before the owner rewrites sh.prefix
+        const uint32_t bin_mask = ~0u << shift;
+        visit_entries([&](uint32_t key, int chunk) {
+          if ((key & bin_mask) == prefix) {
+            sh.prefix = key;
+            atomicAdd(&chunk_tie[chunk], 1);
+          } else if (key < prefix) {
+            atomicAdd(&chunk_less[chunk], 1);
+          }
         });
+        chunks_counted = true;
         break;
       }
+      end = shift;  // find_bin's barrier precedes the next pass's zeroing of sh.bins
     }
+  } else if (tid == 0) {
+    sh.prefix = 0u;
+    sh.below = 0;
+    sh.need = keep;
   }
   __syncthreads();
   if (probe_exit(6)) return;
   const RowSelectState state{sh.prefix, sh.below, sh.need, take_all ? 1 : 0};
   if (tid == 0) a.state[row] = state;
-  // Per chunk: keys < T and == T (the histogram's storage, zeroed first).
-  int* chunk_less = sh.bins;
-  int* chunk_tie = sh.bins + kChunksPerThread * kThreads;
-  for (int b = tid; b < 2 * kChunksPerThread * kThreads; b += kThreads) sh.bins[b] = 0;
-  __syncthreads();
-  if (take_all) {
-    for (int c = tid; c < chunks; c += kThreads) chunk_less[c] = min(kAsymChunk, candidates - c * kAsymChunk);
-  } else {
-    visit_entries([&](uint32_t key, int chunk) {
-      if (key < state.threshold) atomicAdd(&chunk_less[chunk], 1);
-      else if (key == state.threshold) atomicAdd(&chunk_tie[chunk], 1);
-    });
+  if (!chunks_counted) {
+    for (int b = tid; b < 2 * kChunksPerThread * kThreads; b += kThreads) sh.bins[b] = 0;
+    __syncthreads();
+    if (take_all) {
+      for (int c = tid; c < chunks; c += kThreads) chunk_less[c] = min(kAsymChunk, candidates - c * kAsymChunk);
+    } else {
+      visit_entries([&](uint32_t key, int chunk) {
+        if (key < state.threshold) atomicAdd(&chunk_less[chunk], 1);
+        else if (key == state.threshold) atomicAdd(&chunk_tie[chunk], 1);
+      });
+    }
+    __syncthreads();
   }
-  __syncthreads();
   // Offsets: ties from the latest chunks first (assign_chunk_offsets, for 512 threads).
   int less[kChunksPerThread], tie[kChunksPerThread];
 #pragma unroll
@@ -342,18 +396,25 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
     less[i] = c < chunks ? chunk_less[c] : 0;
     tie[i] = c < chunks ? chunk_tie[c] : 0;
   }
-  int ties_through[kChunksPerThread], total_ties;
-  Scan(sh.scan).InclusiveSum(tie, ties_through, total_ties);
-  __syncthreads();
-  int output[kChunksPerThread], taken[kChunksPerThread];
+  // One scan of {less, tie} pairs (32 bits each: a row holds fewer than 2^32 candidates) instead of
+  // a scan of the ties, then one of the outputs: the taken ties are the last `ties_needed` ties in
+  // chunk order, so the ties taken before chunk c are max(0, ties before c - untaken ties).
+  unsigned long long pair[kChunksPerThread], before[kChunksPerThread], totals;
+#pragma unroll
+  for (int i = 0; i < kChunksPerThread; ++i)
+    pair[i] = (static_cast<unsigned long long>(less[i]) << 32) | static_cast<unsigned>(tie[i]);
+  PairScan(sh.pair_scan).ExclusiveSum(pair, before, totals);
+  const int total_ties = static_cast<int>(totals & 0xffffffffull);
+  const int untaken = max(0, total_ties - state.ties_needed);
+  int offset[kChunksPerThread], taken[kChunksPerThread];
 #pragma unroll
   for (int i = 0; i < kChunksPerThread; ++i) {
-    const int ties_after = total_ties - ties_through[i];
-    taken[i] = min(tie[i], max(0, state.ties_needed - ties_after));
-    output[i] = less[i] + taken[i];
+    const int ties_before = static_cast<int>(before[i] & 0xffffffffull);
+    const int taken_before = max(0, ties_before - untaken);
+    taken[i] = max(0, ties_before + tie[i] - untaken) - taken_before;
+    offset[i] = static_cast<int>(before[i] >> 32) + taken_before;
   }
-  int offset[kChunksPerThread], kept;
-  Scan(sh.scan).ExclusiveSum(output, offset, kept);
+  const int kept = static_cast<int>(totals >> 32) + min(total_ties, state.ties_needed);
   const size_t row_slot = static_cast<size_t>(row) * a.max_chunks;
 #pragma unroll
   for (int i = 0; i < kChunksPerThread; ++i) {
@@ -369,8 +430,7 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
     int32_t* out = a.indices + static_cast<size_t>(row) * a.capacity;
     out[kept] = n - 1;  // the current token closes the list
     a.counts[row] = kept + 1;
-    *cursor = 0;
-    a.row_counter[row] = 0;
+    a.asym_tally[row] = 0;
   }
 }
 
@@ -400,6 +460,21 @@ template <int D, int HEADS, int PART>
 constexpr size_t fused_shared_bytes() {
   return GroupTable<D, HEADS>::kTableBytes + GroupTable<D, HEADS>::kQueryBytes + static_cast<size_t>(PART) * 4;
 }
+
+// The closing block stages the row's list in the same dynamic storage (finish_row), at least
+// kMinStageBytes: with one head a row 80 KiB (10240 entries: a row's list at 128K in blocks of
+// 8192), which still lets two blocks share an SM (2 x 97 KiB with the static histogram); with a
+// group (one block per SM: registers) 160 KiB, for the two-pass kernel's longer lists (every
+// rescored candidate is listed: about 9-10K entries at 128K).
+template <int HEADS>
+constexpr size_t kMinStageBytes = (HEADS == 1 ? 10240 : 20480) * sizeof(uint2);
+template <int D, int HEADS, int PART>
+constexpr size_t fused_dynamic_bytes() {
+  return fused_shared_bytes<D, HEADS, PART>() > kMinStageBytes<HEADS> ? fused_shared_bytes<D, HEADS, PART>()
+                                                                      : kMinStageBytes<HEADS>;
+}
+template <int D, int HEADS, int PART>
+constexpr int kStageCapacity = static_cast<int>(fused_dynamic_bytes<D, HEADS, PART>() / sizeof(uint2));
 
 template <int W>
 struct Entries;  // the kWidth floats of one table entry, loaded at once (LDS.32 / LDS.64)
@@ -643,7 +718,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   if (a.asym_probe == 3) return;
   const uint32_t bound = static_cast<uint32_t>(sh.bound);
   // The entries go to the row's list warp by warp: a warp's offsets by a shuffle scan, its range by
-  // one atomic on the row's cursor (no block scan, no barrier; the list is a set, in any order).
+  // one atomic on the row's tally (no block scan, no barrier; the list is a set, in any order).
   int mine = 0;
 #pragma unroll
   for (int k = 0; k < kMine; ++k) mine += token(k) < part_end && (slot[k][tid] >> 20) <= bound;
@@ -654,16 +729,15 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
     const int before = __shfl_up_sync(0xffffffffu, through, offset);
     if (lane >= offset) through += before;
   }
-  int32_t* cursor = a.histogram + static_cast<size_t>(row) * kHistStride;
   int warp_base = 0;
-  if (lane == 31 && through > 0) warp_base = atomicAdd(cursor, through);
+  if (lane == 31 && through > 0) warp_base = reserve_entries(a, row, through);
   warp_base = __shfl_sync(0xffffffffu, warp_base, 31);
   uint2* list = a.asym_list + static_cast<size_t>(row) * a.candidate_stride + warp_base + through - mine;
 #pragma unroll
   for (int k = 0; k < kMine; ++k)
     if (token(k) < part_end && (slot[k][tid] >> 20) <= bound) *list++ = make_uint2(slot[k][tid], chunk_of(k));
   if (!last_block_of_row(a, row, parts, sh)) return;
-  finish_row(a, row, n, candidates, chunks, sh);
+  finish_row(a, row, n, candidates, chunks, sh, reinterpret_cast<uint2*>(table), kStageCapacity<D, HEADS, PART>);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -693,7 +767,8 @@ struct IntTable {
 
 template <int D, int HEADS, int PART>
 constexpr size_t two_pass_shared_bytes() {
-  return fused_shared_bytes<D, HEADS, PART>() + IntTable<D, HEADS>::kBytes + IntTable<D, HEADS>::kParamBytes;
+  const size_t bytes = fused_shared_bytes<D, HEADS, PART>() + IntTable<D, HEADS>::kBytes + IntTable<D, HEADS>::kParamBytes;
+  return bytes > kMinStageBytes<HEADS> ? bytes : kMinStageBytes<HEADS>;
 }
 
 // The score of order key `key` (score_order_key's inverse).
@@ -863,7 +938,6 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
   __syncthreads();
   // Pass 2: exact keys of the queued candidates, written to score_keys and to the row's list.
   const int total = queued;
-  int32_t* cursor = a.histogram + static_cast<size_t>(row) * kHistStride;
   const int lane = tid & 31;
   for (int base = 0; base < total; base += kThreads) {
     const int q = base + tid;
@@ -892,14 +966,14 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
     // Warp-wise append (see the fused kernel), one entry per queued candidate.
     const unsigned listed = __ballot_sync(0xffffffffu, q < total);
     int warp_base = 0;
-    if (lane == 0 && listed) warp_base = atomicAdd(cursor, __popc(listed));
+    if (lane == 0 && listed) warp_base = reserve_entries(a, row, __popc(listed));
     warp_base = __shfl_sync(0xffffffffu, warp_base, 0);
     if (q < total)
       a.asym_list[static_cast<size_t>(row) * a.candidate_stride + warp_base + __popc(listed & ((1u << lane) - 1))] =
           make_uint2(key, static_cast<uint32_t>(t / kAsymChunk));
   }
   if (!last_block_of_row(a, row, parts, sh)) return;
-  finish_row(a, row, n, candidates, chunks, sh);
+  finish_row(a, row, n, candidates, chunks, sh, reinterpret_cast<uint2*>(table), kStageCapacity<D, HEADS, PART>);
 }
 
 // Launches `kernel` over (parts of PART candidates, rows) with kBytes of dynamic shared memory,
@@ -921,7 +995,7 @@ void launch_kind(const SelectArgs& args, int batch, int max_candidates, bool two
     launch_parts<asymmetric_two_pass_kernel<D, HEADS, PART>, two_pass_shared_bytes<D, HEADS, PART>(), PART>(
         args, batch, max_candidates, stream);
   else
-    launch_parts<asymmetric_fused_kernel<D, HEADS, PART>, fused_shared_bytes<D, HEADS, PART>(), PART>(
+    launch_parts<asymmetric_fused_kernel<D, HEADS, PART>, fused_dynamic_bytes<D, HEADS, PART>(), PART>(
         args, batch, max_candidates, stream);
 }
 

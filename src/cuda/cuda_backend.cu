@@ -350,6 +350,7 @@ struct DecodePlan::Impl {
   DeviceBuffer<uint16_t> distances;
   DeviceBuffer<uint32_t> score_keys, row_counter, unit_counter;
   DeviceBuffer<uint2> asym_list;  // asymmetric, variant new: candidate lists (asymmetric.cu)
+  DeviceBuffer<unsigned long long> asym_tally;  // and their rows' list cursors and tickets
   DeviceBuffer<int32_t> histogram, chunk_less, chunk_tie, chunk_offset, chunk_taken, chunk_histogram, indices, counts;
   DeviceBuffer<RowSelectState> state;
   DeviceBuffer<uint8_t> dense;
@@ -418,6 +419,7 @@ struct DecodePlan::Impl {
     a.chunk_histogram = chunk_histogram.data();
     a.max_chunks = max_chunks;
     a.asym_list = asym_list.data();
+    a.asym_tally = asym_tally.data();
     a.asym_probe = variants.asym_probe;
     a.indices = indices.data();
     a.counts = counts.data();
@@ -528,7 +530,11 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   const size_t rows = static_cast<size_t>(m.rows);
   if (policy == Policy::kAdamas && m.asymmetric()) {
     m.score_keys.resize(rows * m.candidate_stride);
-    if (m.variants.asym != AsymVariant::kRadix) m.asym_list.resize(rows * m.candidate_stride);
+    if (m.variants.asym != AsymVariant::kRadix) {
+      m.asym_list.resize(rows * m.candidate_stride);
+      m.asym_tally.resize(rows);
+      m.asym_tally.zero();
+    }
   } else if (policy == Policy::kAdamas) {
     m.distances.resize(rows * m.candidate_stride);
     m.chunk_histogram.resize(rows * m.max_chunks * kHistStride);
@@ -592,7 +598,8 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
       } else if (m.asymmetric()) {
         launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
       } else {
-        launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, to_stream(stream));
+        launch_adamas_fused_select(a, view.batch, m.max_candidates(), m.variants.estimate, m.variants.estimate_probe,
+                                   to_stream(stream));
       }
       break;
     case Policy::kOracle: launch_oracle_score(a, view.batch, m.max_candidates(), to_stream(stream)); break;

@@ -44,6 +44,11 @@ KernelVariants kernel_variants_from_env() {
   const std::string cluster = env_choice("ADAMAS_STEP_CLUSTER", "auto", {"auto", "1", "2", "3", "4", "5", "6", "7", "8", "9",
                                                                         "10", "11", "12", "13", "14", "15", "16"});
   v.step_cluster = cluster == "auto" ? 0 : std::stoi(cluster);
+  v.estimate_probe = std::stoi(env_choice("ADAMAS_ESTIMATE_PROBE", "0", {"0", "1", "2", "3", "4"}));
+  v.step_probe = std::stoi(env_choice("ADAMAS_STEP_PROBE", "0", {"0", "1", "2", "3"}));
+  v.step_balance = env_choice("ADAMAS_STEP_SCHEDULE", "spread", {"spread", "balance"}) == "balance";
+  v.step_verbose = env_choice("ADAMAS_STEP_VERBOSE", "0", {"0", "1"}) == "1";
+  v.step_trace = env_choice("ADAMAS_STEP_TRACE", "0", {"0", "1"}) == "1";
   const char* splits = std::getenv("ADAMAS_DENSE_SPLITS");
   if (splits != nullptr && *splits != '\0' && std::string(splits) != "auto") {
     char* end = nullptr;

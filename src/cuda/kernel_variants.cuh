@@ -24,6 +24,8 @@
 //   ADAMAS_STEP_CLUSTER     = auto | 1..16  the cluster step's cluster size (tests, benchmarks)
 //   ADAMAS_DENSE_SPLITS     = auto | N    dense attention: splits of the context per (sequence, head)
 //                                         (auto: one wave of blocks; N: at most N, benchmarks)
+//   Diagnostics: ADAMAS_ESTIMATE_PROBE = 0..4, ADAMAS_STEP_PROBE = 0..3, ADAMAS_STEP_SCHEDULE =
+//   spread | balance, ADAMAS_STEP_VERBOSE = 0 | 1, ADAMAS_STEP_TRACE = 0 | 1 (KernelVariants).
 #pragma once
 
 #include <initializer_list>
@@ -48,6 +50,12 @@ struct KernelVariants {
   int step_cluster = 0;  // the cluster step's cluster size; 0: the plan's (adamas_step_cluster)
   int dense_splits = 0;  // dense attention's splits per (sequence, head) at most; 0: auto (one wave)
   int asym_probe = 0;  // SelectArgs::asym_probe (ADAMAS_ASYM_PROBE)
+  // Diagnostics (benchmarks only; adamas_fused.cu, adamas_step.cu):
+  int estimate_probe = 0;      // ADAMAS_ESTIMATE_PROBE 0..4: the bulk L1 estimate's blocks end early
+  int step_probe = 0;          // ADAMAS_STEP_PROBE 0..3: the cluster step's blocks end early
+  bool step_balance = false;   // ADAMAS_STEP_SCHEDULE = spread | balance: cluster scheduling policy
+  bool step_verbose = false;   // ADAMAS_STEP_VERBOSE = 0 | 1: clusters resident at most, per launch
+  bool step_trace = false;     // ADAMAS_STEP_TRACE = 0 | 1: an extra eager launch with phase stamps
 };
 
 // Value of environment variable `name`, or `fallback` when unset or empty; throws adamas::Error

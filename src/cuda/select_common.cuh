@@ -42,6 +42,7 @@ struct SelectArgs : CacheViewArgs {  // the cache view (device), then:
   int32_t* chunk_histogram;  // [rows][max_chunks][kHistStride] (adamas: each chunk's distance histogram)
   int max_chunks;
   uint2* asym_list;          // [rows][candidate_stride] {key, chunk} (asymmetric, fused variant: asymmetric.cu)
+  unsigned long long* asym_tally;  // [rows] tickets << 32 | list entries (the same), zero between kernels
   // output selection
   int32_t* indices;         // [rows][capacity]
   int32_t* counts;          // [rows]

@@ -316,7 +316,8 @@ TEST(KernelVariantsTest, RejectsUnknownValues) {
   SKIP_WITHOUT_GPU();
   for (const char* name :
        {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER",
-        "ADAMAS_DENSE_SPLITS", "ADAMAS_ASYM_PROBE"}) {
+        "ADAMAS_DENSE_SPLITS", "ADAMAS_ASYM_PROBE", "ADAMAS_ESTIMATE_PROBE",
+        "ADAMAS_STEP_PROBE", "ADAMAS_STEP_SCHEDULE", "ADAMAS_STEP_VERBOSE", "ADAMAS_STEP_TRACE"}) {
     SCOPED_TRACE(name);
     ScopedEnv bad{name, "fastest"};
     DecodePlanConfig config;

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# session 11 call 1: the asymmetric closing block (list length from the ticket in all three):
+# ADAMAS_ASYM_CLOSING=top (A: digits from bit 31, the tenth session's passes), range_visit (B: from
+# the list's highest differing bit), range (C: B with the chunk counts in the last visit), one
+# binary; the GPU suite on the default (C); the Quest prefill comparison with seed 28595
+set -u
+tar xJf .cuda-run/bin.tar.xz -C /tmp
+t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
+O=/tmp/o; mkdir -p $O
+B=/tmp/bin/adamas_cuda_bench
+T=/tmp/bin/adamas_cuda_tests
+export LD_LIBRARY_PATH=/tmp/bin:/usr/local/cuda/lib64
+closing() { case $1 in A) echo top;; B) echo range_visit;; C) echo range;; esac; }
+$B --copy-bandwidth > $O/copy.jsonl
+for rep in 1 2 3; do for v in A B C; do for kv in 32 8; do for c in 8192 32768 131072; do
+  ADAMAS_ASYM_CLOSING=$(closing $v) ADAMAS_BENCH_FLUSH=write timeout 60 $B --batch 1 --q-heads 32 --kv-heads $kv --context $c --budgets 256 --policies adamas --estimators l1,asymmetric --iters 50 | sed "s/^{/{\"round\": $rep, \"lib\": \"$v\", /" >> $O/asym.jsonl
+done; done; done; done
+el bench
+for p in 4 5 6; do for kv in 32 8; do for c in 32768 131072; do
+  ADAMAS_ASYM_PROBE=$p ADAMAS_BENCH_FLUSH=write timeout 60 $B --batch 1 --q-heads 32 --kv-heads $kv --context $c --budgets 256 --policies adamas --estimators asymmetric --iters 50 | sed "s/^{/{\"probe\": $p, /" >> $O/probes.jsonl
+done; done; done
+el probes
+cat $O/copy.jsonl
+python3 - <<'PY'
+import json, statistics as st
+rows={}
+for l in open('/tmp/o/asym.jsonl'):
+  r=json.loads(l)
+  if 'policy' not in r: continue
+  rows.setdefault((r['kv_heads'], r['context'], r['estimator'], r['lib']), []).append(r['estimate_us'])
+for k in sorted(rows): print(k, ' '.join('%.2f' % t for t in rows[k]), ' median %.2f' % st.median(rows[k]))
+for l in open('/tmp/o/probes.jsonl'):
+  r=json.loads(l)
+  if 'policy' in r: print('probe', r['probe'], r['kv_heads'], r['context'], '%.2f' % r['estimate_us'])
+PY
+ADAMAS_TEST_SEED=28595 OMP_NUM_THREADS=4 timeout 60 $T --gtest_filter='Policies/CudaPrefillTest.*' > $O/prefill_28595.log 2>&1; echo "prefill seed 28595 rc $?"
+grep -A3 "Failure" $O/prefill_28595.log | head -30
+PARTS=tests LIMIT=200 bash bench/run_gpu_checks.sh /tmp/bin $O/checks 14
+grep -h "^\[  FAILED  \]" $O/checks/tests_*.log | sort -u | head -20
+grep -h -B3 -A12 "Failure" $O/checks/tests_*.log | head -40
+el suite
+tar czf $OUT/c1.tgz -C $O .
