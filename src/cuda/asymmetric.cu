@@ -185,6 +185,14 @@ struct Shared {
   bool is_last;
 };
 
+// finish_row keeps each chunk's count of keys < T and == T in the histogram's first slots.
+constexpr int kChunkCountSlots = 2 * kChunksPerThread * kThreads;
+
+// The histogram's first `count` bins set to zero, block-strided (the caller synchronizes).
+__device__ __forceinline__ void clear_bins(Shared& sh, int count) {
+  for (int b = threadIdx.x; b < count; b += kThreads) sh.bins[b] = 0;
+}
+
 // Smallest bin whose inclusive count reaches `need` (bin 0 when need is 0) from the block-wide
 // histogram `bins`; the finding thread calls found(bin, count before it). No bin when the total
 // is below need. Synchronizes before returning.
@@ -276,7 +284,7 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
   const bool staged_all = m <= stage_capacity;  // block-uniform
   if (staged_all) {
     constexpr int kBatch = 8;
-    for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
+    clear_bins(sh, kBins);
     for (int base = 0; base < m; base += kBatch * kThreads) {
       uint2 e[kBatch];
 #pragma unroll
@@ -330,7 +338,7 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
       const uint32_t digit_mask = (1u << (end - shift)) - 1u;
       const uint32_t high_mask = end == 32 ? 0u : ~0u << end;
       if (end < 32 || !staged_all) {  // else built while staging
-        for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
+        clear_bins(sh, kBins);
         __syncthreads();
         visit_entries([&](uint32_t key, int) {
           if ((key & high_mask) == prefix) atomicAdd(&sh.bins[(key >> shift) & digit_mask], 1);
@@ -350,7 +358,7 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
         // One key of the list lies in the bin (the usual case): it is T, with need 1, and the only
         // key == T of the row; every key below the bin is < T. Its owner completes the prefix, and
         // the same visit counts each chunk's keys < T and == T (no further pass).
-        for (int b = tid; b < 2 * kChunksPerThread * kThreads; b += kThreads) sh.bins[b] = 0;
+        clear_bins(sh, kChunkCountSlots);
         __syncthreads();  // every thread holds prefix before the owner rewrites sh.prefix
         const uint32_t bin_mask = ~0u << shift;
         visit_entries([&](uint32_t key, int chunk) {
@@ -376,7 +384,7 @@ __device__ void finish_row(const SelectArgs& a, int row, int n, int candidates, 
   const RowSelectState state{sh.prefix, sh.below, sh.need, take_all ? 1 : 0};
   if (tid == 0) a.state[row] = state;
   if (!chunks_counted) {
-    for (int b = tid; b < 2 * kChunksPerThread * kThreads; b += kThreads) sh.bins[b] = 0;
+    clear_bins(sh, kChunkCountSlots);
     __syncthreads();
     if (take_all) {
       for (int c = tid; c < chunks; c += kThreads) chunk_less[c] = min(kAsymChunk, candidates - c * kAsymChunk);
@@ -461,17 +469,19 @@ constexpr size_t fused_shared_bytes() {
   return GroupTable<D, HEADS>::kTableBytes + GroupTable<D, HEADS>::kQueryBytes + static_cast<size_t>(PART) * 4;
 }
 
-// The closing block stages the row's list in the same dynamic storage (finish_row), at least
-// kMinStageBytes: with one head a row 80 KiB (10240 entries: a row's list at 128K in blocks of
-// 8192), which still lets two blocks share an SM (2 x 97 KiB with the static histogram); with a
-// group (one block per SM: registers) 160 KiB, for the two-pass kernel's longer lists (every
-// rescored candidate is listed: about 9-10K entries at 128K).
+// The closing block stages the row's list in the same dynamic storage (finish_row), so a kernel's
+// dynamic storage is at least (with_stage): with one head a row 80 KiB (10240 entries: a row's
+// list at 128K in blocks of 8192), which still lets two blocks share an SM (2 x 97 KiB with the
+// static histogram); with a group (one block per SM: registers) 160 KiB, for the two-pass
+// kernel's longer lists (every rescored candidate is listed: about 9-10K entries at 128K).
 template <int HEADS>
-constexpr size_t kMinStageBytes = (HEADS == 1 ? 10240 : 20480) * sizeof(uint2);
+constexpr size_t with_stage(size_t bytes) {
+  constexpr size_t kMinStageBytes = (HEADS == 1 ? 10240 : 20480) * sizeof(uint2);
+  return bytes > kMinStageBytes ? bytes : kMinStageBytes;
+}
 template <int D, int HEADS, int PART>
 constexpr size_t fused_dynamic_bytes() {
-  return fused_shared_bytes<D, HEADS, PART>() > kMinStageBytes<HEADS> ? fused_shared_bytes<D, HEADS, PART>()
-                                                                      : kMinStageBytes<HEADS>;
+  return with_stage<HEADS>(fused_shared_bytes<D, HEADS, PART>());
 }
 template <int D, int HEADS, int PART>
 constexpr int kStageCapacity = static_cast<int>(fused_dynamic_bytes<D, HEADS, PART>() / sizeof(uint2));
@@ -668,7 +678,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
 
   uint4 code[kVecs], next[kVecs];
   load_code(0, code);
-  for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
+  clear_bins(sh, kBins);
   if (tid == 0) sh.bound = kBins - 1;  // no bound when the part holds fewer than keep candidates
   build_group_tables<D, HEADS>(a, query, scale, reinterpret_cast<float*>(table + T::kTableBytes), table);
   __syncthreads();
@@ -767,8 +777,8 @@ struct IntTable {
 
 template <int D, int HEADS, int PART>
 constexpr size_t two_pass_shared_bytes() {
-  const size_t bytes = fused_shared_bytes<D, HEADS, PART>() + IntTable<D, HEADS>::kBytes + IntTable<D, HEADS>::kParamBytes;
-  return bytes > kMinStageBytes<HEADS> ? bytes : kMinStageBytes<HEADS>;
+  return with_stage<HEADS>(fused_shared_bytes<D, HEADS, PART>() + IntTable<D, HEADS>::kBytes +
+                           IntTable<D, HEADS>::kParamBytes);
 }
 
 // The score of order key `key` (score_order_key's inverse).
@@ -885,7 +895,7 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
   auto load_code = [&](int j, uint4 (&code)[kVecs]) { load_slot_code<kVecs>(a, slot, j, code); };
   uint4 code[kVecs], next[kVecs];
   load_code(0, code);
-  for (int b = tid; b < kBins; b += kThreads) sh.bins[b] = 0;
+  clear_bins(sh, kBins);
   if (tid == 0) {
     sh.bound = kBins - 1;
     queued = 0;
