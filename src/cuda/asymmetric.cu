@@ -14,6 +14,7 @@
 // scoring any, so several loads per thread are in flight; lanes of a warp read consecutive codes.
 #include "cuda/asymmetric.cuh"
 
+#include <cooperative_groups.h>
 #include <cub/block/block_scan.cuh>
 
 #include "adamas/hadamard.h"
@@ -21,6 +22,8 @@
 #include "cuda/warp_hadamard.cuh"
 
 namespace adamas::cuda {
+
+namespace cg = cooperative_groups;
 
 namespace {
 
@@ -175,7 +178,7 @@ using Scan = cub::BlockScan<int, kThreads>;
 using PairScan = cub::BlockScan<unsigned long long, kThreads>;
 
 struct Shared {
-  int bins[kBins];
+  alignas(16) int bins[kBins];  // 16-byte aligned: part_bound reads other blocks' bins 4 at a time
   typename Scan::TempStorage scan;
   typename PairScan::TempStorage pair_scan;  // finish_row's chunk offsets
   uint32_t prefix;
@@ -195,15 +198,16 @@ __device__ __forceinline__ void clear_bins(Shared& sh, int count) {
 
 // Smallest bin whose inclusive count reaches `need` (bin 0 when need is 0) from the block-wide
 // histogram `bins`; the finding thread calls found(bin, count before it). No bin when the total
-// is below need. Synchronizes before returning.
-template <typename Found>
+// is below need. With kCumulate the histogram is made cumulative in place (bin b: the count of
+// bins <= b). Synchronizes before returning.
+template <bool kCumulate = false, typename Found>
 __device__ __forceinline__ void find_bin(Shared& sh, int need, Found found) {
-  int count[kBinsPerThread], sum = 0;
+  int count[kBinsPerThread];
 #pragma unroll
-  for (int i = 0; i < kBinsPerThread; ++i) {
-    count[i] = sh.bins[threadIdx.x * kBinsPerThread + i];
-    sum += count[i];
-  }
+  for (int i = 0; i < kBinsPerThread; ++i) count[i] = sh.bins[threadIdx.x * kBinsPerThread + i];
+  int sum = 0;
+#pragma unroll
+  for (int i = 0; i < kBinsPerThread; ++i) sum += count[i];
   int before = 0;
   Scan(sh.scan).ExclusiveSum(sum, before);
 #pragma unroll
@@ -211,8 +215,86 @@ __device__ __forceinline__ void find_bin(Shared& sh, int need, Found found) {
     const int b = threadIdx.x * kBinsPerThread + i;
     if (before + count[i] >= need && (b == 0 || before < need)) found(b, before);
     before += count[i];
+    if constexpr (kCumulate) sh.bins[b] = before;
   }
   __syncthreads();
+}
+
+// Cluster barrier halves (PTX barrier.cluster), so that a block arrives right after its last read
+// of the other blocks' shared memory and waits only before its own is reused or it exits.
+__device__ __forceinline__ void cluster_arrive() { asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory"); }
+
+// Blocks in this block's thread-block cluster (1 in a launch without clusters): the fused kernels'
+// clusters are consecutive parts of one row (launch_parts), of run-time size, so that the choice
+// costs no further instantiations.
+constexpr int kMaxCluster = 4;  // launch_asymmetric_fused_select checks it
+__device__ __forceinline__ int cluster_blocks() { return static_cast<int>(cg::this_cluster().num_blocks()); }
+
+// The part's bound: the smallest 12-bit digit whose count reaches keep (kBins - 1 when none does),
+// counted over the block's own histogram (no cluster) or over the histograms of its cluster's
+// blocks, consecutive parts of one row. The row's keep-th smallest key lies in a bin <= either (the
+// row holds the block and the cluster), and the cluster's bound is the tighter one: the row's list
+// (and the two-pass kernel's rescoring) shrinks from about keep per block to about keep per
+// cluster. With a cluster: each block finds its own bound (sh.bound) and makes its histogram
+// cumulative; after a cluster barrier every warp searches the cluster's sum of the cumulative
+// histograms (distributed shared memory, a few words per lane: reading the whole histograms cost
+// 2 us at GQA 128K, bench/results/2026-11-29-s12) at or below the lowest block bound, where one
+// block alone reaches keep: first the 32 bins ending there (the usual case), else a 32-way search
+// below. Then the block arrives on a second cluster barrier, on which it must wait
+// (release_cluster) before its histogram is reused or it exits. Called by every thread; the
+// result is the same in every thread.
+__device__ __forceinline__ int part_bound(Shared& sh, int keep) {
+  const int cluster_size = cluster_blocks();
+  if (cluster_size == 1) {
+    find_bin(sh, keep, [&](int b, int) { sh.bound = b; });
+    return sh.bound;
+  }
+  find_bin<true>(sh, keep, [&](int b, int) { sh.bound = b; });
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();  // every block's cumulative histogram and own bound are complete
+  const int lane = threadIdx.x & 31;
+  int high = kBins - 1;
+#pragma unroll
+  for (int r = 0; r < kMaxCluster; ++r)
+    if (r < cluster_size) high = min(high, *cluster.map_shared_rank(&sh.bound, r));
+  auto reaches = [&](int bin) {  // the cluster's count of keys in bins <= bin reaches keep
+    int total = 0;
+#pragma unroll
+    for (int r = 0; r < kMaxCluster; ++r)
+      if (r < cluster_size) total += cluster.map_shared_rank(sh.bins, r)[bin];
+    return total >= keep;
+  };
+  int bound = kBins - 1;
+  const int base = max(0, high - 31);
+  const int probe = min(high, base + lane);
+  const unsigned reach = __ballot_sync(0xffffffffu, reaches(probe));
+  if (reach != 0) {  // else no bin reaches keep (no block did, nor their sum)
+    const int first = __ffs(reach) - 1;
+    if (first > 0 || base == 0) {
+      bound = base + first;
+    } else {  // the bound lies at or below `base`, which reaches keep: 32-way search of [low, top]
+      int low = 0, top = base;
+      for (;;) {
+        const int stride = ceil_div(top - low + 1, 32);
+        const int at = min(top, low + (lane + 1) * stride - 1);  // lane 31: top
+        const int found = __ffs(__ballot_sync(0xffffffffu, reaches(at))) - 1;
+        const int found_at = __shfl_sync(0xffffffffu, at, found);
+        const int below = __shfl_sync(0xffffffffu, at, max(found - 1, 0));
+        if (stride == 1) {
+          bound = found_at;
+          break;
+        }
+        low = found == 0 ? low : below + 1;
+        top = found_at;
+      }
+    }
+  }
+  cluster_arrive();
+  return bound;
+}
+__device__ __forceinline__ void release_cluster() {
+  if (cluster_blocks() > 1) cluster_wait();
 }
 
 // One pass over the row's list (m entries): visit(key, chunk) per entry, 8 loads in flight per thread.
@@ -577,7 +659,9 @@ struct RowPart {
 // Sets up the block's part and issues the loads of the row's queries (warp h < HEADS: head h, the
 // layout of warp_hadamard_load) first thing, so that their latency overlaps the code positions.
 // False when the block has nothing to do: begin_row settled the row (dense or empty), or the part
-// lies past the row's candidates (such blocks do not count for the row's ticket).
+// lies past the row's candidates (such blocks do not count for the row's ticket). With clusters, a
+// block past them whose cluster starts within them takes part in the cluster's barriers as an
+// empty part (part_begin == part_end == candidates), and takes no ticket either.
 template <int D, int HEADS, int PART>
 __device__ __forceinline__ bool begin_part(const SelectArgs& a, RowPart& p, float (&query)[warp_hadamard_per_lane<D>()]) {
   p.row = blockIdx.y;
@@ -588,8 +672,9 @@ __device__ __forceinline__ bool begin_part(const SelectArgs& a, RowPart& p, floa
   if (!begin_row(a, p.row, p.seq, r, p.candidates)) return false;
   p.chunks = ceil_div(p.candidates, kAsymChunk);
   p.parts = ceil_div(p.candidates, PART);
-  if (static_cast<int>(blockIdx.x) >= p.parts) return false;
-  p.part_begin = blockIdx.x * PART;
+  const int cluster_size = cluster_blocks();  // read again where needed: one register fewer held
+  if (static_cast<int>(blockIdx.x) / cluster_size * cluster_size >= p.parts) return false;
+  p.part_begin = min(p.candidates, static_cast<int>(blockIdx.x) * PART);
   p.part_end = min(p.candidates, p.part_begin + PART);
   p.kv_head = row_kv_head_dev(a, r);
   p.pages = a.page_table + static_cast<size_t>(p.seq) * a.max_pages_per_seq;
@@ -722,11 +807,10 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   }
   __syncthreads();
   if (a.asym_probe == 2) return;
-  // The part's bound b_c: its keep-th smallest 12-bit digit.
+  // The part's bound b_c: its (or its cluster's) keep-th smallest 12-bit digit.
   const int keep = row_keep(a);
-  find_bin(sh, keep, [&](int b, int) { sh.bound = b; });
-  if (a.asym_probe == 3) return;
-  const uint32_t bound = static_cast<uint32_t>(sh.bound);
+  const uint32_t bound = static_cast<uint32_t>(part_bound(sh, keep));
+  if (a.asym_probe == 3) return release_cluster();
   // The entries go to the row's list warp by warp: a warp's offsets by a shuffle scan, its range by
   // one atomic on the row's tally (no block scan, no barrier; the list is a set, in any order).
   int mine = 0;
@@ -746,24 +830,25 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
 #pragma unroll
   for (int k = 0; k < kMine; ++k)
     if (token(k) < part_end && (slot[k][tid] >> 20) <= bound) *list++ = make_uint2(slot[k][tid], chunk_of(k));
-  if (!last_block_of_row(a, row, parts, sh)) return;
+  release_cluster();
+  if (part_begin == part_end || !last_block_of_row(a, row, parts, sh)) return;
   finish_row(a, row, n, candidates, chunks, sh, reinterpret_cast<uint2*>(table), kStageCapacity<D, HEADS, PART>);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Variant "twopass" (ADAMAS_ASYM_VARIANT=twopass; compiled, not yet run on a GPU): the same
-// selection as the fused kernel, bit for bit, from an integer first pass. Integer pair tables hold
-// each head's float entries quantized, per head, to steps of range / kMaxEntry (range: the largest
-// spread of one pair's 16 entries), uint16, four heads per 64-bit load, summed two heads per 32-bit
-// add (kMaxEntry * pairs < 2^16: no carry between the halves). A head's integer score S times its
-// step plus the sum of the pairs' minima is within B = pairs * step of its exact float score
-// (half a step per entry, the rest for rounding), so is the maximum over heads. With low <= the
-// part's keep-th largest approximate score, every candidate of the part's exact top keep (and so
-// of the row's, ties included) has approx >= low - 2B: only those are rescored with the float
-// tables (code_scores.h's order) and listed; the others get key 0xffffffff, below the row's
-// threshold since their exact score is below the part's keep-th. Why: the float pass reads 1 KiB
+// Variant "twopass" (ADAMAS_ASYM_VARIANT=twopass): the same selection as the fused kernel, bit for
+// bit, from an integer first pass. Integer pair tables hold each head's float entries quantized,
+// per head, to steps of range / kMaxEntry (range: the largest spread of one pair's 16 entries),
+// uint16, four heads per 64-bit load, summed two heads per 32-bit add (kMaxEntry * pairs < 2^16: no
+// carry between the halves). A head's integer score S times its step plus the sum of the pairs'
+// minima is within B_h of its exact float score (about half a step per pair, plus float rounding:
+// build_int_tables), so the maximum over heads is within B = max B_h. With low <= the part's (or
+// its cluster's) keep-th largest approximate score, every candidate of that set's exact top keep
+// (and so of the row's, ties included) has approx >= low - 2B: only those are rescored with the
+// float tables (code_scores.h's order) and listed; the others get key 0xffffffff, below the row's
+// threshold since their exact score is below the set's keep-th. Why: the float pass reads 1 KiB
 // of table entries per token with four heads (shared-memory bound at 128K), the integer pass half;
-// on random keys about 300 candidates per 4096 are rescored (scripts/asym_two_pass_band.py).
+// on random keys a few hundred candidates per block are rescored (scripts/asym_two_pass_band.py).
 template <int D, int HEADS>
 struct IntTable {
   static constexpr int kPairs = D / 2;
@@ -771,8 +856,10 @@ struct IntTable {
   static constexpr uint32_t kMaxEntry = 65535u / kPairs;   // 1023 at d 128
   static constexpr int kQuadBytes = kPairs * 16 * 8;        // [pair][level pair][4 x uint16]
   static constexpr size_t kBytes = static_cast<size_t>(kQuads) * kQuadBytes;
-  // Per head: step, base (sum of the pairs' minima), then the pairs' minima [HEADS][kPairs].
-  static constexpr size_t kParamBytes = static_cast<size_t>(HEADS) * (2 + kPairs) * 4;
+  // Per head: step, base (sum of the pairs' minima), error bound B_h; then the pairs' minima
+  // [HEADS][kPairs].
+  static constexpr int kParams = 3;
+  static constexpr size_t kParamBytes = static_cast<size_t>(HEADS) * (kParams + kPairs) * 4;
 };
 
 template <int D, int HEADS, int PART>
@@ -796,14 +883,22 @@ __device__ __forceinline__ float group_entry(const char* table, int head, int pa
 }
 
 // Integer tables from the float tables (built, synchronized): warp h < HEADS finds head h's pair
-// minima, step and base; after a barrier all threads write the entries. Synchronizes before return.
+// minima, step, base and error bound; after a barrier all threads write the entries. Synchronizes
+// before return.
+// The bound B_h on |approximate - exact score| of head h, with u = 2^-24 and M_h = the sum over
+// pairs of the largest |entry|: quantization, each pair's entry within (1/2 + 1.3e-4) steps of
+// (entry - minimum) (the subtraction and the division round by at most 2u relative, on values up
+// to kMaxEntry steps; no clamp bites below kMaxEntry + 1/2), so pairs * 0.5002 * step; float
+// rounding: the exact score's sum (code_scores.h's tree: at most 8 roundings deep) within 8u M_h,
+// the base's (6 deep) within 6u M_h, the fma's one rounding within 2u M_h; 2e-6 M_h covers the
+// 16u M_h twice. (Until the twelfth session B was pairs * step: twice as wide.)
 template <int D, int HEADS>
 __device__ __forceinline__ void build_int_tables(const char* table, uint16_t* entries, float* params) {
   using I = IntTable<D, HEADS>;
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
-  float* minima = params + 2 * HEADS;
+  float* minima = params + I::kParams * HEADS;
   if (warp < HEADS) {
-    float spread = 0.0f, base = 0.0f;
+    float spread = 0.0f, base = 0.0f, magnitude = 0.0f;
     for (int pair = lane; pair < I::kPairs; pair += 32) {
       float low = group_entry<D, HEADS>(table, warp, pair, 0), high = low;
       for (int n = 1; n < 16; ++n) {
@@ -814,15 +909,19 @@ __device__ __forceinline__ void build_int_tables(const char* table, uint16_t* en
       minima[warp * I::kPairs + pair] = low;
       spread = fmaxf(spread, high - low);
       base += low;
+      magnitude += fmaxf(fabsf(low), fabsf(high));
     }
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) {
       spread = fmaxf(spread, __shfl_xor_sync(0xffffffffu, spread, offset));
       base += __shfl_xor_sync(0xffffffffu, base, offset);
+      magnitude += __shfl_xor_sync(0xffffffffu, magnitude, offset);
     }
     if (lane == 0) {
-      params[2 * warp] = spread > 0.0f ? spread / static_cast<float>(I::kMaxEntry) : 1.0f;
-      params[2 * warp + 1] = base;
+      const float step = spread > 0.0f ? spread / static_cast<float>(I::kMaxEntry) : 1.0f;
+      params[I::kParams * warp] = step;
+      params[I::kParams * warp + 1] = base;
+      params[I::kParams * warp + 2] = static_cast<float>(I::kPairs) * 0.5002f * step + 2e-6f * magnitude;
     }
   }
   __syncthreads();
@@ -831,7 +930,7 @@ __device__ __forceinline__ void build_int_tables(const char* table, uint16_t* en
     const int slot = e & 3, n = (e >> 2) & 15, pair = (e >> 6) % I::kPairs, head = (e / (64 * I::kPairs)) * 4 + slot;
     uint32_t value = 0;
     if (head < HEADS) {
-      const float scaled = (group_entry<D, HEADS>(table, head, pair, n) - minima[head * I::kPairs + pair]) / params[2 * head];
+      const float scaled = (group_entry<D, HEADS>(table, head, pair, n) - minima[head * I::kPairs + pair]) / params[I::kParams * head];
       value = min(I::kMaxEntry, static_cast<uint32_t>(fmaxf(0.0f, rintf(scaled))));
     }
     entries[e] = static_cast<uint16_t>(value);
@@ -865,7 +964,8 @@ __device__ __forceinline__ float approx_score(const char* int_table, const float
 #pragma unroll
     for (int h = 0; h < 4; ++h) {
       const int head = quad * 4 + h;
-      if (head < HEADS) best = fmaxf(best, __fmaf_rn(static_cast<float>(sums[h]), params[2 * head], params[2 * head + 1]));
+      if (head < HEADS)
+        best = fmaxf(best, __fmaf_rn(static_cast<float>(sums[h]), params[I::kParams * head], params[I::kParams * head + 1]));
     }
   }
   return best;
@@ -924,17 +1024,16 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
   __syncthreads();
   if (a.asym_probe == 2) return;
   const int keep = row_keep(a);
-  find_bin(sh, keep, [&](int b, int) { sh.bound = b; });
-  if (a.asym_probe == 3) return;
-  // low: the smallest approximate score of the bound's bin, <= the part's keep-th largest; no
-  // bound (fewer than keep candidates, or all in the last bin): every candidate is rescored.
-  float step = 0.0f;  // the largest head step: B = pairs * step bounds every head's error
-  for (int h = 0; h < HEADS; ++h) step = fmaxf(step, params[2 * h]);
-  // 2B, and 1e-5 relative for the float roundings of both scores (far below B in practice).
-  const float low = order_key_score((static_cast<uint32_t>(sh.bound) << 20) | 0xfffffu);
-  const float cut = sh.bound == kBins - 1 || isnan(low)
-                        ? -INFINITY
-                        : low - 2.0f * static_cast<float>(I::kPairs) * step - 1e-5f * fabsf(low);
+  const int bound = part_bound(sh, keep);
+  if (a.asym_probe == 3) return release_cluster();
+  // low: the smallest approximate score of the bound's bin, <= the part's (or its cluster's)
+  // keep-th largest; no bound (fewer than keep candidates, or all in the last bin): every
+  // candidate is rescored.
+  float error = 0.0f;  // B = the largest head bound: |approx - exact| of the maximum over heads
+  for (int h = 0; h < HEADS; ++h) error = fmaxf(error, params[I::kParams * h + 2]);
+  // 2B, and 1e-5 relative for the roundings of the cut's own arithmetic.
+  const float low = order_key_score((static_cast<uint32_t>(bound) << 20) | 0xfffffu);
+  const float cut = bound == kBins - 1 || isnan(low) ? -INFINITY : low - 2.0f * error - 1e-5f * (fabsf(low) + error);
   uint32_t rescore = 0;  // bit j: candidate j of this thread
 #pragma unroll
   for (int j = 0; j < kMine; ++j)
@@ -982,57 +1081,89 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
       a.asym_list[static_cast<size_t>(row) * a.candidate_stride + warp_base + __popc(listed & ((1u << lane) - 1))] =
           make_uint2(key, static_cast<uint32_t>(t / kAsymChunk));
   }
-  if (!last_block_of_row(a, row, parts, sh)) return;
+  release_cluster();
+  if (part_begin == part_end || !last_block_of_row(a, row, parts, sh)) return;
   finish_row(a, row, n, candidates, chunks, sh, reinterpret_cast<uint2*>(table), kStageCapacity<D, HEADS, PART>);
 }
 
-// Launches `kernel` over (parts of PART candidates, rows) with kBytes of dynamic shared memory,
-// raising the kernel's limit on the first launch.
-template <auto kernel, size_t kBytes, int PART>
-void launch_parts(const SelectArgs& args, int batch, int max_candidates, cudaStream_t stream) {
+using FusedKernel = void (*)(SelectArgs, float);
+
+// use(kernel, dynamic shared bytes, PART) with `kernel`'s shared-memory limit raised (once).
+template <FusedKernel kernel, size_t kBytes, int PART, typename Use>
+void use_configured(Use use) {
   static const bool configured = [] {
     ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kBytes)));
     return true;
   }();
   (void)configured;
-  const dim3 grid(std::max(1, ceil_div(max_candidates, PART)), batch * args.rows_per_seq);
-  kernel<<<grid, kThreads, kBytes, stream>>>(args, hadamard_scale(args.head_dim));
+  use(kernel, kBytes, PART);
 }
 
-template <int D, int HEADS, int PART>
-void launch_kind(const SelectArgs& args, int batch, int max_candidates, bool two_pass, cudaStream_t stream) {
+template <int D, int HEADS, int PART, typename Use>
+void with_kernel_part(bool two_pass, Use use) {
   if (two_pass)
-    launch_parts<asymmetric_two_pass_kernel<D, HEADS, PART>, two_pass_shared_bytes<D, HEADS, PART>(), PART>(
-        args, batch, max_candidates, stream);
+    use_configured<asymmetric_two_pass_kernel<D, HEADS, PART>, two_pass_shared_bytes<D, HEADS, PART>(), PART>(use);
   else
-    launch_parts<asymmetric_fused_kernel<D, HEADS, PART>, fused_dynamic_bytes<D, HEADS, PART>(), PART>(
-        args, batch, max_candidates, stream);
+    use_configured<asymmetric_fused_kernel<D, HEADS, PART>, fused_dynamic_bytes<D, HEADS, PART>(), PART>(use);
 }
 
-template <int D, int HEADS>
-void launch_fused_part(const SelectArgs& args, int batch, int max_candidates, int part, bool two_pass,
-                       cudaStream_t stream) {
-  switch (part) {
-    case 2048: launch_kind<D, HEADS, 2048>(args, batch, max_candidates, two_pass, stream); break;
-    case 8192: launch_kind<D, HEADS, 8192>(args, batch, max_candidates, two_pass, stream); break;
-    default: launch_kind<D, HEADS, 4096>(args, batch, max_candidates, two_pass, stream); break;
+template <int D, int HEADS, typename Use>
+void with_kernel_heads(const AsymFusedLaunch& how, Use use) {
+  switch (how.part) {
+    case 2048: with_kernel_part<D, HEADS, 2048>(how.two_pass, use); break;
+    case 8192: with_kernel_part<D, HEADS, 8192>(how.two_pass, use); break;
+    default: with_kernel_part<D, HEADS, 4096>(how.two_pass, use); break;
   }
 }
 
-template <int D>
-void launch_fused_dim(const SelectArgs& args, int batch, int max_candidates, int part, bool two_pass,
-                      cudaStream_t stream) {
-  switch (args.heads_per_row) {
-    case 1: launch_fused_part<D, 1>(args, batch, max_candidates, part, two_pass, stream); break;
-    case 2: launch_fused_part<D, 2>(args, batch, max_candidates, part, two_pass, stream); break;
-    case 3: launch_fused_part<D, 3>(args, batch, max_candidates, part, two_pass, stream); break;
-    case 4: launch_fused_part<D, 4>(args, batch, max_candidates, part, two_pass, stream); break;
-    case 5: launch_fused_part<D, 5>(args, batch, max_candidates, part, two_pass, stream); break;
-    case 6: launch_fused_part<D, 6>(args, batch, max_candidates, part, two_pass, stream); break;
-    case 7: launch_fused_part<D, 7>(args, batch, max_candidates, part, two_pass, stream); break;
-    case 8: launch_fused_part<D, 8>(args, batch, max_candidates, part, two_pass, stream); break;
-    default: break;  // checked by the caller
+template <int D, typename Use>
+void with_kernel_dim(int heads_per_row, const AsymFusedLaunch& how, Use use) {
+  switch (heads_per_row) {
+    case 1: with_kernel_heads<D, 1>(how, use); break;
+    case 2: with_kernel_heads<D, 2>(how, use); break;
+    case 3: with_kernel_heads<D, 3>(how, use); break;
+    case 4: with_kernel_heads<D, 4>(how, use); break;
+    case 5: with_kernel_heads<D, 5>(how, use); break;
+    case 6: with_kernel_heads<D, 6>(how, use); break;
+    case 7: with_kernel_heads<D, 7>(how, use); break;
+    case 8: with_kernel_heads<D, 8>(how, use); break;
+    default: throw Error(detail::concat("CUDA asymmetric: ", heads_per_row, " query heads per row (1..", kMaxGroup, ")"));
   }
+}
+
+// use(kernel, dynamic shared bytes, PART) with the fused kernel that `how` names for the shape.
+template <typename Use>
+void with_fused_kernel(int head_dim, int heads_per_row, const AsymFusedLaunch& how, Use use) {
+  ADAMAS_CHECK(how.part == 2048 || how.part == 4096 || how.part == 8192,
+               "CUDA asymmetric (fused): candidates per block must be 2048, 4096 or 8192, got ", how.part);
+  ADAMAS_CHECK(how.cluster == 1 || how.cluster == 2 || how.cluster == kMaxCluster,
+               "CUDA asymmetric (fused): blocks per cluster must be 1, 2 or 4, got ", how.cluster);
+  switch (head_dim) {
+    case 64: with_kernel_dim<64>(heads_per_row, how, use); break;
+    case 128: with_kernel_dim<128>(heads_per_row, how, use); break;
+    case 256: with_kernel_dim<256>(heads_per_row, how, use); break;
+    default: throw Error(detail::concat("CUDA asymmetric: head_dim ", head_dim, " not supported (64, 128, 256)"));
+  }
+}
+
+// Launch configuration over (parts, rows) blocks; with cluster > 1 in clusters of that many
+// consecutive parts of a row (the parts rounded up to whole clusters: begin_part). `attribute`
+// must outlive the configuration's use.
+cudaLaunchConfig_t parts_config(int parts, int rows, int cluster, size_t bytes, cudaStream_t stream,
+                                cudaLaunchAttribute& attribute) {
+  attribute = {};
+  attribute.id = cudaLaunchAttributeClusterDimension;
+  attribute.val.clusterDim.x = static_cast<unsigned>(cluster);
+  attribute.val.clusterDim.y = 1;
+  attribute.val.clusterDim.z = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(static_cast<unsigned>(ceil_div(parts, cluster) * cluster), static_cast<unsigned>(rows));
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = bytes;
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  return config;
 }
 
 }  // namespace fused
@@ -1052,21 +1183,27 @@ void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidat
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 
-void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int part, bool two_pass,
+void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, const AsymFusedLaunch& how,
                                     cudaStream_t stream) {
-  ADAMAS_CHECK(part == 2048 || part == 4096 || part == 8192,
-               "CUDA asymmetric (fused): candidates per block must be 2048, 4096 or 8192, got ", part);
   static_assert(fused::kBins > 0 && kAsymChunk == kListChunk, "compact_kernel writes the lists chunk by chunk");
-  ADAMAS_CHECK(args.heads_per_row >= 1 && args.heads_per_row <= kMaxGroup, "CUDA asymmetric: ", args.heads_per_row,
-               " query heads per row (1..", kMaxGroup, ")");
   ADAMAS_CHECK(args.asym_list != nullptr, "CUDA asymmetric (fused): no candidate list workspace");
-  switch (args.head_dim) {
-    case 64: fused::launch_fused_dim<64>(args, batch, max_candidates, part, two_pass, stream); break;
-    case 128: fused::launch_fused_dim<128>(args, batch, max_candidates, part, two_pass, stream); break;
-    case 256: fused::launch_fused_dim<256>(args, batch, max_candidates, part, two_pass, stream); break;
-    default: throw Error(detail::concat("CUDA asymmetric: head_dim ", args.head_dim, " not supported (64, 128, 256)"));
-  }
+  fused::with_fused_kernel(args.head_dim, args.heads_per_row, how, [&](fused::FusedKernel kernel, size_t bytes, int part) {
+    cudaLaunchAttribute attribute;
+    const cudaLaunchConfig_t config = fused::parts_config(std::max(1, ceil_div(max_candidates, part)),
+                                                          batch * args.rows_per_seq, how.cluster, bytes, stream, attribute);
+    ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args, hadamard_scale(args.head_dim)));
+  });
   ADAMAS_CUDA_CHECK_LAUNCH();
+}
+
+int asymmetric_fused_active_clusters(int head_dim, int heads_per_row, const AsymFusedLaunch& how) {
+  int clusters = 0;
+  fused::with_fused_kernel(head_dim, heads_per_row, how, [&](fused::FusedKernel kernel, size_t bytes, int) {
+    cudaLaunchAttribute attribute;
+    const cudaLaunchConfig_t config = fused::parts_config(how.cluster, 1, how.cluster, bytes, nullptr, attribute);
+    ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &config));
+  });
+  return clusters;
 }
 
 }  // namespace adamas::cuda

@@ -15,12 +15,23 @@ void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidat
 // Variant new (ADAMAS_ASYM_VARIANT=new): scoring, threshold search and chunk offsets in one launch
 // (score_keys, row state, chunk_tie/offset/taken, closing index and counts); the lists are then
 // written by launch_compact_scores (select.cuh). Needs args.asym_list ([rows][candidate_stride]).
-// part: candidates per block, 2048, 4096 or 8192 (2048 doubles the blocks of small grids, e.g. GQA
-// rows at 8K-32K, at the cost of a longer candidate list for the row's last block; 8192 halves the
-// per-block work of grids that run for several waves).
-// two_pass (ADAMAS_ASYM_VARIANT=twopass): the same selection from integer tables first, the float
-// score only for the candidates that can still be kept (asymmetric.cu).
-void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, int part, bool two_pass,
+struct AsymFusedLaunch {
+  // Candidates per block, 2048, 4096 or 8192 (2048 doubles the blocks of small grids, e.g. GQA rows
+  // at 8K-32K, at the cost of a longer candidate list for the row's last block; 8192 halves the
+  // per-block work of grids that run for several waves).
+  int part = 4096;
+  // ADAMAS_ASYM_VARIANT=twopass: the same selection from integer tables first, the float score
+  // only for the candidates that can still be kept (asymmetric.cu).
+  bool two_pass = false;
+  // Blocks per thread-block cluster, 1, 2 or 4 (ADAMAS_ASYM_CLUSTER): a cluster's consecutive
+  // parts of a row share their histograms (distributed shared memory), so each lists (and
+  // rescores) only what can be in the cluster's top keep (asymmetric.cu, part_bound).
+  int cluster = 1;
+};
+void launch_asymmetric_fused_select(const SelectArgs& args, int batch, int max_candidates, const AsymFusedLaunch& how,
                                     cudaStream_t stream);
+// Clusters of how.cluster blocks of that kernel the device holds at once (cudaOccupancyMaxActiveClusters:
+// a cluster's blocks share a GPC).
+int asymmetric_fused_active_clusters(int head_dim, int heads_per_row, const AsymFusedLaunch& how);
 
 }  // namespace adamas::cuda

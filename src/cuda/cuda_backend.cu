@@ -473,6 +473,24 @@ struct DecodePlan::Impl {
     if (blocks < sm_count) return 2048;
     return 2 * blocks >= 3 * resident ? 8192 : 4096;
   }
+  // Blocks per cluster of the fused asymmetric estimate (ADAMAS_ASYM_CLUSTER, auto by default).
+  // Auto: pairs for the two-pass kernel where the grid's pairs all fit on the device at once (one
+  // block per SM; GQA 32/8 at 128K: 45.9 vs 47.5 us), else none: pairs slowed the float kernel
+  // (MHA 32K / 128K: 30.6 / 77.2 vs 28.8 / 73.3 us), and clusters of 4 blocks did not fit one wave
+  // (84.9 us at GQA 128K). H200, budget 256: bench/results/2026-11-29-s12.
+  int asymmetric_cluster(const AsymFusedLaunch& how, int batch, int heads_per_row) const {
+    if (variants.asym_cluster != 0) return variants.asym_cluster;
+    if (!how.two_pass) return 1;
+    int& active = active_pairs[how.part == 2048 ? 0 : how.part == 4096 ? 1 : 2];
+    if (active < 0) {
+      AsymFusedLaunch pairs = how;
+      pairs.cluster = 2;
+      active = asymmetric_fused_active_clusters(config.head_dim, heads_per_row, pairs);
+    }
+    const long blocks = 2L * ceil_div(ceil_div(max_candidates(), how.part), 2) * batch * shape.rows;
+    return blocks <= 2L * active ? 2 : 1;
+  }
+  mutable int active_pairs[3] = {-1, -1, -1};  // asymmetric_cluster: per part 2048, 4096, 8192
   // The two-pass asymmetric kernel (integer first pass) under ADAMAS_ASYM_VARIANT=auto: with four
   // heads per row (one 64-bit load per code nibble serves them all) in blocks of 8192 candidates,
   // where the float pass is bound by shared-memory bandwidth. H200, budget 256, 32/8 heads at 128K:
@@ -592,9 +610,11 @@ void DecodePlan::estimate(const PagedKvView& view, const float* q, StreamHandle 
         launch_code_estimate(a, to_device_code_book(m.code_book(view), view.head_dim), m.config.selector.estimator,
                              view.batch, m.max_candidates(), to_stream(stream));
       } else if (m.asymmetric() && m.variants.asym != AsymVariant::kRadix) {
-        const int part = m.asymmetric_part(view.batch, a.heads_per_row);
-        launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), part, m.asymmetric_two_pass(a.heads_per_row, part),
-                                       to_stream(stream));
+        AsymFusedLaunch how;
+        how.part = m.asymmetric_part(view.batch, a.heads_per_row);
+        how.two_pass = m.asymmetric_two_pass(a.heads_per_row, how.part);
+        how.cluster = m.asymmetric_cluster(how, view.batch, a.heads_per_row);
+        launch_asymmetric_fused_select(a, view.batch, m.max_candidates(), how, to_stream(stream));
       } else if (m.asymmetric()) {
         launch_asymmetric_score(a, view.batch, m.max_candidates(), to_stream(stream));
       } else {

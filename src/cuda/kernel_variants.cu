@@ -36,6 +36,8 @@ KernelVariants kernel_variants_from_env() {
   v.asym_probe = std::stoi(env_choice("ADAMAS_ASYM_PROBE", "0", {"0", "1", "2", "3", "4", "5", "6"}));
   const std::string part = env_choice("ADAMAS_ASYM_PART", "auto", {"auto", "2048", "4096", "8192"});
   v.asym_part = part == "auto" ? 0 : std::stoi(part);
+  const std::string asym_cluster = env_choice("ADAMAS_ASYM_CLUSTER", "auto", {"auto", "1", "2", "4"});
+  v.asym_cluster = asym_cluster == "auto" ? 0 : std::stoi(asym_cluster);
   v.fused_attend = env_choice("ADAMAS_FUSED_ATTEND", "0", {"0", "1"}) == "1";
   const std::string step = env_choice("ADAMAS_STEP", "auto", {"auto", "cluster", "split"});
   v.step = step == "cluster" ? StepVariant::kCluster : step == "split" ? StepVariant::kSplit : StepVariant::kAuto;
@@ -67,7 +69,8 @@ std::string describe(const KernelVariants& v) {
   return detail::concat("estimate=", estimate,
                         " dense=", v.dense == DenseVariant::kWarpSplit ? "warp" : v.dense == DenseVariant::kTile32K ? "new" : "old",
                         " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kAuto ? "auto" : v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
-                        " asym_part=", v.asym_part == 0 ? std::string("auto") : std::to_string(v.asym_part), " fused_attend=", v.fused_attend ? 1 : 0,
+                        " asym_part=", v.asym_part == 0 ? std::string("auto") : std::to_string(v.asym_part),
+                        " asym_cluster=", v.asym_cluster == 0 ? std::string("auto") : std::to_string(v.asym_cluster), " fused_attend=", v.fused_attend ? 1 : 0,
                         " step=", v.step == StepVariant::kCluster ? "cluster" : v.step == StepVariant::kSplit ? "split" : "auto",
                         " step_blocks=", v.step_blocks == 0 ? std::string("auto") : std::to_string(v.step_blocks),
                         " step_cluster=", v.step_cluster == 0 ? std::string("auto") : std::to_string(v.step_cluster),

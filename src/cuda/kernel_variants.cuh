@@ -10,6 +10,8 @@
 //                                         score + select | fused, integer first pass then exact rescoring |
 //                                         twopass with 4 heads per row in blocks of 8192 candidates, else new)
 //   ADAMAS_ASYM_PART        = auto | 2048 | 4096 | 8192   fused asymmetric estimate: candidates per block
+//   ADAMAS_ASYM_CLUSTER     = auto | 1 | 2 | 4   fused asymmetric estimate: blocks per cluster sharing
+//                                         their histograms (asymmetric.cu part_bound)
 //   ADAMAS_ASYM_PROBE       = 0 .. 6     benchmarks only: the fused asymmetric estimates stop early
 //                                         (SelectArgs::asym_probe says where)
 //   ADAMAS_FUSED_ATTEND     = 0 | 1       DecodePlan::step of adamas: list compaction inside the
@@ -44,6 +46,7 @@ struct KernelVariants {
   bool programmatic_launch = false;
   AsymVariant asym = AsymVariant::kRadix;
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
+  int asym_cluster = 0;  // its blocks per cluster; 0: auto (asymmetric_cluster)
   bool fused_attend = false;
   StepVariant step = StepVariant::kAuto;
   int step_blocks = 3;   // the cluster step's blocks per SM with one or two heads a row; 0: auto

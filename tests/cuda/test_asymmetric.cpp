@@ -1,7 +1,8 @@
 // The asymmetric estimator and calibrated code books on the GPU against the CPU: selections
 // identical to select_tokens_ref over ragged batches, GQA 1/4/8, d 64/128/256, budgets 1..beyond
-// the context (fixed and calibrated books, repeated keys for ties), both ADAMAS_ASYM_VARIANTs (old:
-// scores + radix passes; new: fused score + select) and groups of 3, 5, 6, 7; calibrate_device_code_books
+// the context (fixed and calibrated books, repeated keys for ties), every ADAMAS_ASYM_VARIANT (old:
+// scores + radix passes; new: fused score + select; twopass) with clusters of 1, 2 and 4 blocks, and
+// groups of 3, 5, 6, 7; calibrate_device_code_books
 // equal to the CPU runtime's rule bit for bit, with the re-encoded codes equal to KvCache's; the
 // CUDA runtime with --estimator asymmetric --calibrate-after against the CPU runtime's logits.
 #include <algorithm>
@@ -92,14 +93,24 @@ void check_selections(const AsymCase& c, bool calibrated) {
       TokenSelection expected;  // once for the GPU variants below (the scalar reference is slow)
       select_tokens_ref(options, host_view, q_host.data(), c.q_heads, expected);
       // ADAMAS_ASYM_VARIANT: radix passes | fused (asymmetric.cu) with 2048, 4096 or 8192 candidates
-      // per block (ADAMAS_ASYM_PART) | two-pass (integer first pass), 4096 and 8192 per block
-      for (const std::string variant : {"old", "2048", "4096", "8192", "twopass4096", "twopass8192"}) {
+      // per block (ADAMAS_ASYM_PART) | two-pass (integer first pass), 4096 and 8192 per block; each
+      // also in clusters of 2 or 4 blocks sharing their histograms (ADAMAS_ASYM_CLUSTER; the
+      // lengths leave clusters with empty parts past a row's end).
+      struct Variant {
+        const char *asym, *part, *cluster;
+      };
+      for (const Variant variant : {Variant{"old", "auto", "auto"}, Variant{"new", "2048", "1"}, Variant{"new", "4096", "1"},
+                                    Variant{"new", "8192", "1"}, Variant{"twopass", "4096", "1"},
+                                    Variant{"twopass", "8192", "1"}, Variant{"new", "2048", "4"}, Variant{"new", "4096", "2"},
+                                    Variant{"new", "8192", "4"}, Variant{"twopass", "4096", "4"},
+                                    Variant{"twopass", "8192", "2"}}) {
         SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " calibrated "
                                           << calibrated << " budget " << budget << " per_query_head "
-                                          << per_query_head << " variant " << variant);
-        const bool two_pass = variant.rfind("twopass", 0) == 0;
-        ScopedEnv asym_variant("ADAMAS_ASYM_VARIANT", variant == "old" ? "old" : two_pass ? "twopass" : "new");
-        ScopedEnv asym_part("ADAMAS_ASYM_PART", variant == "old" ? "auto" : two_pass ? variant.c_str() + 7 : variant.c_str());
+                                          << per_query_head << " variant " << variant.asym << " part " << variant.part
+                                          << " cluster " << variant.cluster);
+        ScopedEnv asym_variant("ADAMAS_ASYM_VARIANT", variant.asym);
+        ScopedEnv asym_part("ADAMAS_ASYM_PART", variant.part);
+        ScopedEnv asym_cluster("ADAMAS_ASYM_CLUSTER", variant.cluster);
         TokenSelection actual;
         DecodePlanConfig plan_config =
             plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, config.dtype, longest, options);
@@ -110,7 +121,7 @@ void check_selections(const AsymCase& c, bool calibrated) {
         ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
         plan.download_selection(batch, actual);
         ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "select"));
-        if (variant != "old") {
+        if (std::string(variant.asym) != "old") {
           // The lists that DecodePlan::step writes when the compaction runs inside the attention
           // kernel (ADAMAS_FUSED_ATTEND=1) after the fused estimate.
           ScopedEnv fused_attend("ADAMAS_FUSED_ATTEND", "1");

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# session 12 call 2: the cluster bound from a window of the cumulative histograms (a few words of
+# distributed shared memory per lane) instead of reading every bin; auto cluster rule (pairs for the
+# two-pass kernel where they fit one wave); asymmetric against L1 (3 rounds), probes, suite, memcheck
+set -u
+tar xJf .cuda-run/bin.tar.xz -C /tmp
+t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
+O=/tmp/o; mkdir -p $O
+B=/tmp/bin/adamas_cuda_bench
+T=/tmp/bin/adamas_cuda_tests
+export LD_LIBRARY_PATH=/tmp/bin:/usr/local/cuda/lib64
+$B --copy-bandwidth > $O/copy.jsonl
+run() { ADAMAS_BENCH_FLUSH=write timeout 60 $B --batch 1 --q-heads 32 --kv-heads $1 --context $2 --budgets 256 --policies adamas --estimators $3 --iters 50; }
+for rep in 1 2 3; do
+  for kv in 8 32; do for c in 8192 32768 131072; do
+    run $kv $c l1,asymmetric | sed "s/^{/{\"round\": $rep, \"cluster\": \"auto\", /" >> $O/asym.jsonl
+  done; done
+  for cl in 1 2; do
+    ADAMAS_ASYM_CLUSTER=$cl run 8 131072 asymmetric | sed "s/^{/{\"round\": $rep, \"cluster\": \"$cl\", /" >> $O/asym.jsonl
+  done
+done
+el bench
+for p in 2 3 4 5 6; do for cl in 1 2; do
+  ADAMAS_ASYM_CLUSTER=$cl ADAMAS_ASYM_PROBE=$p run 8 131072 asymmetric | sed "s/^{/{\"probe\": $p, \"cluster\": $cl, /" >> $O/probes.jsonl
+done; done
+el probes
+cat $O/copy.jsonl
+python3 - <<'PY'
+import json, statistics as st
+rows={}
+for l in open('/tmp/o/asym.jsonl'):
+  r=json.loads(l)
+  if 'policy' not in r: continue
+  rows.setdefault((r['kv_heads'], r['context'], r['estimator'], r['cluster']), []).append(r['estimate_us'])
+for k in sorted(rows): print(k, ' '.join('%.2f' % t for t in rows[k]), ' median %.2f' % st.median(rows[k]))
+pr={}
+for l in open('/tmp/o/probes.jsonl'):
+  r=json.loads(l)
+  if 'policy' in r: pr.setdefault(r['cluster'], {})[r['probe']] = r['estimate_us']
+for k in sorted(pr): print('probes GQA 128K cluster', k, ' '.join('%d:%.2f' % (p, t) for p, t in sorted(pr[k].items())))
+PY
+PARTS=tests LIMIT=200 bash bench/run_gpu_checks.sh /tmp/bin $O/checks 14
+grep -h "^\[  FAILED  \]" $O/checks/tests_*.log | sort -u | head -20
+grep -h -B3 -A12 "Failure" $O/checks/tests_*.log | head -40
+el suite
+OMP_NUM_THREADS=1 timeout 150 compute-sanitizer --tool memcheck --error-exitcode 1 $T --gtest_brief=1 \
+  --gtest_filter='Shapes/AsymmetricSelectTest.FixedBookMatchesReference/d128_q8_kv4_b3_n6000:Shapes/AsymmetricSelectTest.FixedBookMatchesReference/d128_q32_kv4_b3_n8193_ties' > $O/memcheck.log 2>&1
+echo "memcheck: $(grep -h 'PASSED\|FAILED\|SUMMARY' $O/memcheck.log | tr '\n' ' ')"
+el memcheck
+OMP_NUM_THREADS=1 timeout 100 compute-sanitizer --tool racecheck --error-exitcode 1 $T --gtest_brief=1 \
+  --gtest_filter='Shapes/AsymmetricSelectTest.FixedBookMatchesReference/d128_q8_kv4_b3_n6000' > $O/racecheck.log 2>&1
+echo "racecheck: $(grep -h 'PASSED\|FAILED\|SUMMARY' $O/racecheck.log | tr '\n' ' ')"
+el racecheck
+tar czf $OUT/c2.tgz -C $O .
