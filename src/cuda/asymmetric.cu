@@ -765,6 +765,9 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   load_code(0, code);
   clear_bins(sh, kBins);
   if (tid == 0) sh.bound = kBins - 1;  // no bound when the part holds fewer than keep candidates
+  // In a cluster the keys go to score_keys only after the cluster's bound: the barrier's release
+  // would otherwise wait for the part's 32 KiB of key stores to drain (about 1.5 us).
+  const bool store_in_scan = cluster_blocks() == 1;
   build_group_tables<D, HEADS>(a, query, scale, reinterpret_cast<float*>(table + T::kTableBytes), table);
   __syncthreads();
   if (a.asym_probe == 1) return;
@@ -798,7 +801,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
     // Branch-free (a branch here ends ptxas's scheduling region, and the next candidate's loads
     // were sunk to their use): candidates past the part's end add 0 and store nothing.
     const bool valid = token(j) < part_end;
-    if (valid) out[token(j)] = key;
+    if (valid && store_in_scan) out[token(j)] = key;
     atomicAdd(&sh.bins[key >> 20], valid ? 1 : 0);
     if (j + 1 < kMine) {
 #pragma unroll
@@ -828,8 +831,12 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   warp_base = __shfl_sync(0xffffffffu, warp_base, 31);
   uint2* list = a.asym_list + static_cast<size_t>(row) * a.candidate_stride + warp_base + through - mine;
 #pragma unroll
-  for (int k = 0; k < kMine; ++k)
-    if (token(k) < part_end && (slot[k][tid] >> 20) <= bound) *list++ = make_uint2(slot[k][tid], chunk_of(k));
+  for (int k = 0; k < kMine; ++k) {
+    if (token(k) >= part_end) continue;
+    const uint32_t key = slot[k][tid];
+    if (!store_in_scan) out[token(k)] = key;
+    if ((key >> 20) <= bound) *list++ = make_uint2(key, chunk_of(k));
+  }
   release_cluster();
   if (part_begin == part_end || !last_block_of_row(a, row, parts, sh)) return;
   finish_row(a, row, n, candidates, chunks, sh, reinterpret_cast<uint2*>(table), kStageCapacity<D, HEADS, PART>);
@@ -1005,17 +1012,17 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
   build_int_tables<D, HEADS>(table, reinterpret_cast<uint16_t*>(int_table), params);
   if (a.asym_probe == 1) return;
 
-  // Pass 1: approximate scores (as float bits in the slots), their order keys' histogram; every
-  // valid candidate's key is first 0xffffffff (rescored ones are overwritten below).
+  // Pass 1: approximate scores (as float bits in the slots), their order keys' histogram. No key is
+  // stored yet: candidates not rescored get 0xffffffff after the bound (in a cluster, the barrier's
+  // release would otherwise wait for the part's 32 KiB of stores to drain: about 1.5 us), rescored
+  // ones their key.
   uint32_t* out = a.score_keys + static_cast<size_t>(row) * a.candidate_stride;
 #pragma unroll 2
   for (int j = 0; j < kMine; ++j) {
     if (j + 1 < kMine) load_code(j + 1, next);
     const float approx = approx_score<D, HEADS>(int_table, params, code);
     slot[j][tid] = __float_as_uint(approx);
-    const bool valid = token(j) < part_end;
-    if (valid) out[token(j)] = 0xffffffffu;
-    atomicAdd(&sh.bins[score_order_key(approx) >> 20], valid ? 1 : 0);
+    atomicAdd(&sh.bins[score_order_key(approx) >> 20], token(j) < part_end ? 1 : 0);
     if (j + 1 < kMine) {
 #pragma unroll
       for (int v = 0; v < kVecs; ++v) code[v] = next[v];
@@ -1036,8 +1043,11 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
   const float cut = bound == kBins - 1 || isnan(low) ? -INFINITY : low - 2.0f * error - 1e-5f * (fabsf(low) + error);
   uint32_t rescore = 0;  // bit j: candidate j of this thread
 #pragma unroll
-  for (int j = 0; j < kMine; ++j)
-    if (token(j) < part_end && !(__uint_as_float(slot[j][tid]) < cut)) rescore |= 1u << j;
+  for (int j = 0; j < kMine; ++j) {
+    if (token(j) >= part_end) continue;
+    if (__uint_as_float(slot[j][tid]) < cut) out[token(j)] = 0xffffffffu;
+    else rescore |= 1u << j;
+  }
   __syncthreads();  // the slots become the queue of candidates to rescore (index in the part)
   uint32_t* queue = &slot[0][0];
   for (uint32_t m = rescore; m != 0; m &= m - 1) {
@@ -1112,6 +1122,15 @@ void with_kernel_heads(const AsymFusedLaunch& how, Use use) {
   switch (how.part) {
     case 2048: with_kernel_part<D, HEADS, 2048>(how.two_pass, use); break;
     case 8192: with_kernel_part<D, HEADS, 8192>(how.two_pass, use); break;
+    case 16384:  // one head a row, float kernel only (asymmetric_part)
+      if constexpr (HEADS == 1) {
+        if (!how.two_pass) {
+          use_configured<asymmetric_fused_kernel<D, 1, 16384>, fused_dynamic_bytes<D, 1, 16384>(), 16384>(use);
+          break;
+        }
+      }
+      throw Error(detail::concat("CUDA asymmetric (fused): 16384 candidates per block need one query head per row and the ",
+                                 "float kernel (", HEADS, " heads per row", how.two_pass ? ", two-pass" : "", ")"));
     default: with_kernel_part<D, HEADS, 4096>(how.two_pass, use); break;
   }
 }
@@ -1134,8 +1153,8 @@ void with_kernel_dim(int heads_per_row, const AsymFusedLaunch& how, Use use) {
 // use(kernel, dynamic shared bytes, PART) with the fused kernel that `how` names for the shape.
 template <typename Use>
 void with_fused_kernel(int head_dim, int heads_per_row, const AsymFusedLaunch& how, Use use) {
-  ADAMAS_CHECK(how.part == 2048 || how.part == 4096 || how.part == 8192,
-               "CUDA asymmetric (fused): candidates per block must be 2048, 4096 or 8192, got ", how.part);
+  ADAMAS_CHECK(how.part == 2048 || how.part == 4096 || how.part == 8192 || how.part == 16384,
+               "CUDA asymmetric (fused): candidates per block must be 2048, 4096, 8192 or 16384, got ", how.part);
   ADAMAS_CHECK(how.cluster == 1 || how.cluster == 2 || how.cluster == kMaxCluster,
                "CUDA asymmetric (fused): blocks per cluster must be 1, 2 or 4, got ", how.cluster);
   switch (head_dim) {
@@ -1162,7 +1181,7 @@ cudaLaunchConfig_t parts_config(int parts, int rows, int cluster, size_t bytes, 
   config.dynamicSmemBytes = bytes;
   config.stream = stream;
   config.attrs = &attribute;
-  config.numAttrs = 1;
+  config.numAttrs = cluster > 1 ? 1 : 0;  // a plain launch without clusters
   return config;
 }
 

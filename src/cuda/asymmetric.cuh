@@ -16,9 +16,10 @@ void launch_asymmetric_score(const SelectArgs& args, int batch, int max_candidat
 // (score_keys, row state, chunk_tie/offset/taken, closing index and counts); the lists are then
 // written by launch_compact_scores (select.cuh). Needs args.asym_list ([rows][candidate_stride]).
 struct AsymFusedLaunch {
-  // Candidates per block, 2048, 4096 or 8192 (2048 doubles the blocks of small grids, e.g. GQA rows
-  // at 8K-32K, at the cost of a longer candidate list for the row's last block; 8192 halves the
-  // per-block work of grids that run for several waves).
+  // Candidates per block, 2048, 4096, 8192 or 16384 (2048 doubles the blocks of small grids, e.g.
+  // GQA rows at 8K-32K, at the cost of a longer candidate list for the row's last block; 8192 halves
+  // the per-block work of grids that run for several waves; 16384, one head a row and the float
+  // kernel only, makes such a grid one wave).
   int part = 4096;
   // ADAMAS_ASYM_VARIANT=twopass: the same selection from integer tables first, the float score
   // only for the candidates that can still be kept (asymmetric.cu).

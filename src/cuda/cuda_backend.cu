@@ -471,7 +471,12 @@ struct DecodePlan::Impl {
     const long blocks = static_cast<long>(ceil_div(max_candidates(), kListChunk)) * batch * shape.rows;
     const long resident = static_cast<long>(sm_count) * (heads_per_row == 1 ? 2 : 1);
     if (blocks < sm_count) return 2048;
-    return 2 * blocks >= 3 * resident ? 8192 : 4096;
+    if (2 * blocks < 3 * resident) return 4096;
+    // One head a row (the float kernel): 16384 where that makes the grid one wave (MHA 32/32 at
+    // 128K: 256 blocks for 264 places).
+    const long blocks_16k = static_cast<long>(ceil_div(max_candidates(), 16384)) * batch * shape.rows;
+    if (heads_per_row == 1 && variants.asym != AsymVariant::kTwoPass && blocks_16k <= resident) return 16384;
+    return 8192;
   }
   // Blocks per cluster of the fused asymmetric estimate (ADAMAS_ASYM_CLUSTER, auto by default).
   // Auto: pairs for the two-pass kernel where the grid's pairs all fit on the device at once (one

@@ -34,7 +34,7 @@ KernelVariants kernel_variants_from_env() {
            : asym == "new"     ? AsymVariant::kFused
                                : AsymVariant::kRadix;
   v.asym_probe = std::stoi(env_choice("ADAMAS_ASYM_PROBE", "0", {"0", "1", "2", "3", "4", "5", "6"}));
-  const std::string part = env_choice("ADAMAS_ASYM_PART", "auto", {"auto", "2048", "4096", "8192"});
+  const std::string part = env_choice("ADAMAS_ASYM_PART", "auto", {"auto", "2048", "4096", "8192", "16384"});
   v.asym_part = part == "auto" ? 0 : std::stoi(part);
   const std::string asym_cluster = env_choice("ADAMAS_ASYM_CLUSTER", "auto", {"auto", "1", "2", "4"});
   v.asym_cluster = asym_cluster == "auto" ? 0 : std::stoi(asym_cluster);

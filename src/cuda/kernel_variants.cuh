@@ -9,7 +9,8 @@
 //   ADAMAS_ASYM_VARIANT     = old | new | twopass | auto   asymmetric estimate (score + 4 radix passes | fused
 //                                         score + select | fused, integer first pass then exact rescoring |
 //                                         twopass with 4 heads per row in blocks of 8192 candidates, else new)
-//   ADAMAS_ASYM_PART        = auto | 2048 | 4096 | 8192   fused asymmetric estimate: candidates per block
+//   ADAMAS_ASYM_PART        = auto | 2048 | 4096 | 8192 | 16384   fused asymmetric estimate: candidates
+//                                         per block (16384: one head a row, the float kernel)
 //   ADAMAS_ASYM_CLUSTER     = auto | 1 | 2 | 4   fused asymmetric estimate: blocks per cluster sharing
 //                                         their histograms (asymmetric.cu part_bound)
 //   ADAMAS_ASYM_PROBE       = 0 .. 6     benchmarks only: the fused asymmetric estimates stop early

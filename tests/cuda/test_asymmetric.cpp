@@ -7,6 +7,7 @@
 // CUDA runtime with --estimator asymmetric --calibrate-after against the CPU runtime's logits.
 #include <algorithm>
 #include <cstdlib>
+#include <numeric>
 
 #include "adamas/cuda_decoder.h"
 #include "adamas/error.h"
@@ -95,7 +96,8 @@ void check_selections(const AsymCase& c, bool calibrated) {
       // ADAMAS_ASYM_VARIANT: radix passes | fused (asymmetric.cu) with 2048, 4096 or 8192 candidates
       // per block (ADAMAS_ASYM_PART) | two-pass (integer first pass), 4096 and 8192 per block; each
       // also in clusters of 2 or 4 blocks sharing their histograms (ADAMAS_ASYM_CLUSTER; the
-      // lengths leave clusters with empty parts past a row's end).
+      // lengths leave clusters with empty parts past a row's end); 16384 per block with one head a
+      // row.
       struct Variant {
         const char *asym, *part, *cluster;
       };
@@ -103,7 +105,10 @@ void check_selections(const AsymCase& c, bool calibrated) {
                                     Variant{"new", "8192", "1"}, Variant{"twopass", "4096", "1"},
                                     Variant{"twopass", "8192", "1"}, Variant{"new", "2048", "4"}, Variant{"new", "4096", "2"},
                                     Variant{"new", "8192", "4"}, Variant{"twopass", "4096", "4"},
-                                    Variant{"twopass", "8192", "2"}}) {
+                                    Variant{"twopass", "8192", "2"}, Variant{"new", "16384", "1"},
+                                    Variant{"new", "16384", "2"}}) {
+        const int heads_per_row = per_query_head ? 1 : c.q_heads / c.kv_heads;
+        if (std::string(variant.part) == "16384" && heads_per_row != 1) continue;  // one head a row only
         SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " calibrated "
                                           << calibrated << " budget " << budget << " per_query_head "
                                           << per_query_head << " variant " << variant.asym << " part " << variant.part
@@ -253,6 +258,35 @@ TEST(DeviceCalibrationTest, RejectsUnsupportedCodes) {
   DecodePlan plan(plan_config);
   DeviceArray<float> q(std::vector<float>(64, 1.0f));
   EXPECT_THROW(plan.select(cache.view(0), q.data), Error);
+}
+
+// Blocks of 16384 candidates serve one head a row with the float kernel only: a group of heads, or
+// the two-pass kernel, is refused with an error when selecting, and bad cluster sizes when the plan
+// is built (KernelVariantsTest covers the latter).
+TEST(AsymmetricPartTest, RejectsUnsupportedPartSize) {
+  SKIP_WITHOUT_GPU();
+  KvCacheConfig config;
+  config.num_kv_heads = 2;
+  config.head_dim = 64;
+  config.max_tokens_per_seq = 1000;
+  DeviceKvCache cache(config);
+  std::vector<int32_t> pages((config.max_tokens_per_seq + config.page_size - 1) / config.page_size);
+  std::iota(pages.begin(), pages.end(), 0);
+  cache.set_page_table(pages, {900});
+  DecodePlanConfig plan_config;
+  plan_config.num_q_heads = 8;
+  plan_config.num_kv_heads = 2;
+  plan_config.head_dim = 64;
+  plan_config.max_context = 1000;
+  plan_config.selector.token_budget = 8;
+  plan_config.selector.estimator = Estimator::kAsymmetric;
+  DeviceArray<float> q(std::vector<float>(8 * 64, 1.0f));
+  ScopedEnv part("ADAMAS_ASYM_PART", "16384");
+  for (const char* variant : {"new", "twopass"}) {
+    ScopedEnv asym("ADAMAS_ASYM_VARIANT", variant);
+    DecodePlan plan(plan_config);  // four heads a row
+    EXPECT_THROW(plan.select(cache.view(0), q.data), Error) << variant;
+  }
 }
 
 // The CUDA runtime (make_cuda_runtime) with the asymmetric estimator and calibration after 24
