@@ -234,6 +234,18 @@ TEST(DeviceCalibrationTest, MatchesCpuRuntimeRule) {
   }
 }
 
+// A plan of the asymmetric estimator at d 64, budget 8, for the tests of refused configurations.
+DecodePlanConfig small_asymmetric_plan(int q_heads, int kv_heads, int max_context) {
+  DecodePlanConfig config;
+  config.num_q_heads = q_heads;
+  config.num_kv_heads = kv_heads;
+  config.head_dim = 64;
+  config.max_context = max_context;
+  config.selector.token_budget = 8;
+  config.selector.estimator = Estimator::kAsymmetric;
+  return config;
+}
+
 TEST(DeviceCalibrationTest, RejectsUnsupportedCodes) {
   SKIP_WITHOUT_GPU();
   KvCacheConfig config;
@@ -248,14 +260,7 @@ TEST(DeviceCalibrationTest, RejectsUnsupportedCodes) {
   DeviceKvCache cache(config);
   cache.set_page_table({0, 1, 2, 3}, {40});
   EXPECT_THROW(cache.set_code_book(0, CodeBook::paper()), Error);  // the storage is sized for 3 bits
-  DecodePlanConfig plan_config;
-  plan_config.num_q_heads = 1;
-  plan_config.num_kv_heads = 1;
-  plan_config.head_dim = 64;
-  plan_config.max_context = 64;
-  plan_config.selector.token_budget = 8;
-  plan_config.selector.estimator = Estimator::kAsymmetric;
-  DecodePlan plan(plan_config);
+  DecodePlan plan(small_asymmetric_plan(1, 1, 64));
   DeviceArray<float> q(std::vector<float>(64, 1.0f));
   EXPECT_THROW(plan.select(cache.view(0), q.data), Error);
 }
@@ -273,13 +278,7 @@ TEST(AsymmetricPartTest, RejectsUnsupportedPartSize) {
   std::vector<int32_t> pages((config.max_tokens_per_seq + config.page_size - 1) / config.page_size);
   std::iota(pages.begin(), pages.end(), 0);
   cache.set_page_table(pages, {900});
-  DecodePlanConfig plan_config;
-  plan_config.num_q_heads = 8;
-  plan_config.num_kv_heads = 2;
-  plan_config.head_dim = 64;
-  plan_config.max_context = 1000;
-  plan_config.selector.token_budget = 8;
-  plan_config.selector.estimator = Estimator::kAsymmetric;
+  const DecodePlanConfig plan_config = small_asymmetric_plan(8, 2, 1000);
   DeviceArray<float> q(std::vector<float>(8 * 64, 1.0f));
   ScopedEnv part("ADAMAS_ASYM_PART", "16384");
   for (const char* variant : {"new", "twopass"}) {
