@@ -226,9 +226,9 @@ __device__ __forceinline__ void cluster_arrive() { asm volatile("barrier.cluster
 __device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory"); }
 
 // Blocks in this block's thread-block cluster (1 in a launch without clusters): the fused kernels'
-// clusters are consecutive parts of one row (launch_parts), of run-time size, so that the choice
+// clusters are consecutive parts of one row (parts_config), of run-time size, so that the choice
 // costs no further instantiations.
-constexpr int kMaxCluster = 4;  // launch_asymmetric_fused_select checks it
+constexpr int kMaxCluster = 4;  // with_fused_kernel checks it
 __device__ __forceinline__ int cluster_blocks() { return static_cast<int>(cg::this_cluster().num_blocks()); }
 
 // The part's bound: the smallest 12-bit digit whose count reaches keep (kBins - 1 when none does),
@@ -238,10 +238,11 @@ __device__ __forceinline__ int cluster_blocks() { return static_cast<int>(cg::th
 // (and the two-pass kernel's rescoring) shrinks from about keep per block to about keep per
 // cluster. With a cluster: each block finds its own bound (sh.bound) and makes its histogram
 // cumulative; after a cluster barrier every warp searches the cluster's sum of the cumulative
-// histograms (distributed shared memory, a few words per lane: reading the whole histograms cost
-// 2 us at GQA 128K, bench/results/2026-11-29-s12) at or below the lowest block bound, where one
-// block alone reaches keep: first the 32 bins ending there (the usual case), else a 32-way search
-// below. Then the block arrives on a second cluster barrier, on which it must wait
+// histograms (distributed shared memory, a few words per lane) at or below the lowest block bound,
+// where one block alone reaches keep: first the 32 bins ending there (the usual case), else a
+// 32-way search below. (Reading every bin of the other blocks was no slower: the cluster bound
+// costs about 1.5 us more than a block's own either way, the barrier's round trip; H200,
+// bench/results/2026-11-29-s12.) Then the block arrives on a second cluster barrier, on which it must wait
 // (release_cluster) before its histogram is reused or it exits. Called by every thread; the
 // result is the same in every thread.
 __device__ __forceinline__ int part_bound(Shared& sh, int keep) {
@@ -765,8 +766,8 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   load_code(0, code);
   clear_bins(sh, kBins);
   if (tid == 0) sh.bound = kBins - 1;  // no bound when the part holds fewer than keep candidates
-  // In a cluster the keys go to score_keys only after the cluster's bound: the barrier's release
-  // would otherwise wait for the part's 32 KiB of key stores to drain (about 1.5 us).
+  // In a cluster the keys go to score_keys only after the cluster's bound, so that the barrier's
+  // release has no stores to wait for (measured: no faster, and no slower; s12 results).
   const bool store_in_scan = cluster_blocks() == 1;
   build_group_tables<D, HEADS>(a, query, scale, reinterpret_cast<float*>(table + T::kTableBytes), table);
   __syncthreads();
@@ -1013,9 +1014,9 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
   if (a.asym_probe == 1) return;
 
   // Pass 1: approximate scores (as float bits in the slots), their order keys' histogram. No key is
-  // stored yet: candidates not rescored get 0xffffffff after the bound (in a cluster, the barrier's
-  // release would otherwise wait for the part's 32 KiB of stores to drain: about 1.5 us), rescored
-  // ones their key.
+  // stored yet (so that a cluster barrier's release has no stores to wait for; measured neither
+  // faster nor slower): candidates not rescored get 0xffffffff after the bound, rescored ones their
+  // key.
   uint32_t* out = a.score_keys + static_cast<size_t>(row) * a.candidate_stride;
 #pragma unroll 2
   for (int j = 0; j < kMine; ++j) {

@@ -480,13 +480,14 @@ struct DecodePlan::Impl {
   }
   // Blocks per cluster of the fused asymmetric estimate (ADAMAS_ASYM_CLUSTER, auto by default).
   // Auto: pairs for the two-pass kernel where the grid's pairs all fit on the device at once (one
-  // block per SM; GQA 32/8 at 128K: 45.9 vs 47.5 us), else none: pairs slowed the float kernel
-  // (MHA 32K / 128K: 30.6 / 77.2 vs 28.8 / 73.3 us), and clusters of 4 blocks did not fit one wave
-  // (84.9 us at GQA 128K). H200, budget 256: bench/results/2026-11-29-s12.
+  // block per SM; GQA 32/8 at 128K: 44.9 vs 46.8 us), else none: pairs slowed the float kernel
+  // (MHA 32K / 128K: 30.3 / 77.3 vs 28.8 / 73.9 us; a cluster barrier costs about 1.5 us), and
+  // clusters of 4 blocks did not fit one wave (84.9 us at GQA 128K). H200, budget 256:
+  // bench/results/2026-11-29-s12.
   int asymmetric_cluster(const AsymFusedLaunch& how, int batch, int heads_per_row) const {
     if (variants.asym_cluster != 0) return variants.asym_cluster;
     if (!how.two_pass) return 1;
-    int& active = active_pairs[how.part == 2048 ? 0 : how.part == 4096 ? 1 : 2];
+    int& active = active_pairs[how.part == 2048 ? 0 : how.part == 4096 ? 1 : how.part == 8192 ? 2 : 3];
     if (active < 0) {
       AsymFusedLaunch pairs = how;
       pairs.cluster = 2;
@@ -495,7 +496,7 @@ struct DecodePlan::Impl {
     const long blocks = 2L * ceil_div(ceil_div(max_candidates(), how.part), 2) * batch * shape.rows;
     return blocks <= 2L * active ? 2 : 1;
   }
-  mutable int active_pairs[3] = {-1, -1, -1};  // asymmetric_cluster: per part 2048, 4096, 8192
+  mutable int active_pairs[4] = {-1, -1, -1, -1};  // asymmetric_cluster: per part 2048, 4096, 8192, 16384
   // The two-pass asymmetric kernel (integer first pass) under ADAMAS_ASYM_VARIANT=auto: with four
   // heads per row (one 64-bit load per code nibble serves them all) in blocks of 8192 candidates,
   // where the float pass is bound by shared-memory bandwidth. H200, budget 256, 32/8 heads at 128K:
