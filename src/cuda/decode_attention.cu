@@ -470,6 +470,14 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
     for (int j = 0; j < kPvDims; ++j) acc[h][j] = 0.0f;
   }
   const int my_token = warp * kTokensPerWarp + lane / kLanesPerToken, part = lane % kLanesPerToken;
+  // The order in which a lane visits the kPieces 16-byte pieces of its part of the row (i-th
+  // visit). A 16-byte shared load is served a quarter warp (8 lanes) at a time; rows are kPitch
+  // (= 17 x 16 B at d 128 fp16/bf16) apart. With 4 lanes and 4 pieces per token, rotating by
+  // `part` put two of a quarter's 8 pieces in the same banks (ncu at 32K: 56% excess shared
+  // wavefronts, bench/results/2026-11-29-s12); rotating by part & 2 puts them in 8 distinct
+  // bank groups for every visit. Other shapes keep the rotation by part.
+  constexpr bool kPairRotation = kPieces == 4 && kLanesPerToken == 4 && S::kPitch % 128 == 16;
+  auto piece_at = [&](int i) { return (i + (kPairRotation ? (part & 2) : part)) % kPieces; };
   // A lane's q.k dims are the same in every tile: with one or two heads its q values stay in
   // registers (in the rotated piece order of the loop below), not re-read from shared memory.
   constexpr bool kQInRegisters = HEADS * kDimsPerLane <= 64;
@@ -478,7 +486,7 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
     __syncthreads();  // q_shared written
 #pragma unroll
     for (int i = 0; i < kPieces; ++i) {
-      const int d0 = part * kDimsPerLane + ((i + part) % kPieces) * kElems;
+      const int d0 = part * kDimsPerLane + piece_at(i) * kElems;
 #pragma unroll
       for (int h = 0; h < HEADS; ++h)
 #pragma unroll
@@ -501,7 +509,7 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
     const uint8_t* row = k_tile + my_token * S::kPitch + part * kDimsPerLane * sizeof(T);
 #pragma unroll
     for (int i = 0; i < kPieces; ++i) {
-      const int piece = (i + part) % kPieces;  // rotated: the token's lanes read different banks
+      const int piece = piece_at(i);  // rotated: the quarter warp's lanes read different banks
       float k[kElems];
       widen_piece<T>(*reinterpret_cast<const uint4*>(row + piece * 16), k);
       const int d0 = part * kDimsPerLane + piece * kElems;
