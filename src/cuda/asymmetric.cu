@@ -766,9 +766,6 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   load_code(0, code);
   clear_bins(sh, kBins);
   if (tid == 0) sh.bound = kBins - 1;  // no bound when the part holds fewer than keep candidates
-  // In a cluster the keys go to score_keys only after the cluster's bound, so that the barrier's
-  // release has no stores to wait for (measured: no faster, and no slower; s12 results).
-  const bool store_in_scan = cluster_blocks() == 1;
   build_group_tables<D, HEADS>(a, query, scale, reinterpret_cast<float*>(table + T::kTableBytes), table);
   __syncthreads();
   if (a.asym_probe == 1) return;
@@ -802,7 +799,7 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
     // Branch-free (a branch here ends ptxas's scheduling region, and the next candidate's loads
     // were sunk to their use): candidates past the part's end add 0 and store nothing.
     const bool valid = token(j) < part_end;
-    if (valid && store_in_scan) out[token(j)] = key;
+    if (valid) out[token(j)] = key;
     atomicAdd(&sh.bins[key >> 20], valid ? 1 : 0);
     if (j + 1 < kMine) {
 #pragma unroll
@@ -832,12 +829,8 @@ __global__ __launch_bounds__(kThreads, HEADS == 1 ? 2 : 1) void asymmetric_fused
   warp_base = __shfl_sync(0xffffffffu, warp_base, 31);
   uint2* list = a.asym_list + static_cast<size_t>(row) * a.candidate_stride + warp_base + through - mine;
 #pragma unroll
-  for (int k = 0; k < kMine; ++k) {
-    if (token(k) >= part_end) continue;
-    const uint32_t key = slot[k][tid];
-    if (!store_in_scan) out[token(k)] = key;
-    if ((key >> 20) <= bound) *list++ = make_uint2(key, chunk_of(k));
-  }
+  for (int k = 0; k < kMine; ++k)
+    if (token(k) < part_end && (slot[k][tid] >> 20) <= bound) *list++ = make_uint2(slot[k][tid], chunk_of(k));
   release_cluster();
   if (part_begin == part_end || !last_block_of_row(a, row, parts, sh)) return;
   finish_row(a, row, n, candidates, chunks, sh, reinterpret_cast<uint2*>(table), kStageCapacity<D, HEADS, PART>);
