@@ -146,6 +146,10 @@ class DecodePlan {
   void attend(const PagedKvView& view, const float* q, float* out, bool use_selection, StreamHandle stream = nullptr);
   // select + attend.
   void step(const PagedKvView& view, const float* q, float* out, StreamHandle stream = nullptr);
+  // Which kernels step() launches for `view`: "grid" (one cooperative launch, src/cuda/grid_step.cuh),
+  // "cluster" (one cluster launch, src/cuda/adamas_step.cuh) or "split" (the selection's launches,
+  // then attention).
+  std::string step_path(const PagedKvView& view) const;
 
   DeviceSelection selection() const;
   // Synchronous copy of the last selection into a host TokenSelection (for tests).

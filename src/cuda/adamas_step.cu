@@ -35,23 +35,19 @@
 #include "cuda/adamas_step.cuh"
 #include "cuda/code_scan.cuh"
 #include "cuda/launch.cuh"
+#include "cuda/step_phases.cuh"
 
 namespace adamas::cuda {
 
 namespace {
 
 namespace cg = cooperative_groups;
+using step::step_span;
 
 constexpr int kThreads = kFusedThreads;
-constexpr int kSpanAlign = 64;
-// Candidates (or dense positions) per block: `total` over `blocks`, rounded up to kSpanAlign.
-__host__ __device__ inline int step_span(int total, int blocks) {
-  return ceil_div(ceil_div(total, blocks), kSpanAlign) * kSpanAlign;
-}
 constexpr int kTracePoints = 12;  // phase stamps 0..10, then the block's multiprocessor
-constexpr int kCompactTile = 256;  // candidates a warp compacts at a time: 8 consecutive ones a lane
 // Distance slots: whole compaction tiles of every warp, so the tiles' 16-byte reads stay inside.
-constexpr int kDistanceSlots = (kStepMaxSpan + kWarps * kCompactTile - 1) / (kWarps * kCompactTile) * kWarps * kCompactTile;
+constexpr int kDistanceSlots = step::distance_slots(kStepMaxSpan);
 constexpr int kDistanceBytes = kDistanceSlots * static_cast<int>(sizeof(uint16_t));
 // Floats of rank 0's inbox (adamas_step_kernel) for a cluster of `blocks`.
 template <int HEADS, int D>
@@ -63,79 +59,6 @@ constexpr int dynamic_bytes(int blocks) {
   return kDistanceBytes + inbox_floats<HEADS, D>(blocks) * static_cast<int>(sizeof(float));
 }
 
-// One lane's E consecutive elements of a K or V row: loaded as one vector, widened when used.
-template <typename T, int E>
-struct LaneSlice {
-  static constexpr int kBytes = E * static_cast<int>(sizeof(T));
-  static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "one vector load per lane");
-  using Vector = std::conditional_t<kBytes == 16, uint4, std::conditional_t<kBytes == 8, uint2, unsigned int>>;
-  static __device__ __forceinline__ Vector load(const T* p) { return __ldg(reinterpret_cast<const Vector*>(p)); }
-  static __device__ __forceinline__ void widen(const Vector& raw, float (&out)[E]) {
-    const T* x = reinterpret_cast<const T*>(&raw);
-#pragma unroll
-    for (int e = 0; e < E; ++e) out[e] = Elem<T>::to_float(x[e]);
-  }
-};
-
-// The row's threshold T and one block's counts below and at T, as a warp sees them: lane c < blocks
-// holds block c's (0 in the other lanes), every lane holds T.
-struct LaneCut {
-  int threshold, less, tie;
-};
-
-// T = the smallest distance whose count over the cluster reaches keep, from the blocks' cumulative
-// histograms (distributed shared memory), by one warp with no block barrier: 32 bins a probe, the
-// window first ending at this block's running bound `bound` (T <= bound: the bound's count alone
-// reaches keep), else a coarse probe of every ceil(bins / 32)-th bin below it and a window ending
-// at the first that reaches keep. Three rounds of remote loads at most, one in the common case.
-// Bins above a block's bound may be undercounted (it stopped counting them), but such a bin's
-// count already reaches keep, so "reaches keep" is exact for every bin and T with it; the bins
-// <= T are exact, so are the counts below and at T.
-template <int D>
-__device__ __forceinline__ LaneCut cluster_cut(const cg::cluster_group& cluster, int* histogram, int blocks, int keep,
-                                               bool take_all, int bound) {
-  using S = FusedShape<D>;
-  const int lane = threadIdx.x & 31;
-  if (take_all) {  // every candidate: each block's count through the last bin
-    const int all = lane < blocks ? cluster.map_shared_rank(histogram, lane)[S::kBins - 1] : 0;
-    return LaneCut{S::kBins, all, 0};
-  }
-  int top = min(bound, S::kBins - 1), stride = 1;  // lane l probes bin top - (31 - l) * stride
-  for (;;) {
-    const int bin = top - (31 - lane) * stride;
-    int through[kStepMaxCluster], total = 0;
-#pragma unroll
-    for (int c = 0; c < kStepMaxCluster; ++c)
-      through[c] = c < blocks && bin >= 0 ? cluster.map_shared_rank(histogram, c)[bin] : 0;
-#pragma unroll
-    for (int c = 0; c < kStepMaxCluster; ++c) total += through[c];
-    const unsigned reached = __ballot_sync(0xffffffffu, bin >= 0 && total >= keep);  // lane 31 always
-    const int lowest = top - 31 * stride;
-    if (stride == 1 && (reached & 1u) != 0 && lowest > 0) {  // T is below the window: probe coarsely
-      top = lowest;
-      stride = ceil_div(top + 1, 32);
-      continue;
-    }
-    const int at = __ffs(reached) - 1;
-    if (stride > 1) {  // T in (the bin before, the first bin reaching keep]: a window ending there
-      top -= (31 - at) * stride;
-      stride = 1;
-      continue;
-    }
-    LaneCut cut{top - 31 + at, 0, 0};
-#pragma unroll
-    for (int c = 0; c < kStepMaxCluster; ++c) {
-      const int upto = __shfl_sync(0xffffffffu, through[c], at);
-      const int below = __shfl_sync(0xffffffffu, through[c], max(at - 1, 0));
-      if (lane == c) {
-        cut.less = at > 0 ? below : 0;
-        cut.tie = upto - cut.less;
-      }
-    }
-    return cut;
-  }
-}
-
 // MIN_BLOCKS per multiprocessor: 2 (128 registers), or 3 (80 registers, some spilled) with one or
 // two heads a row, as the bounded estimate, for more code loads in flight per multiprocessor
 // (ADAMAS_STEP_BLOCKS, launch_adamas_step).
@@ -143,9 +66,6 @@ template <typename T, int D, int HEADS, int MIN_BLOCKS>
 __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepArgs a, float hadamard_scale,
                                                                                  int probe) {
   using S = FusedShape<D>;
-  constexpr int E = D / 32;                                             // K/V elements per lane
-  using Slice = LaneSlice<T, E>;
-  constexpr int kBatch = Slice::kBytes <= 8 ? 8 : 4;                    // positions per warp in flight
   extern __shared__ __align__(16) uint8_t dynamic_shared[];
   uint16_t* distance = reinterpret_cast<uint16_t*>(dynamic_shared);  // [kDistanceSlots]: phase 1-2
   float* warp_out = reinterpret_cast<float*>(dynamic_shared);        // [kWarps][HEADS][D]: phase 3
@@ -183,7 +103,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   grid_dependency_trigger();
   grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
   const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tid = threadIdx.x, warp = tid >> 5;
   const int n = a.seq_lens[seq];
   const int candidates = row_candidates(a, n);
   const bool dense = candidates == 0;  // adamas: n <= budget (else n - 1 >= budget >= 1 candidates)
@@ -207,29 +127,11 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   }
 
   mark(1);
-  // Phase 1. Lane l of warp w scores token l of each 32-token group, as adamas_bounded_kernel.
-  auto round_token = [&](int base, int j) { return base + (warp * S::kSlots + j) * 32 + lane; };
-  // The page ids of a round are read one round ahead of its code loads, so the loads of a round
-  // never wait on a page-table trip.
-  auto load_pages = [&](int base, int (&page)[S::kSlots]) {
-#pragma unroll
-    for (int j = 0; j < S::kSlots; ++j) {
-      const int t = round_token(base, j);
-      page[j] = t < span_end ? __ldg(page_row + t / a.page_size) : -1;
-    }
-  };
-  auto load_codes = [&](int base, const int (&page)[S::kSlots], uint4 (&codes)[S::kSlots][S::kVectors]) {
-    int token[S::kSlots];
-#pragma unroll
-    for (int j = 0; j < S::kSlots; ++j) token[j] = round_token(base, j);
-    load_slot_codes<D>(a, kv_head, token, page, codes);
-  };
+  // Phase 1 (SpanScan): the first page ids fly with q; the first codes are requested once the page
+  // ids are in, and fly while the query codes are built (from q staged in shared memory).
   const bool scans = !dense && span_start < span_end;  // block-uniform
-  // The first page ids fly with q; the first codes are requested once the page ids are in, and
-  // fly while the query codes are built (from q staged in shared memory).
-  uint4 codes[S::kSlots][S::kVectors];
-  int page[S::kSlots];
-  if (scans) load_pages(span_start, page);
+  step::SpanScan<D> scan{a, page_row, kv_head, span_start, span_end};
+  if (scans) scan.begin();
   for (int b = tid; b < S::kBins; b += kThreads) histogram[b] = 0;
   if (tid == 0) bound = S::kBins;
 #pragma unroll
@@ -240,44 +142,12 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
       q_scaled[index / D][index % D] = q_value[i] * a.scale_log2;
     }
   }
-  if (scans) {
-    load_codes(span_start, page, codes);
-    load_pages(span_start + S::kTokensPerRound, page);
-  }
+  if (scans) scan.request_first();
   __syncthreads();  // q staged
   if (!dense && warp < HEADS) warp_query_code<D>(q_raw[warp], hadamard_scale, a.thresholds, query_code[warp]);
   __syncthreads();
   mark(2);
-  if (scans) {
-    constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
-    uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
-    query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
-    for (int base = span_start, round = 0; base < span_end; base += S::kTokensPerRound, ++round) {
-      int best[S::kSlots];
-#pragma unroll
-      for (int j = 0; j < S::kSlots; ++j)
-        best[j] = min_l1_over_heads<D, HEADS, kQueryInRegisters>(reinterpret_cast<const uint64_t*>(codes[j]), query_words,
-                                                                 query_code);
-      const bool more = base + S::kTokensPerRound < span_end;  // block-uniform
-      if (more) {
-        load_codes(base + S::kTokensPerRound, page, codes);
-        load_pages(base + 2 * S::kTokensPerRound, page);
-      }
-      const int bound_now = bound;
-#pragma unroll
-      for (int j = 0; j < S::kSlots; ++j) {
-        const int t = round_token(base, j);
-        if (t < span_end) {
-          distance[t - span_start] = static_cast<uint16_t>(best[j]);
-          if (best[j] <= bound_now) atomicAdd(&histogram[best[j]], 1);
-        }
-      }
-      if (!more) break;
-      // The bound after rounds 0, 1, 3, 7, ...: each update costs two barriers, and the first ones
-      // prune most of the histogram updates (a stale bound only counts more).
-      if ((round & (round + 1)) == 0) update_bound<D>(histogram, keep, scan_storage, bound);
-    }
-  }
+  if (scans) scan.template run<HEADS>(query_code, distance, histogram, keep, scan_storage, bound);
   if (!dense) cumulate_histogram<D>(histogram, keep, scan_storage, bound);  // bin b: this block's distances <= b
   mark(3);
   if (probe == 1) return;  // benchmarks only (ADAMAS_STEP_PROBE): no cluster barrier has been passed
@@ -293,79 +163,17 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
     length = span_end - span_start;
   } else {
     const bool take_all = keep >= candidates;
-    const LaneCut cut = cluster_cut<D>(cluster, histogram, blocks, keep, take_all, bound);
+    auto through = [&](int c, int bin) { return cluster.map_shared_rank(histogram, c)[bin]; };
+    const step::LaneCut cut = step::row_cut<D, kStepMaxCluster>(through, blocks, keep, take_all, bound);
     mark(5);
     const int threshold = cut.threshold;  // kBins under take_all: every distance is below
-    const int less_total = __reduce_add_sync(0xffffffffu, cut.less);
-    const int ties_needed = take_all ? 0 : keep - less_total;
-    int tie_total;
-    const int ties_before = warp_exclusive_sum(cut.tie, tie_total);
-    const int taken = min(cut.tie, max(0, ties_needed - (tie_total - ties_before - cut.tie)));
-    int kept;
-    const int offset_of_lane = warp_exclusive_sum(cut.less + taken, kept);
-    const int offset = __shfl_sync(0xffffffffu, offset_of_lane, rank);
-    const int my_less = __shfl_sync(0xffffffffu, cut.less, rank), my_taken = __shfl_sync(0xffffffffu, taken, rank);
-    const int first_taken_tie = __shfl_sync(0xffffffffu, cut.tie, rank) - my_taken;  // this block takes its last ties
+    const step::BlockShare share = step::block_share(cut, rank, keep, take_all);
     mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
-    // Warp w takes a contiguous range of the span, kCompactTile candidates (8 a lane) at a time:
-    // first its counts below and at T, then, with the counts of the warps before it, its writes.
-    const int span_length = span_end - span_start;
-    const int per_warp = ceil_div(span_length, kWarps * kCompactTile) * kCompactTile;
-    const int warp_begin = min(span_length, warp * per_warp), warp_end = min(span_length, warp_begin + per_warp);
-    auto tile_masks = [&](int base, unsigned& less_mask, unsigned& tie_mask) {
-      const int first = base + lane * 8;
-      const uint4 raw = *reinterpret_cast<const uint4*>(distance + first);  // inside kDistanceSlots
-      const uint16_t* d = reinterpret_cast<const uint16_t*>(&raw);
-      less_mask = tie_mask = 0;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const bool valid = first + i < warp_end;
-        less_mask |= static_cast<unsigned>(valid && d[i] < threshold) << i;
-        tie_mask |= static_cast<unsigned>(valid && d[i] == threshold) << i;
-      }
-    };
-    int warp_less_count = 0, warp_tie_count = 0;
-    for (int base = warp_begin; base < warp_end; base += kCompactTile) {
-      unsigned less_mask, tie_mask;
-      tile_masks(base, less_mask, tie_mask);
-      warp_less_count += __popc(less_mask);
-      warp_tie_count += __popc(tie_mask);
-    }
-    warp_less_count = __reduce_add_sync(0xffffffffu, warp_less_count);
-    warp_tie_count = __reduce_add_sync(0xffffffffu, warp_tie_count);
-    if (lane == 0) {
-      warp_less[warp] = warp_less_count;
-      warp_ties[warp] = warp_tie_count;
-    }
-    __syncthreads();
-    int write_at = 0, tie_rank = 0;  // this warp's first slot in the block's list; its first tie's rank in the block
-    for (int w = 0; w < warp; ++w) {
-      const int ties = warp_ties[w];
-      write_at += warp_less[w] + min(ties, max(0, tie_rank + ties - max(first_taken_tie, tie_rank)));
-      tie_rank += ties;
-    }
-    for (int base = warp_begin; base < warp_end; base += kCompactTile) {
-      unsigned less_mask, tie_mask;
-      tile_masks(base, less_mask, tie_mask);
-      if (__ballot_sync(0xffffffffu, (less_mask | tie_mask) != 0) == 0) continue;  // most tiles at long contexts
-      int tile_ties, tile_count;
-      const int lane_tie_rank = tie_rank + warp_exclusive_sum(__popc(tie_mask), tile_ties);
-      unsigned selected = less_mask;
-      int k = 0;
-      for (unsigned m = tie_mask; m != 0; m &= m - 1, ++k)  // the lane's ties in ascending order
-        if (lane_tie_rank + k >= first_taken_tie) selected |= m & (~m + 1);
-      const int lane_at = write_at + warp_exclusive_sum(__popc(selected), tile_count);
-      k = 0;
-      for (unsigned m = selected; m != 0; m &= m - 1, ++k) {
-        const int at = lane_at + k, position = span_start + base + lane * 8 + __ffs(m) - 1;
-        if (at < kStepMaxList) local_list[at] = position;
-        if (offset + at < a.capacity) list[offset + at] = position;
-      }
-      write_at += tile_count;
-      tie_rank += tile_ties;
-    }
-    int count = my_less + my_taken;
+    step::compact_block(distance, span_start, span_end - span_start, threshold, share.first_taken_tie, share.offset,
+                        list, a.capacity, local_list, kStepMaxList, warp_less, warp_ties);
+    const int kept = share.kept;
+    int count = share.less + share.taken;
     if (rank == blocks - 1) {  // the current token closes the list
       if (tid == 0) {
         local_list[min(count, kStepMaxList)] = n - 1;
@@ -384,17 +192,8 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   }
   __syncthreads();  // the list is complete; the distances are no longer read (warp_out reuses them)
 
-  // Phase 3. Attention over this block's positions.
-  float head_max[HEADS], head_sum[HEADS], acc[HEADS][E];
-#pragma unroll
-  for (int h = 0; h < HEADS; ++h) {
-    head_max[h] = -INFINITY;
-    head_sum[h] = 0.0f;
-#pragma unroll
-    for (int e = 0; e < E; ++e) acc[h][e] = 0.0f;
-  }
-  // The cache rows of this block's positions, every page-table read in flight at once (rows are
-  // K/V rows of the paged layout, < 2^32).
+  // Phase 3. Attention over this block's positions. Their cache rows first, every page-table read
+  // in flight at once (rows are K/V rows of the paged layout, < 2^32).
   for (int i = tid; i < length; i += kThreads) {
     const int position = dense ? span_start + i : local_list[i];
     const int page = __ldg(page_row + position / a.page_size);
@@ -402,96 +201,27 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
         static_cast<uint32_t>((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size));
   }
   __syncthreads();
-  const T* keys = static_cast<const T*>(a.keys) + lane * E;
-  const T* values = static_cast<const T*>(a.values) + lane * E;
-  for (int base = warp * kBatch; base < length; base += kWarps * kBatch) {  // warp-uniform
-    typename Slice::Vector k[kBatch], v[kBatch];
-#pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      if (base + j >= length) break;
-      const size_t element = static_cast<size_t>(static_cast<uint32_t>(local_list[base + j])) * D;
-      k[j] = Slice::load(keys + element);
-      v[j] = Slice::load(values + element);
-    }
-#pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      if (base + j >= length) break;
-      float key[E], value[E];
-      Slice::widen(k[j], key);
-      Slice::widen(v[j], value);
-#pragma unroll
-      for (int h = 0; h < HEADS; ++h) {
-        float score = 0.0f;
-#pragma unroll
-        for (int e = 0; e < E; ++e) score = fmaf(q_scaled[h][lane * E + e], key[e], score);
-#pragma unroll
-        for (int width = 16; width > 0; width /= 2) score += __shfl_xor_sync(0xffffffffu, score, width);
-        const float new_max = fmaxf(head_max[h], score);
-        const float correction = exp2f(head_max[h] - new_max);  // 0 at the first position (-inf)
-        const float p = exp2f(score - new_max);
-        head_sum[h] = fmaf(head_sum[h], correction, p);
-#pragma unroll
-        for (int e = 0; e < E; ++e) acc[h][e] = fmaf(acc[h][e], correction, p * value[e]);
-        head_max[h] = new_max;
-      }
-    }
-  }
-#pragma unroll
-  for (int h = 0; h < HEADS; ++h) {
-#pragma unroll
-    for (int e = 0; e < E; ++e) warp_out[(warp * HEADS + h) * D + lane * E + e] = acc[h][e];
-    if (lane == 0) {
-      warp_max[warp][h] = head_max[h];
-      warp_sum[warp][h] = head_sum[h];
-    }
-  }
+  step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, q_scaled, warp_out, warp_max, warp_sum);
   __syncthreads();
   mark(8);
   if (probe == 3) {  // benchmarks only, as probe 2
     cluster.sync();
     return;
   }
-  // The warps' partials into the block's (a warp without positions has max -inf and weight 0),
-  // stored into rank 0's inbox.
+  // The warps' partials into the block's, stored into rank 0's inbox.
   float* their_inbox = cluster.map_shared_rank(inbox, 0);
   float* inbox_max = inbox + blocks * HEADS * D;
   float* inbox_sum = inbox_max + blocks * HEADS;
-  for (int i = tid; i < HEADS * D; i += kThreads) {
-    const int h = i / D, dim = i % D;
-    float top = -INFINITY;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, warp_max[w][h]);
-    float out = 0.0f, sum = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      const float weight = warp_max[w][h] == -INFINITY ? 0.0f : exp2f(warp_max[w][h] - top);
-      out = fmaf(weight, warp_out[(w * HEADS + h) * D + dim], out);
-      sum = fmaf(weight, warp_sum[w][h], sum);
-    }
-    their_inbox[(rank * HEADS + h) * D + dim] = out;
-    if (dim == 0) {
-      their_inbox[blocks * HEADS * D + rank * HEADS + h] = top;
-      their_inbox[blocks * HEADS * (D + 1) + rank * HEADS + h] = sum;
-    }
-  }
+  step::merge_warps<D, HEADS>(warp_out, warp_max, warp_sum, their_inbox + rank * HEADS * D,
+                              their_inbox + blocks * HEADS * D + rank * HEADS,
+                              their_inbox + blocks * HEADS * (D + 1) + rank * HEADS);
   // Every partial is in rank 0's inbox, and every block is past its remote reads: the others may
   // leave; rank 0 merges from its own shared memory.
   cluster.sync();
   mark(9);
   if (rank != 0) return;
-  for (int i = tid; i < HEADS * D; i += kThreads) {
-    const int h = i / D, dim = i % D;
-    float top = -INFINITY;
-    for (int c = 0; c < blocks; ++c) top = fmaxf(top, inbox_max[c * HEADS + h]);
-    float out = 0.0f, sum = 0.0f;
-    for (int c = 0; c < blocks; ++c) {
-      const float their_max = inbox_max[c * HEADS + h];
-      const float weight = their_max == -INFINITY ? 0.0f : exp2f(their_max - top);
-      out = fmaf(weight, inbox[(c * HEADS + h) * D + dim], out);
-      sum = fmaf(weight, inbox_sum[c * HEADS + h], sum);
-    }
-    a.out[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + dim] = out / sum;
-  }
+  step::merge_partials<D, HEADS>(blocks, [](const float* p) { return *p; }, inbox, inbox_max, inbox_sum,
+                                 a.out + (static_cast<size_t>(seq) * a.num_q_heads + first_head) * D);
   mark(10);
 }
 

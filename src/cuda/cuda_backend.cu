@@ -13,6 +13,7 @@
 #include "cuda/generic_codes.cuh"
 #include "cuda/adamas_fused.cuh"
 #include "cuda/adamas_step.cuh"
+#include "cuda/grid_step.cuh"
 #include "cuda/asymmetric.cuh"
 #include "cuda/score.cuh"
 #include "cuda/select.cuh"
@@ -355,6 +356,9 @@ struct DecodePlan::Impl {
   DeviceBuffer<RowSelectState> state;
   DeviceBuffer<uint8_t> dense;
   DeviceBuffer<float> partial_out, partial_lse;
+  // The grid step's (grid_step.cuh): row counters, the blocks' histograms and partial results.
+  DeviceBuffer<int> grid_sync, grid_histograms;
+  DeviceBuffer<float> grid_partials;
 
   AttentionArgs attention_args(const PagedKvView& view, const float* q, float* out, bool use_selection) const {
     check_view(view);
@@ -517,6 +521,19 @@ struct DecodePlan::Impl {
     return adamas_step_cluster(config.dtype, config.head_dim, heads_per_row, capacity, config.max_context,
                                view.batch * shape.rows, sm_count, variants);
   }
+  // Blocks per row of the grid step (grid_step.cuh) for a view of `batch` sequences, or 0 where it
+  // does not serve: ADAMAS_STEP=cluster or split, as step_cluster, a shape adamas_grid_step_blocks
+  // turns down, or (auto) a shape where it was not measured faster (adamas_grid_step_auto).
+  int grid_step_blocks(const PagedKvView& view) const {
+    if (variants.step == StepVariant::kSplit || variants.step == StepVariant::kCluster ||
+        config.selector.policy != Policy::kAdamas || generic_estimate(view) || asymmetric())
+      return 0;
+    const int heads_per_row = config.selector.per_query_head ? 1 : shape.group_size;
+    const int rows = view.batch * shape.rows;
+    if (variants.step == StepVariant::kAuto && !adamas_grid_step_auto(heads_per_row, config.max_context, rows)) return 0;
+    return adamas_grid_step_blocks(config.dtype, config.head_dim, heads_per_row, capacity, config.max_context, rows,
+                                   sm_count);
+  }
   int max_candidates() const {
     return config.selector.policy == Policy::kQuest ? (config.max_context + config.page_size - 1) / config.page_size
                                                     : config.max_context;
@@ -561,6 +578,10 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
     }
   } else if (policy == Policy::kAdamas) {
     m.distances.resize(rows * m.candidate_stride);
+    m.grid_sync.resize(2 * rows);
+    m.grid_sync.zero();
+    m.grid_histograms.resize(grid_step_histogram_ints(m.sm_count));
+    m.grid_partials.resize(grid_step_partial_floats(m.sm_count));
     m.chunk_histogram.resize(rows * m.max_chunks * kHistStride);
     // The generic estimate's keys: the layer's book, known only at select time, may be any.
     m.score_keys.resize(rows * m.candidate_stride);
@@ -673,8 +694,25 @@ void DecodePlan::attend(const PagedKvView& view, const float* q, float* out, boo
   launch_decode_attention(a, view.batch, to_stream(stream), m.variants.dense, m.variants.programmatic_launch);
 }
 
+std::string DecodePlan::step_path(const PagedKvView& view) const {
+  const Impl& m = *impl_;
+  return m.grid_step_blocks(view) ? "grid" : m.step_cluster(view) ? "cluster" : "split";
+}
+
 void DecodePlan::step(const PagedKvView& view, const float* q, float* out, StreamHandle stream) {
   const Impl& m = *impl_;
+  if (const int blocks = m.grid_step_blocks(view)) {
+    m.check_view(view);
+    GridStepArgs a{};
+    static_cast<SelectArgs&>(a) = m.select_args(view, q);
+    a.out = out;
+    a.scale_log2 = Impl::scale_log2(view.head_dim);
+    a.sync = m.grid_sync.data();
+    a.histograms = m.grid_histograms.data();
+    a.partials = m.grid_partials.data();
+    launch_grid_step(a, view.batch, blocks, m.variants, to_stream(stream));
+    return;
+  }
   if (const int cluster = m.step_cluster(view)) {
     m.check_view(view);  // the split path's stages check it themselves
     StepArgs a{};

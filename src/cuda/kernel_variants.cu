@@ -39,8 +39,11 @@ KernelVariants kernel_variants_from_env() {
   const std::string asym_cluster = env_choice("ADAMAS_ASYM_CLUSTER", "auto", {"auto", "1", "2", "4"});
   v.asym_cluster = asym_cluster == "auto" ? 0 : std::stoi(asym_cluster);
   v.fused_attend = env_choice("ADAMAS_FUSED_ATTEND", "0", {"0", "1"}) == "1";
-  const std::string step = env_choice("ADAMAS_STEP", "auto", {"auto", "cluster", "split"});
-  v.step = step == "cluster" ? StepVariant::kCluster : step == "split" ? StepVariant::kSplit : StepVariant::kAuto;
+  const std::string step = env_choice("ADAMAS_STEP", "auto", {"auto", "cluster", "grid", "split"});
+  v.step = step == "cluster" ? StepVariant::kCluster
+           : step == "grid"  ? StepVariant::kGrid
+           : step == "split" ? StepVariant::kSplit
+                             : StepVariant::kAuto;
   const std::string blocks = env_choice("ADAMAS_STEP_BLOCKS", "3", {"3", "2", "auto"});
   v.step_blocks = blocks == "auto" ? 0 : std::stoi(blocks);
   const std::string cluster = env_choice("ADAMAS_STEP_CLUSTER", "auto", {"auto", "1", "2", "3", "4", "5", "6", "7", "8", "9",
@@ -71,7 +74,11 @@ std::string describe(const KernelVariants& v) {
                         " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kAuto ? "auto" : v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
                         " asym_part=", v.asym_part == 0 ? std::string("auto") : std::to_string(v.asym_part),
                         " asym_cluster=", v.asym_cluster == 0 ? std::string("auto") : std::to_string(v.asym_cluster), " fused_attend=", v.fused_attend ? 1 : 0,
-                        " step=", v.step == StepVariant::kCluster ? "cluster" : v.step == StepVariant::kSplit ? "split" : "auto",
+                        " step=",
+                        v.step == StepVariant::kCluster ? "cluster"
+                        : v.step == StepVariant::kGrid  ? "grid"
+                        : v.step == StepVariant::kSplit ? "split"
+                                                        : "auto",
                         " step_blocks=", v.step_blocks == 0 ? std::string("auto") : std::to_string(v.step_blocks),
                         " step_cluster=", v.step_cluster == 0 ? std::string("auto") : std::to_string(v.step_cluster),
                         " dense_splits=", v.dense_splits == 0 ? std::string("auto") : std::to_string(v.dense_splits));

@@ -17,10 +17,12 @@
 //                                         (SelectArgs::asym_probe says where)
 //   ADAMAS_FUSED_ATTEND     = 0 | 1       DecodePlan::step of adamas: list compaction inside the
 //                                         attention kernel (1) or a compaction kernel before it (0)
-//   ADAMAS_STEP             = auto | cluster | split   DecodePlan::step of adamas (L1, 2-bit codes):
-//                                         the whole step in one cluster launch (adamas_step.cu) where
-//                                         it was measured faster | wherever the shape allows | never
-//                                         (estimate, compaction and attention launches)
+//   ADAMAS_STEP             = auto | cluster | grid | split   DecodePlan::step of adamas (L1, 2-bit
+//                                         codes): the whole step in one launch where it was measured
+//                                         faster | in one cluster launch (adamas_step.cu) wherever the
+//                                         shape allows | in one cooperative launch of a block per SM
+//                                         (grid_step.cu) wherever the shape allows | never (estimate,
+//                                         compaction and attention launches)
 //   ADAMAS_STEP_BLOCKS      = 3 | 2 | auto  the cluster step's blocks per SM with one or two heads a row
 //                                         (auto: 2 where a cluster up to two blocks smaller fits
 //                                         every row in one wave, adamas_step.cu)
@@ -39,7 +41,7 @@ namespace adamas::cuda {
 enum class EstimateVariant { kLanePerToken, kBounded, kBulk };
 enum class DenseVariant { kTile16K, kTile32K, kWarpSplit };
 enum class AsymVariant { kRadix, kFused, kTwoPass, kAuto };
-enum class StepVariant { kAuto, kCluster, kSplit };
+enum class StepVariant { kAuto, kCluster, kGrid, kSplit };
 
 struct KernelVariants {
   EstimateVariant estimate = EstimateVariant::kLanePerToken;

@@ -287,6 +287,62 @@ TEST_P(ClusterStepProgrammaticTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, ClusterStepProgrammaticTest, ::testing::ValuesIn(select_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
+// The grid step (grid_step.cu: 2-3 blocks per multiprocessor, rows meeting through global memory)
+// on the cluster step's shapes: blocks per row from 32 (8 rows of 4 heads) down to 6 (64 rows),
+// spans up to 9376 (150000 tokens, 16 blocks a row), every head grouping and head size, dense rows
+// in ragged batches, lists up to kStepMaxList; twice each, so the counters it resets are reused.
+class GridStepTest : public ::testing::TestWithParam<SelectCase> {
+  ScopedEnv step_{"ADAMAS_STEP", "grid"};
+};
+
+TEST_P(GridStepTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+  check_against_reference(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GridStepTest, ::testing::ValuesIn(cluster_step_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+class GridStepProgrammaticTest : public ::testing::TestWithParam<SelectCase> {
+  ScopedEnv pdl_{"ADAMAS_PDL", "1"}, step_{"ADAMAS_STEP", "grid"};
+};
+
+TEST_P(GridStepProgrammaticTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GridStepProgrammaticTest, ::testing::ValuesIn(select_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+// The auto rule's choice of the grid step (one head a row, more than 32 rows, from 48K on; else the
+// cluster step), then that shape in the default environment against the references.
+class GridStepAutoTest : public ::testing::TestWithParam<SelectCase> {};
+
+TEST_P(GridStepAutoTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  const SelectCase& c = GetParam();
+  SelectorOptions options;
+  options.token_budget = 256;
+  PagedKvView view;
+  view.num_kv_heads = c.kv_heads;
+  view.head_dim = c.head_dim;
+  view.dtype = c.dtype;
+  view.page_size = kDefaultPageSize;
+  view.batch = static_cast<int>(c.lens.size());
+  const int max_context = *std::max_element(c.lens.begin(), c.lens.end());
+  DecodePlan plan(plan_config_for(view.batch, c.q_heads, c.kv_heads, c.head_dim, c.dtype, max_context, options));
+  EXPECT_EQ(plan.step_path(view), "grid");
+  view.batch = 1;  // 32 rows at 60000: the cluster step's
+  EXPECT_EQ(plan.step_path(view), "cluster");
+  check_against_reference(c);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GridStepAutoTest,
+                         ::testing::Values(SelectCase{DType::kBF16, 128, 32, 32, {60000, 900}, {256}, true}),
+                         [](const auto& info) { return case_name(info.param); });
+
 // Cluster sizes that are not powers of two (the launch takes up to two blocks fewer than the plan's
 // size where that fits every row in one wave at 2 blocks per SM): forced 5 and 7.
 class ClusterSizeTest : public ::testing::TestWithParam<std::pair<int, SelectCase>> {

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
       else if (flag == "--dtype") o.dtype = adamas::parse_dtype(value());
       else if (flag == "--iters") o.iterations = std::stoi(value());
       else if (flag == "--ragged") o.ragged = true;
+      else if (flag == "--page-size") o.page_size = std::stoi(value());
       else if (flag == "--policies") {
         o.policies.clear();
         for (const std::string& name : split_commas(value())) o.policies.push_back(adamas::parse_policy(name));
@@ -99,13 +100,14 @@ int main(int argc, char** argv) {
             "\"budget\": %d, \"dtype\": \"%s\", \"policy\": \"%s\", \"estimate_us\": %.2f, \"select_us\": %.2f, "
             "\"attend_us\": %.2f, \"total_us\": %.2f, \"bytes\": %.0f, \"gb_per_s\": %.1f, \"speedup_vs_full\": %.2f, "
             "\"estimate_variant\": \"%s\", \"dense_variant\": \"%s\", \"pdl\": \"%s\", \"estimator\": \"%s\", "
-            "\"fused_attend\": \"%s\", \"flush\": \"%s\", \"asym_part\": \"%s\", \"step\": \"%s\"}\n",
+            "\"fused_attend\": \"%s\", \"flush\": \"%s\", \"asym_part\": \"%s\", \"step\": \"%s\", \"page_size\": %d}\n",
             report.device_name.c_str(), o.batch, o.num_q_heads, o.num_kv_heads, o.head_dim, o.context, budget,
             adamas::dtype_name(o.dtype).c_str(), adamas::policy_name(row.policy).c_str(), row.estimate_us,
             row.select_us, row.attend_us, row.total_us, row.bytes_read, row.achieved_gb_per_s, row.speedup_vs_full,
             env_or("ADAMAS_ESTIMATE_VARIANT", "new"), env_or("ADAMAS_DENSE_VARIANT", "warp"), env_or("ADAMAS_PDL", "0"),
             adamas::estimator_name(row.estimator).c_str(), env_or("ADAMAS_FUSED_ATTEND", "0"),
-            env_or("ADAMAS_BENCH_FLUSH", "write"), env_or("ADAMAS_ASYM_PART", "auto"), env_or("ADAMAS_STEP", "auto"));
+            env_or("ADAMAS_BENCH_FLUSH", "write"), env_or("ADAMAS_ASYM_PART", "auto"), env_or("ADAMAS_STEP", "auto"),
+            o.page_size);
       std::fflush(stdout);
     }
     return 0;

@@ -1,0 +1,307 @@
+// The grid step (grid_step.cuh). Grid (blocks, rows) of 256-thread blocks, 3 per multiprocessor (2
+// with heads x d > 256), launched cooperatively; block c of a row owns candidates
+// [c * span, (c + 1) * span), span = the row's candidates / blocks rounded up to 64
+// (step_phases.cuh). The phases are the cluster step's (adamas_step.cu); only the meeting differs:
+//  1. The scan (SpanScan): each candidate's minimum L1 over the row's query heads into the block's
+//     distances (shared memory), and into its histogram when at or below the running bound.
+//  2. The histogram made cumulative and published (global memory); a counter barrier per row;
+//     every warp finds the threshold and its block's share from the row's published histograms
+//     (row_cut), and the block lists its selected positions.
+//  3. Attention over the block's positions; the block's partial result to global memory; the row's
+//     last block to take a ticket merges the partials, writes the output and resets the counters.
+// Why: clusters are placed within a GPC, so the cluster step's clusters of 8 put three of its
+// blocks on some multiprocessors and one on others, and the scan waits for the most loaded
+// (bench/results/2026-11-29-s8: 30 us for a block alone on its SM, 42-55 us with two others, at
+// 128K). Blocks without clusters spread evenly: at most 3 per multiprocessor, and every row's
+// blocks as many as fit at once.
+// Tried (bench/results/2026-11-29-s13): one block per SM (and then 3) with the codes copied by
+// cp.async into a ring per warp scanned 134 MB at MHA 128K in 79-82 us, against 62 us for the
+// cluster step's register loads.
+#include <algorithm>
+#include <cstdio>
+#include <type_traits>
+
+#include "adamas/error.h"
+#include "adamas/hadamard.h"
+#include "cuda/grid_step.cuh"
+#include "cuda/launch.cuh"
+#include "cuda/step_phases.cuh"
+
+namespace adamas::cuda {
+
+namespace {
+
+constexpr int kThreads = kFusedThreads;
+constexpr int kDistanceBytes = step::distance_slots(kGridMaxSpan) * static_cast<int>(sizeof(uint16_t));
+
+// Blocks per multiprocessor the kernel is compiled for: 4 (64 registers) with one head a row, 3 (80)
+// with two, else 2 (128 registers).
+template <int HEADS>
+constexpr int kMinBlocks = HEADS == 1 ? 4 : HEADS == 2 ? 3 : 2;
+
+__device__ __forceinline__ int load_acquire(const int* p) {
+  int value;
+  asm volatile("ld.acquire.gpu.global.s32 %0, [%1];" : "=r"(value) : "l"(p) : "memory");
+  return value;
+}
+
+// Every block of the row has arrived (after its stores): the pattern of a grid barrier, per row.
+__device__ __forceinline__ void row_barrier(int* arrivals, int blocks) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    atomicAdd(arrivals, 1);
+    while (load_acquire(arrivals) < blocks) {
+    }
+    __threadfence();
+  }
+  __syncthreads();
+}
+
+template <typename T, int D, int HEADS>
+__global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(GridStepArgs a, float hadamard_scale,
+                                                                                   int probe) {
+  using S = FusedShape<D>;
+  extern __shared__ __align__(16) uint8_t dynamic_shared[];
+  uint16_t* distance = reinterpret_cast<uint16_t*>(dynamic_shared);  // [distance_slots]: phases 1-2
+  float* warp_out = reinterpret_cast<float*>(dynamic_shared);        // [kWarps][HEADS][D]: phase 3
+  static_assert(sizeof(float) * kWarps * HEADS * D <= kDistanceBytes, "warp partials reuse the distances");
+  __shared__ __align__(16) uint8_t query_code[HEADS][D / 4];
+  __shared__ __align__(16) float q_raw[HEADS][D];
+  __shared__ __align__(16) float q_scaled[HEADS][D];
+  __shared__ int histogram[S::kBins];
+  __shared__ int bound;
+  __shared__ bool last_block;
+  __shared__ typename ChunkScan::TempStorage scan_storage;
+  __shared__ int32_t local_list[kStepMaxList + 1];
+  __shared__ int warp_less[kWarps], warp_ties[kWarps];
+  __shared__ float warp_max[kWarps][HEADS], warp_sum[kWarps][HEADS];
+
+  grid_dependency_trigger();
+  grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
+  const int rank = blockIdx.x, blocks = gridDim.x, row = blockIdx.y;
+  const int seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
+  const int tid = threadIdx.x, warp = tid >> 5;
+  constexpr int kQPerThread = (HEADS * D + kThreads - 1) / kThreads;
+  float q_value[kQPerThread];
+  const int first_head = row_first_q_head_dev(a, r), kv_head = row_kv_head_dev(a, r);
+#pragma unroll
+  for (int i = 0; i < kQPerThread; ++i) {
+    const int index = tid + i * kThreads;
+    q_value[i] = index < HEADS * D ? a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head) * D + index] : 0.0f;
+  }
+  const int n = a.seq_lens[seq];
+  const int candidates = row_candidates(a, n);
+  const bool dense = candidates == 0;  // adamas: n <= budget (else n - 1 >= budget >= 1 candidates)
+  const int total = dense ? n : candidates;
+  const int span = step::step_span(total, blocks);
+  const int span_start = min(total, rank * span), span_end = min(total, span_start + span);
+  const int span_length = span_end - span_start;
+  const int keep = row_keep(a);
+  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
+  if (rank == 0 && tid == 0) {
+    if (r == 0) a.dense[seq] = dense ? 1 : 0;
+    if (dense) a.counts[row] = 0;
+  }
+  // Phase 1 (SpanScan): the first page ids fly with the set-up, the first codes with the query codes.
+  const bool scans = !dense && span_length > 0;  // block-uniform
+  step::SpanScan<D> scan{a, page_row, kv_head, span_start, span_end};
+  if (scans) scan.begin();
+  for (int b = tid; b < S::kBins; b += kThreads) histogram[b] = 0;
+  if (tid == 0) bound = S::kBins;
+#pragma unroll
+  for (int i = 0; i < kQPerThread; ++i) {
+    const int index = tid + i * kThreads;
+    if (index < HEADS * D) {
+      q_raw[index / D][index % D] = q_value[i];
+      q_scaled[index / D][index % D] = q_value[i] * a.scale_log2;
+    }
+  }
+  if (scans) scan.request_first();
+  __syncthreads();  // q staged
+  if (!dense && warp < HEADS) warp_query_code<D>(q_raw[warp], hadamard_scale, a.thresholds, query_code[warp]);
+  __syncthreads();
+  if (scans) scan.template run<HEADS>(query_code, distance, histogram, keep, scan_storage, bound);
+  // The block histogram made cumulative (exact at every bin up to the block's bound, which is its
+  // keep-th distance) and published for the row's other blocks.
+  if (!dense) {
+    cumulate_histogram<D>(histogram, keep, scan_storage, bound);
+    __syncthreads();
+    int* published = a.histograms + (static_cast<size_t>(row) * blocks + rank) * kHistStride;
+    for (int b = tid; b < S::kBins; b += kThreads) published[b] = histogram[b];
+  }
+  if (probe == 1) return;  // benchmarks only (ADAMAS_STEP_PROBE): before the row barrier
+  if (!dense) row_barrier(a.sync + 2 * row, blocks);  // every block's histogram is published
+
+  // Phase 2: the row's threshold, this block's share, its list.
+  int length;  // positions this block attends
+  if (dense) {
+    length = min(span_length, kStepMaxList + 1);  // n <= budget <= kStepMaxList
+  } else {
+    const bool take_all = keep >= candidates;
+    const int* row_histograms = a.histograms + static_cast<size_t>(row) * blocks * kHistStride;
+    auto through = [&](int c, int bin) { return __ldcg(row_histograms + c * kHistStride + bin); };
+    const step::LaneCut cut = step::row_cut<D, kGridMaxBlocksPerRow>(through, blocks, keep, take_all, bound);
+    const step::BlockShare share = step::block_share(cut, rank, keep, take_all);
+    int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
+    step::compact_block(distance, span_start, span_length, cut.threshold, share.first_taken_tie, share.offset, list,
+                        a.capacity, local_list, kStepMaxList, warp_less, warp_ties);
+    int count = share.less + share.taken;
+    if (rank == blocks - 1) {  // the current token closes the list
+      if (tid == 0) {
+        local_list[min(count, kStepMaxList)] = n - 1;
+        if (share.kept < a.capacity) list[share.kept] = n - 1;
+        a.counts[row] = share.kept + 1;
+      }
+      ++count;
+    }
+    length = min(count, kStepMaxList + 1);
+  }
+  __syncthreads();  // the list is complete; the distances are no longer read (warp_out reuses them)
+
+  // Phase 3. Attention over the block's positions. Their cache rows first, every page-table read
+  // in flight at once (rows are K/V rows of the paged layout, < 2^32).
+  for (int i = tid; i < length; i += kThreads) {
+    const int position = dense ? span_start + i : local_list[i];
+    const int page = __ldg(page_row + position / a.page_size);
+    local_list[i] = static_cast<int32_t>(
+        static_cast<uint32_t>((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size));
+  }
+  __syncthreads();
+  step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, q_scaled, warp_out, warp_max, warp_sum);
+  __syncthreads();
+  float* partials = a.partials + static_cast<size_t>(row) * blocks * HEADS * (D + 2);
+  float* partial_max = partials + blocks * HEADS * D;
+  float* partial_sum = partial_max + blocks * HEADS;
+  step::merge_warps<D, HEADS>(warp_out, warp_max, warp_sum, partials + rank * HEADS * D, partial_max + rank * HEADS,
+                              partial_sum + rank * HEADS);
+  __syncthreads();
+  if (tid == 0) {
+    __threadfence();  // this block's partial before its ticket
+    last_block = atomicAdd(a.sync + 2 * row + 1, 1) == blocks - 1;
+    if (last_block) __threadfence();
+  }
+  __syncthreads();
+  if (!last_block) return;
+  step::merge_partials<D, HEADS>(blocks, [](const float* p) { return __ldcg(p); }, partials, partial_max, partial_sum,
+                                 a.out + (static_cast<size_t>(seq) * a.num_q_heads + first_head) * D);
+  if (tid == 0) {  // every block of the row is past the barrier and has its ticket
+    a.sync[2 * row] = 0;
+    a.sync[2 * row + 1] = 0;
+  }
+}
+
+template <typename T, int D, int HEADS>
+int configure_grid_step() {
+  static const int per_sm = [] {
+    ADAMAS_CUDA_CHECK(
+        cudaFuncSetAttribute(grid_step_kernel<T, D, HEADS>, cudaFuncAttributeMaxDynamicSharedMemorySize, kDistanceBytes));
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(grid_step_kernel<T, D, HEADS>,
+                                           cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+    int blocks = 0;
+    ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, grid_step_kernel<T, D, HEADS>, kThreads,
+                                                                    kDistanceBytes));
+    return std::min(blocks, kGridMaxBlocksPerSm);  // the workspaces hold that many
+  }();
+  return per_sm;
+}
+
+constexpr bool heads_supported(int heads, int head_dim) {
+  return (heads == 1 || heads == 2 || heads == 4 || heads == 8) && heads * head_dim <= 1024;
+}
+
+// Calls visit(std::type_identity<T>, std::integral_constant<D>, std::integral_constant<HEADS>) for
+// the kernel instantiation of a shape; throws for shapes it has none for.
+template <typename Visit>
+void with_grid_kernel(DType dtype, int head_dim, int heads_per_row, Visit&& visit) {
+  auto with_dim = [&](auto type, auto dim) {
+    constexpr int D = decltype(dim)::value;
+    auto with_heads = [&](auto heads) {
+      constexpr int H = decltype(heads)::value;
+      if constexpr (heads_supported(H, D)) visit(type, dim, heads);
+      else throw Error(detail::concat("CUDA grid step: ", H, " heads per row at head_dim ", D, " not supported"));
+    };
+    switch (heads_per_row) {
+      case 1: with_heads(std::integral_constant<int, 1>{}); break;
+      case 2: with_heads(std::integral_constant<int, 2>{}); break;
+      case 4: with_heads(std::integral_constant<int, 4>{}); break;
+      case 8: with_heads(std::integral_constant<int, 8>{}); break;
+      default: throw Error(detail::concat("CUDA grid step: ", heads_per_row, " query heads per row not supported (1, 2, 4, 8)"));
+    }
+  };
+  auto with_type = [&](auto type) {
+    switch (head_dim) {
+      case 64: with_dim(type, std::integral_constant<int, 64>{}); break;
+      case 128: with_dim(type, std::integral_constant<int, 128>{}); break;
+      case 256: with_dim(type, std::integral_constant<int, 256>{}); break;
+      default: throw Error(detail::concat("CUDA grid step: head_dim ", head_dim, " not supported (64, 128, 256)"));
+    }
+  };
+  switch (dtype) {
+    case DType::kF16: with_type(std::type_identity<__half>{}); break;
+    case DType::kBF16: with_type(std::type_identity<__nv_bfloat16>{}); break;
+    default: throw Error("CUDA grid step: fp16 or bf16 K/V only");
+  }
+}
+
+int sm_count_of_device() {
+  int sm_count = 0;
+  ADAMAS_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, 0));
+  return sm_count;
+}
+
+}  // namespace
+
+int adamas_grid_step_blocks(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context,
+                            int rows, int sm_count) {
+  const bool shape = (dtype == DType::kF16 || dtype == DType::kBF16) &&
+                     (head_dim == 64 || head_dim == 128 || head_dim == 256) && heads_supported(heads_per_row, head_dim);
+  if (!shape || capacity > kStepMaxList || rows < 1) return 0;
+  int per_sm = 0;
+  with_grid_kernel(dtype, head_dim, heads_per_row, [&](auto type, auto dim, auto heads) {
+    per_sm = configure_grid_step<typename decltype(type)::type, decltype(dim)::value, decltype(heads)::value>();
+  });
+  const int blocks = std::min(kGridMaxBlocksPerRow, per_sm * sm_count / rows);
+  return blocks >= 1 && step::step_span(std::max(1, max_context - 1), blocks) <= kGridMaxSpan ? blocks : 0;
+}
+
+bool adamas_grid_step_auto(int heads_per_row, int max_context, int rows) {
+  return heads_per_row == 1 && (max_context > 98304 || (rows > 32 && max_context >= 49152));
+}
+
+void launch_grid_step(const GridStepArgs& args, int batch, int blocks, const KernelVariants& variants,
+                      cudaStream_t stream) {
+  ADAMAS_CHECK(blocks >= 1 && blocks <= kGridMaxBlocksPerRow, "CUDA grid step: ", blocks, " blocks per row (1..",
+               kGridMaxBlocksPerRow, ")");
+  const int rows = batch * args.rows_per_seq;
+  with_grid_kernel(args.dtype, args.head_dim, args.heads_per_row, [&](auto type, auto dim, auto heads) {
+    using T = typename decltype(type)::type;
+    constexpr int D = decltype(dim)::value, H = decltype(heads)::value;
+    const int per_sm = configure_grid_step<T, D, H>();
+    const int sm_count = sm_count_of_device();
+    ADAMAS_CHECK(static_cast<long>(rows) * blocks <= static_cast<long>(per_sm) * sm_count, "CUDA grid step: ", rows,
+                 " rows x ", blocks, " blocks do not fit on the device at once (", per_sm, " per multiprocessor, ",
+                 sm_count, " multiprocessors)");
+    cudaLaunchAttribute attributes[2]{};
+    attributes[0].id = cudaLaunchAttributeCooperative;  // the row barrier needs every block resident
+    attributes[0].val.cooperative = 1;
+    attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attributes[1].val.programmaticStreamSerializationAllowed = variants.programmatic_launch ? 1 : 0;
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(rows));
+    config.blockDim = dim3(kThreads);
+    config.dynamicSmemBytes = kDistanceBytes;
+    config.stream = stream;
+    config.attrs = attributes;
+    config.numAttrs = 2;
+    if (variants.step_verbose)
+      std::fprintf(stderr, "adamas grid step: d %d, %d heads a row, %d blocks/SM, grid %d x %d, %d bytes of dynamic shared memory\n",
+                   D, H, per_sm, blocks, rows, kDistanceBytes);
+    // ADAMAS_STEP_PROBE=1 (benchmarks only: the step is left unfinished) ends every block after its scan.
+    ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H>, args, hadamard_scale(D),
+                                         variants.step_probe == 1 ? 1 : 0));
+  });
+  ADAMAS_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace adamas::cuda

@@ -1,0 +1,376 @@
+// The pieces of the one-launch Adamas step that do not depend on how a row's blocks meet: the
+// cluster step (adamas_step.cu) meets through distributed shared memory, the grid step
+// (grid_step.cu) through global memory. Both split a row's candidates into equal spans, find the
+// row threshold from the blocks' cumulative histograms, list each block's selected positions with a
+// ballot compaction, attend over them, and merge the blocks' partial results.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "cuda/code_scan.cuh"
+
+namespace adamas::cuda::step {
+
+constexpr int kSpanAlign = 64;
+// Candidates (or dense positions) per block: `total` over `blocks`, rounded up to kSpanAlign.
+__host__ __device__ inline int step_span(int total, int blocks) {
+  return ceil_div(ceil_div(total, blocks), kSpanAlign) * kSpanAlign;
+}
+constexpr int kCompactTile = 256;  // candidates a warp compacts at a time: 8 consecutive ones a lane
+// Distance slots for spans of up to `max_span`: whole compaction tiles of every warp, so the
+// tiles' 16-byte reads stay inside.
+constexpr int distance_slots(int max_span) {
+  return (max_span + kWarps * kCompactTile - 1) / (kWarps * kCompactTile) * kWarps * kCompactTile;
+}
+
+// One lane's E consecutive elements of a K or V row: loaded as one vector, widened when used.
+template <typename T, int E>
+struct LaneSlice {
+  static constexpr int kBytes = E * static_cast<int>(sizeof(T));
+  static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "one vector load per lane");
+  using Vector = std::conditional_t<kBytes == 16, uint4, std::conditional_t<kBytes == 8, uint2, unsigned int>>;
+  static __device__ __forceinline__ Vector load(const T* p) { return __ldg(reinterpret_cast<const Vector*>(p)); }
+  static __device__ __forceinline__ void widen(const Vector& raw, float (&out)[E]) {
+    const T* x = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int e = 0; e < E; ++e) out[e] = Elem<T>::to_float(x[e]);
+  }
+};
+
+// Phase 1 of both steps, as the bounded estimate (adamas_fused.cu): lane l of warp w scores token l
+// of each 32-token group, kSlots groups a round, over the block's span [span_start, span_end) of a
+// row (KV head kv_head, page table row page_row). The page ids of a round are read one round ahead
+// of its code loads, so the loads of a round never wait on a page-table trip. Use: begin() before
+// the caller's set-up (the first page ids fly with it), request_first() after it and before its
+// barrier (the first codes fly while the query codes are built), then run().
+template <int D>
+struct SpanScan {
+  using S = FusedShape<D>;
+  const SelectArgs& a;
+  const int32_t* page_row;
+  int kv_head, span_start, span_end;
+  uint4 codes[S::kSlots][S::kVectors];
+  int page[S::kSlots];
+
+  __device__ __forceinline__ int token(int base, int j) const {
+    return base + ((threadIdx.x >> 5) * S::kSlots + j) * 32 + (threadIdx.x & 31);
+  }
+  __device__ __forceinline__ void load_pages(int base) {
+#pragma unroll
+    for (int j = 0; j < S::kSlots; ++j) {
+      const int t = token(base, j);
+      page[j] = t < span_end ? __ldg(page_row + t / a.page_size) : -1;
+    }
+  }
+  __device__ __forceinline__ void load_codes(int base) {
+    int tokens[S::kSlots];
+#pragma unroll
+    for (int j = 0; j < S::kSlots; ++j) tokens[j] = token(base, j);
+    load_slot_codes<D>(a, kv_head, tokens, page, codes);
+  }
+  __device__ __forceinline__ void begin() { load_pages(span_start); }
+  __device__ __forceinline__ void request_first() {
+    load_codes(span_start);
+    load_pages(span_start + S::kTokensPerRound);
+  }
+  // Each candidate's minimum L1 over the row's HEADS query codes into distance[t - span_start], and
+  // into the block histogram when at or below the running bound, which is updated after rounds 0,
+  // 1, 3, 7, ...: each update costs two barriers, and the first ones prune most of the histogram
+  // updates (a stale bound only counts more). Every thread calls it. (Reloading each half of a
+  // round's slots as soon as it was scored, with the same registers, was slower: +7 us at MHA 128K
+  // in the cluster step, bench/results/2026-11-29-s13.)
+  template <int HEADS>
+  __device__ __forceinline__ void run(const uint8_t (*query_code)[D / 4], uint16_t* distance, int* histogram, int keep,
+                                      typename ChunkScan::TempStorage& scan_storage, int& bound) {
+    constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
+    uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
+    query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
+    for (int base = span_start, round = 0; base < span_end; base += S::kTokensPerRound, ++round) {
+      int best[S::kSlots];
+#pragma unroll
+      for (int j = 0; j < S::kSlots; ++j)
+        best[j] = min_l1_over_heads<D, HEADS, kQueryInRegisters>(reinterpret_cast<const uint64_t*>(codes[j]), query_words,
+                                                                 query_code);
+      const bool more = base + S::kTokensPerRound < span_end;  // block-uniform
+      if (more) {
+        load_codes(base + S::kTokensPerRound);
+        load_pages(base + 2 * S::kTokensPerRound);
+      }
+      const int bound_now = bound;
+#pragma unroll
+      for (int j = 0; j < S::kSlots; ++j) {
+        const int t = token(base, j);
+        if (t < span_end) {
+          distance[t - span_start] = static_cast<uint16_t>(best[j]);
+          if (best[j] <= bound_now) atomicAdd(&histogram[best[j]], 1);
+        }
+      }
+      if (!more) break;
+      if ((round & (round + 1)) == 0) update_bound<D>(histogram, keep, scan_storage, bound);
+    }
+  }
+};
+
+// The row's threshold T and one block's counts below and at T, as a warp sees them: lane c < blocks
+// holds block c's (0 in the other lanes), every lane holds T.
+struct LaneCut {
+  int threshold, less, tie;
+};
+
+// T = the smallest distance whose count over the row's blocks reaches keep, from the blocks'
+// cumulative histograms (`through(c, bin)`: block c's count of distances <= bin), by one warp with
+// no block barrier: 32 bins a probe, the window first ending at this block's bound `bound` (T <=
+// bound: the bound's count alone reaches keep), else a coarse probe of every ceil(bins / 32)-th
+// bin below it and a window ending at the first that reaches keep. Three rounds of loads at most,
+// one in the common case. Bins above a block's bound may be undercounted (it stopped counting
+// them), but such a bin's count already reaches keep, so "reaches keep" is exact for every bin and
+// T with it; the bins <= T are exact, so are the counts below and at T.
+template <int D, int kMaxBlocks, typename Through>
+__device__ __forceinline__ LaneCut row_cut(Through&& through_of, int blocks, int keep, bool take_all, int bound) {
+  using S = FusedShape<D>;
+  static_assert(kMaxBlocks <= 32, "a lane per block");
+  const int lane = threadIdx.x & 31;
+  if (take_all) {  // every candidate: each block's count through the last bin
+    const int all = lane < blocks ? through_of(lane, S::kBins - 1) : 0;
+    return LaneCut{S::kBins, all, 0};
+  }
+  int top = min(bound, S::kBins - 1), stride = 1;  // lane l probes bin top - (31 - l) * stride
+  for (;;) {
+    const int bin = top - (31 - lane) * stride;
+    int through[kMaxBlocks], total = 0;
+#pragma unroll
+    for (int c = 0; c < kMaxBlocks; ++c) through[c] = c < blocks && bin >= 0 ? through_of(c, bin) : 0;
+#pragma unroll
+    for (int c = 0; c < kMaxBlocks; ++c) total += through[c];
+    const unsigned reached = __ballot_sync(0xffffffffu, bin >= 0 && total >= keep);  // lane 31 always
+    const int lowest = top - 31 * stride;
+    if (stride == 1 && (reached & 1u) != 0 && lowest > 0) {  // T is below the window: probe coarsely
+      top = lowest;
+      stride = ceil_div(top + 1, 32);
+      continue;
+    }
+    const int at = __ffs(reached) - 1;
+    if (stride > 1) {  // T in (the bin before, the first bin reaching keep]: a window ending there
+      top -= (31 - at) * stride;
+      stride = 1;
+      continue;
+    }
+    LaneCut cut{top - 31 + at, 0, 0};
+#pragma unroll
+    for (int c = 0; c < kMaxBlocks; ++c) {
+      const int upto = __shfl_sync(0xffffffffu, through[c], at);
+      const int below = __shfl_sync(0xffffffffu, through[c], max(at - 1, 0));
+      if (lane == c) {
+        cut.less = at > 0 ? below : 0;
+        cut.tie = upto - cut.less;
+      }
+    }
+    return cut;
+  }
+}
+
+// Block `rank`'s share of the row's list, from the cut (every lane of the warp): the ties the
+// blocks take (the latest blocks' first: top_k.h's tie-break, as assign_chunk_offsets), its offset
+// in the list, its counts, and the row's kept total.
+struct BlockShare {
+  int offset;           // this block's first slot in the row's list
+  int less, taken;      // its candidates below T, and the ties at T it takes
+  int first_taken_tie;  // the block takes its ties of rank >= this (its last ones)
+  int kept;             // the row's candidates kept in all
+};
+__device__ __forceinline__ BlockShare block_share(const LaneCut& cut, int rank, int keep, bool take_all) {
+  const int less_total = __reduce_add_sync(0xffffffffu, cut.less);
+  const int ties_needed = take_all ? 0 : keep - less_total;
+  int tie_total;
+  const int ties_before = warp_exclusive_sum(cut.tie, tie_total);
+  const int taken = min(cut.tie, max(0, ties_needed - (tie_total - ties_before - cut.tie)));
+  BlockShare share;
+  const int offset_of_lane = warp_exclusive_sum(cut.less + taken, share.kept);
+  share.offset = __shfl_sync(0xffffffffu, offset_of_lane, rank);
+  share.less = __shfl_sync(0xffffffffu, cut.less, rank);
+  share.taken = __shfl_sync(0xffffffffu, taken, rank);
+  share.first_taken_tie = __shfl_sync(0xffffffffu, cut.tie, rank) - share.taken;
+  return share;
+}
+
+// The block's selected positions in ascending order: candidates span_start + i (i < span_length)
+// with distance[i] < threshold, and its ties (== threshold) of rank >= first_taken_tie, into
+// local_list (the first local_capacity) and the row's list at offset (below capacity). Warp w
+// takes a contiguous range of the span, kCompactTile candidates (8 a lane) at a time: first its
+// counts below and at T, then, with the counts of the warps before it, its writes. Every thread
+// calls it; one block barrier.
+__device__ __forceinline__ void compact_block(const uint16_t* distance, int span_start, int span_length, int threshold,
+                                              int first_taken_tie, int offset, int32_t* list, int capacity,
+                                              int32_t* local_list, int local_capacity, int* warp_less, int* warp_ties) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int per_warp = ceil_div(span_length, kWarps * kCompactTile) * kCompactTile;
+  const int warp_begin = min(span_length, warp * per_warp), warp_end = min(span_length, warp_begin + per_warp);
+  auto tile_masks = [&](int base, unsigned& less_mask, unsigned& tie_mask) {
+    const int first = base + lane * 8;
+    const uint4 raw = *reinterpret_cast<const uint4*>(distance + first);  // inside distance_slots
+    const uint16_t* d = reinterpret_cast<const uint16_t*>(&raw);
+    less_mask = tie_mask = 0;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const bool valid = first + i < warp_end;
+      less_mask |= static_cast<unsigned>(valid && d[i] < threshold) << i;
+      tie_mask |= static_cast<unsigned>(valid && d[i] == threshold) << i;
+    }
+  };
+  int warp_less_count = 0, warp_tie_count = 0;
+  for (int base = warp_begin; base < warp_end; base += kCompactTile) {
+    unsigned less_mask, tie_mask;
+    tile_masks(base, less_mask, tie_mask);
+    warp_less_count += __popc(less_mask);
+    warp_tie_count += __popc(tie_mask);
+  }
+  warp_less_count = __reduce_add_sync(0xffffffffu, warp_less_count);
+  warp_tie_count = __reduce_add_sync(0xffffffffu, warp_tie_count);
+  if (lane == 0) {
+    warp_less[warp] = warp_less_count;
+    warp_ties[warp] = warp_tie_count;
+  }
+  __syncthreads();
+  int write_at = 0, tie_rank = 0;  // this warp's first slot in the block's list; its first tie's rank in the block
+  for (int w = 0; w < warp; ++w) {
+    const int ties = warp_ties[w];
+    write_at += warp_less[w] + min(ties, max(0, tie_rank + ties - max(first_taken_tie, tie_rank)));
+    tie_rank += ties;
+  }
+  for (int base = warp_begin; base < warp_end; base += kCompactTile) {
+    unsigned less_mask, tie_mask;
+    tile_masks(base, less_mask, tie_mask);
+    if (__ballot_sync(0xffffffffu, (less_mask | tie_mask) != 0) == 0) continue;  // most tiles at long contexts
+    int tile_ties, tile_count;
+    const int lane_tie_rank = tie_rank + warp_exclusive_sum(__popc(tie_mask), tile_ties);
+    unsigned selected = less_mask;
+    int k = 0;
+    for (unsigned m = tie_mask; m != 0; m &= m - 1, ++k)  // the lane's ties in ascending order
+      if (lane_tie_rank + k >= first_taken_tie) selected |= m & (~m + 1);
+    const int lane_at = write_at + warp_exclusive_sum(__popc(selected), tile_count);
+    k = 0;
+    for (unsigned m = selected; m != 0; m &= m - 1, ++k) {
+      const int at = lane_at + k, position = span_start + base + lane * 8 + __ffs(m) - 1;
+      if (at < local_capacity) local_list[at] = position;
+      if (offset + at < capacity) list[offset + at] = position;
+    }
+    write_at += tile_count;
+    tie_rank += tile_ties;
+  }
+}
+
+// Attention of the block's HEADS query heads (q_scaled: q x softmax scale x log2 e) over `length`
+// cache rows (rows[i]: a K/V row of the paged layout, < 2^32): warp w takes rows w * kBatch, ...
+// in batches whose K/V loads fly together, with an online softmax per warp and head; the warps'
+// states end in warp_out [kWarps][HEADS][D], warp_max and warp_sum. The caller synchronizes after.
+template <typename T, int D, int HEADS>
+__device__ __forceinline__ void attend_rows(const void* keys_base, const void* values_base, const int32_t* rows,
+                                            int length, const float (*q_scaled)[D], float* warp_out,
+                                            float (*warp_max)[HEADS], float (*warp_sum)[HEADS]) {
+  constexpr int E = D / 32;  // K/V elements per lane
+  using Slice = LaneSlice<T, E>;
+  constexpr int kBatch = Slice::kBytes <= 8 ? 8 : 4;  // positions per warp in flight
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float head_max[HEADS], head_sum[HEADS], acc[HEADS][E];
+#pragma unroll
+  for (int h = 0; h < HEADS; ++h) {
+    head_max[h] = -INFINITY;
+    head_sum[h] = 0.0f;
+#pragma unroll
+    for (int e = 0; e < E; ++e) acc[h][e] = 0.0f;
+  }
+  const T* keys = static_cast<const T*>(keys_base) + lane * E;
+  const T* values = static_cast<const T*>(values_base) + lane * E;
+  for (int base = warp * kBatch; base < length; base += kWarps * kBatch) {  // warp-uniform
+    typename Slice::Vector k[kBatch], v[kBatch];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      if (base + j >= length) break;
+      const size_t element = static_cast<size_t>(static_cast<uint32_t>(rows[base + j])) * D;
+      k[j] = Slice::load(keys + element);
+      v[j] = Slice::load(values + element);
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      if (base + j >= length) break;
+      float key[E], value[E];
+      Slice::widen(k[j], key);
+      Slice::widen(v[j], value);
+#pragma unroll
+      for (int h = 0; h < HEADS; ++h) {
+        float score = 0.0f;
+#pragma unroll
+        for (int e = 0; e < E; ++e) score = fmaf(q_scaled[h][lane * E + e], key[e], score);
+#pragma unroll
+        for (int width = 16; width > 0; width /= 2) score += __shfl_xor_sync(0xffffffffu, score, width);
+        const float new_max = fmaxf(head_max[h], score);
+        const float correction = exp2f(head_max[h] - new_max);  // 0 at the first position (-inf)
+        const float p = exp2f(score - new_max);
+        head_sum[h] = fmaf(head_sum[h], correction, p);
+#pragma unroll
+        for (int e = 0; e < E; ++e) acc[h][e] = fmaf(acc[h][e], correction, p * value[e]);
+        head_max[h] = new_max;
+      }
+    }
+  }
+#pragma unroll
+  for (int h = 0; h < HEADS; ++h) {
+#pragma unroll
+    for (int e = 0; e < E; ++e) warp_out[(warp * HEADS + h) * D + lane * E + e] = acc[h][e];
+    if (lane == 0) {
+      warp_max[warp][h] = head_max[h];
+      warp_sum[warp][h] = head_sum[h];
+    }
+  }
+}
+
+// The warps' states merged into the block's partial result per head: out[h * D + dim], and (by
+// the thread of dim 0) out_max[h], out_sum[h]. A warp without positions has max -inf and weight 0.
+// Every thread calls it, after a barrier over attend_rows' writes.
+template <int D, int HEADS>
+__device__ __forceinline__ void merge_warps(const float* warp_out, const float (*warp_max)[HEADS],
+                                            const float (*warp_sum)[HEADS], float* out, float* out_max, float* out_sum) {
+  for (int i = threadIdx.x; i < HEADS * D; i += blockDim.x) {
+    const int h = i / D, dim = i % D;
+    float top = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, warp_max[w][h]);
+    float value = 0.0f, sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float weight = warp_max[w][h] == -INFINITY ? 0.0f : exp2f(warp_max[w][h] - top);
+      value = fmaf(weight, warp_out[(w * HEADS + h) * D + dim], value);
+      sum = fmaf(weight, warp_sum[w][h], sum);
+    }
+    out[h * D + dim] = value;
+    if (dim == 0) {
+      out_max[h] = top;
+      out_sum[h] = sum;
+    }
+  }
+}
+
+// The row's `parts` partial results merged into the output of its HEADS heads (out [HEADS][D],
+// the row's first head's slot): partial c's value of head h and dim at load(outs + (c * HEADS + h)
+// * D + dim), its max and sum at load(maxes + c * HEADS + h), load(sums + ...). Every thread calls it.
+template <int D, int HEADS, typename Load>
+__device__ __forceinline__ void merge_partials(int parts, Load&& load, const float* outs, const float* maxes,
+                                               const float* sums, float* out) {
+  for (int i = threadIdx.x; i < HEADS * D; i += blockDim.x) {
+    const int h = i / D, dim = i % D;
+    float top = -INFINITY;
+    for (int c = 0; c < parts; ++c) top = fmaxf(top, load(maxes + c * HEADS + h));
+    float value = 0.0f, sum = 0.0f;
+    for (int c = 0; c < parts; ++c) {
+      const float their_max = load(maxes + c * HEADS + h);
+      const float weight = their_max == -INFINITY ? 0.0f : exp2f(their_max - top);
+      value = fmaf(weight, load(outs + (c * HEADS + h) * D + dim), value);
+      sum = fmaf(weight, load(sums + c * HEADS + h), sum);
+    }
+    out[h * D + dim] = value / sum;
+  }
+}
+
+}  // namespace adamas::cuda::step
