@@ -103,20 +103,14 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   grid_dependency_trigger();
   grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
   const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
-  const int tid = threadIdx.x, warp = tid >> 5;
+  const int tid = threadIdx.x;
   const int n = a.seq_lens[seq];
   const int candidates = row_candidates(a, n);
   const bool dense = candidates == 0;  // adamas: n <= budget (else n - 1 >= budget >= 1 candidates)
   const int total = dense ? n : candidates;
   const int kv_head = row_kv_head_dev(a, r), first_head = row_first_q_head_dev(a, r);
-  // q is requested first: its loads fly while the span and the first page ids are worked out.
-  constexpr int kQPerThread = (HEADS * D + kThreads - 1) / kThreads;
-  float q_value[kQPerThread];
-#pragma unroll
-  for (int i = 0; i < kQPerThread; ++i) {
-    const int index = tid + i * kThreads;
-    q_value[i] = index < HEADS * D ? a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head) * D + index] : 0.0f;
-  }
+  step::RowQueries<D, HEADS> queries;  // requested first (RowQueries)
+  queries.load(a, seq, first_head);
   const int span = step_span(total, blocks);
   const int span_start = min(total, rank * span), span_end = min(total, span_start + span);
   const int keep = row_keep(a);
@@ -132,20 +126,8 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const bool scans = !dense && span_start < span_end;  // block-uniform
   step::SpanScan<D> scan{a, page_row, kv_head, span_start, span_end};
   if (scans) scan.begin();
-  for (int b = tid; b < S::kBins; b += kThreads) histogram[b] = 0;
-  if (tid == 0) bound = S::kBins;
-#pragma unroll
-  for (int i = 0; i < kQPerThread; ++i) {
-    const int index = tid + i * kThreads;
-    if (index < HEADS * D) {
-      q_raw[index / D][index % D] = q_value[i];
-      q_scaled[index / D][index % D] = q_value[i] * a.scale_log2;
-    }
-  }
-  if (scans) scan.request_first();
-  __syncthreads();  // q staged
-  if (!dense && warp < HEADS) warp_query_code<D>(q_raw[warp], hadamard_scale, a.thresholds, query_code[warp]);
-  __syncthreads();
+  step::stage_row<D, HEADS>(queries, a.scale_log2, scans, dense, scan, hadamard_scale, a.thresholds, q_raw, q_scaled,
+                            query_code, histogram, bound);
   mark(2);
   if (scans) scan.template run<HEADS>(query_code, distance, histogram, keep, scan_storage, bound);
   if (!dense) cumulate_histogram<D>(histogram, keep, scan_storage, bound);  // bin b: this block's distances <= b

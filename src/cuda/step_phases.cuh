@@ -113,6 +113,49 @@ struct SpanScan {
   }
 };
 
+// A row's HEADS queries (fp32 [HEADS][D], post-RoPE) as the block's threads hold them until they are
+// staged: element tid + i * kFusedThreads. Requested first in both steps, so the loads fly while
+// the span and the first page ids are worked out.
+template <int D, int HEADS>
+struct RowQueries {
+  static constexpr int kPerThread = (HEADS * D + kFusedThreads - 1) / kFusedThreads;
+  float value[kPerThread];
+  __device__ __forceinline__ void load(const SelectArgs& a, int seq, int first_head) {
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      const int index = threadIdx.x + i * kFusedThreads;
+      value[i] = index < HEADS * D ? a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head) * D + index] : 0.0f;
+    }
+  }
+};
+
+// Both steps' set-up between the scan's first page ids (scan.begin(), by the caller) and the scan:
+// the block histogram zeroed and its bound reset, q staged (raw, and x scale_log2 for the
+// attention), the first codes requested (when the block scans), then the query codes built by
+// warps < HEADS (not for dense rows) while they fly. Two block barriers.
+template <int D, int HEADS>
+__device__ __forceinline__ void stage_row(const RowQueries<D, HEADS>& queries, float scale_log2, bool scans, bool dense,
+                                          SpanScan<D>& scan, float hadamard_scale, const Thresholds& thresholds,
+                                          float (*q_raw)[D], float (*q_scaled)[D], uint8_t (*query_code)[D / 4],
+                                          int* histogram, int& bound) {
+  using S = FusedShape<D>;
+  for (int b = threadIdx.x; b < S::kBins; b += kFusedThreads) histogram[b] = 0;
+  if (threadIdx.x == 0) bound = S::kBins;
+#pragma unroll
+  for (int i = 0; i < RowQueries<D, HEADS>::kPerThread; ++i) {
+    const int index = threadIdx.x + i * kFusedThreads;
+    if (index < HEADS * D) {
+      q_raw[index / D][index % D] = queries.value[i];
+      q_scaled[index / D][index % D] = queries.value[i] * scale_log2;
+    }
+  }
+  if (scans) scan.request_first();
+  __syncthreads();  // q staged
+  const int warp = threadIdx.x >> 5;
+  if (!dense && warp < HEADS) warp_query_code<D>(q_raw[warp], hadamard_scale, thresholds, query_code[warp]);
+  __syncthreads();
+}
+
 // The row's threshold T and one block's counts below and at T, as a warp sees them: lane c < blocks
 // holds block c's (0 in the other lanes), every lane holds T.
 struct LaneCut {
