@@ -1,5 +1,5 @@
-// The grid step (grid_step.cuh). Grid (blocks, rows) of 256-thread blocks, 3 per multiprocessor (2
-// with heads x d > 256), launched cooperatively; block c of a row owns candidates
+// The grid step (grid_step.cuh). Grid (blocks, rows) of 256-thread blocks, 4 per multiprocessor with
+// one head a row (3 with two, 2 with more), launched cooperatively; block c of a row owns candidates
 // [c * span, (c + 1) * span), span = the row's candidates / blocks rounded up to 64
 // (step_phases.cuh). The phases are the cluster step's (adamas_step.cu); only the meeting differs:
 //  1. The scan (SpanScan): each candidate's minimum L1 over the row's query heads into the block's
@@ -12,8 +12,8 @@
 // Why: clusters are placed within a GPC, so the cluster step's clusters of 8 put three of its
 // blocks on some multiprocessors and one on others, and the scan waits for the most loaded
 // (bench/results/2026-11-29-s8: 30 us for a block alone on its SM, 42-55 us with two others, at
-// 128K). Blocks without clusters spread evenly: at most 3 per multiprocessor, and every row's
-// blocks as many as fit at once.
+// 128K). Blocks without clusters spread evenly: at most 4 per multiprocessor, and every row gets
+// as many blocks as fit at once.
 // Tried (bench/results/2026-11-29-s13): one block per SM (and then 3) with the codes copied by
 // cp.async into a ring per warp scanned 134 MB at MHA 128K in 79-82 us, against 62 us for the
 // cluster step's register loads.

@@ -1,7 +1,7 @@
-// The whole Adamas decode step (L1 estimate, top-k, sparse attention) in one launch of one block per
-// multiprocessor: a row's blocks meet through global memory (a counter barrier and a ticket) instead
-// of a thread-block cluster, so every multiprocessor holds exactly one block and scans an equal share
-// of the code bytes. Layout and rules: docs/cuda_kernels.md, "Grid step".
+// The whole Adamas decode step (L1 estimate, top-k, sparse attention) in one cooperative launch of
+// 2-4 blocks per multiprocessor: a row's blocks meet through global memory (a counter barrier and a
+// ticket) instead of a thread-block cluster, so the blocks spread evenly over the multiprocessors
+// (clusters are placed within a GPC). Layout and rules: docs/cuda_kernels.md, "Grid step".
 #pragma once
 
 #include "adamas/dtype.h"
@@ -31,7 +31,7 @@ inline size_t grid_step_partial_floats(int sm_count) {
 // Blocks per row of the grid step for `rows` selection rows (0: it does not serve them): fp16/bf16
 // K/V, d 64/128/256, 1, 2, 4 or 8 query heads per row with heads * d <= 1024, capacity <=
 // kStepMaxList, every block resident at once (min(kGridMaxBlocksPerRow, blocks per SM x sm_count /
-// rows) a row; blocks per SM: 3 with one or two heads a row, else 2), and every candidate of a
+// rows) a row; blocks per SM: 4 with one head a row, 3 with two, else 2), and every candidate of a
 // max_context sequence within the row's blocks of kGridMaxSpan.
 int adamas_grid_step_blocks(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context, int rows,
                             int sm_count);
