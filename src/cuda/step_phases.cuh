@@ -43,8 +43,8 @@ struct LaneSlice {
 // of each 32-token group, kSlots groups a round, over the block's span [span_start, span_end) of a
 // row (KV head kv_head, page table row page_row). The page ids of a round are read one round ahead
 // of its code loads, so the loads of a round never wait on a page-table trip. Use: begin() before
-// the caller's set-up (the first page ids fly with it), request_first() after it and before its
-// barrier (the first codes fly while the query codes are built), then run().
+// the set-up (the first page ids fly with it), then stage_row (which calls request_first() before
+// its barrier: the first codes fly while the query codes are built), then run().
 template <int D>
 struct SpanScan {
   using S = FusedShape<D>;
