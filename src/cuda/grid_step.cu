@@ -249,7 +249,7 @@ int adamas_grid_step_blocks(DType dtype, int head_dim, int heads_per_row, int ca
 }
 
 bool adamas_grid_step_auto(int heads_per_row, int max_context, int rows) {
-  return heads_per_row == 1 && (max_context > 98304 || (rows > 32 && max_context >= 49152));
+  return heads_per_row == 1 && rows <= 64 && (max_context > 98304 || (rows > 32 && max_context >= 49152));
 }
 
 void launch_grid_step(const GridStepArgs& args, int batch, int blocks, const KernelVariants& variants,

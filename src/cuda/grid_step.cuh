@@ -37,10 +37,10 @@ int adamas_grid_step_blocks(DType dtype, int head_dim, int heads_per_row, int ca
                             int sm_count);
 
 // Whether ADAMAS_STEP=auto takes the grid step where it serves (else the cluster or split step):
-// one head a row, and either contexts past 96K or more than 32 rows from 48K on, where it was faster
-// on the H200 (bench/results/2026-11-29-s13, call 7: MHA 32/32 batch 1 0.97x the cluster step's
-// time at 128K, 1.01x at 96K, 1.06-1.09x at 48-64K; batch 2 0.86-0.89x the auto path's at 48K-128K;
-// every GQA shape slower).
+// one head a row, at most 64 rows, and either contexts past 96K or more than 32 rows from 48K on:
+// where it was measured faster on the H200 (bench/results/2026-11-29-s13, call 7: MHA 32/32 batch 1
+// 0.97x the cluster step's time at 128K, 1.01x at 96K, 1.06-1.09x at 48-64K; batch 2 0.86-0.89x the
+// auto path's at 48K-128K; every GQA shape slower; more rows not measured).
 bool adamas_grid_step_auto(int heads_per_row, int max_context, int rows);
 
 // The step for `batch` sequences with `blocks` per row (adamas_grid_step_blocks), launched as a
