@@ -28,13 +28,13 @@
 #include <cstdio>
 #include <string>
 #include <vector>
-#include <type_traits>
 
 #include "adamas/error.h"
 #include "adamas/hadamard.h"
 #include "cuda/adamas_step.cuh"
 #include "cuda/code_scan.cuh"
 #include "cuda/launch.cuh"
+#include "cuda/step_dispatch.cuh"
 #include "cuda/step_phases.cuh"
 
 namespace adamas::cuda {
@@ -174,14 +174,8 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   }
   __syncthreads();  // the list is complete; the distances are no longer read (warp_out reuses them)
 
-  // Phase 3. Attention over this block's positions. Their cache rows first, every page-table read
-  // in flight at once (rows are K/V rows of the paged layout, < 2^32).
-  for (int i = tid; i < length; i += kThreads) {
-    const int position = dense ? span_start + i : local_list[i];
-    const int page = __ldg(page_row + position / a.page_size);
-    local_list[i] = static_cast<int32_t>(
-        static_cast<uint32_t>((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size));
-  }
+  // Phase 3. Attention over this block's positions, their cache rows first.
+  step::positions_to_cache_rows(a, page_row, kv_head, dense, span_start, local_list, length);
   __syncthreads();
   step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, q_scaled, warp_out, warp_max, warp_sum);
   __syncthreads();
@@ -326,21 +320,12 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   }
 }
 
-// The most candidates a block scans for a plan of max_context tokens.
-int span_for(int max_context, int cluster) { return step_span(std::max(1, max_context - 1), cluster); }
-
-constexpr bool heads_supported(int heads, int head_dim) {
-  return (heads == 1 || heads == 2 || heads == 4 || heads == 8) && heads * head_dim <= 1024;
-}
-
 }  // namespace
 
 int adamas_step_cluster(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context, int rows,
                         int sm_count, const KernelVariants& variants) {
-  const bool shape = (dtype == DType::kF16 || dtype == DType::kBF16) &&
-                     (head_dim == 64 || head_dim == 128 || head_dim == 256) && heads_supported(heads_per_row, head_dim);
-  if (!shape || capacity > kStepMaxList) return 0;
-  auto span_of = [&](int cluster) { return span_for(max_context, cluster); };
+  if (!step::shape_supported(dtype, head_dim, heads_per_row) || capacity > kStepMaxList) return 0;
+  auto span_of = [&](int cluster) { return step::span_for(max_context, cluster); };
   const int cluster = rows * 8 < sm_count || span_of(8) > kStepMaxSpan ? 16 : 8;
   if (span_of(cluster) > kStepMaxSpan) return 0;
   if (variants.step == StepVariant::kCluster) return cluster;
@@ -356,56 +341,30 @@ void launch_adamas_step(const StepArgs& args, int batch, int cluster, int max_co
                         cudaStream_t stream) {
   const int blocks_choice = variants.step_blocks;
   if (variants.step_cluster != 0) cluster = variants.step_cluster;
-  ADAMAS_CHECK(span_for(max_context, cluster) <= kStepMaxSpan, "CUDA adamas step: clusters of ", cluster,
+  ADAMAS_CHECK(step::span_for(max_context, cluster) <= kStepMaxSpan, "CUDA adamas step: clusters of ", cluster,
                " leave more than ", kStepMaxSpan, " candidates per block at a context of ", max_context);
   const int rows = batch * args.rows_per_seq;
-  auto with_dim = [&](auto type, auto dim) {
+  step::with_kernel("CUDA adamas step", args.dtype, args.head_dim, args.heads_per_row, [&](auto type, auto dim, auto heads) {
     using T = typename decltype(type)::type;
-    constexpr int D = decltype(dim)::value;
-    auto with_heads = [&](auto heads) {
-      constexpr int H = decltype(heads)::value;
-      if constexpr (heads_supported(H, D)) {
-        if constexpr (H <= 2) {
-          // Two blocks per SM where some cluster size fits every row in one wave: the SMs then hold
-          // at most two of the step's blocks each (a third one slows a block's scan by 20-60%,
-          // bench/results/2026-11-29-s8/trace_sm.txt); else three, with clusters of the plan's size.
-          int two_block_cluster = blocks_choice == 2 ? cluster : 0;
-          if (blocks_choice == 0) {
-            const bool forced = variants.step_cluster != 0;
-            for (int size = cluster; size >= std::max(2, forced ? cluster : cluster - 2); --size)
-              if (span_for(max_context, size) <= kStepMaxSpan && active_clusters<T, D, H, 2>(size) >= rows) {
-                two_block_cluster = size;
-                break;
-              }
+    constexpr int D = decltype(dim)::value, H = decltype(heads)::value;
+    if constexpr (H <= 2) {
+      // Two blocks per SM where some cluster size fits every row in one wave: the SMs then hold
+      // at most two of the step's blocks each (a third one slows a block's scan by 20-60%,
+      // bench/results/2026-11-29-s8/trace_sm.txt); else three, with clusters of the plan's size.
+      int two_block_cluster = blocks_choice == 2 ? cluster : 0;
+      if (blocks_choice == 0) {
+        const bool forced = variants.step_cluster != 0;
+        for (int size = cluster; size >= std::max(2, forced ? cluster : cluster - 2); --size)
+          if (step::span_for(max_context, size) <= kStepMaxSpan && active_clusters<T, D, H, 2>(size) >= rows) {
+            two_block_cluster = size;
+            break;
           }
-          if (two_block_cluster == 0) return launch_step<T, D, H, 3>(args, batch, cluster, variants, stream);
-          return launch_step<T, D, H, 2>(args, batch, two_block_cluster, variants, stream);
-        }
-        launch_step<T, D, H, 2>(args, batch, cluster, variants, stream);
       }
-      else throw Error(detail::concat("CUDA adamas step: ", H, " heads per row at head_dim ", D, " not supported"));
-    };
-    switch (args.heads_per_row) {
-      case 1: with_heads(std::integral_constant<int, 1>{}); break;
-      case 2: with_heads(std::integral_constant<int, 2>{}); break;
-      case 4: with_heads(std::integral_constant<int, 4>{}); break;
-      case 8: with_heads(std::integral_constant<int, 8>{}); break;
-      default: throw Error(detail::concat("CUDA adamas step: ", args.heads_per_row, " query heads per row not supported (1, 2, 4, 8)"));
+      if (two_block_cluster == 0) return launch_step<T, D, H, 3>(args, batch, cluster, variants, stream);
+      return launch_step<T, D, H, 2>(args, batch, two_block_cluster, variants, stream);
     }
-  };
-  auto with_type = [&](auto type) {
-    switch (args.head_dim) {
-      case 64: with_dim(type, std::integral_constant<int, 64>{}); break;
-      case 128: with_dim(type, std::integral_constant<int, 128>{}); break;
-      case 256: with_dim(type, std::integral_constant<int, 256>{}); break;
-      default: throw Error(detail::concat("CUDA adamas step: head_dim ", args.head_dim, " not supported (64, 128, 256)"));
-    }
-  };
-  switch (args.dtype) {
-    case DType::kF16: with_type(std::type_identity<__half>{}); break;
-    case DType::kBF16: with_type(std::type_identity<__nv_bfloat16>{}); break;
-    default: throw Error("CUDA adamas step: fp16 or bf16 K/V only");
-  }
+    launch_step<T, D, H, 2>(args, batch, cluster, variants, stream);
+  });
   ADAMAS_CUDA_CHECK_LAUNCH();
 }
 

@@ -710,7 +710,7 @@ void DecodePlan::step(const PagedKvView& view, const float* q, float* out, Strea
     a.sync = m.grid_sync.data();
     a.histograms = m.grid_histograms.data();
     a.partials = m.grid_partials.data();
-    launch_grid_step(a, view.batch, blocks, m.variants, to_stream(stream));
+    launch_grid_step(a, view.batch, blocks, m.sm_count, m.variants, to_stream(stream));
     return;
   }
   if (const int cluster = m.step_cluster(view)) {

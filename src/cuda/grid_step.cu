@@ -19,12 +19,12 @@
 // cluster step's register loads.
 #include <algorithm>
 #include <cstdio>
-#include <type_traits>
 
 #include "adamas/error.h"
 #include "adamas/hadamard.h"
 #include "cuda/grid_step.cuh"
 #include "cuda/launch.cuh"
+#include "cuda/step_dispatch.cuh"
 #include "cuda/step_phases.cuh"
 
 namespace adamas::cuda {
@@ -142,14 +142,8 @@ __global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(
   }
   __syncthreads();  // the list is complete; the distances are no longer read (warp_out reuses them)
 
-  // Phase 3. Attention over the block's positions. Their cache rows first, every page-table read
-  // in flight at once (rows are K/V rows of the paged layout, < 2^32).
-  for (int i = tid; i < length; i += kThreads) {
-    const int position = dense ? span_start + i : local_list[i];
-    const int page = __ldg(page_row + position / a.page_size);
-    local_list[i] = static_cast<int32_t>(
-        static_cast<uint32_t>((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size));
-  }
+  // Phase 3. Attention over the block's positions, their cache rows first.
+  step::positions_to_cache_rows(a, page_row, kv_head, dense, span_start, local_list, length);
   __syncthreads();
   step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, q_scaled, warp_out, warp_max, warp_sum);
   __syncthreads();
@@ -189,79 +183,32 @@ int configure_grid_step() {
   return per_sm;
 }
 
-constexpr bool heads_supported(int heads, int head_dim) {
-  return (heads == 1 || heads == 2 || heads == 4 || heads == 8) && heads * head_dim <= 1024;
-}
-
-// Calls visit(std::type_identity<T>, std::integral_constant<D>, std::integral_constant<HEADS>) for
-// the kernel instantiation of a shape; throws for shapes it has none for.
-template <typename Visit>
-void with_grid_kernel(DType dtype, int head_dim, int heads_per_row, Visit&& visit) {
-  auto with_dim = [&](auto type, auto dim) {
-    constexpr int D = decltype(dim)::value;
-    auto with_heads = [&](auto heads) {
-      constexpr int H = decltype(heads)::value;
-      if constexpr (heads_supported(H, D)) visit(type, dim, heads);
-      else throw Error(detail::concat("CUDA grid step: ", H, " heads per row at head_dim ", D, " not supported"));
-    };
-    switch (heads_per_row) {
-      case 1: with_heads(std::integral_constant<int, 1>{}); break;
-      case 2: with_heads(std::integral_constant<int, 2>{}); break;
-      case 4: with_heads(std::integral_constant<int, 4>{}); break;
-      case 8: with_heads(std::integral_constant<int, 8>{}); break;
-      default: throw Error(detail::concat("CUDA grid step: ", heads_per_row, " query heads per row not supported (1, 2, 4, 8)"));
-    }
-  };
-  auto with_type = [&](auto type) {
-    switch (head_dim) {
-      case 64: with_dim(type, std::integral_constant<int, 64>{}); break;
-      case 128: with_dim(type, std::integral_constant<int, 128>{}); break;
-      case 256: with_dim(type, std::integral_constant<int, 256>{}); break;
-      default: throw Error(detail::concat("CUDA grid step: head_dim ", head_dim, " not supported (64, 128, 256)"));
-    }
-  };
-  switch (dtype) {
-    case DType::kF16: with_type(std::type_identity<__half>{}); break;
-    case DType::kBF16: with_type(std::type_identity<__nv_bfloat16>{}); break;
-    default: throw Error("CUDA grid step: fp16 or bf16 K/V only");
-  }
-}
-
-int sm_count_of_device() {
-  int sm_count = 0;
-  ADAMAS_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, 0));
-  return sm_count;
-}
-
 }  // namespace
 
 int adamas_grid_step_blocks(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context,
                             int rows, int sm_count) {
-  const bool shape = (dtype == DType::kF16 || dtype == DType::kBF16) &&
-                     (head_dim == 64 || head_dim == 128 || head_dim == 256) && heads_supported(heads_per_row, head_dim);
-  if (!shape || capacity > kStepMaxList || rows < 1) return 0;
+  if (!step::shape_supported(dtype, head_dim, heads_per_row) || capacity > kStepMaxList || rows < 1) return 0;
   int per_sm = 0;
-  with_grid_kernel(dtype, head_dim, heads_per_row, [&](auto type, auto dim, auto heads) {
+  step::with_kernel("CUDA grid step", dtype, head_dim, heads_per_row, [&](auto type, auto dim, auto heads) {
     per_sm = configure_grid_step<typename decltype(type)::type, decltype(dim)::value, decltype(heads)::value>();
   });
   const int blocks = std::min(kGridMaxBlocksPerRow, per_sm * sm_count / rows);
-  return blocks >= 1 && step::step_span(std::max(1, max_context - 1), blocks) <= kGridMaxSpan ? blocks : 0;
+  return blocks >= 1 && step::span_for(max_context, blocks) <= kGridMaxSpan ? blocks : 0;
 }
 
 bool adamas_grid_step_auto(int heads_per_row, int max_context, int rows) {
   return heads_per_row == 1 && rows <= 64 && (max_context > 98304 || (rows > 32 && max_context >= 49152));
 }
 
-void launch_grid_step(const GridStepArgs& args, int batch, int blocks, const KernelVariants& variants,
+void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_count, const KernelVariants& variants,
                       cudaStream_t stream) {
   ADAMAS_CHECK(blocks >= 1 && blocks <= kGridMaxBlocksPerRow, "CUDA grid step: ", blocks, " blocks per row (1..",
                kGridMaxBlocksPerRow, ")");
   const int rows = batch * args.rows_per_seq;
-  with_grid_kernel(args.dtype, args.head_dim, args.heads_per_row, [&](auto type, auto dim, auto heads) {
+  step::with_kernel("CUDA grid step", args.dtype, args.head_dim, args.heads_per_row, [&](auto type, auto dim, auto heads) {
     using T = typename decltype(type)::type;
     constexpr int D = decltype(dim)::value, H = decltype(heads)::value;
     const int per_sm = configure_grid_step<T, D, H>();
-    const int sm_count = sm_count_of_device();
     ADAMAS_CHECK(static_cast<long>(rows) * blocks <= static_cast<long>(per_sm) * sm_count, "CUDA grid step: ", rows,
                  " rows x ", blocks, " blocks do not fit on the device at once (", per_sm, " per multiprocessor, ",
                  sm_count, " multiprocessors)");

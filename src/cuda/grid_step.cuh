@@ -44,9 +44,10 @@ int adamas_grid_step_blocks(DType dtype, int head_dim, int heads_per_row, int ca
 bool adamas_grid_step_auto(int heads_per_row, int max_context, int rows);
 
 // The step for `batch` sequences with `blocks` per row (adamas_grid_step_blocks), launched as a
-// cooperative grid (every block resident at once, which the row barrier needs). Outputs as
+// cooperative grid (every block resident at once, which the row barrier needs) on a device of
+// `sm_count` multiprocessors (the plan's, so that launches query nothing). Outputs as
 // launch_adamas_step.
-void launch_grid_step(const GridStepArgs& args, int batch, int blocks, const KernelVariants& variants,
+void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_count, const KernelVariants& variants,
                       cudaStream_t stream);
 
 }  // namespace adamas::cuda

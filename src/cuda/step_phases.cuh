@@ -304,6 +304,20 @@ __device__ __forceinline__ void compact_block(const uint16_t* distance, int span
   }
 }
 
+// The block's `length` positions, in place in local_list, turned into the K/V rows attend_rows
+// reads (rows of the paged layout, < 2^32) through the sequence's page-table row, every page-table
+// read in flight at once. Position i is local_list[i], or span_start + i for a dense row (whose
+// list was never written). Every thread calls it; the caller synchronizes after.
+__device__ __forceinline__ void positions_to_cache_rows(const SelectArgs& a, const int32_t* page_row, int kv_head,
+                                                        bool dense, int span_start, int32_t* local_list, int length) {
+  for (int i = threadIdx.x; i < length; i += kFusedThreads) {
+    const int position = dense ? span_start + i : local_list[i];
+    const int page = __ldg(page_row + position / a.page_size);
+    local_list[i] = static_cast<int32_t>(
+        static_cast<uint32_t>((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size));
+  }
+}
+
 // Attention of the block's HEADS query heads (q_scaled: q x softmax scale x log2 e) over `length`
 // cache rows (rows[i]: a K/V row of the paged layout, < 2^32): warp w takes rows w * kBatch, ...
 // in batches whose K/V loads fly together, with an online softmax per warp and head; the warps'
