@@ -155,9 +155,9 @@ __global__ __launch_bounds__(kFusedThreads, 2) void adamas_fused_kernel(SelectAr
   // hit there), so no shuffle is needed to finish a distance. ncu showed the 2-lanes-per-token
   // version stalling on shuffles and match instructions (MIO), not on memory.
   auto code_address = [&](int t) {
-    const int page = __ldg(page_row + t / a.page_size);
+    const int page = __ldg(page_row + a.pages.page(t));
     return reinterpret_cast<const uint4*>(
-        a.key_codes + ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + t % a.page_size) * (D / 4));
+        a.key_codes + ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(t)) * (D / 4));
   };
   auto round_token = [&](int round, int j) {
     return chunk_start + round * S::kTokensPerRound + (warp * S::kSlots + j) * 32 + lane;
@@ -284,7 +284,7 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
 #pragma unroll
     for (int j = 0; j < S::kSlots; ++j) {
       const int t = round_token(round, j);
-      page[j] = round < S::kRounds && t < candidates ? __ldg(page_row + t / a.page_size) : -1;
+      page[j] = round < S::kRounds && t < candidates ? __ldg(page_row + a.pages.page(t)) : -1;
     }
   };
   auto load_codes = [&](int round, const int (&page)[S::kSlots], uint4 (&codes)[S::kSlots][S::kVectors]) {

@@ -103,9 +103,9 @@ __global__ __launch_bounds__(kAsymThreads) void asymmetric_score_kernel(SelectAr
     for (int j = 0; j < kTokens; ++j) {
       const int t = tile + j * kAsymThreads + threadIdx.x;
       if (t >= chunk_end) continue;
-      const int page = pages[t / a.page_size];
+      const int page = pages[a.pages.page(t)];
       const uint4* src = reinterpret_cast<const uint4*>(
-          a.key_codes + ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + t % a.page_size) * (D / 4));
+          a.key_codes + ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(t)) * (D / 4));
 #pragma unroll
       for (int v = 0; v < kVecs; ++v) code[j][v] = __ldg(src + v);
     }
@@ -695,27 +695,16 @@ __device__ __forceinline__ uint32_t code_position(const SelectArgs& a, const Row
 }
 
 // This thread's candidates j * 512 + tid of the part, j < kMine: their code positions into their
-// slots. Powers of two shift and mask; other page sizes divide (slow, rare). Candidates past the
-// part's end read token 0's code (valid memory) and are not counted.
+// slots (page and offset by multiply-high: page_divisor.h). Candidates past the part's end read
+// token 0's code (valid memory) and are not counted.
 template <int kMine, int kVecs>
 __device__ __forceinline__ void place_codes(const SelectArgs& a, const RowPart& p, uint32_t (*slot)[kThreads]) {
   const int tid = threadIdx.x;
-  const uint32_t page_size = a.page_size;
-  if ((page_size & (page_size - 1)) == 0) {
-    const int shift = __ffs(page_size) - 1;
 #pragma unroll
-    for (int j = 0; j < kMine; ++j) {
-      const int token = p.part_begin + j * kThreads + tid;
-      const uint32_t t = token < p.part_end ? token : 0u;
-      slot[j][tid] = code_position<kVecs>(a, p, t >> shift, t & (page_size - 1));
-    }
-  } else {
-#pragma unroll
-    for (int j = 0; j < kMine; ++j) {
-      const int token = p.part_begin + j * kThreads + tid;
-      const uint32_t t = token < p.part_end ? token : 0u;
-      slot[j][tid] = code_position<kVecs>(a, p, t / page_size, t % page_size);
-    }
+  for (int j = 0; j < kMine; ++j) {
+    const int token = p.part_begin + j * kThreads + tid;
+    const int t = token < p.part_end ? token : 0;
+    slot[j][tid] = code_position<kVecs>(a, p, a.pages.page(t), a.pages.offset(t));
   }
 }
 
@@ -1059,7 +1048,7 @@ __global__ __launch_bounds__(kThreads, 1) void asymmetric_two_pass_kernel(Select
     if (q < total) {
       t = part_begin + static_cast<int>(queue[q]);
       const uint4* token_code = reinterpret_cast<const uint4*>(a.key_codes) +
-                                code_position<kVecs>(a, part, t / a.page_size, t % a.page_size);
+                                code_position<kVecs>(a, part, a.pages.page(t), a.pages.offset(t));
 #pragma unroll
       for (int v = 0; v < kVecs; ++v) code[v] = __ldg(token_code + v);
       float best = -INFINITY;

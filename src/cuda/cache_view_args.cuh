@@ -8,6 +8,7 @@
 
 #include "adamas/dtype.h"
 #include "adamas/kv_cache.h"
+#include "cuda/page_divisor.h"
 
 namespace adamas::cuda {
 
@@ -20,6 +21,7 @@ struct CacheViewArgs {
   const int32_t* page_table;   // [batch][max_pages_per_seq]
   const int32_t* seq_lens;     // [batch]
   int max_pages_per_seq, num_kv_heads, head_dim, page_size;
+  PageDivisor pages;           // page_size as a divisor: a position's page and offset
   DType dtype;
 };
 
@@ -36,6 +38,7 @@ inline CacheViewArgs cache_view_args(const PagedKvView& view) {
   a.num_kv_heads = view.num_kv_heads;
   a.head_dim = view.head_dim;
   a.page_size = view.page_size;
+  a.pages = page_divisor(view.page_size);
   a.dtype = view.dtype;
   return a;
 }

@@ -83,7 +83,8 @@ __device__ __forceinline__ void load_slot_codes(const SelectArgs& a, int kv_head
   for (int j = 0; j < S::kSlots; ++j) {
     const uint4* address = reinterpret_cast<const uint4*>(
         a.key_codes +
-        ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + token[j] % a.page_size) * (D / 4));
+        ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(token[j])) *
+            (D / 4));
 #pragma unroll
     for (int v = 0; v < S::kVectors; ++v) codes[j][v] = page[j] >= 0 ? __ldg(address + v) : make_uint4(0, 0, 0, 0);
   }

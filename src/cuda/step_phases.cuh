@@ -61,7 +61,7 @@ struct SpanScan {
 #pragma unroll
     for (int j = 0; j < S::kSlots; ++j) {
       const int t = token(base, j);
-      page[j] = t < span_end ? __ldg(page_row + t / a.page_size) : -1;
+      page[j] = t < span_end ? __ldg(page_row + a.pages.page(t)) : -1;
     }
   }
   __device__ __forceinline__ void load_codes(int base) {
@@ -312,9 +312,9 @@ __device__ __forceinline__ void positions_to_cache_rows(const SelectArgs& a, con
                                                         bool dense, int span_start, int32_t* local_list, int length) {
   for (int i = threadIdx.x; i < length; i += kFusedThreads) {
     const int position = dense ? span_start + i : local_list[i];
-    const int page = __ldg(page_row + position / a.page_size);
+    const int page = __ldg(page_row + a.pages.page(position));
     local_list[i] = static_cast<int32_t>(
-        static_cast<uint32_t>((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size));
+        static_cast<uint32_t>((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(position)));
   }
 }
 
