@@ -182,8 +182,8 @@ __global__ __launch_bounds__(kFusedThreads, 2) void adamas_fused_kernel(SelectAr
   int* warp_histogram = histogram + warp * S::kBins;  // per warp: no contention between warps
   // Query words in registers when they fit (MHA, small groups), else broadcast shared reads.
   constexpr bool kQueryInRegisters = HEADS * (D / 32) <= 16;
-  uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
-  query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
+  QueryRegisters<D, HEADS, kQueryInRegisters> query;
+  query.load(query_code);
   uint16_t* distance_row = a.distances + static_cast<size_t>(row) * a.candidate_stride;
   for (int round = 0; round < S::kRounds; ++round) {
     if (chunk_start + round * S::kTokensPerRound >= candidates) break;
@@ -192,17 +192,7 @@ __global__ __launch_bounds__(kFusedThreads, 2) void adamas_fused_kernel(SelectAr
 #pragma unroll
     for (int j = 0; j < S::kSlots; ++j) {
       const int t = round_token(round, j);
-      const uint64_t* key = reinterpret_cast<const uint64_t*>(codes[j]);
-      int best = 3 * D;
-#pragma unroll
-      for (int h = 0; h < HEADS; ++h) {
-        const uint64_t* query = kQueryInRegisters ? query_words + h * (D / 32)
-                                                  : reinterpret_cast<const uint64_t*>(query_code[h]);
-        int distance = 0;
-#pragma unroll
-        for (int w = 0; w < D / 32; ++w) distance += l1_distance_word_dev(query[w], key[w]);
-        best = min(best, distance);
-      }
+      const int best = query.min_l1(reinterpret_cast<const uint64_t*>(codes[j]), query_code);
       if (t < candidates) {
         distance_row[t] = static_cast<uint16_t>(best);
         atomicAdd(&warp_histogram[best], 1);
@@ -304,8 +294,8 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
   code_row_queries<D>(a, seq, first_head, HEADS, warp, hadamard_scale, query_code);
   __syncthreads();
   constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
-  uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
-  query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
+  QueryRegisters<D, HEADS, kQueryInRegisters> query;
+  query.load(query_code);
   uint16_t* distance_row = a.distances + static_cast<size_t>(row) * a.candidate_stride;
   const int chunk_end = min(candidates, chunk_start + kFusedTokens);
 
@@ -315,7 +305,7 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
 #pragma unroll
     for (int j = 0; j < S::kSlots; ++j) {
       const uint64_t* key = reinterpret_cast<const uint64_t*>(codes[j]);
-      best[j] = min_l1_over_heads<D, HEADS, kQueryInRegisters>(key, query_words, query_code);
+      best[j] = query.min_l1(key, query_code);
     }
     const bool more = round + 1 < S::kRounds && chunk_start + (round + 1) * S::kTokensPerRound < chunk_end;
     if (more) {
@@ -456,8 +446,8 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
   code_row_queries<D>(a, seq, first_head, HEADS, warp, hadamard_scale, query_code);
   __syncthreads();
   constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
-  uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
-  query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
+  QueryRegisters<D, HEADS, kQueryInRegisters> query;
+  query.load(query_code);
   uint16_t* distance_row = a.distances + static_cast<size_t>(row) * a.candidate_stride;
 
   for (int stage = 0; stage < stage_count; ++stage) {
@@ -474,7 +464,7 @@ __global__ __launch_bounds__(kFusedThreads, kBoundedMinBlocks<HEADS>) void adama
       for (int v = 0; v < S::kVectors; ++v)
         code[v] = reinterpret_cast<const uint4*>(codes + (j * kFusedThreads + tid) * B::kCodeBytes)[v];
       const uint64_t* key = reinterpret_cast<const uint64_t*>(code);
-      best[j] = min_l1_over_heads<D, HEADS, kQueryInRegisters>(key, query_words, query_code);
+      best[j] = query.min_l1(key, query_code);
     }
     __syncthreads();  // every thread is done with this buffer: refill it with stage + 2
     if (stage + 2 < stage_count) issue_stage(stage + 2);

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/select_common.cuh"
+#include "cuda/thermo_l1.h"
 #include "cuda/warp_hadamard.cuh"
 
 namespace adamas::cuda {
@@ -60,16 +62,44 @@ __device__ __forceinline__ void code_row_queries(const SelectArgs& a, int seq, i
                        a.thresholds, query_code[warp]);
 }
 
-// The row's query codes as 64-bit words in registers (when kInRegisters; else nothing is copied and
-// the scan reads query_code in shared memory).
+// The row's query codes in registers, as the scan reads them (when kInRegisters; else nothing is
+// copied and the scan reads query_code in shared memory): in thermometer form (thermo_l1.h) for
+// four 64-bit words (one head at d 128, two at d 64: 12 registers), else as the packed words (the
+// thermometer form's half more registers made one head at d 64 spill, ptxas).
+template <int D, int HEADS>
+constexpr bool kThermoQuery = HEADS * (D / 32) == 4;
 template <int D, int HEADS, bool kInRegisters>
-__device__ __forceinline__ void query_words_to_registers(const uint8_t (*query_code)[D / 4],
-                                                         uint64_t (&query_words)[kInRegisters ? HEADS * (D / 32) : 1]) {
-  if constexpr (kInRegisters)
+struct QueryRegisters {
+  static constexpr int kWords = kInRegisters ? HEADS * (D / 32) : 1;
+  static constexpr bool kThermo = kInRegisters && kThermoQuery<D, HEADS>;
+  std::conditional_t<kThermo, ThermoWord, uint64_t> words[kWords];
+
+  __device__ __forceinline__ void load(const uint8_t (*query_code)[D / 4]) {
+    if constexpr (kInRegisters)
 #pragma unroll
-    for (int i = 0; i < HEADS * (D / 32); ++i)
-      query_words[i] = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
-}
+      for (int i = 0; i < kWords; ++i) {
+        const uint64_t word = reinterpret_cast<const uint64_t*>(query_code[i / (D / 32)])[i % (D / 32)];
+        if constexpr (kThermo) words[i] = thermo_word(word);
+        else words[i] = word;
+      }
+  }
+  // Minimum over the row's HEADS query codes of the exact L1 to one key code (d/32 64-bit words).
+  __device__ __forceinline__ int min_l1(const uint64_t* key, const uint8_t (*query_code)[D / 4]) const {
+    int best = 3 * D;
+#pragma unroll
+    for (int h = 0; h < HEADS; ++h) {
+      int distance = 0;
+#pragma unroll
+      for (int w = 0; w < D / 32; ++w) {
+        if constexpr (kThermo) distance += l1_distance_thermo(key[w], words[h * (D / 32) + w]);
+        else if constexpr (kInRegisters) distance += l1_distance_word_dev(words[h * (D / 32) + w], key[w]);
+        else distance += l1_distance_word_dev(reinterpret_cast<const uint64_t*>(query_code[h])[w], key[w]);
+      }
+      best = min(best, distance);
+    }
+    return best;
+  }
+};
 
 // The codes of one round's kSlots tokens of a lane (token[j], page id page[j]; -1: past the end,
 // zeros), as d/64 16-byte loads each, for the row's KV head in the paged code layout
@@ -95,23 +125,6 @@ __device__ __forceinline__ void load_slot_codes(const SelectArgs& a, int kv_head
 // instead, as with 3 heads at d 128).
 template <int D, int HEADS>
 constexpr bool kBoundedQueryInRegisters = HEADS * (D / 32) <= 8 && HEADS != 3;
-
-// Minimum over the row's HEADS query codes of the exact L1 to one key code (d/32 64-bit words):
-// the query words from registers when they fit (query_words), else from shared memory (query_code).
-template <int D, int HEADS, bool kInRegisters>
-__device__ __forceinline__ int min_l1_over_heads(const uint64_t* key, const uint64_t* query_words,
-                                                 const uint8_t (*query_code)[D / 4]) {
-  int best = 3 * D;
-#pragma unroll
-  for (int h = 0; h < HEADS; ++h) {
-    const uint64_t* query = kInRegisters ? query_words + h * (D / 32) : reinterpret_cast<const uint64_t*>(query_code[h]);
-    int distance = 0;
-#pragma unroll
-    for (int w = 0; w < D / 32; ++w) distance += l1_distance_word_dev(query[w], key[w]);
-    best = min(best, distance);
-  }
-  return best;
-}
 
 // Thread tid's kBinsPerThread consecutive bins of a block histogram (bin_count) and the count of
 // every bin before them (the return value): one block-wide exclusive scan. Every thread calls it.

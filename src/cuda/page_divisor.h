@@ -1,17 +1,13 @@
 // Division by the cache's page size without a divide instruction sequence: a position's page and
 // its offset in the page with one multiply-high and a shift. The scans compute both for every
 // token they read; the general integer division (about 20 instructions on the GPU) was a fifth of
-// the code scan's loop (bench/results/2026-11-30-s14). Plain C++ with host-device markers, so the
+// the code scan's loop (bench/results/2026-11-29-s14). Plain C++ with host-device markers, so the
 // CPU tests check it exhaustively.
 #pragma once
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define ADAMAS_HOST_DEVICE __host__ __device__
-#else
-#define ADAMAS_HOST_DEVICE
-#endif
+#include "cuda/host_device.h"
 
 namespace adamas::cuda {
 

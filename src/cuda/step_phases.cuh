@@ -85,14 +85,13 @@ struct SpanScan {
   __device__ __forceinline__ void run(const uint8_t (*query_code)[D / 4], uint16_t* distance, int* histogram, int keep,
                                       typename ChunkScan::TempStorage& scan_storage, int& bound) {
     constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
-    uint64_t query_words[kQueryInRegisters ? HEADS * (D / 32) : 1];
-    query_words_to_registers<D, HEADS, kQueryInRegisters>(query_code, query_words);
+    QueryRegisters<D, HEADS, kQueryInRegisters> query;
+    query.load(query_code);
     for (int base = span_start, round = 0; base < span_end; base += S::kTokensPerRound, ++round) {
       int best[S::kSlots];
 #pragma unroll
       for (int j = 0; j < S::kSlots; ++j)
-        best[j] = min_l1_over_heads<D, HEADS, kQueryInRegisters>(reinterpret_cast<const uint64_t*>(codes[j]), query_words,
-                                                                 query_code);
+        best[j] = query.min_l1(reinterpret_cast<const uint64_t*>(codes[j]), query_code);
       const bool more = base + S::kTokensPerRound < span_end;  // block-uniform
       if (more) {
         load_codes(base + S::kTokensPerRound);
