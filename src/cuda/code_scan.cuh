@@ -103,7 +103,10 @@ struct QueryRegisters {
 
 // The codes of one round's kSlots tokens of a lane (token[j], page id page[j]; -1: past the end,
 // zeros), as d/64 16-byte loads each, for the row's KV head in the paged code layout
-// (docs/kv_cache_layout.md). The page ids are read by the caller a round ahead.
+// (docs/kv_cache_layout.md). The page ids are read by the caller a round ahead. Streaming loads
+// (__ldcs: evict-first in L1 and L2): each code is read once, so its lines make room for each other
+// instead of for what is resident (in the benchmark, the dirty lines of the L2 flush, whose
+// write-back shared the scan's DRAM time; in a decode step, the small buffers the next phases read).
 template <int D>
 __device__ __forceinline__ void load_slot_codes(const SelectArgs& a, int kv_head, const int (&token)[FusedShape<D>::kSlots],
                                                 const int (&page)[FusedShape<D>::kSlots],
@@ -116,7 +119,8 @@ __device__ __forceinline__ void load_slot_codes(const SelectArgs& a, int kv_head
         ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(token[j])) *
             (D / 4));
 #pragma unroll
-    for (int v = 0; v < S::kVectors; ++v) codes[j][v] = page[j] >= 0 ? __ldg(address + v) : make_uint4(0, 0, 0, 0);
+    for (int v = 0; v < S::kVectors; ++v)
+      codes[j][v] = page[j] >= 0 ? __ldcs(address + v) : make_uint4(0, 0, 0, 0);
   }
 }
 
