@@ -16,10 +16,10 @@ namespace adamas::cuda {
 // Why exact: m * d = 2^(31+s) + e with 0 <= e < d <= 2^s, so n * m / 2^(31+s) = n / d + n * e /
 // (d * 2^(31+s)), and the added term is below 1 / d because n * e < 2^31 * 2^s; n / d's fraction
 // is at most (d - 1) / d, so the floor does not move.
-struct PageDivisor {
-  int size = 1;             // d
-  uint32_t multiplier = 0;  // m
-  int shift = 0;            // s
+struct PageDivisor {  // default: the divisor 1 (page_divisor(1))
+  int size = 1;                   // d
+  uint32_t multiplier = 1u << 31;  // m
+  int shift = 0;                  // s
 
   ADAMAS_HOST_DEVICE int page(int position) const {
     const uint64_t product = static_cast<uint64_t>(2u * static_cast<uint32_t>(position)) * multiplier;

@@ -38,6 +38,17 @@ TEST(PageDivisorTest, MatchesDivisionForEveryPageSize) {
   EXPECT_GT(checked, 4096 * 64);
 }
 
+TEST(PageDivisorTest, DefaultIsTheDivisorOne) {
+  const PageDivisor divisor;
+  const PageDivisor one = page_divisor(1);
+  EXPECT_EQ(divisor.multiplier, one.multiplier);
+  EXPECT_EQ(divisor.shift, one.shift);
+  for (int n : {0, 1, 7, 1 << 20, INT32_MAX}) {
+    EXPECT_EQ(divisor.page(n), n);
+    EXPECT_EQ(divisor.offset(n), 0);
+  }
+}
+
 TEST(PageDivisorTest, MultiplierFitsAndShiftIsTheCeilingLog) {
   for (int size : {1, 2, 3, 16, 17, 1000, 4095, 4096, 1 << 30}) {
     const PageDivisor divisor = page_divisor(size);
