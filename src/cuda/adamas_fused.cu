@@ -156,8 +156,7 @@ __global__ __launch_bounds__(kFusedThreads, 2) void adamas_fused_kernel(SelectAr
   // version stalling on shuffles and match instructions (MIO), not on memory.
   auto code_address = [&](int t) {
     const int page = __ldg(page_row + a.pages.page(t));
-    return reinterpret_cast<const uint4*>(
-        a.key_codes + ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(t)) * (D / 4));
+    return reinterpret_cast<const uint4*>(a.key_codes + paged_row(a, page, kv_head, t) * (D / 4));
   };
   auto round_token = [&](int round, int j) {
     return chunk_start + round * S::kTokensPerRound + (warp * S::kSlots + j) * 32 + lane;

@@ -104,8 +104,7 @@ __global__ __launch_bounds__(kAsymThreads) void asymmetric_score_kernel(SelectAr
       const int t = tile + j * kAsymThreads + threadIdx.x;
       if (t >= chunk_end) continue;
       const int page = pages[a.pages.page(t)];
-      const uint4* src = reinterpret_cast<const uint4*>(
-          a.key_codes + ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(t)) * (D / 4));
+      const uint4* src = reinterpret_cast<const uint4*>(a.key_codes + paged_row(a, page, kv_head, t) * (D / 4));
 #pragma unroll
       for (int v = 0; v < kVecs; ++v) code[j][v] = __ldg(src + v);
     }

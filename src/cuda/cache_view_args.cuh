@@ -25,6 +25,12 @@ struct CacheViewArgs {
   DType dtype;
 };
 
+// The row of `position` for KV head kv_head in the paged layout, given the position's page id from
+// the page table: K and V rows hold head_dim elements, code rows the code bytes.
+__host__ __device__ inline size_t paged_row(const CacheViewArgs& a, int page, int kv_head, int position) {
+  return (static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(position);
+}
+
 inline CacheViewArgs cache_view_args(const PagedKvView& view) {
   CacheViewArgs a{};
   a.keys = view.keys;

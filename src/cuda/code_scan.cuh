@@ -115,9 +115,7 @@ __device__ __forceinline__ void load_slot_codes(const SelectArgs& a, int kv_head
 #pragma unroll
   for (int j = 0; j < S::kSlots; ++j) {
     const uint4* address = reinterpret_cast<const uint4*>(
-        a.key_codes +
-        ((static_cast<size_t>(max(page[j], 0)) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(token[j])) *
-            (D / 4));
+        a.key_codes + paged_row(a, max(page[j], 0), kv_head, token[j]) * (D / 4));
 #pragma unroll
     for (int v = 0; v < S::kVectors; ++v)
       codes[j][v] = page[j] >= 0 ? __ldcs(address + v) : make_uint4(0, 0, 0, 0);

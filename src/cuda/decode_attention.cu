@@ -81,7 +81,7 @@ __device__ __forceinline__ float2 load_pair(const uint8_t* p) {
 // for `kv_head` in the paged layout.
 __device__ __forceinline__ size_t cache_row(const AttentionArgs& a, const int32_t* page_row, int kv_head, int position) {
   const int page = __ldg(page_row + a.pages.page(position));
-  return (static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(position);
+  return paged_row(a, page, kv_head, position);
 }
 
 // q of the unit's HEADS heads, scaled into the exp2 domain, into shared memory [HEADS][D/32][kQPitch]

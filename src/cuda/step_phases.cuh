@@ -312,8 +312,7 @@ __device__ __forceinline__ void positions_to_cache_rows(const SelectArgs& a, con
   for (int i = threadIdx.x; i < length; i += kFusedThreads) {
     const int position = dense ? span_start + i : local_list[i];
     const int page = __ldg(page_row + a.pages.page(position));
-    local_list[i] = static_cast<int32_t>(
-        static_cast<uint32_t>((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + a.pages.offset(position)));
+    local_list[i] = static_cast<int32_t>(static_cast<uint32_t>(paged_row(a, page, kv_head, position)));
   }
 }
 
