@@ -50,8 +50,9 @@ MEM+=':Shapes/GemvTest.MatchesReference/9?'  # forced splits of in (2 slices), e
 MEM+=':Shapes/ClusterStepTest.*f16_d64_q2_kv1*:Shapes/ClusterStepProgrammaticTest.*bf16_d128_q16_kv2*'  # the cluster step
 MEM+=':Shapes/GridStepTest.*f16_d64_q2_kv1*:Shapes/GridStepProgrammaticTest.*bf16_d128_q16_kv2*'  # the grid step
 wants memcheck && shards memcheck "$MEM" "$LIMIT" compute-sanitizer --tool memcheck --error-exitcode 1
-RACE='Shapes/SelectAttentionTest.*f16_d128_q8_kv2*:Shapes/AsymmetricSelectTest.FixedBookMatchesReference/d128_q8_kv2*'
+# (the asymmetric kernels at d128_q8_kv2_b2_n4100_page24: the b5_n9000 shape did not finish in 550 s)
+RACE='Shapes/SelectAttentionTest.*f16_d128_q8_kv2*:Shapes/AsymmetricSelectTest.FixedBookMatchesReference/d128_q8_kv2_b2_n4100*'
 RACE+=':Shapes/FusedAttendTest.*f16_d128_q8*:Shapes/CodeOptionsSelectTest.*d64_q4_kv4_b4_n4500_l2_2bit_cal'
 RACE+=':Shapes/ClusterStepTest.*bf16_d256_q8_kv2*:Shapes/ClusterStepProgrammaticTest.*f16_d64_q4_kv2*'
-RACE+=':Shapes/GridStepTest.*f16_d128_q8_kv8*'
+RACE+=':Shapes/GridStepTest.MatchesReference/f16_d128_q4_kv4*'  # one head a row: the grid step's auto case
 wants racecheck && shards racecheck "$RACE" "$LIMIT" compute-sanitizer --tool racecheck --error-exitcode 1

@@ -103,6 +103,12 @@ class CudaDecoder {
   // eagerly and the capture is redone later. 0 unless something outside the lock interfered.
   int graph_capture_retries() const;
   StepProfile profile_step();
+  // Timing probe for graph-mode splits (bench-e2e --graph-split): the step graphs captured after
+  // this leave out the named parts, a comma list of norms, append, attention, products ("" for
+  // none); the step time without a part, against the whole step's, is what that part costs inside
+  // the graph (launch gaps and overlaps included, which the eager profile_step cannot see). The
+  // steps' results are then meaningless. Drops the captured graphs; throws on an unknown part.
+  void set_graph_skip(const std::string& parts);
   // Bytes a decode step must read: weights plus the attention's cache reads (decode_step_bytes).
   double step_bytes() const;
 
@@ -138,6 +144,7 @@ struct BenchE2eOptions {
   int iterations = 20;
   uint64_t seed = 1;
   double memory_limit_gib = 120;  // configurations whose weights + cache exceed this are skipped
+  bool graph_split = false;       // also time the step graph without each part (BenchE2eRow::graph_ms_without)
 };
 
 struct BenchE2eRow {
@@ -151,6 +158,9 @@ struct BenchE2eRow {
   double matmul_ms = 0, attention_ms = 0, other_ms = 0;  // one profiled (un-graphed) step
   double bytes_per_step = 0, achieved_gb_per_s = 0;
   double speedup_vs_full = 0;         // same shape, batch, context
+  // BenchE2eOptions::graph_split: graph-replay step time without each part (norms, append,
+  // attention, products; CudaDecoder::set_graph_skip), median ms. Empty otherwise.
+  std::vector<std::pair<std::string, double>> graph_ms_without;
 };
 
 struct BenchE2eReport {

@@ -65,6 +65,13 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
           decoder.randomize_weights(o.seed);
           decoder.fill_random_context(context, o.seed + 17);
           row.ms_per_step = decoder.graph_step_ms(o.iterations);
+          if (o.graph_split) {
+            for (const char* part : {"norms", "append", "attention", "products"}) {
+              decoder.set_graph_skip(part);
+              row.graph_ms_without.emplace_back(part, decoder.graph_step_ms(o.iterations));
+            }
+            decoder.set_graph_skip("");
+          }
           const cuda::StepProfile profile = decoder.profile_step();
           row.matmul_ms = profile.matmul_ms;
           row.attention_ms = profile.attention_ms;

@@ -231,6 +231,10 @@ struct CudaDecoder::Impl {
     std::vector<uint8_t> keys, values, key_codes;
     std::vector<float> page_min, page_max, q;
   } observed;
+  // set_graph_skip: parts the step leaves out (a timing probe; the step's results are then meaningless).
+  struct GraphSkip {
+    bool norms = false, append = false, attention = false, products = false;
+  } skip;
   // Profiling: events around the launch groups when `profile` is set.
   bool profile = false;
   std::vector<std::pair<cudaEvent_t, int>> marks;  // (event, kind of the interval it closes)
@@ -284,6 +288,7 @@ struct CudaDecoder::Impl {
 
   // y[batch][out] = gemm_input[batch][in] * W^T, W row-major [out][in] (Hugging Face layout).
   void product(const DeviceBuffer<uint8_t>& w, int out, int in, float* y) {
+    if (skip.products) return;
     if (own_gemv()) {
       GemvProblem p = gemv_problem(w, out, in, GemvEpilogue::kStore);
       p.y = y;
@@ -301,6 +306,7 @@ struct CudaDecoder::Impl {
     to_gemm_input_kernel<W><<<grid_for(count), kThreads, 0, stream>>>(src, reinterpret_cast<W*>(gemm_input.data()), count);
   }
   void norm_to_input(const float* src, const DeviceBuffer<float>& weight) {
+    if (skip.norms) return;
     const float eps = static_cast<float>(config.rms_norm_eps);
     if (bf16())
       rms_norm_kernel<__nv_bfloat16><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, reinterpret_cast<__nv_bfloat16*>(gemm_input.data()), hidden);
@@ -508,6 +514,11 @@ struct CudaDecoder::Impl {
   }
 
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
+  // gemv_bf16 unless the timing probe leaves the products out.
+  void step_gemv(const GemvProblem& p) {
+    if (!skip.products) gemv_bf16(p, stream);
+  }
+
   void enqueue_step(bool dense_attention, bool want_logits) {
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device.data(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device.data(), positions_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
@@ -530,23 +541,25 @@ struct CudaDecoder::Impl {
         p.q = q.data();
         p.k = k.data();
         p.v = v.data();
-        gemv_bf16(p, stream);
+        step_gemv(p);
         mark(0);
       } else {
         product(w.qkv, qkv_rows, hidden, qkv.data());
         mark(0);
-        rope_split_kernel<<<batch, kThreads, 0, stream>>>(qkv.data(), positions_device.data(), inv_freq.data(), q_heads,
+        if (!skip.products) rope_split_kernel<<<batch, kThreads, 0, stream>>>(qkv.data(), positions_device.data(), inv_freq.data(), q_heads,
                                                           kv_heads, head_dim, q.data(), k.data(), v.data());
         ADAMAS_CUDA_CHECK_LAUNCH();
         mark(2);
       }
-      cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, stream);
+      if (!skip.append) cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, stream);
       const PagedKvView view = cache->view(layer);
       const bool dense = dense_attention || layer < options.runtime.dense_layers ||
                          options.runtime.selector.policy == Policy::kFull;
       if (observer) observe_attention(layer, view);
-      if (dense) dense_plan->attend(view, q.data(), attn.data(), /*use_selection=*/false, stream);
-      else policy_plan->step(view, q.data(), attn.data(), stream);
+      if (!skip.attention) {
+        if (dense) dense_plan->attend(view, q.data(), attn.data(), /*use_selection=*/false, stream);
+        else policy_plan->step(view, q.data(), attn.data(), stream);
+      }
       if (observer && !dense) observe_selection(layer);
       mark(1);
       if (!own_gemv()) {  // our o-projection GEMV rounds attn to bf16 as it reads it instead
@@ -561,32 +574,34 @@ struct CudaDecoder::Impl {
         o.input = nullptr;
         o.input_f32 = attn.data();
         o.y = x.data();
-        gemv_bf16(o, stream);
+        step_gemv(o);
         mark(0);
         norm_to_input(x.data(), w.post_norm);
         mark(2);
         GemvProblem gate_up_swiglu = gemv_problem(w.gate_up, 2 * inter, hidden, GemvEpilogue::kSwiGlu);
         gate_up_swiglu.act = reinterpret_cast<uint16_t*>(gate_up.data());
-        gemv_bf16(gate_up_swiglu, stream);
+        step_gemv(gate_up_swiglu);
         GemvProblem down = gemv_problem(w.down, hidden, inter, GemvEpilogue::kAccumulate, gate_up.data());
         down.y = x.data();
-        gemv_bf16(down, stream);
+        step_gemv(down);
         mark(0);
         continue;
       }
       product(w.o, hidden, q_heads * head_dim, proj.data());
       mark(0);
-      add_kernel<<<grid_for(static_cast<size_t>(batch) * hidden), kThreads, 0, stream>>>(x.data(), proj.data(), static_cast<size_t>(batch) * hidden);
+      if (!skip.products) add_kernel<<<grid_for(static_cast<size_t>(batch) * hidden), kThreads, 0, stream>>>(x.data(), proj.data(), static_cast<size_t>(batch) * hidden);
       norm_to_input(x.data(), w.post_norm);
       mark(2);
       product(w.gate_up, 2 * inter, hidden, gate_up.data());
       mark(0);
-      if (bf16()) swiglu_kernel<__nv_bfloat16><<<grid_for(static_cast<size_t>(batch) * inter), kThreads, 0, stream>>>(gate_up.data(), reinterpret_cast<__nv_bfloat16*>(gemm_input.data()), inter, batch);
-      else swiglu_kernel<float><<<grid_for(static_cast<size_t>(batch) * inter), kThreads, 0, stream>>>(gate_up.data(), reinterpret_cast<float*>(gemm_input.data()), inter, batch);
+      if (!skip.products) {
+        if (bf16()) swiglu_kernel<__nv_bfloat16><<<grid_for(static_cast<size_t>(batch) * inter), kThreads, 0, stream>>>(gate_up.data(), reinterpret_cast<__nv_bfloat16*>(gemm_input.data()), inter, batch);
+        else swiglu_kernel<float><<<grid_for(static_cast<size_t>(batch) * inter), kThreads, 0, stream>>>(gate_up.data(), reinterpret_cast<float*>(gemm_input.data()), inter, batch);
+      }
       mark(2);
       product(w.down, hidden, inter, proj.data());
       mark(0);
-      add_kernel<<<grid_for(static_cast<size_t>(batch) * hidden), kThreads, 0, stream>>>(x.data(), proj.data(), static_cast<size_t>(batch) * hidden);
+      if (!skip.products) add_kernel<<<grid_for(static_cast<size_t>(batch) * hidden), kThreads, 0, stream>>>(x.data(), proj.data(), static_cast<size_t>(batch) * hidden);
       ADAMAS_CUDA_CHECK_LAUNCH();
     }
     if (want_logits) {
@@ -923,6 +938,24 @@ void CudaDecoder::reset_code_books() {
 }
 
 const CodeBook& CudaDecoder::code_book(int layer) const { return impl_->cache->code_book(layer); }
+
+void CudaDecoder::set_graph_skip(const std::string& parts) {
+  Impl& m = *impl_;
+  Impl::GraphSkip skip;
+  for (size_t start = 0; start < parts.size();) {
+    const size_t comma = std::min(parts.find(',', start), parts.size());
+    const std::string part = parts.substr(start, comma - start);
+    if (part == "norms") skip.norms = true;
+    else if (part == "append") skip.append = true;
+    else if (part == "attention") skip.attention = true;
+    else if (part == "products") skip.products = true;
+    else throw Error("set_graph_skip: unknown part '" + part + "' (expected norms, append, attention, products)");
+    start = comma + 1;
+  }
+  DeviceSyncScope sync_scope;
+  m.destroy_graphs();
+  m.skip = skip;
+}
 
 void CudaDecoder::set_observer(AttentionObserver* observer) {
   ADAMAS_CHECK(observer == nullptr || impl_->batch == 1, "CudaDecoder: attention observers need max_batch 1, got ",

@@ -106,10 +106,9 @@ __global__ __launch_bounds__(kSelectThreads) void code_estimate_kernel(SelectArg
   const int t = blockIdx.x * kSelectThreads + threadIdx.x;
   if (t >= candidates) return;
   const int kv_head = row_kv_head_dev(a, r);
-  const int page = a.page_table[static_cast<size_t>(seq) * a.max_pages_per_seq + t / a.page_size];
+  const int page = a.page_table[static_cast<size_t>(seq) * a.max_pages_per_seq + a.pages.page(t)];
   const int stride = d * storage_bits_dev(book.bits) / 8;
-  const uint8_t* code =
-      a.key_codes + ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + t % a.page_size) * stride;
+  const uint8_t* code = a.key_codes + paged_row(a, page, kv_head, t) * stride;
   const size_t slot = static_cast<size_t>(row) * a.candidate_stride + t;
 
   if (estimator == Estimator::kAsymmetric) {  // 2-bit codes: asymmetric_score_ref's summation order

@@ -65,9 +65,7 @@ __global__ void __launch_bounds__(kWarps * 32) prefill_attention_kernel(PrefillA
       const int t = index / D, c = index % D, position = k_begin + t;
       float k = 0.0f, v = 0.0f;
       if (position <= last_position) {
-        const int page = pages[position / a.page_size];
-        const size_t offset =
-            ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + position % a.page_size) * D + c;
+        const size_t offset = paged_row(a, pages[a.pages.page(position)], kv_head, position) * D + c;
         k = Elem<T>::to_float(keys[offset]);
         v = Elem<T>::to_float(values[offset]);
       }

@@ -38,9 +38,8 @@ __global__ __launch_bounds__(kScoreThreads) void oracle_score_kernel(SelectArgs 
   const int t = blockIdx.x * kScoreThreads + threadIdx.x;
   if (t >= candidates) return;
   constexpr int kVec = 16 / sizeof(T);
-  const int page = a.page_table[static_cast<size_t>(seq) * a.max_pages_per_seq + t / a.page_size];
-  const uint4* key = reinterpret_cast<const uint4*>(static_cast<const T*>(a.keys) +
-      ((static_cast<size_t>(page) * a.num_kv_heads + kv_head) * a.page_size + t % a.page_size) * D);
+  const int page = a.page_table[static_cast<size_t>(seq) * a.max_pages_per_seq + a.pages.page(t)];
+  const uint4* key = reinterpret_cast<const uint4*>(static_cast<const T*>(a.keys) + paged_row(a, page, kv_head, t) * D);
   float best = -INFINITY;
   for (int h = 0; h < a.heads_per_row; ++h) {
     float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};

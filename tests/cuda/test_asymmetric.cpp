@@ -176,6 +176,9 @@ std::vector<AsymCase> asym_cases() {
   cases.push_back({128, 4, 4, {5000, 700, 4097}, false, 24});     // page sizes that are not powers of two
   cases.push_back({64, 8, 2, {9000, 1}, true, 7});
   cases.push_back({128, 8, 8, {4500, 31}, false, 1});             // one token per page
+  // Small enough for racecheck in one device call (d128_q8_kv2_b5_n9000 ran past 550 s under it):
+  // groups of 4, several parts per row, pages of 24 (the page divisor's multiply-high path).
+  cases.push_back({128, 8, 2, {37, 4100}, false, 24});
   return cases;
 }
 

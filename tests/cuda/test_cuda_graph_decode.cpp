@@ -9,6 +9,7 @@
 
 #include "adamas/cuda_backend.h"
 #include "adamas/cuda_decoder.h"
+#include "adamas/error.h"
 #include "adamas/model/llama_model.h"
 #include "cuda_test_support.h"
 #include "tiny_model_dir.h"
@@ -67,6 +68,42 @@ TEST_P(CudaGraphDecodeTest, ReplayEqualsEagerBitForBit) {
     eager.decode(tokens, eager_logits.data(), step < 5);
     graph.decode(tokens, graph_logits.data(), step < 5);
     ASSERT_EQ(std::memcmp(eager_logits.data(), graph_logits.data(), logits_size * sizeof(float)), 0) << "after reset, step " << step;
+  }
+}
+
+// The graph-split timing probe (set_graph_skip, bench-e2e --graph-split): graphs captured with
+// parts left out replay, an unknown part is an error, and once the probe is off the decoder's
+// steps are bit for bit those of a decoder that never ran it.
+TEST(CudaGraphSkipTest, ProbeLeavesNoTrace) {
+  if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
+  const uint32_t seed = static_cast<uint32_t>(cuda::test::test_seed() % 100000);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const test::TinyModelDir m(seed, 4, 2, "graph_skip");
+  cuda::CudaDecoderOptions options;
+  options.runtime.selector.policy = Policy::kAdamas;
+  options.runtime.selector.token_budget = 8;
+  options.runtime.dense_layers = 1;
+  options.runtime.max_context = 96;
+  options.weight_dtype = DType::kBF16;
+  cuda::CudaDecoder probed(m.checkpoint.config, options), plain(m.checkpoint.config, options);
+  probed.load_weights(*m.checkpoint.weights);
+  plain.load_weights(*m.checkpoint.weights);
+  const int vocab = m.spec.vocab_size;
+  std::mt19937 rng(seed);
+  std::vector<float> probed_logits(vocab), plain_logits(vocab);
+  for (int step = 0; step < 40; ++step) {
+    const int32_t token = static_cast<int32_t>(rng() % vocab);
+    probed.decode(&token, probed_logits.data(), step < 10);
+    plain.decode(&token, plain_logits.data(), step < 10);
+    if (step == 20) {  // mid-sequence: every part left out once, then together
+      EXPECT_THROW(probed.set_graph_skip("norms,bogus"), Error);
+      for (const char* parts : {"norms", "append", "attention", "products", "norms,append,attention,products"}) {
+        probed.set_graph_skip(parts);
+        EXPECT_GT(probed.graph_step_ms(2), 0.0) << parts;
+      }
+      probed.set_graph_skip("");
+    }
+    ASSERT_EQ(std::memcmp(probed_logits.data(), plain_logits.data(), vocab * sizeof(float)), 0) << "step " << step;
   }
 }
 
