@@ -107,6 +107,26 @@ inline void expect_same_selection(const adamas::TokenSelection& expected, const 
 }
 
 // Seed for a test: fresh each run unless ADAMAS_TEST_SEED is set; printed on failure by callers.
+// The token budgets a selection test sweeps: ADAMAS_TEST_BUDGETS (a comma list) where set, else
+// `defaults`. The racecheck runs set one budget (bench/run_gpu_checks.sh): under its instrumentation
+// the asymmetric test's full sweep, 13 kernel variants at 10 budgets, ran past 550 s.
+inline std::vector<int> test_budgets(std::vector<int> defaults) {
+  const char* list = std::getenv("ADAMAS_TEST_BUDGETS");
+  if (list == nullptr || *list == '\0') return defaults;
+  std::vector<int> budgets;
+  for (const char* at = list; *at != '\0';) {
+    char* end = nullptr;
+    const long value = std::strtol(at, &end, 10);
+    if (end == at || value < 1 || (*end != ',' && *end != '\0')) {
+      ADD_FAILURE() << "ADAMAS_TEST_BUDGETS='" << list << "': expected a comma list of positive budgets";
+      return defaults;
+    }
+    budgets.push_back(static_cast<int>(value));
+    at = *end == ',' ? end + 1 : end;
+  }
+  return budgets;
+}
+
 inline uint64_t test_seed() {
   if (const char* fixed = std::getenv("ADAMAS_TEST_SEED")) return std::stoull(fixed);
   return std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);

@@ -82,7 +82,7 @@ void check_selections(const AsymCase& c, bool calibrated) {
   const std::vector<float> q_host = random_normal(rng, c.lens.size() * c.q_heads * c.head_dim, 8.0f);
   DeviceArray<float> q(q_host);
   const int batch = static_cast<int>(c.lens.size()), longest = config.max_tokens_per_seq;
-  for (int budget : {1, 2, 3, 17, 256, 4097, longest / 2 + 1, longest - 1, longest, longest + 5}) {
+  for (int budget : test_budgets({1, 2, 3, 17, 256, 4097, longest / 2 + 1, longest - 1, longest, longest + 5})) {
     if (budget < 1) continue;
     for (bool per_query_head : {false, true}) {
       if (per_query_head && c.q_heads == c.kv_heads) continue;
