@@ -13,6 +13,7 @@
 // instruction latency, not bandwidth, when chains are long; measured with ncu on the H200). The last split of a unit to finish (ticket counter) merges
 // the splits' (output, log-sum-exp) pairs, so there is no separate merge launch.
 #include <cmath>
+#include <type_traits>
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/decode_attention.cuh"
@@ -412,6 +413,44 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
   });
 }
 
+// Each warp's online-softmax state at the end of a split, in the freed stages: maxima and sums
+// [warp][head], unnormalized outputs [warp][head][D].
+struct WarpStates {
+  float *max, *sum, *acc;
+};
+template <int kWarps, int HEADS>
+__device__ __forceinline__ WarpStates warp_states(uint8_t* stages) {
+  float* max = reinterpret_cast<float*>(stages);
+  return {max, max + kWarps * HEADS, max + 2 * kWarps * HEADS};
+}
+
+// The warps' states (written by each warp, read after a barrier here) merged per head, then the
+// split's end (finish_split). Called by every thread.
+template <int D, int HEADS, int kWarps>
+__device__ __forceinline__ void finish_warp_states(const AttentionArgs& a, int unit, int split, int seq, int first_head,
+                                                   const WarpStates& states, float* head_max, float* head_sum) {
+  const int tid = threadIdx.x;
+  __syncthreads();
+  if (tid < HEADS) {
+    float m = -INFINITY;
+    for (int w = 0; w < kWarps; ++w) m = fmaxf(m, states.max[w * HEADS + tid]);
+    float sum = 0.0f;
+    for (int w = 0; w < kWarps; ++w)
+      if (states.max[w * HEADS + tid] != -INFINITY) sum += states.sum[w * HEADS + tid] * exp2f(states.max[w * HEADS + tid] - m);
+    head_max[tid] = m;
+    head_sum[tid] = sum;
+  }
+  __syncthreads();
+  finish_split<D, HEADS>(a, unit, split, seq, first_head, head_sum, head_max, [&](int h, int dim) {
+    float out = 0.0f;
+    for (int w = 0; w < kWarps; ++w) {
+      const float m = states.max[w * HEADS + h];
+      if (m != -INFINITY) out += states.acc[(w * HEADS + h) * D + dim] * exp2f(m - head_max[h]);
+    }
+    return out;
+  });
+}
+
 // Dense attention with the tile's tokens split between the warps (DenseVariant::kWarpSplit): warp
 // w owns tokens [w, w + 1) x kTokensPerWarp of every tile and keeps its own online softmax (max,
 // sum per head) and output accumulators (D / 32 dims per lane and head), so a tile needs one
@@ -564,37 +603,236 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
   __syncthreads();  // the stages are free
 
   // The warps' states meet: [warp][head] maxima and sums, [warp][head][D] accumulators.
-  float* warp_max = reinterpret_cast<float*>(stages);
-  float* warp_sum = warp_max + kWarps * HEADS;
-  float* warp_acc = warp_sum + kWarps * HEADS;
+  const WarpStates states = warp_states<kWarps, HEADS>(stages);
 #pragma unroll
   for (int h = 0; h < HEADS; ++h) {
     if (lane == 0) {
-      warp_max[warp * HEADS + h] = running_max[h];
-      warp_sum[warp * HEADS + h] = running_sum[h];
+      states.max[warp * HEADS + h] = running_max[h];
+      states.sum[warp * HEADS + h] = running_sum[h];
     }
 #pragma unroll
-    for (int j = 0; j < kPvDims; ++j) warp_acc[(warp * HEADS + h) * D + lane * kPvDims + j] = acc[h][j];
+    for (int j = 0; j < kPvDims; ++j) states.acc[(warp * HEADS + h) * D + lane * kPvDims + j] = acc[h][j];
   }
-  __syncthreads();
-  if (tid < HEADS) {
-    float m = -INFINITY;
-    for (int w = 0; w < kWarps; ++w) m = fmaxf(m, warp_max[w * HEADS + tid]);
-    float sum = 0.0f;
-    for (int w = 0; w < kWarps; ++w)
-      if (warp_max[w * HEADS + tid] != -INFINITY) sum += warp_sum[w * HEADS + tid] * exp2f(warp_max[w * HEADS + tid] - m);
-    head_max[tid] = m;
-    head_sum[tid] = sum;
+  finish_warp_states<D, HEADS, kWarps>(a, unit, split, seq, first_head, states, head_max, head_sum);
+}
+
+// One m16n8k16 tensor-core product, fp32 accumulators: d += a * b, a 16 x 16 (row-major fragment:
+// a[0], a[2] rows lane / 4, a[1], a[3] rows lane / 4 + 8; columns 2 (lane % 4) + {0, 1} and + 8),
+// b 16 x 8 (b[0] rows 2 (lane % 4) + {0, 1}, b[1] those + 8; column lane / 4), d 16 x 8 (d[0], d[1]
+// row lane / 4, columns 2 (lane % 4) + {0, 1}; d[2], d[3] row lane / 4 + 8). Two elements per
+// register, the lower index in the lower half.
+template <typename T>
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  if constexpr (std::is_same_v<T, __half>) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                 "{%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                 "{%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
-  __syncthreads();
-  finish_split<D, HEADS>(a, unit, split, seq, first_head, head_sum, head_max, [&](int h, int dim) {
-    float out = 0.0f;
-    for (int w = 0; w < kWarps; ++w) {
-      const float m = warp_max[w * HEADS + h];
-      if (m != -INFINITY) out += warp_acc[(w * HEADS + h) * D + dim] * exp2f(m - head_max[h]);
+}
+
+// x as hi + lo, both of the cache type T: hi = T(x), lo = T(x - hi). Against T's own values the
+// two products are exact in fp32, so q.k and p.v keep about fp32's precision (2^-16 relative for
+// bf16 instead of 2^-8). Packed in pairs (x0 in the lower half).
+template <typename T>
+__device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uint32_t& lo) {
+  const T h0 = Elem<T>::from_float(x0), h1 = Elem<T>::from_float(x1);
+  const T l0 = Elem<T>::from_float(x0 - Elem<T>::to_float(h0)), l1 = Elem<T>::from_float(x1 - Elem<T>::to_float(h1));
+  hi = static_cast<uint32_t>(reinterpret_cast<const uint16_t&>(h0)) | (static_cast<uint32_t>(reinterpret_cast<const uint16_t&>(h1)) << 16);
+  lo = static_cast<uint32_t>(reinterpret_cast<const uint16_t&>(l0)) | (static_cast<uint32_t>(reinterpret_cast<const uint16_t&>(l1)) << 16);
+}
+
+// Four 8 x 8 tiles of 16-bit values from shared memory, transposed (ldmatrix .trans): lanes 8i ..
+// 8i + 7 give the row addresses of tile i; r[i] holds, for lane L, tile i's elements at rows
+// 2 (L % 4) + {0, 1} of column L / 4.
+__device__ __forceinline__ void load_tiles_transposed(const uint8_t* row_address, uint32_t (&r)[4]) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row_address));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+}
+
+// Dense attention on the tensor cores (DenseVariant::kMma): fp16/bf16 K/V, d 64 or 128, 2 to 8
+// query heads per KV head (dense_mma_serves; other shapes take the warp split). The warp split's
+// tiles, copies and warp-private online softmax, with each warp's kTokensPerWarp tokens of a tile
+// (8 at d 128, 16 at d 64) in two products:
+//   S = Q K^T as M = the unit's heads (padded to 16: rows 8-15 are zero), N = 8 tokens, K = 16
+//   dims a step; lane L holds S of head L / 4 at tokens 2 (L % 4) + {0, 1};
+//   O += P V as M = the heads, K = the tokens (8 of 16 at d 128: the rest zero), N = 8 dims a
+//   step; S's accumulator layout is P's A-fragment layout, so P never leaves the registers; V's
+//   fragments come from the tile by ldmatrix .trans.
+// q and p enter as hi + lo pairs of the cache type (split_pair): four products where fp32 FMAs
+// would do one, but the tensor cores have the room and the scalar pipes did not (the warp split
+// with a group of 4 issues about as many instructions as the copies take time).
+template <typename T, int D, int HEADS>
+__global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a) {
+  using S = Tile<T, D, HEADS, 16384>;
+  constexpr int kWarps = kThreads / 32;
+  constexpr int kTokensPerWarp = S::kTile / kWarps;
+  constexpr int kTokenTiles = kTokensPerWarp / 8;  // S's n-tiles of 8 tokens: 1 or 2
+  constexpr int kDimSteps = D / 16;                // q.k k-steps
+  constexpr int kDimTiles = D / 8;                 // P.V n-tiles
+  static_assert(sizeof(T) == 2 && HEADS >= 1 && HEADS <= 8 && (kTokensPerWarp == 8 || kTokensPerWarp == 16) &&
+                    kDimTiles % 4 == 0,
+                "tensor-core tile shape");
+  static_assert(sizeof(float) * kWarps * HEADS * (D + 2) <= kStages * S::kStageBytes, "the warps' states reuse the stages");
+  extern __shared__ __align__(16) uint8_t shared[];
+  uint8_t* stages = shared;                                                       // [kStages][K|V][kTile][kPitch]
+  float* q_shared = reinterpret_cast<float*>(shared + kStages * S::kStageBytes);  // [HEADS][D/32][kQPitch]
+  __shared__ float head_max[HEADS], head_sum[HEADS];
+  // Q's A fragments per k-step and lane: {hi a[0], hi a[2], lo a[0], lo a[2]} (a[1], a[3]: rows
+  // 8-15, zero). In shared memory, not registers: at d 128 the 64 accumulators and 32 q registers
+  // did not fit the 128 that two blocks per SM leave (136 bytes spilled).
+  __shared__ uint4 q_fragments[kDimSteps * 32];
+
+  grid_dependency_trigger();
+  grid_dependency_wait();
+  const int unit = blockIdx.y, split = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int group = lane >> 2, quad = lane & 3;  // the fragments' row (head) and column pair
+  const int seq = unit / a.units_per_seq, u = unit % a.units_per_seq;
+  const int kv_head = a.per_query_head ? u / a.group_size : u;
+  const int first_head = a.per_query_head ? u : u * a.group_size;
+  const int n = a.seq_lens[seq];
+  const int per_split = ceil_div(ceil_div(n, a.splits), S::kTile) * S::kTile;
+  const int begin = min(n, split * per_split), end = min(n, begin + per_split);
+  const int tiles = ceil_div(end - begin, S::kTile);
+  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
+  stage_query<S, D, HEADS>(a, q_shared, seq, first_head);
+  auto load_tile = [&](int tile, int stage) {
+    copy_tile<S>(a, stages + stage * S::kStageBytes, begin + tile * S::kTile, end, page_row, kv_head,
+                 [](int position) { return position; });
+  };
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < tiles) load_tile(s, s);
+    copy_commit();
+  }
+
+  // Q's A fragments (head `group` of the lane; zero for group >= HEADS), hi and lo.
+  __syncthreads();  // q_shared written
+  for (int index = tid; index < kDimSteps * 32; index += kThreads) {
+    const int k = index / 32, fragment_lane = index % 32, head = fragment_lane >> 2;
+    uint32_t hi[2], lo[2];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int d0 = 16 * k + 8 * half + 2 * (fragment_lane & 3);
+      const float* qh = q_shared + (head * (D / 32) + d0 / 32) * S::kQPitch + d0 % 32;
+      const bool real = head < HEADS;
+      split_pair<T>(real ? qh[0] : 0.0f, real ? qh[1] : 0.0f, hi[half], lo[half]);
     }
-    return out;
-  });
+    q_fragments[index] = make_uint4(hi[0], hi[1], lo[0], lo[1]);
+  }
+  __syncthreads();
+
+  float running_max = -INFINITY, running_sum = 0.0f;  // of head `group`
+  float acc[kDimTiles][4];
+#pragma unroll
+  for (int j = 0; j < kDimTiles; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+  for (int tile = 0; tile < tiles; ++tile) {
+    copy_wait<kStages - 2>();
+    __syncthreads();  // tile `tile` is in shared memory; everyone is done with tile - 1's stage
+    if (tile + kStages - 1 < tiles) load_tile(tile + kStages - 1, (tile + kStages - 1) % kStages);
+    copy_commit();
+    const uint8_t* k_tile = stages + (tile % kStages) * S::kStageBytes;
+    const uint8_t* v_tile = k_tile + S::kTile * S::kPitch;
+    const int valid_tokens = min(S::kTile, end - begin - tile * S::kTile);
+    const int first_token = warp * kTokensPerWarp;
+    if (first_token >= valid_tokens) continue;  // uniform: the warp has no token in this tile
+
+    // S = Q K^T: K's B fragment is two consecutive dims of token `group` (32-bit shared loads; rows
+    // kPitch = 68 words apart put the 8 rows x 4 columns of a load in 32 distinct banks).
+    float score[kTokenTiles][4];
+#pragma unroll
+    for (int nt = 0; nt < kTokenTiles; ++nt) {
+      score[nt][0] = score[nt][1] = score[nt][2] = score[nt][3] = 0.0f;
+      const uint8_t* key_row = k_tile + (first_token + 8 * nt + group) * S::kPitch + 4 * quad;
+#pragma unroll
+      for (int k = 0; k < kDimSteps; ++k) {
+        const uint32_t b0 = *reinterpret_cast<const uint32_t*>(key_row + 32 * k);
+        const uint32_t b1 = *reinterpret_cast<const uint32_t*>(key_row + 32 * k + 16);
+        const uint4 q = q_fragments[k * 32 + lane];
+        const uint32_t q_hi[4] = {q.x, 0u, q.y, 0u}, q_lo[4] = {q.z, 0u, q.w, 0u};
+        mma_16816<T>(score[nt], q_hi, b0, b1);
+        mma_16816<T>(score[nt], q_lo, b0, b1);
+      }
+    }
+    // Online softmax of head `group` over the warp's tokens: the lanes of a group hold its 2 x
+    // kTokenTiles scores each (xor 1, 2 reach them); tokens past the tile's end are -inf.
+    float tile_max = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < kTokenTiles; ++nt)
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        if (first_token + 8 * nt + 2 * quad + j >= valid_tokens) score[nt][j] = -INFINITY;
+        tile_max = fmaxf(tile_max, score[nt][j]);
+      }
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+    const float new_max = fmaxf(running_max, tile_max);  // finite: the warp has a valid token
+    float prob[kTokenTiles][2], sum = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < kTokenTiles; ++nt)
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        prob[nt][j] = exp2f(score[nt][j] - new_max);
+        sum += prob[nt][j];
+      }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float correction = exp2f(running_max - new_max);  // 0 on the warp's first tile
+    running_sum = running_sum * correction + sum;
+    running_max = new_max;
+    // P's A fragments (tokens 0-7 in a[0], 8-15 in a[2]; rows 8-15 zero), hi and lo.
+    uint32_t p_hi[4] = {0u, 0u, 0u, 0u}, p_lo[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+    for (int nt = 0; nt < kTokenTiles; ++nt) split_pair<T>(prob[nt][0], prob[nt][1], p_hi[2 * nt], p_lo[2 * nt]);
+
+    // O += P V: V's B fragments by ldmatrix .trans, four dim tiles (32 dims) a load per 8 tokens.
+    const int row_in_tile = lane & 7, tile_of_lane = lane >> 3;
+#pragma unroll
+    for (int q4 = 0; q4 < kDimTiles / 4; ++q4) {
+      uint32_t low[4], high[4] = {0u, 0u, 0u, 0u};  // tokens 0-7, 8-15
+      load_tiles_transposed(v_tile + (first_token + row_in_tile) * S::kPitch + (32 * q4 + 8 * tile_of_lane) * 2, low);
+      if constexpr (kTokenTiles == 2)
+        load_tiles_transposed(v_tile + (first_token + 8 + row_in_tile) * S::kPitch + (32 * q4 + 8 * tile_of_lane) * 2, high);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        float (&o)[4] = acc[4 * q4 + i];
+        o[0] *= correction;
+        o[1] *= correction;
+        mma_16816<T>(o, p_hi, low[i], high[i]);
+        mma_16816<T>(o, p_lo, low[i], high[i]);
+      }
+    }
+  }
+  copy_wait<0>();
+  __syncthreads();  // the stages are free
+
+  // Lane (group, quad) holds head `group`'s output at dims 8 j + 2 quad + {0, 1}.
+  const WarpStates states = warp_states<kWarps, HEADS>(stages);
+  if (group < HEADS) {
+    if (quad == 0) {
+      states.max[warp * HEADS + group] = running_max;
+      states.sum[warp * HEADS + group] = running_sum;
+    }
+#pragma unroll
+    for (int j = 0; j < kDimTiles; ++j) {
+      states.acc[(warp * HEADS + group) * D + 8 * j + 2 * quad] = acc[j][0];
+      states.acc[(warp * HEADS + group) * D + 8 * j + 2 * quad + 1] = acc[j][1];
+    }
+  }
+  finish_warp_states<D, HEADS, kWarps>(a, unit, split, seq, first_head, states, head_max, head_sum);
+}
+
+// The shapes dense_mma_kernel serves.
+template <typename T, int D, int HEADS>
+constexpr bool dense_mma_serves() {
+  return sizeof(T) == 2 && (D == 64 || D == 128) && HEADS >= 2 && HEADS <= 8;
 }
 
 template <typename T, int D, int HEADS, int kMatrixBytes, bool kFused = false>
@@ -615,7 +853,18 @@ template <typename T, int D, int HEADS>
 void launch_kernel(const AttentionArgs& a, dim3 grid, DenseVariant dense, bool programmatic, cudaStream_t stream) {
   if (a.fused) {
     launch_tiles<T, D, HEADS, 8192, true>(a, grid, programmatic, stream);
-  } else if (a.indices == nullptr && dense == DenseVariant::kWarpSplit) {
+  } else if (a.indices == nullptr && dense == DenseVariant::kMma && dense_mma_serves<T, D, HEADS>()) {
+    if constexpr (dense_mma_serves<T, D, HEADS>()) {
+      constexpr size_t bytes = Tile<T, D, HEADS, 16384>::kSharedBytes;
+      static const bool configured = [] {
+        ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(dense_mma_kernel<T, D, HEADS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(bytes)));
+        return true;
+      }();
+      (void)configured;
+      launch_with_dependency(dense_mma_kernel<T, D, HEADS>, grid, dim3(kThreads), bytes, stream, programmatic, a);
+    }
+  } else if (a.indices == nullptr && (dense == DenseVariant::kWarpSplit || dense == DenseVariant::kMma)) {
     constexpr size_t bytes = Tile<T, D, HEADS, 16384>::kSharedBytes;
     static const bool configured = [] {
       ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(dense_warp_split_kernel<T, D, HEADS>, cudaFuncAttributeMaxDynamicSharedMemorySize,

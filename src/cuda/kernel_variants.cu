@@ -25,8 +25,11 @@ KernelVariants kernel_variants_from_env() {
   v.estimate = estimate == "bulk" ? EstimateVariant::kBulk
                : estimate == "new" ? EstimateVariant::kBounded
                                    : EstimateVariant::kLanePerToken;
-  const std::string dense = env_choice("ADAMAS_DENSE_VARIANT", "warp", {"old", "new", "warp"});
-  v.dense = dense == "warp" ? DenseVariant::kWarpSplit : dense == "new" ? DenseVariant::kTile32K : DenseVariant::kTile16K;
+  const std::string dense = env_choice("ADAMAS_DENSE_VARIANT", "warp", {"old", "new", "warp", "mma"});
+  v.dense = dense == "warp"  ? DenseVariant::kWarpSplit
+            : dense == "mma" ? DenseVariant::kMma
+            : dense == "new" ? DenseVariant::kTile32K
+                             : DenseVariant::kTile16K;
   v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
   const std::string asym = env_choice("ADAMAS_ASYM_VARIANT", "auto", {"old", "new", "twopass", "auto"});
   v.asym = asym == "auto"      ? AsymVariant::kAuto
@@ -70,7 +73,7 @@ std::string describe(const KernelVariants& v) {
                          : v.estimate == EstimateVariant::kBounded ? "new"
                                                                    : "old";
   return detail::concat("estimate=", estimate,
-                        " dense=", v.dense == DenseVariant::kWarpSplit ? "warp" : v.dense == DenseVariant::kTile32K ? "new" : "old",
+                        " dense=", v.dense == DenseVariant::kWarpSplit ? "warp" : v.dense == DenseVariant::kMma ? "mma" : v.dense == DenseVariant::kTile32K ? "new" : "old",
                         " pdl=", v.programmatic_launch ? 1 : 0, " asym=", v.asym == AsymVariant::kAuto ? "auto" : v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
                         " asym_part=", v.asym_part == 0 ? std::string("auto") : std::to_string(v.asym_part),
                         " asym_cluster=", v.asym_cluster == 0 ? std::string("auto") : std::to_string(v.asym_cluster), " fused_attend=", v.fused_attend ? 1 : 0,

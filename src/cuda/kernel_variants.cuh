@@ -3,8 +3,11 @@
 // Read from the environment when a DecodePlan is built (docs/cuda_kernels.md, "Variants"):
 //   ADAMAS_ESTIMATE_VARIANT = old | new | bulk   fused adamas estimate (v4 lane per token | v5 bounded |
 //                                         v6 bounded with codes copied by cp.async.bulk per page)
-//   ADAMAS_DENSE_VARIANT    = old | new | warp   dense attention tiles (16 KiB | 32 KiB of K+V per stage |
-//                                         32 KiB with the tile's tokens split between the warps)
+//   ADAMAS_DENSE_VARIANT    = old | new | warp | mma   dense attention tiles (16 KiB | 32 KiB of K+V per
+//                                         stage | 32 KiB with the tile's tokens split between the warps |
+//                                         the same on the tensor cores for fp16/bf16, d 64/128 and 2-8
+//                                         heads per KV head, else warp; fifteenth session, not yet
+//                                         GPU-run)
 //   ADAMAS_PDL              = 0 | 1       programmatic dependent launch of compact and attention
 //   ADAMAS_ASYM_VARIANT     = old | new | twopass | auto   asymmetric estimate (score + 4 radix passes | fused
 //                                         score + select | fused, integer first pass then exact rescoring |
@@ -39,7 +42,7 @@
 namespace adamas::cuda {
 
 enum class EstimateVariant { kLanePerToken, kBounded, kBulk };
-enum class DenseVariant { kTile16K, kTile32K, kWarpSplit };
+enum class DenseVariant { kTile16K, kTile32K, kWarpSplit, kMma };
 enum class AsymVariant { kRadix, kFused, kTwoPass, kAuto };
 enum class StepVariant { kAuto, kCluster, kGrid, kSplit };
 

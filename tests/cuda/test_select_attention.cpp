@@ -20,6 +20,7 @@ struct SelectCase {
   std::vector<int> lens;
   std::vector<int> budgets;
   bool adamas_only = false;  // long contexts for the cluster step: the other policies' references cost minutes
+  bool full_only = false;    // long contexts for the dense kernels, likewise
 };
 
 std::string case_name(const SelectCase& c) {
@@ -70,8 +71,9 @@ void check_against_reference(const SelectCase& c) {
   std::vector<float> reference_out(f.q.size());
 
   const std::vector<Policy> policies = c.adamas_only ? std::vector<Policy>{Policy::kAdamas}
-                                                    : std::vector<Policy>{Policy::kAdamas, Policy::kOracle, Policy::kQuest,
-                                                                          Policy::kStreaming, Policy::kFull};
+                                       : c.full_only ? std::vector<Policy>{Policy::kFull}
+                                                     : std::vector<Policy>{Policy::kAdamas, Policy::kOracle, Policy::kQuest,
+                                                                           Policy::kStreaming, Policy::kFull};
   for (Policy policy : policies) {
     for (int budget : c.budgets) {
       for (bool per_query_head : {false, true}) {
@@ -205,6 +207,36 @@ std::vector<SelectCase> new_variant_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, NewKernelVariantsTest, ::testing::ValuesIn(new_variant_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+// Dense attention on the tensor cores (ADAMAS_DENSE_VARIANT=mma, decode_attention.cu): full
+// attention within the same 1e-3 of the double reference, at every shape above (those it does not
+// serve, one head per KV head, fp32, d 256, fall back to the warp split), and long ragged contexts
+// over several splits with every group size it serves.
+class DenseMmaTest : public ::testing::TestWithParam<SelectCase> {
+  ScopedEnv dense_{"ADAMAS_DENSE_VARIANT", "mma"}, step_{"ADAMAS_STEP", "split"};
+};
+
+TEST_P(DenseMmaTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
+std::vector<SelectCase> dense_mma_cases() {
+  std::vector<SelectCase> cases = select_cases();
+  for (auto heads : {std::pair{32, 8}, std::pair{8, 4}, std::pair{12, 4}, std::pair{10, 2}, std::pair{14, 2}})
+    for (DType dtype : {DType::kF16, DType::kBF16}) {
+      SelectCase c{dtype, 128, heads.first, heads.second, {20000, 3001, 1, 129}, {256}};
+      c.full_only = true;
+      cases.push_back(c);
+    }
+  SelectCase d64{DType::kBF16, 64, 16, 2, {30001, 64, 65}, {256}};  // 16 tokens a warp
+  d64.full_only = true;
+  cases.push_back(d64);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, DenseMmaTest, ::testing::ValuesIn(dense_mma_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
 // v6 estimate (codes copied into shared memory by cp.async.bulk, a page per copy): the same
@@ -371,7 +403,7 @@ INSTANTIATE_TEST_SUITE_P(Sizes, ClusterSizeTest, ::testing::ValuesIn(cluster_siz
 TEST(KernelVariantsTest, RejectsUnknownValues) {
   SKIP_WITHOUT_GPU();
   for (const char* name :
-       {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER",
+       {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_DENSE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER",
         "ADAMAS_DENSE_SPLITS", "ADAMAS_ASYM_PROBE", "ADAMAS_ASYM_CLUSTER", "ADAMAS_ESTIMATE_PROBE",
         "ADAMAS_STEP_PROBE", "ADAMAS_STEP_SCHEDULE", "ADAMAS_STEP_VERBOSE", "ADAMAS_STEP_TRACE"}) {
     SCOPED_TRACE(name);
