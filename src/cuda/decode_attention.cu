@@ -413,6 +413,52 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
   });
 }
 
+// The part of the context a dense block walks (blockIdx.y: the unit, a (sequence, KV head) with its
+// query heads; blockIdx.x: the split) and its tile copies, kStages deep: shared by the dense kernels.
+template <typename S>
+struct DenseSplit {
+  int unit, split, seq, kv_head, first_head, begin, end, tiles;
+  const int32_t* page_row;
+  uint8_t* stages;  // [kStages][K|V][kTile][kPitch]
+
+  __device__ __forceinline__ DenseSplit(const AttentionArgs& a, uint8_t* stage_memory) : stages(stage_memory) {
+    unit = blockIdx.y;
+    split = blockIdx.x;
+    seq = unit / a.units_per_seq;
+    const int u = unit % a.units_per_seq;
+    kv_head = a.per_query_head ? u / a.group_size : u;
+    first_head = a.per_query_head ? u : u * a.group_size;
+    const int n = a.seq_lens[seq];
+    const int per_split = ceil_div(ceil_div(n, a.splits), S::kTile) * S::kTile;
+    begin = min(n, split * per_split);
+    end = min(n, begin + per_split);
+    tiles = ceil_div(end - begin, S::kTile);
+    page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
+  }
+  __device__ __forceinline__ void load_tile(const AttentionArgs& a, int tile, int stage) const {
+    copy_tile<S>(a, stages + stage * S::kStageBytes, begin + tile * S::kTile, end, page_row, kv_head,
+                 [](int position) { return position; });
+  }
+  // The first kStages - 1 tiles' copies, a commit group each.
+  __device__ __forceinline__ void prefetch(const AttentionArgs& a) const {
+#pragma unroll
+    for (int s = 0; s < kStages - 1; ++s) {
+      if (s < tiles) load_tile(a, s, s);
+      copy_commit();
+    }
+  }
+  // Tile `tile`'s stage once it has arrived (a block barrier: every warp is also done with tile -
+  // 1's stage, which the copies of tile + kStages - 1 now refill); `valid`: its tokens.
+  __device__ __forceinline__ const uint8_t* next_tile(const AttentionArgs& a, int tile, int& valid) const {
+    copy_wait<kStages - 2>();
+    __syncthreads();
+    if (tile + kStages - 1 < tiles) load_tile(a, tile + kStages - 1, (tile + kStages - 1) % kStages);
+    copy_commit();
+    valid = min(S::kTile, end - begin - tile * S::kTile);
+    return stages + (tile % kStages) * S::kStageBytes;
+  }
+};
+
 // Each warp's online-softmax state at the end of a split, in the freed stages: maxima and sums
 // [warp][head], unnormalized outputs [warp][head][D].
 struct WarpStates {
@@ -480,25 +526,10 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
 
   grid_dependency_trigger();
   grid_dependency_wait();
-  const int unit = blockIdx.y, split = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int seq = unit / a.units_per_seq, u = unit % a.units_per_seq;
-  const int kv_head = a.per_query_head ? u / a.group_size : u;
-  const int first_head = a.per_query_head ? u : u * a.group_size;
-  const int n = a.seq_lens[seq];
-  const int per_split = ceil_div(ceil_div(n, a.splits), S::kTile) * S::kTile;
-  const int begin = min(n, split * per_split), end = min(n, begin + per_split);
-  const int tiles = ceil_div(end - begin, S::kTile);
-  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
-  stage_query<S, D, HEADS>(a, q_shared, seq, first_head);
-  auto load_tile = [&](int tile, int stage) {
-    copy_tile<S>(a, stages + stage * S::kStageBytes, begin + tile * S::kTile, end, page_row, kv_head,
-                 [](int position) { return position; });
-  };
-#pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
-    if (s < tiles) load_tile(s, s);
-    copy_commit();
-  }
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const DenseSplit<S> walk(a, stages);
+  stage_query<S, D, HEADS>(a, q_shared, walk.seq, walk.first_head);
+  walk.prefetch(a);
 
   float running_max[HEADS], running_sum[HEADS], acc[HEADS][kPvDims];
 #pragma unroll
@@ -532,14 +563,10 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
         for (int e = 0; e < kElems; ++e) q_lane[h][i * kElems + e] = q_shared[(h * (D / 32) + d0 / 32) * S::kQPitch + d0 % 32 + e];
     }
   }
-  for (int tile = 0; tile < tiles; ++tile) {
-    copy_wait<kStages - 2>();
-    __syncthreads();  // tile `tile` is in shared memory; everyone is done with tile - 1's stage
-    if (tile + kStages - 1 < tiles) load_tile(tile + kStages - 1, (tile + kStages - 1) % kStages);
-    copy_commit();
-    const uint8_t* k_tile = stages + (tile % kStages) * S::kStageBytes;
+  for (int tile = 0; tile < walk.tiles; ++tile) {
+    int valid_tokens;
+    const uint8_t* k_tile = walk.next_tile(a, tile, valid_tokens);
     const uint8_t* v_tile = k_tile + S::kTile * S::kPitch;
-    const int valid_tokens = min(S::kTile, end - begin - tile * S::kTile);
     if (warp * kTokensPerWarp >= valid_tokens) continue;  // uniform: the warp has no token in this tile
 
     float dot[HEADS];
@@ -613,7 +640,7 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
 #pragma unroll
     for (int j = 0; j < kPvDims; ++j) states.acc[(warp * HEADS + h) * D + lane * kPvDims + j] = acc[h][j];
   }
-  finish_warp_states<D, HEADS, kWarps>(a, unit, split, seq, first_head, states, head_max, head_sum);
+  finish_warp_states<D, HEADS, kWarps>(a, walk.unit, walk.split, walk.seq, walk.first_head, states, head_max, head_sum);
 }
 
 // One m16n8k16 tensor-core product, fp32 accumulators: d += a * b, a 16 x 16 (row-major fragment:
@@ -692,26 +719,11 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
 
   grid_dependency_trigger();
   grid_dependency_wait();
-  const int unit = blockIdx.y, split = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int group = lane >> 2, quad = lane & 3;  // the fragments' row (head) and column pair
-  const int seq = unit / a.units_per_seq, u = unit % a.units_per_seq;
-  const int kv_head = a.per_query_head ? u / a.group_size : u;
-  const int first_head = a.per_query_head ? u : u * a.group_size;
-  const int n = a.seq_lens[seq];
-  const int per_split = ceil_div(ceil_div(n, a.splits), S::kTile) * S::kTile;
-  const int begin = min(n, split * per_split), end = min(n, begin + per_split);
-  const int tiles = ceil_div(end - begin, S::kTile);
-  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
-  stage_query<S, D, HEADS>(a, q_shared, seq, first_head);
-  auto load_tile = [&](int tile, int stage) {
-    copy_tile<S>(a, stages + stage * S::kStageBytes, begin + tile * S::kTile, end, page_row, kv_head,
-                 [](int position) { return position; });
-  };
-#pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
-    if (s < tiles) load_tile(s, s);
-    copy_commit();
-  }
+  const DenseSplit<S> walk(a, stages);
+  stage_query<S, D, HEADS>(a, q_shared, walk.seq, walk.first_head);
+  walk.prefetch(a);
 
   // Q's A fragments (head `group` of the lane; zero for group >= HEADS), hi and lo.
   __syncthreads();  // q_shared written
@@ -733,14 +745,10 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
   float acc[kDimTiles][4];
 #pragma unroll
   for (int j = 0; j < kDimTiles; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-  for (int tile = 0; tile < tiles; ++tile) {
-    copy_wait<kStages - 2>();
-    __syncthreads();  // tile `tile` is in shared memory; everyone is done with tile - 1's stage
-    if (tile + kStages - 1 < tiles) load_tile(tile + kStages - 1, (tile + kStages - 1) % kStages);
-    copy_commit();
-    const uint8_t* k_tile = stages + (tile % kStages) * S::kStageBytes;
+  for (int tile = 0; tile < walk.tiles; ++tile) {
+    int valid_tokens;
+    const uint8_t* k_tile = walk.next_tile(a, tile, valid_tokens);
     const uint8_t* v_tile = k_tile + S::kTile * S::kPitch;
-    const int valid_tokens = min(S::kTile, end - begin - tile * S::kTile);
     const int first_token = warp * kTokensPerWarp;
     if (first_token >= valid_tokens) continue;  // uniform: the warp has no token in this tile
 
@@ -826,7 +834,7 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
       states.acc[(warp * HEADS + group) * D + 8 * j + 2 * quad + 1] = acc[j][1];
     }
   }
-  finish_warp_states<D, HEADS, kWarps>(a, unit, split, seq, first_head, states, head_max, head_sum);
+  finish_warp_states<D, HEADS, kWarps>(a, walk.unit, walk.split, walk.seq, walk.first_head, states, head_max, head_sum);
 }
 
 // The shapes dense_mma_kernel serves.
