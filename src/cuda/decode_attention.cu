@@ -843,46 +843,36 @@ constexpr bool dense_mma_serves() {
   return sizeof(T) == 2 && (D == 64 || D == 128) && HEADS >= 2 && HEADS <= 8;
 }
 
+// A kernel of `bytes` dynamic shared memory (above the default 48 KiB: the attribute is set once
+// per kernel).
+template <auto kKernel>
+void launch_with_shared(size_t bytes, const AttentionArgs& a, dim3 grid, bool programmatic, cudaStream_t stream) {
+  static const bool configured = [bytes] {
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+    return true;
+  }();
+  (void)configured;
+  launch_with_dependency(kKernel, grid, dim3(kThreads), bytes, stream, programmatic, a);
+}
+
 template <typename T, int D, int HEADS, int kMatrixBytes, bool kFused = false>
 void launch_tiles(const AttentionArgs& a, dim3 grid, bool programmatic, cudaStream_t stream) {
   // Fused: the chunk's compacted positions after the probabilities (kListChunk + 1 ints).
   constexpr size_t bytes = Tile<T, D, HEADS, kMatrixBytes>::kSharedBytes + (kFused ? (kListChunk + 1) * sizeof(int32_t) : 0);
-  static const bool configured = [] {
-    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<T, D, HEADS, kMatrixBytes, kFused>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-    return true;
-  }();
-  (void)configured;
-  launch_with_dependency(decode_attention_kernel<T, D, HEADS, kMatrixBytes, kFused>, grid, dim3(kThreads), bytes, stream,
-                         programmatic, a);
+  launch_with_shared<decode_attention_kernel<T, D, HEADS, kMatrixBytes, kFused>>(bytes, a, grid, programmatic, stream);
 }
 
 template <typename T, int D, int HEADS>
 void launch_kernel(const AttentionArgs& a, dim3 grid, DenseVariant dense, bool programmatic, cudaStream_t stream) {
+  constexpr size_t dense_bytes = Tile<T, D, HEADS, 16384>::kSharedBytes;  // the warp split's and the mma kernel's
   if (a.fused) {
     launch_tiles<T, D, HEADS, 8192, true>(a, grid, programmatic, stream);
   } else if (a.indices == nullptr && dense == DenseVariant::kMma && dense_mma_serves<T, D, HEADS>()) {
-    if constexpr (dense_mma_serves<T, D, HEADS>()) {
-      constexpr size_t bytes = Tile<T, D, HEADS, 16384>::kSharedBytes;
-      static const bool configured = [] {
-        ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(dense_mma_kernel<T, D, HEADS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(bytes)));
-        return true;
-      }();
-      (void)configured;
-      launch_with_dependency(dense_mma_kernel<T, D, HEADS>, grid, dim3(kThreads), bytes, stream, programmatic, a);
-    }
+    if constexpr (dense_mma_serves<T, D, HEADS>())
+      launch_with_shared<dense_mma_kernel<T, D, HEADS>>(dense_bytes, a, grid, programmatic, stream);
   } else if (a.indices == nullptr && (dense == DenseVariant::kWarpSplit || dense == DenseVariant::kMma)) {
-    constexpr size_t bytes = Tile<T, D, HEADS, 16384>::kSharedBytes;
-    static const bool configured = [] {
-      ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(dense_warp_split_kernel<T, D, HEADS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             static_cast<int>(bytes)));
-      return true;
-    }();
-    (void)configured;
-    launch_with_dependency(dense_warp_split_kernel<T, D, HEADS>, grid, dim3(kThreads), bytes, stream, programmatic, a);
-  }
-  else if (a.indices == nullptr && dense == DenseVariant::kTile32K) {
+    launch_with_shared<dense_warp_split_kernel<T, D, HEADS>>(dense_bytes, a, grid, programmatic, stream);
+  } else if (a.indices == nullptr && dense == DenseVariant::kTile32K) {
     launch_tiles<T, D, HEADS, 16384>(a, grid, programmatic, stream);
   } else {
     launch_tiles<T, D, HEADS, 8192>(a, grid, programmatic, stream);
