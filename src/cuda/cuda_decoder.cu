@@ -513,12 +513,12 @@ struct CudaDecoder::Impl {
     observer->on_decode_selection(layer, selection);
   }
 
-  // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
   // gemv_bf16 unless the timing probe leaves the products out.
   void step_gemv(const GemvProblem& p) {
     if (!skip.products) gemv_bf16(p, stream);
   }
 
+  // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
   void enqueue_step(bool dense_attention, bool want_logits) {
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device.data(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device.data(), positions_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
@@ -546,8 +546,9 @@ struct CudaDecoder::Impl {
       } else {
         product(w.qkv, qkv_rows, hidden, qkv.data());
         mark(0);
-        if (!skip.products) rope_split_kernel<<<batch, kThreads, 0, stream>>>(qkv.data(), positions_device.data(), inv_freq.data(), q_heads,
-                                                          kv_heads, head_dim, q.data(), k.data(), v.data());
+        if (!skip.products)
+          rope_split_kernel<<<batch, kThreads, 0, stream>>>(qkv.data(), positions_device.data(), inv_freq.data(), q_heads,
+                                                            kv_heads, head_dim, q.data(), k.data(), v.data());
         ADAMAS_CUDA_CHECK_LAUNCH();
         mark(2);
       }
