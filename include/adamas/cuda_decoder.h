@@ -104,11 +104,11 @@ class CudaDecoder {
   int graph_capture_retries() const;
   StepProfile profile_step();
   // Timing probe for graph-mode splits (bench-e2e --graph-split): the step graphs captured after
-  // this leave out the named parts, a comma list of norms, append, attention, products ("" for
-  // none); the step time without a part, against the whole step's, is what that part costs inside
+  // this leave out the named parts, each of norms, append, attention, products (none: the whole
+  // step); the step time without a part, against the whole step's, is what that part costs inside
   // the graph (launch gaps and overlaps included, which the eager profile_step cannot see). The
   // steps' results are then meaningless. Drops the captured graphs; throws on an unknown part.
-  void set_graph_skip(const std::string& parts);
+  void set_graph_skip(const std::vector<std::string>& parts);
   // Bytes a decode step must read: weights plus the attention's cache reads (decode_step_bytes).
   double step_bytes() const;
 

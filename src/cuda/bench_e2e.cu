@@ -67,10 +67,10 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
           row.ms_per_step = decoder.graph_step_ms(o.iterations);
           if (o.graph_split) {
             for (const char* part : {"norms", "append", "attention", "products"}) {
-              decoder.set_graph_skip(part);
+              decoder.set_graph_skip({part});
               row.graph_ms_without.emplace_back(part, decoder.graph_step_ms(o.iterations));
             }
-            decoder.set_graph_skip("");
+            decoder.set_graph_skip({});
           }
           const cuda::StepProfile profile = decoder.profile_step();
           row.matmul_ms = profile.matmul_ms;

@@ -940,18 +940,15 @@ void CudaDecoder::reset_code_books() {
 
 const CodeBook& CudaDecoder::code_book(int layer) const { return impl_->cache->code_book(layer); }
 
-void CudaDecoder::set_graph_skip(const std::string& parts) {
+void CudaDecoder::set_graph_skip(const std::vector<std::string>& parts) {
   Impl& m = *impl_;
   Impl::GraphSkip skip;
-  for (size_t start = 0; start < parts.size();) {
-    const size_t comma = std::min(parts.find(',', start), parts.size());
-    const std::string part = parts.substr(start, comma - start);
+  for (const std::string& part : parts) {
     if (part == "norms") skip.norms = true;
     else if (part == "append") skip.append = true;
     else if (part == "attention") skip.attention = true;
     else if (part == "products") skip.products = true;
     else throw Error("set_graph_skip: unknown part '" + part + "' (expected norms, append, attention, products)");
-    start = comma + 1;
   }
   DeviceSyncScope sync_scope;
   m.destroy_graphs();
