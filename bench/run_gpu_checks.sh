@@ -49,12 +49,14 @@ MEM+=':Shapes/AppendTest.*:Shapes/PrefillKernelTest.*:DecodePlanTest.*:Policies/
 MEM+=':Shapes/GemvTest.MatchesReference/9?'  # forced splits of in (2 slices), every epilogue
 MEM+=':Shapes/ClusterStepTest.*f16_d64_q2_kv1*:Shapes/ClusterStepProgrammaticTest.*bf16_d128_q16_kv2*'  # the cluster step
 MEM+=':Shapes/GridStepTest.*f16_d64_q2_kv1*:Shapes/GridStepProgrammaticTest.*bf16_d128_q16_kv2*'  # the grid step
+MEM+=':Shapes/DenseMmaTest.*f16_d128_q8_kv2*:Shapes/DenseMmaTest.*bf16_d64_q16_kv2*'  # dense on the tensor cores
 wants memcheck && shards memcheck "$MEM" "$LIMIT" compute-sanitizer --tool memcheck --error-exitcode 1
 # (the asymmetric kernels at d128_q8_kv2_b2_n4100_page24: the b5_n9000 shape did not finish in 550 s)
 RACE='Shapes/SelectAttentionTest.*f16_d128_q8_kv2*:Shapes/AsymmetricSelectTest.FixedBookMatchesReference/d128_q8_kv2_b2_n4100*'
 RACE+=':Shapes/FusedAttendTest.*f16_d128_q8*:Shapes/CodeOptionsSelectTest.*d64_q4_kv4_b4_n4500_l2_2bit_cal'
 RACE+=':Shapes/ClusterStepTest.*bf16_d256_q8_kv2*:Shapes/ClusterStepProgrammaticTest.*f16_d64_q4_kv2*'
 RACE+=':Shapes/GridStepTest.MatchesReference/f16_d128_q4_kv4*'  # one head a row: the grid step's auto case
+RACE+=':Shapes/DenseMmaTest.MatchesReference/bf16_d128_q8_kv2*'  # dense on the tensor cores
 # One budget in the selection tests that read ADAMAS_TEST_BUDGETS (every kernel variant still runs):
 # the asymmetric test's ten budgets ran past 550 s under racecheck (fifteenth session).
 wants racecheck && ADAMAS_TEST_BUDGETS=256 shards racecheck "$RACE" "$LIMIT" compute-sanitizer --tool racecheck --error-exitcode 1

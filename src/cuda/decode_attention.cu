@@ -651,15 +651,15 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
 template <typename T>
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   if constexpr (std::is_same_v<T, __half>) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-                 "{%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   } else {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-                 "{%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
 }
 
@@ -688,14 +688,17 @@ __device__ __forceinline__ void load_tiles_transposed(const uint8_t* row_address
 // query heads per KV head (dense_mma_serves; other shapes take the warp split). The warp split's
 // tiles, copies and warp-private online softmax, with each warp's kTokensPerWarp tokens of a tile
 // (8 at d 128, 16 at d 64) in two products:
-//   S = Q K^T as M = the unit's heads (padded to 16: rows 8-15 are zero), N = 8 tokens, K = 16
-//   dims a step; lane L holds S of head L / 4 at tokens 2 (L % 4) + {0, 1};
-//   O += P V as M = the heads, K = the tokens (8 of 16 at d 128: the rest zero), N = 8 dims a
-//   step; S's accumulator layout is P's A-fragment layout, so P never leaves the registers; V's
-//   fragments come from the tile by ldmatrix .trans.
-// q and p enter as hi + lo pairs of the cache type (split_pair): four products where fp32 FMAs
-// would do one, but the tensor cores have the room and the scalar pipes did not (the warp split
-// with a group of 4 issues about as many instructions as the copies take time).
+//   S = Q K^T as M = 16 rows, N = 8 tokens, K = 16 dims a step: rows 0-7 are the heads' q rounded
+//   to the cache type (hi), rows 8-15 what that rounding lost (lo), so a head's score is row h
+//   plus row h + 8, both in the same lane: lane L holds them for head L / 4 at tokens
+//   2 (L % 4) + {0, 1};
+//   O += P V as M = the heads, K = 16 token slots, N = 8 dims a step; S's accumulator layout is
+//   P's A-fragment layout, so P never leaves the registers; V's fragments come from the tile by
+//   ldmatrix .trans. At d 128 a warp has 8 tokens: slots 0-7 take p's hi, slots 8-15 its lo,
+//   against the same 8 rows of V. At d 64 the 16 tokens fill the slots and lo takes a second
+//   product.
+// hi + lo keeps about fp32's precision in q and p, and packing them into the rows and slots a
+// product would otherwise spend on zeros makes that free at d 128.
 template <typename T, int D, int HEADS>
 __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a) {
   using S = Tile<T, D, HEADS, 16384>;
@@ -712,9 +715,9 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
   uint8_t* stages = shared;                                                       // [kStages][K|V][kTile][kPitch]
   float* q_shared = reinterpret_cast<float*>(shared + kStages * S::kStageBytes);  // [HEADS][D/32][kQPitch]
   __shared__ float head_max[HEADS], head_sum[HEADS];
-  // Q's A fragments per k-step and lane: {hi a[0], hi a[2], lo a[0], lo a[2]} (a[1], a[3]: rows
-  // 8-15, zero). In shared memory, not registers: at d 128 the 64 accumulators and 32 q registers
-  // did not fit the 128 that two blocks per SM leave (136 bytes spilled).
+  // Q's A fragments per k-step and lane: {a[0], a[1], a[2], a[3]} = {hi, lo, hi, lo} of the
+  // lane's head and dims. In shared memory, not registers: at d 128 the 64 accumulators and 32 q
+  // registers did not fit the 128 that two blocks per SM leave (136 bytes spilled).
   __shared__ uint4 q_fragments[kDimSteps * 32];
 
   grid_dependency_trigger();
@@ -737,7 +740,7 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
       const bool real = head < HEADS;
       split_pair<T>(real ? qh[0] : 0.0f, real ? qh[1] : 0.0f, hi[half], lo[half]);
     }
-    q_fragments[index] = make_uint4(hi[0], hi[1], lo[0], lo[1]);
+    q_fragments[index] = make_uint4(hi[0], lo[0], hi[1], lo[1]);
   }
   __syncthreads();
 
@@ -753,20 +756,30 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
     if (first_token >= valid_tokens) continue;  // uniform: the warp has no token in this tile
 
     // S = Q K^T: K's B fragment is two consecutive dims of token `group` (32-bit shared loads; rows
-    // kPitch = 68 words apart put the 8 rows x 4 columns of a load in 32 distinct banks).
-    float score[kTokenTiles][4];
+    // kPitch = 68 words apart put the 8 rows x 4 columns of a load in 32 distinct banks). At d 128,
+    // even and odd k-steps accumulate apart: two chains of 4 dependent products, not one of 8.
+    constexpr int kChains = kTokenTiles == 1 ? 2 : 1;
+    float score[kTokenTiles][2];
 #pragma unroll
     for (int nt = 0; nt < kTokenTiles; ++nt) {
-      score[nt][0] = score[nt][1] = score[nt][2] = score[nt][3] = 0.0f;
+      float chain[kChains][4];
+#pragma unroll
+      for (int c = 0; c < kChains; ++c) chain[c][0] = chain[c][1] = chain[c][2] = chain[c][3] = 0.0f;
       const uint8_t* key_row = k_tile + (first_token + 8 * nt + group) * S::kPitch + 4 * quad;
 #pragma unroll
       for (int k = 0; k < kDimSteps; ++k) {
         const uint32_t b0 = *reinterpret_cast<const uint32_t*>(key_row + 32 * k);
         const uint32_t b1 = *reinterpret_cast<const uint32_t*>(key_row + 32 * k + 16);
         const uint4 q = q_fragments[k * 32 + lane];
-        const uint32_t q_hi[4] = {q.x, 0u, q.y, 0u}, q_lo[4] = {q.z, 0u, q.w, 0u};
-        mma_16816<T>(score[nt], q_hi, b0, b1);
-        mma_16816<T>(score[nt], q_lo, b0, b1);
+        const uint32_t q_rows[4] = {q.x, q.y, q.z, q.w};
+        mma_16816<T>(chain[k % kChains], q_rows, b0, b1);
+      }
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        float total = 0.0f;  // row `group` (hi) plus row `group` + 8 (lo)
+#pragma unroll
+        for (int c = 0; c < kChains; ++c) total += chain[c][j] + chain[c][j + 2];
+        score[nt][j] = total;
       }
     }
     // Online softmax of head `group` over the warp's tokens: the lanes of a group hold its 2 x
@@ -795,16 +808,22 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
     const float correction = exp2f(running_max - new_max);  // 0 on the warp's first tile
     running_sum = running_sum * correction + sum;
     running_max = new_max;
-    // P's A fragments (tokens 0-7 in a[0], 8-15 in a[2]; rows 8-15 zero), hi and lo.
+    // P's A fragments (rows 8-15 zero). d 128: p's hi in slots 0-7 (a[0]), its lo in slots 8-15
+    // (a[2]), one product against V's 8 rows given twice. d 64: tokens 0-7 in a[0], 8-15 in a[2],
+    // hi and lo in two products.
     uint32_t p_hi[4] = {0u, 0u, 0u, 0u}, p_lo[4] = {0u, 0u, 0u, 0u};
+    if constexpr (kTokenTiles == 1) {
+      split_pair<T>(prob[0][0], prob[0][1], p_hi[0], p_hi[2]);
+    } else {
 #pragma unroll
-    for (int nt = 0; nt < kTokenTiles; ++nt) split_pair<T>(prob[nt][0], prob[nt][1], p_hi[2 * nt], p_lo[2 * nt]);
+      for (int nt = 0; nt < kTokenTiles; ++nt) split_pair<T>(prob[nt][0], prob[nt][1], p_hi[2 * nt], p_lo[2 * nt]);
+    }
 
     // O += P V: V's B fragments by ldmatrix .trans, four dim tiles (32 dims) a load per 8 tokens.
     const int row_in_tile = lane & 7, tile_of_lane = lane >> 3;
 #pragma unroll
     for (int q4 = 0; q4 < kDimTiles / 4; ++q4) {
-      uint32_t low[4], high[4] = {0u, 0u, 0u, 0u};  // tokens 0-7, 8-15
+      uint32_t low[4], high[4];  // tokens 0-7, 8-15
       load_tiles_transposed(v_tile + (first_token + row_in_tile) * S::kPitch + (32 * q4 + 8 * tile_of_lane) * 2, low);
       if constexpr (kTokenTiles == 2)
         load_tiles_transposed(v_tile + (first_token + 8 + row_in_tile) * S::kPitch + (32 * q4 + 8 * tile_of_lane) * 2, high);
@@ -813,8 +832,12 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
         float (&o)[4] = acc[4 * q4 + i];
         o[0] *= correction;
         o[1] *= correction;
-        mma_16816<T>(o, p_hi, low[i], high[i]);
-        mma_16816<T>(o, p_lo, low[i], high[i]);
+        if constexpr (kTokenTiles == 1) {
+          mma_16816<T>(o, p_hi, low[i], low[i]);
+        } else {
+          mma_16816<T>(o, p_hi, low[i], high[i]);
+          mma_16816<T>(o, p_lo, low[i], high[i]);
+        }
       }
     }
   }

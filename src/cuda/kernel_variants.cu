@@ -25,7 +25,7 @@ KernelVariants kernel_variants_from_env() {
   v.estimate = estimate == "bulk" ? EstimateVariant::kBulk
                : estimate == "new" ? EstimateVariant::kBounded
                                    : EstimateVariant::kLanePerToken;
-  const std::string dense = env_choice("ADAMAS_DENSE_VARIANT", "warp", {"old", "new", "warp", "mma"});
+  const std::string dense = env_choice("ADAMAS_DENSE_VARIANT", "mma", {"old", "new", "warp", "mma"});
   v.dense = dense == "warp"  ? DenseVariant::kWarpSplit
             : dense == "mma" ? DenseVariant::kMma
             : dense == "new" ? DenseVariant::kTile32K

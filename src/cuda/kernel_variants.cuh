@@ -6,8 +6,8 @@
 //   ADAMAS_DENSE_VARIANT    = old | new | warp | mma   dense attention tiles (16 KiB | 32 KiB of K+V per
 //                                         stage | 32 KiB with the tile's tokens split between the warps |
 //                                         the same on the tensor cores for fp16/bf16, d 64/128 and 2-8
-//                                         heads per KV head, else warp; fifteenth session, not yet
-//                                         GPU-run)
+//                                         heads per KV head, else warp; the default since the
+//                                         sixteenth session)
 //   ADAMAS_PDL              = 0 | 1       programmatic dependent launch of compact and attention
 //   ADAMAS_ASYM_VARIANT     = old | new | twopass | auto   asymmetric estimate (score + 4 radix passes | fused
 //                                         score + select | fused, integer first pass then exact rescoring |

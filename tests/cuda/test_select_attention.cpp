@@ -209,7 +209,7 @@ std::vector<SelectCase> new_variant_cases() {
 INSTANTIATE_TEST_SUITE_P(Shapes, NewKernelVariantsTest, ::testing::ValuesIn(new_variant_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
-// Dense attention on the tensor cores (ADAMAS_DENSE_VARIANT=mma, decode_attention.cu): full
+// Dense attention on the tensor cores (ADAMAS_DENSE_VARIANT=mma, the default; decode_attention.cu): full
 // attention within the same 1e-3 of the double reference, at every shape above (those it does not
 // serve, one head per KV head, fp32, d 256, fall back to the warp split), and long ragged contexts
 // over several splits with every group size it serves.
@@ -237,6 +237,21 @@ std::vector<SelectCase> dense_mma_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, DenseMmaTest, ::testing::ValuesIn(dense_mma_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+// The warp split (ADAMAS_DENSE_VARIANT=warp), which the mma kernel replaced as the default for
+// groups of 2-8 fp16/bf16 heads at d 64/128 and which still serves every other shape: the same
+// cases, each on the warp split.
+class DenseWarpSplitTest : public ::testing::TestWithParam<SelectCase> {
+  ScopedEnv dense_{"ADAMAS_DENSE_VARIANT", "warp"}, step_{"ADAMAS_STEP", "split"};
+};
+
+TEST_P(DenseWarpSplitTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, DenseWarpSplitTest, ::testing::ValuesIn(dense_mma_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
 // v6 estimate (codes copied into shared memory by cp.async.bulk, a page per copy): the same

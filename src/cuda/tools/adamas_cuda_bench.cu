@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
             report.device_name.c_str(), o.batch, o.num_q_heads, o.num_kv_heads, o.head_dim, o.context, budget,
             adamas::dtype_name(o.dtype).c_str(), adamas::policy_name(row.policy).c_str(), row.estimate_us,
             row.select_us, row.attend_us, row.total_us, row.bytes_read, row.achieved_gb_per_s, row.speedup_vs_full,
-            env_or("ADAMAS_ESTIMATE_VARIANT", "new"), env_or("ADAMAS_DENSE_VARIANT", "warp"), env_or("ADAMAS_PDL", "0"),
+            env_or("ADAMAS_ESTIMATE_VARIANT", "new"), env_or("ADAMAS_DENSE_VARIANT", "mma"), env_or("ADAMAS_PDL", "0"),
             adamas::estimator_name(row.estimator).c_str(), env_or("ADAMAS_FUSED_ATTEND", "0"),
             env_or("ADAMAS_BENCH_FLUSH", "write"), env_or("ADAMAS_ASYM_PART", "auto"), env_or("ADAMAS_STEP", "auto"),
             o.page_size);
