@@ -56,7 +56,8 @@ inline int code_level(const uint8_t* code, int bits, int i) {
 // pack into code_stride_bytes(book.bits, head_dim) bytes.
 void encode_with_code_book(const float* x, int head_dim, const CodeBook& book, uint8_t* code);
 
-// Fits thresholds at the given quantiles of `values` (pooled transformed key coordinates) and
+// Fits thresholds at the given quantiles of `values` (pooled transformed key coordinates), each
+// midway between the two order statistics around its quantile so that no value lies on one, and
 // sets each bucket's centroid to the mean of the values that fall in it. `quantiles` must be
 // strictly increasing in (0, 1), one per threshold (levels - 1 of them).
 CodeBook calibrate_code_book(std::vector<float> values, int bits, bool hadamard, const std::vector<double>& quantiles);

@@ -88,7 +88,10 @@ CodeBook calibrate_code_book(std::vector<float> values, int bits, bool hadamard,
   book.centroids.fill(0);
   for (int k = 0; k < levels - 1; ++k) {
     const size_t index = std::min(values.size() - 1, static_cast<size_t>(quantiles[k] * values.size()));
-    book.thresholds[k] = values[index];
+    // Midway between the order statistics around the quantile, not on a data value: a key
+    // coordinate exactly on its threshold would take either code after the smallest rounding
+    // difference (another summation order of the same rotation, on another device).
+    book.thresholds[k] = index > 0 ? values[index - 1] + 0.5f * (values[index] - values[index - 1]) : values[index];
     // Ties in the data could make two thresholds equal: nudge up to keep them strictly increasing.
     if (k > 0 && book.thresholds[k] <= book.thresholds[k - 1])
       book.thresholds[k] = std::nextafter(book.thresholds[k - 1], INFINITY);

@@ -96,13 +96,12 @@ __device__ __forceinline__ void stage_query(const AttentionArgs& a, float* q_sha
   }
 }
 
-// Copies of one tile, positions position_of(first + token) for token < kTile while first + token <
-// end (zero-filled past it), into `stage` ([K|V][kTile][kPitch]). Thread tid copies chunks tid, tid +
-// kThreads, ... of K and the same ones of V: kCopiesPerThread rows' worth of addresses (index list,
-// page table).
-template <typename S, typename PositionOf>
-__device__ __forceinline__ void copy_tile(const AttentionArgs& a, uint8_t* stage, int first, int end, const int32_t* page_row,
-                                          int kv_head, PositionOf position_of) {
+// Copies of one tile, positions first + token for token < kTile while first + token < end
+// (zero-filled past it), into `stage` ([K|V][kTile][kPitch]). Thread tid copies chunks tid, tid +
+// kThreads, ... of K and the same ones of V: kCopiesPerThread rows, the i-th at cache row
+// row_of(i, position).
+template <typename S, typename RowOf>
+__device__ __forceinline__ void copy_tile_rows(const AttentionArgs& a, uint8_t* stage, int first, int end, RowOf row_of) {
   const uint8_t* keys = static_cast<const uint8_t*>(a.keys);
   const uint8_t* values = static_cast<const uint8_t*>(a.values);
 #pragma unroll
@@ -111,10 +110,18 @@ __device__ __forceinline__ void copy_tile(const AttentionArgs& a, uint8_t* stage
     const int token = within / S::kChunksPerRow, piece = within % S::kChunksPerRow;
     const int index = first + token;
     const bool valid = index < end;
-    const size_t offset = (valid ? cache_row(a, page_row, kv_head, position_of(index)) : 0) * S::kRowBytes + piece * 16;
+    const size_t offset = (valid ? row_of(i, index) : 0) * S::kRowBytes + piece * 16;
     copy_async_16(stage + token * S::kPitch + piece * 16, keys + offset, valid);
     copy_async_16(stage + (S::kTile + token) * S::kPitch + piece * 16, values + offset, valid);
   }
+}
+
+// The same with positions position_of(first + token) (index list, page table).
+template <typename S, typename PositionOf>
+__device__ __forceinline__ void copy_tile(const AttentionArgs& a, uint8_t* stage, int first, int end, const int32_t* page_row,
+                                          int kv_head, PositionOf position_of) {
+  copy_tile_rows<S>(a, stage, first, end,
+                    [&](int, int index) { return cache_row(a, page_row, kv_head, position_of(index)); });
 }
 
 // N consecutive elements of a shared-memory row as floats, in 16, 8 or 4 byte loads.
@@ -435,27 +442,43 @@ struct DenseSplit {
     tiles = ceil_div(end - begin, S::kTile);
     page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
   }
-  __device__ __forceinline__ void load_tile(const AttentionArgs& a, int tile, int stage) const {
-    copy_tile<S>(a, stages + stage * S::kStageBytes, begin + tile * S::kTile, end, page_row, kv_head,
-                 [](int position) { return position; });
-  }
-  // The first kStages - 1 tiles' copies, a commit group each.
-  __device__ __forceinline__ void prefetch(const AttentionArgs& a) const {
+  // The first kStages - 1 tiles' copies, a commit group each, and the page ids of the next tile's
+  // rows.
+  __device__ __forceinline__ void prefetch(const AttentionArgs& a) {
 #pragma unroll
     for (int s = 0; s < kStages - 1; ++s) {
-      if (s < tiles) load_tile(a, s, s);
+      if (s < tiles) copy_tile<S>(a, stages + s * S::kStageBytes, begin + s * S::kTile, end, page_row, kv_head, [](int p) { return p; });
       copy_commit();
     }
+    read_pages(a, kStages - 1);
   }
   // Tile `tile`'s stage once it has arrived (a block barrier: every warp is also done with tile -
-  // 1's stage, which the copies of tile + kStages - 1 now refill); `valid`: its tokens.
-  __device__ __forceinline__ const uint8_t* next_tile(const AttentionArgs& a, int tile, int& valid) const {
+  // 1's stage, which the copies of tile + kStages - 1 now refill); `valid`: its tokens. The refill's
+  // page ids were read an iteration earlier, so no warp waits on a page-table load here; the next
+  // tile's are read now and used at the next call.
+  __device__ __forceinline__ const uint8_t* next_tile(const AttentionArgs& a, int tile, int& valid) {
     copy_wait<kStages - 2>();
     __syncthreads();
-    if (tile + kStages - 1 < tiles) load_tile(a, tile + kStages - 1, (tile + kStages - 1) % kStages);
+    const int refill = tile + kStages - 1;
+    if (refill < tiles)
+      copy_tile_rows<S>(a, stages + (refill % kStages) * S::kStageBytes, begin + refill * S::kTile, end,
+                        [&](int i, int position) { return paged_row(a, pages_ahead[i], kv_head, position); });
     copy_commit();
+    read_pages(a, refill + 1);
     valid = min(S::kTile, end - begin - tile * S::kTile);
     return stages + (tile % kStages) * S::kStageBytes;
+  }
+
+ private:
+  int pages_ahead[S::kCopiesPerThread];  // page ids of this thread's rows in the next tile to copy
+
+  __device__ __forceinline__ void read_pages(const AttentionArgs& a, int tile) {
+    if (tile >= tiles) return;
+#pragma unroll
+    for (int i = 0; i < S::kCopiesPerThread; ++i) {
+      const int position = begin + tile * S::kTile + (static_cast<int>(threadIdx.x) + i * kThreads) / S::kChunksPerRow;
+      pages_ahead[i] = position < end ? __ldg(page_row + a.pages.page(position)) : 0;
+    }
   }
 };
 
@@ -527,9 +550,9 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
   grid_dependency_trigger();
   grid_dependency_wait();
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const DenseSplit<S> walk(a, stages);
+  DenseSplit<S> walk(a, stages);
+  walk.prefetch(a);  // before q: the first tiles' copies need not wait for q's load
   stage_query<S, D, HEADS>(a, q_shared, walk.seq, walk.first_head);
-  walk.prefetch(a);
 
   float running_max[HEADS], running_sum[HEADS], acc[HEADS][kPvDims];
 #pragma unroll
@@ -724,9 +747,9 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
   grid_dependency_wait();
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int group = lane >> 2, quad = lane & 3;  // the fragments' row (head) and column pair
-  const DenseSplit<S> walk(a, stages);
+  DenseSplit<S> walk(a, stages);
+  walk.prefetch(a);  // before q: the first tiles' copies need not wait for q's load
   stage_query<S, D, HEADS>(a, q_shared, walk.seq, walk.first_head);
-  walk.prefetch(a);
 
   // Q's A fragments (head `group` of the lane; zero for group >= HEADS), hi and lo.
   __syncthreads();  // q_shared written

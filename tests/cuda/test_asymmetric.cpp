@@ -15,6 +15,7 @@
 #include "adamas/model/llama_model.h"
 #include "adamas/selector.h"
 #include "cuda_test_support.h"
+#include "runtime_observer.h"
 #include "tiny_model_dir.h"
 #include "test_util.h"
 
@@ -293,7 +294,11 @@ TEST(AsymmetricPartTest, RejectsUnsupportedPartSize) {
 
 // The CUDA runtime (make_cuda_runtime) with the asymmetric estimator and calibration after 24
 // tokens against the CPU runtime: fp32 weights and cache on both sides, so keys (hence books and
-// scores) differ only by the order of fp32 sums; logits within 1e-4 as in test_cuda_decoder.cpp.
+// scores) differ only by the order of fp32 sums; logits within 2e-4 (test_cuda_decoder.cpp: 1e-4
+// over fewer steps) while both runtimes' selections agree. A near-tie of two tokens' scores may
+// fall either way under the other summation order (seeds 37362, 86032: 0.16 apart once it did), as
+// may a key or query coordinate within a rounding of a threshold; either ends the comparison, as
+// in CudaRuntimeCodeOptionsTest, whose compare_codes checks that codes differ only at thresholds.
 TEST(CudaRuntimeAsymmetricTest, CalibratedMatchesCpuRuntime) {
   SKIP_WITHOUT_GPU();
   const uint32_t seed = static_cast<uint32_t>(test_seed() % 100000);  // ADAMAS_TEST_SEED repeats a run
@@ -314,17 +319,50 @@ TEST(CudaRuntimeAsymmetricTest, CalibratedMatchesCpuRuntime) {
     options.max_context = 128;
     auto cpu = make_cpu_runtime(model, options);
     auto gpu = make_cuda_runtime(model, options);
+    adamas::test::RecordingObserver cpu_seen(spec.num_layers, options.selector, options.dense_layers);
+    adamas::test::RecordingObserver gpu_seen(spec.num_layers, options.selector, options.dense_layers);
+    cpu->set_observer(&cpu_seen);
+    gpu->set_observer(&gpu_seen);
     std::mt19937 rng(seed);
+    int compared = 0;
+    bool books_checked = false;
     const double worst = adamas::test::decode_side_by_side(*cpu, *gpu, spec.vocab_size, rng, [&](int step) {
-      if (step != 10) return;  // calibrated at position 24 on both sides, on nearly equal keys
-      for (int layer = 0; layer < spec.num_layers; ++layer)
-        for (int k = 0; k < 3; ++k) {
-          const float want = cpu->code_book(layer).thresholds[k], got = gpu->code_book(layer).thresholds[k];
-          if (k == 0) EXPECT_NE(want, options.selector.thresholds.t0) << "the CPU runtime did not calibrate";
-          EXPECT_NEAR(got, want, 1e-4 * std::max(1.0f, std::abs(want))) << "layer " << layer << " threshold " << k;
+      if (step >= 5 && !books_checked) {  // calibrated at position 24 (step 4) on both sides, on nearly equal keys
+        books_checked = true;
+        for (int layer = 0; layer < spec.num_layers; ++layer)
+          for (int k = 0; k < 3; ++k) {
+            const float want = cpu->code_book(layer).thresholds[k], got = gpu->code_book(layer).thresholds[k];
+            if (k == 0) EXPECT_NE(want, options.selector.thresholds.t0) << "the CPU runtime did not calibrate";
+            EXPECT_NEAR(got, want, 1e-4 * std::max(1.0f, std::abs(want))) << "layer " << layer << " threshold " << k;
+          }
+      }
+      const bool agree = adamas::test::selections_agree(cpu_seen, gpu_seen, step);
+      if (!agree) {
+        // A near-tie, not a wrong step: up to the diverging layer both runtimes saw the same q and
+        // keys (within fp32 rounding through the layers below), and their codes differ only at
+        // thresholds. The CUDA selection itself was checked against the reference on its own data.
+        const size_t diverged = adamas::test::first_diverging_layer(cpu_seen, gpu_seen);
+        for (size_t layer = 0; layer <= diverged && layer < cpu_seen.layers.size(); ++layer) {
+          const adamas::test::ObservedLayer& c = cpu_seen.layers[layer];
+          const adamas::test::ObservedLayer& g = gpu_seen.layers[layer];
+          EXPECT_LT(adamas::testing::relative_error(g.q, c.q), 1e-4) << "step " << step << " layer " << layer;
+          EXPECT_LT(adamas::testing::relative_error(g.keys, c.keys), 1e-4) << "step " << step << " layer " << layer;
+          std::string detail;
+          EXPECT_NE(adamas::test::compare_codes(c, g, spec.num_kv_heads, spec.head_dim, detail),
+                    adamas::test::CodeMatch::kDifferent)
+              << "step " << step << " layer " << layer << ": " << detail;
         }
+      }
+      compared += agree;
+      return agree;
     });
-    EXPECT_LT(worst, 1e-4);
+    // No minimum of compared steps: a near-tie can come at any step (seed 63378: step 1, both
+    // estimators; 88503: step 7), and what is compared at the divergence above rules out a wrong one.
+    // 2e-4: seed 86014 (L1) reached 1.04e-4 with the selections agreeing throughout: fp32 sums in
+    // another order through 50 steps; a wrong step is orders of magnitude larger (0.16 above).
+    EXPECT_LT(worst, 2e-4) << "over the first " << compared << " steps";
+    cpu->set_observer(nullptr);
+    gpu->set_observer(nullptr);
     gpu->reset();  // back to the options' thresholds, as the CPU runtime
     EXPECT_EQ(gpu->code_book(0).thresholds[0], options.selector.thresholds.t0);
   }

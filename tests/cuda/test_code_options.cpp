@@ -311,53 +311,6 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CodeOptionsSelectTest,
 
 // ---------------------------------------------------------------- runtime
 
-// How the two runtimes' key codes of one observed layer compare.
-enum class CodeMatch { kSame, kNearTie, kDifferent };
-
-// kNearTie: every coordinate whose level differs has, on one side at least, its (rotated) key
-// within 1e-5 relative of a threshold between the two levels. The runtimes' keys differ in the
-// last bits (fp32 sums in another order), so such a key may fall either way; calibrated books
-// put thresholds at data values (the quantile's order statistic), where two pooled values that
-// close can also trade places. From such a step on the runtimes attend over different tokens.
-CodeMatch compare_codes(const adamas::test::ObservedLayer& c, const adamas::test::ObservedLayer& g, int kv_heads, int d,
-                        std::string& detail) {
-  const int bits = c.book.bits, stride = code_stride_bytes(bits, d);
-  CodeMatch match = CodeMatch::kSame;
-  std::vector<float> rotated_c(d), rotated_g(d);
-  for (int t = 0; t < c.seq_len; ++t)
-    for (int h = 0; h < kv_heads; ++h) {
-      const size_t row = static_cast<size_t>(t) * kv_heads + h;
-      if (std::memcmp(c.codes.data() + row * stride, g.codes.data() + row * stride, stride) == 0) continue;
-      rotated_c.assign(c.keys.begin() + row * d, c.keys.begin() + (row + 1) * d);
-      rotated_g.assign(g.keys.begin() + row * d, g.keys.begin() + (row + 1) * d);
-      if (c.book.hadamard) hadamard_transform_ref(rotated_c.data(), d);
-      if (g.book.hadamard) hadamard_transform_ref(rotated_g.data(), d);
-      for (int i = 0; i < d; ++i) {
-        const int lc = code_level(c.codes.data() + row * stride, bits, i), lg = code_level(g.codes.data() + row * stride, bits, i);
-        if (lc == lg) continue;
-        // A key at a threshold: within 1e-5 of it on either side, or the two runtimes' keys on
-        // either side of their threshold and within 1e-3 of each other (fp32 sums in another
-        // order, through a few layers; seed 46801: 0.500045 against 0.499978 at 0.5). Each
-        // runtime's code of its own key is checked exactly by the caller.
-        bool near = false;
-        for (int k = std::min(lc, lg); k < std::max(lc, lg); ++k) {
-          const float tc = c.book.thresholds[k], tg = g.book.thresholds[k];
-          const float scale = std::max(1.0f, std::abs(tc));
-          const bool straddle = std::abs(lc - lg) == 1 && (rotated_c[i] > tc) != (rotated_g[i] > tg) &&
-                                std::abs(rotated_c[i] - rotated_g[i]) <= 1e-3f * scale;
-          near = near || straddle || std::abs(rotated_c[i] - tc) <= 1e-5f * scale ||
-                 std::abs(rotated_g[i] - tg) <= 1e-5f * std::max(1.0f, std::abs(tg));
-        }
-        char line[256];
-        std::snprintf(line, sizeof(line), "token %d head %d coordinate %d: cpu level %d (key %.9g), gpu level %d (key %.9g)%s; ",
-                      t, h, i, lc, rotated_c[i], lg, rotated_g[i], near ? " at a threshold" : "");
-        detail += line;
-        if (!near) return CodeMatch::kDifferent;
-        match = CodeMatch::kNearTie;
-      }
-    }
-  return match;
-}
 
 // The CUDA runtime against the CPU runtime with the ablation options: fp32 weights and cache on
 // both sides, so keys (hence books, codes and selections) differ only by the order of fp32 sums.
@@ -445,7 +398,7 @@ TEST(CudaRuntimeCodeOptionsTest, MatchesCpuRuntime) {
         }
         if (layer > diverged) continue;
         std::string detail;
-        EXPECT_NE(compare_codes(c, g, kv_heads, d, detail), CodeMatch::kDifferent)
+        EXPECT_NE(adamas::test::compare_codes(c, g, kv_heads, d, detail), adamas::test::CodeMatch::kDifferent)
             << "step " << step << " layer " << layer << ": " << detail;
         if (!detail.empty() && std::getenv("ADAMAS_TEST_VERBOSE"))
           std::printf("step %d layer %d: keys at a threshold coded differently: %s\n", step, layer, detail.c_str());

@@ -106,6 +106,31 @@ TEST(CodeBook, CalibrationGivesEqualMassBucketsAndBucketMeans) {
   }
 }
 
+// Thresholds lie midway between neighbouring values, never on one: a coordinate on its threshold
+// would change code with the last bit of its rotation (CPU against GPU, CudaRuntimeAsymmetricTest).
+TEST(CodeBook, CalibratedThresholdsLieBetweenValues) {
+  std::mt19937_64 rng(testing::test_seed() + 42);
+  std::vector<float> values = testing::random_floats(rng, 997, 2.0f);
+  for (int bits : {1, 2, 3}) {
+    const CodeBook book = calibrate_code_book(values, bits, true, equal_mass_quantiles(bits));
+    std::vector<float> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    for (int k = 0; k + 1 < book.levels(); ++k) {
+      const float t = book.thresholds[k];
+      const auto above = std::upper_bound(sorted.begin(), sorted.end(), t);
+      ASSERT_TRUE(above != sorted.begin() && above != sorted.end()) << "bits " << bits << " threshold " << k;
+      EXPECT_GT(t, *(above - 1)) << "bits " << bits << " threshold " << k << " lies on a value";
+      EXPECT_LE(std::abs(t - 0.5f * (*(above - 1) + *above)), 1e-6f * std::max(1.0f, std::abs(t)));
+    }
+  }
+  // Ties: every value equal but one; the thresholds stay strictly increasing.
+  std::vector<float> tied(64, 1.0f);
+  tied[0] = -1.0f;
+  const CodeBook book = calibrate_code_book(tied, 2, true, equal_mass_quantiles(2));
+  EXPECT_LT(book.thresholds[0], book.thresholds[1]);
+  EXPECT_LT(book.thresholds[1], book.thresholds[2]);
+}
+
 TEST(CodeBook, SetCodeBookRecodesEveryCachedToken) {
   std::mt19937_64 rng(testing::test_seed() + 41);
   testing::RandomCacheSpec spec;
