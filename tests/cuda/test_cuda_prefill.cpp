@@ -153,8 +153,10 @@ TEST_P(CudaPrefillTest, MatchesTokenByTokenAndCpu) {
     // Then policy decode steps on all three. The CPU runtime is compared while both runtimes'
     // reference selections agree (runtime_observer.h: a near-tie may fall either way under the
     // other summation order), and the CUDA runtime's selection must be the reference's on its own
-    // data; the decoder's own steps run the same GPU code. (Seed 28595 with Quest still fails by
-    // 1.35e-4 against the CPU with the selections agreeing: an arithmetic difference, open.)
+    // data; the decoder's own steps run the same GPU code. Against the CPU 2e-4: seed 28595 gave
+    // 1.35e-4 with every policy, full attention too, the selections agreeing (fp32 sums in another
+    // order through the prefill and ten steps; bench/results/2026-11-29-s11); a wrong step is
+    // orders of magnitude larger.
     ::adamas::test::RecordingObserver cpu_seen(m.spec.num_layers, options.selector, options.dense_layers);
     ::adamas::test::RecordingObserver gpu_seen(m.spec.num_layers, options.selector, options.dense_layers);
     cpu->set_observer(&cpu_seen);
@@ -176,7 +178,7 @@ TEST_P(CudaPrefillTest, MatchesTokenByTokenAndCpu) {
       EXPECT_DOUBLE_EQ(gpu->last_step().dense_kv_bytes, cpu->last_step().dense_kv_bytes);
     }
     EXPECT_LT(worst_steps, 1e-4) << "GPU runtime against the decoder's own steps";
-    EXPECT_LT(worst_cpu, 1e-4) << "GPU runtime against the CPU runtime";
+    EXPECT_LT(worst_cpu, 2e-4) << "GPU runtime against the CPU runtime";
     cpu->set_observer(nullptr);
     gpu->set_observer(nullptr);
 
