@@ -32,6 +32,7 @@
 #include "adamas/error.h"
 #include "adamas/hadamard.h"
 #include "cuda/adamas_step.cuh"
+#include "cuda/block_stamps.cuh"
 #include "cuda/code_scan.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/step_dispatch.cuh"
@@ -281,19 +282,14 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   if (traced && capture == cudaStreamCaptureStatusNone) {
     // Once more with phase stamps; prints each phase's median and maximum over the blocks (us).
     const size_t blocks = static_cast<size_t>(config.gridDim.x) * config.gridDim.y;
-    unsigned long long* trace = nullptr;
-    ADAMAS_CUDA_CHECK(cudaMalloc(&trace, blocks * kTracePoints * sizeof(unsigned long long)));
-    ADAMAS_CUDA_CHECK(cudaMemset(trace, 0, blocks * kTracePoints * sizeof(unsigned long long)));
-    StepArgs traced = args;
-    traced.trace = trace;
-    ADAMAS_CUDA_CHECK(
-        cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, traced, hadamard_scale(D), probe));
-    ADAMAS_CUDA_CHECK(cudaStreamSynchronize(stream));
-    std::vector<unsigned long long> stamps(blocks * kTracePoints);
-    ADAMAS_CUDA_CHECK(cudaMemcpy(stamps.data(), trace, stamps.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost));
-    ADAMAS_CUDA_CHECK(cudaFree(trace));
-    unsigned long long first = ~0ull;
-    for (size_t b = 0; b < blocks; ++b) first = std::min(first, stamps[b * kTracePoints]);
+    const std::vector<unsigned long long> stamps =
+        collect_block_stamps(blocks, kTracePoints, stream, [&](unsigned long long* trace) {
+          StepArgs traced = args;
+          traced.trace = trace;
+          ADAMAS_CUDA_CHECK(
+              cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, traced, hadamard_scale(D), probe));
+        });
+    const unsigned long long first = first_block_start(stamps, kTracePoints);
     std::fprintf(stderr, "adamas step trace (grid %u x %u, us from the first block's start): point median max\n",
                  config.gridDim.x, config.gridDim.y);
     for (int point = 0; point < kTracePoints - 1; ++point) {

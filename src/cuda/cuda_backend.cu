@@ -603,9 +603,18 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   // One wave: the attention kernel fits 4 blocks per multiprocessor (shared memory), and a
   // second, partial wave would leave most of the machine idle at the end.
   const int wanted = std::max(1, 4 * m.sm_count / units);
-  const int dense_wanted = m.variants.dense_splits != 0
-                               ? m.variants.dense_splits
-                               : std::max(1, attention_blocks_per_sm(m.variants.dense) * m.sm_count / units);
+  int dense_wanted = m.variants.dense_splits != 0
+                         ? m.variants.dense_splits
+                         : std::max(1, attention_blocks_per_sm(m.variants.dense) * m.sm_count / units);
+  // The tensor-core kernel (GQA groups of 2-8 fp16/bf16 heads at d 64/128) runs one block per
+  // multiprocessor instead of two while two would give a split fewer than 3072 tokens: GQA 32/8 at
+  // batch 1 took 24.2 / 54.3 / 90.3 us at 8K / 32K / 64K with 16 splits against 25.0 / 57.3 / 91.7
+  // with 33, but 161.1 us at 128K against 156.8 (H200, bench/results/2026-11-30-s17, call 3).
+  const bool mma_dense = m.variants.dense == DenseVariant::kMma && config.dtype != DType::kF32 &&
+                         (config.head_dim == 64 || config.head_dim == 128) &&
+                         config.num_q_heads / config.num_kv_heads >= 2 && config.num_q_heads / config.num_kv_heads <= 8;
+  if (m.variants.dense_splits == 0 && mma_dense && config.max_context < 3072 * dense_wanted)
+    dense_wanted = std::max(1, m.sm_count / units);
   m.dense_splits = std::clamp(ceil_div(config.max_context, 256), 1, dense_wanted);
   m.sparse_splits = std::clamp(ceil_div(m.capacity, 32), 1, wanted);  // about one 32-token tile per split
   // Fused: a split per (chunk, part); parts so that a split holds about one tile when the kept
@@ -691,7 +700,8 @@ void DecodePlan::select(const PagedKvView& view, const float* q, StreamHandle st
 void DecodePlan::attend(const PagedKvView& view, const float* q, float* out, bool use_selection, StreamHandle stream) {
   const Impl& m = *impl_;
   const AttentionArgs a = m.attention_args(view, q, out, use_selection);
-  launch_decode_attention(a, view.batch, to_stream(stream), m.variants.dense, m.variants.programmatic_launch);
+  launch_decode_attention(a, view.batch, to_stream(stream), m.variants.dense, m.variants.programmatic_launch,
+                          m.variants.dense_trace);
 }
 
 std::string DecodePlan::step_path(const PagedKvView& view) const {
@@ -741,7 +751,8 @@ void DecodePlan::step(const PagedKvView& view, const float* q, float* out, Strea
   a.chunk_tie = m.chunk_tie.data();
   a.max_chunks = m.max_chunks;
   a.list_out = m.indices.data();
-  launch_decode_attention(a, view.batch, to_stream(stream), m.variants.dense, m.variants.programmatic_launch);
+  launch_decode_attention(a, view.batch, to_stream(stream), m.variants.dense, m.variants.programmatic_launch,
+                          m.variants.dense_trace);
 }
 
 DeviceSelection DecodePlan::selection() const {

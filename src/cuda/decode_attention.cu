@@ -12,9 +12,13 @@
 // dims of every head for every kTokenGroups-th token (short FMA chains: the kernel is bound by
 // instruction latency, not bandwidth, when chains are long; measured with ncu on the H200). The last split of a unit to finish (ticket counter) merges
 // the splits' (output, log-sum-exp) pairs, so there is no separate merge launch.
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <type_traits>
+#include <vector>
 
+#include "cuda/block_stamps.cuh"
 #include "cuda/cuda_common.cuh"
 #include "cuda/decode_attention.cuh"
 #include "cuda/launch.cuh"
@@ -96,6 +100,17 @@ __device__ __forceinline__ void stage_query(const AttentionArgs& a, float* q_sha
   }
 }
 
+// The tile row (token) of this thread's i-th 16-byte copy of each matrix, and the piece of the row.
+// DenseSplit reads its rows' page ids a tile ahead by the same rule.
+template <typename S>
+__device__ __forceinline__ int copy_row_of_thread(int i) {
+  return (static_cast<int>(threadIdx.x) + i * kThreads) / S::kChunksPerRow;
+}
+template <typename S>
+__device__ __forceinline__ int copy_piece_of_thread(int i) {
+  return (static_cast<int>(threadIdx.x) + i * kThreads) % S::kChunksPerRow;
+}
+
 // Copies of one tile, positions first + token for token < kTile while first + token < end
 // (zero-filled past it), into `stage` ([K|V][kTile][kPitch]). Thread tid copies chunks tid, tid +
 // kThreads, ... of K and the same ones of V: kCopiesPerThread rows, the i-th at cache row
@@ -106,8 +121,7 @@ __device__ __forceinline__ void copy_tile_rows(const AttentionArgs& a, uint8_t* 
   const uint8_t* values = static_cast<const uint8_t*>(a.values);
 #pragma unroll
   for (int i = 0; i < S::kCopiesPerThread; ++i) {
-    const int within = static_cast<int>(threadIdx.x) + i * kThreads;
-    const int token = within / S::kChunksPerRow, piece = within % S::kChunksPerRow;
+    const int token = copy_row_of_thread<S>(i), piece = copy_piece_of_thread<S>(i);
     const int index = first + token;
     const bool valid = index < end;
     const size_t offset = (valid ? row_of(i, index) : 0) * S::kRowBytes + piece * 16;
@@ -149,15 +163,116 @@ __device__ __forceinline__ void load_row_slice(const uint8_t* p, float (&out)[N]
   }
 }
 
+// Diagnostics: thread 0 stamps the global timer at `point` (kAttentionTracePoints) when traced.
+__device__ __forceinline__ void trace_mark(const AttentionArgs& a, int point) {
+  if (a.trace != nullptr && threadIdx.x == 0) {
+    unsigned long long now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    const size_t block_index = static_cast<size_t>(blockIdx.y) * gridDim.x + blockIdx.x;
+    unsigned long long* block = a.trace + block_index * kAttentionTracePoints;
+    block[point] = now;
+    if (point == 0) {
+      unsigned sm;
+      asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+      block[kAttentionTracePoints - 1] = sm;
+    }
+  }
+}
+
+// n floats from global memory written by other blocks of this launch (L2, not L1), as one
+// 16-byte, 8-byte or 4-byte load when n is 4, 2 or 1 (src aligned to n floats), else in fours.
+template <int N>
+__device__ __forceinline__ void load_floats_cg(const float* src, float (&dst)[N]) {
+  if constexpr (N % 4 == 0) {
+#pragma unroll
+    for (int i = 0; i < N; i += 4) {
+      const float4 v = __ldcg(reinterpret_cast<const float4*>(src + i));
+      dst[i] = v.x, dst[i + 1] = v.y, dst[i + 2] = v.z, dst[i + 3] = v.w;
+    }
+  } else if constexpr (N == 2) {
+    const float2 v = __ldcg(reinterpret_cast<const float2*>(src));
+    dst[0] = v.x, dst[1] = v.y;
+  } else {
+    static_assert(N == 1, "1, 2 or a multiple of 4 floats");
+    dst[0] = __ldcg(src);
+  }
+}
+
+// The merge of a unit's splits, by its last split to finish: out = sum_s w_s o_s / sum_s w_s with
+// w_s = exp2(lse_s - max lse), every sum in ascending split order. Warp w takes head w /
+// kWarpsPerHead and a slice of its dims, lane l kDimsPerLane consecutive dims of it. The lanes load
+// 32 splits' lse at once and pass the weights on by shuffles; the first kGroup splits' outputs are
+// requested with the lse, before the maximum is known, and later ones fly kGroup at a time, so the
+// merge is about two L2 round trips for up to kGroup splits. (One thread per output, each loading
+// every lse itself, took about 6 us at 33 splits: the GQA dense kernel's tail, ADAMAS_DENSE_TRACE.)
+template <int D, int HEADS>
+__device__ void merge_splits(const AttentionArgs& a, size_t unit_partial, int seq, int first_head) {
+  constexpr int kWarps = kThreads / 32;
+  static_assert(HEADS >= 1 && HEADS <= kWarps && D % 32 == 0, "a warp per head at least");
+  constexpr int kWarpsPerHead = kWarps / HEADS < D / 32 ? kWarps / HEADS : D / 32;
+  constexpr int kSlice = D / kWarpsPerHead, kDimsPerLane = kSlice / 32;
+  static_assert(kDimsPerLane * 32 * kWarpsPerHead == D, "the slices cover the head");
+  constexpr int kGroup = 8;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (warp >= HEADS * kWarpsPerHead) return;
+  const int h = warp / kWarpsPerHead, first_dim = (warp % kWarpsPerHead) * kSlice + lane * kDimsPerLane;
+  const int splits = a.splits;
+  const size_t first_slot = unit_partial + static_cast<size_t>(h) * splits;
+  const float* lse = a.partial_lse + first_slot;
+  const float* partial = a.partial_out + first_slot * D + first_dim;  // split s at s * D
+  float first_lse = lane < splits ? __ldcg(lse + lane) : -INFINITY;
+  float head[kGroup][kDimsPerLane];  // splits 0 .. kGroup - 1
+#pragma unroll
+  for (int j = 0; j < kGroup; ++j)
+    if (j < splits) load_floats_cg<kDimsPerLane>(partial + static_cast<size_t>(j) * D, head[j]);
+  float max_lse = first_lse;
+  for (int s = lane + 32; s < splits; s += 32) max_lse = fmaxf(max_lse, __ldcg(lse + s));
+#pragma unroll
+  for (int width = 16; width > 0; width /= 2) max_lse = fmaxf(max_lse, __shfl_xor_sync(0xffffffffu, max_lse, width));
+  float sum = 0.0f, out[kDimsPerLane];
+#pragma unroll
+  for (int k = 0; k < kDimsPerLane; ++k) out[k] = 0.0f;
+  for (int base = 0; base < splits; base += 32) {
+    const float lane_lse = base == 0 ? first_lse : base + lane < splits ? __ldcg(lse + base + lane) : -INFINITY;
+    const float lane_weight = base + lane < splits ? exp2f(lane_lse - max_lse) : 0.0f;
+    const int count = min(32, splits - base);
+    int j = 0;
+    if (base == 0) {
+#pragma unroll
+      for (; j < kGroup; ++j) {
+        if (j >= count) break;
+        const float weight = __shfl_sync(0xffffffffu, lane_weight, j);
+        sum += weight;
+#pragma unroll
+        for (int k = 0; k < kDimsPerLane; ++k) out[k] += weight * head[j][k];
+      }
+    }
+#pragma unroll 8
+    for (; j < count; ++j) {
+      const float weight = __shfl_sync(0xffffffffu, lane_weight, j);
+      float part[kDimsPerLane];
+      load_floats_cg<kDimsPerLane>(partial + static_cast<size_t>(base + j) * D, part);
+      sum += weight;
+#pragma unroll
+      for (int k = 0; k < kDimsPerLane; ++k) out[k] += weight * part[k];
+    }
+  }
+  float* dst = a.out + (static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + first_dim;
+#pragma unroll
+  for (int k = 0; k < kDimsPerLane; ++k) dst[k] = out[k] / sum;
+}
+
 // The end of a split: value(h, dim) is the split's unnormalized output of head h (sum over its
 // positions of exp2(score - head_max[h]) * v), head_sum[h] its softmax denominator (0: no
 // position). One split writes the output; else each writes (output / sum, log-sum-exp) to its slot
-// and the unit's last split to finish (ticket counter) merges them all. Called by every thread.
+// and the unit's last split to finish (ticket counter) merges them all (merge_splits). Called by
+// every thread.
 template <int D, int HEADS, typename Value>
 __device__ void finish_split(const AttentionArgs& a, int unit, int split, int seq, int first_head, const float* head_sum,
                              const float* head_max, Value value) {
   __shared__ bool is_last;
   const int tid = threadIdx.x;
+  trace_mark(a, 1);
   const size_t unit_partial = static_cast<size_t>(unit) * HEADS * a.splits;
   for (int index = tid; index < HEADS * D; index += kThreads) {
     const int h = index / D, dim = index % D;
@@ -173,25 +288,21 @@ __device__ void finish_split(const AttentionArgs& a, int unit, int split, int se
   }
   if (a.splits == 1) return;
 
-  // The unit's last split merges all splits.
-  __threadfence();
+  // The unit's last split merges all splits. The barrier orders the block's partial stores before
+  // thread 0's fence and ticket (the pattern of a grid barrier): one fence a block, not one a thread.
   __syncthreads();
-  if (tid == 0) is_last = atomicAdd(&a.unit_counter[unit], 1u) == static_cast<unsigned>(a.splits - 1);
+  if (tid == 0) {
+    __threadfence();
+    is_last = atomicAdd(&a.unit_counter[unit], 1u) == static_cast<unsigned>(a.splits - 1);
+    if (is_last) __threadfence();  // the other splits' partials are read after their tickets
+  }
   __syncthreads();
+  trace_mark(a, 2);
   if (!is_last) return;
-  __threadfence();
-  for (int index = tid; index < HEADS * D; index += kThreads) {
-    const int h = index / D, dim = index % D;
-    const size_t first_slot = unit_partial + static_cast<size_t>(h) * a.splits;
-    float max_lse = -INFINITY;
-    for (int s = 0; s < a.splits; ++s) max_lse = fmaxf(max_lse, __ldcg(&a.partial_lse[first_slot + s]));
-    float sum = 0.0f, out = 0.0f;
-    for (int s = 0; s < a.splits; ++s) {
-      const float weight = exp2f(__ldcg(&a.partial_lse[first_slot + s]) - max_lse);
-      sum += weight;
-      out += weight * __ldcg(&a.partial_out[(first_slot + s) * D + dim]);
-    }
-    a.out[(static_cast<size_t>(seq) * a.num_q_heads + first_head + h) * D + dim] = out / sum;
+  merge_splits<D, HEADS>(a, unit_partial, seq, first_head);
+  if (a.trace != nullptr) {  // the stamp once every warp has merged
+    __syncthreads();
+    trace_mark(a, 3);
   }
   if (tid == 0) a.unit_counter[unit] = 0;
 }
@@ -264,6 +375,7 @@ __global__ __launch_bounds__(kThreads) void decode_attention_kernel(AttentionArg
   // Under programmatic launch everything below may be written by the kernel before (the lists,
   // counts and dense flags by selection; q, K and V in the decoder): wait first.
   grid_dependency_wait();
+  trace_mark(a, 0);
   const int unit = blockIdx.y, split = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int seq = unit / a.units_per_seq, u = unit % a.units_per_seq;
   const int kv_head = a.per_query_head ? u / a.group_size : u;
@@ -476,7 +588,7 @@ struct DenseSplit {
     if (tile >= tiles) return;
 #pragma unroll
     for (int i = 0; i < S::kCopiesPerThread; ++i) {
-      const int position = begin + tile * S::kTile + (static_cast<int>(threadIdx.x) + i * kThreads) / S::kChunksPerRow;
+      const int position = begin + tile * S::kTile + copy_row_of_thread<S>(i);
       pages_ahead[i] = position < end ? __ldg(page_row + a.pages.page(position)) : 0;
     }
   }
@@ -497,7 +609,8 @@ __device__ __forceinline__ WarpStates warp_states(uint8_t* stages) {
 // split's end (finish_split). Called by every thread.
 template <int D, int HEADS, int kWarps>
 __device__ __forceinline__ void finish_warp_states(const AttentionArgs& a, int unit, int split, int seq, int first_head,
-                                                   const WarpStates& states, float* head_max, float* head_sum) {
+                                                   const WarpStates& states) {
+  __shared__ float head_max[HEADS], head_sum[HEADS];
   const int tid = threadIdx.x;
   __syncthreads();
   if (tid < HEADS) {
@@ -545,10 +658,10 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
   extern __shared__ __align__(16) uint8_t shared[];
   uint8_t* stages = shared;                                                       // [kStages][K|V][kTile][kPitch]
   float* q_shared = reinterpret_cast<float*>(shared + kStages * S::kStageBytes);  // [HEADS][D/32][kQPitch]
-  __shared__ float head_max[HEADS], head_sum[HEADS];
 
   grid_dependency_trigger();
   grid_dependency_wait();
+  trace_mark(a, 0);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   DenseSplit<S> walk(a, stages);
   walk.prefetch(a);  // before q: the first tiles' copies need not wait for q's load
@@ -663,7 +776,7 @@ __global__ __launch_bounds__(kThreads, 2) void dense_warp_split_kernel(Attention
 #pragma unroll
     for (int j = 0; j < kPvDims; ++j) states.acc[(warp * HEADS + h) * D + lane * kPvDims + j] = acc[h][j];
   }
-  finish_warp_states<D, HEADS, kWarps>(a, walk.unit, walk.split, walk.seq, walk.first_head, states, head_max, head_sum);
+  finish_warp_states<D, HEADS, kWarps>(a, walk.unit, walk.split, walk.seq, walk.first_head, states);
 }
 
 // One m16n8k16 tensor-core product, fp32 accumulators: d += a * b, a 16 x 16 (row-major fragment:
@@ -737,7 +850,6 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
   extern __shared__ __align__(16) uint8_t shared[];
   uint8_t* stages = shared;                                                       // [kStages][K|V][kTile][kPitch]
   float* q_shared = reinterpret_cast<float*>(shared + kStages * S::kStageBytes);  // [HEADS][D/32][kQPitch]
-  __shared__ float head_max[HEADS], head_sum[HEADS];
   // Q's A fragments per k-step and lane: {a[0], a[1], a[2], a[3]} = {hi, lo, hi, lo} of the
   // lane's head and dims. In shared memory, not registers: at d 128 the 64 accumulators and 32 q
   // registers did not fit the 128 that two blocks per SM leave (136 bytes spilled).
@@ -745,6 +857,7 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
 
   grid_dependency_trigger();
   grid_dependency_wait();
+  trace_mark(a, 0);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int group = lane >> 2, quad = lane & 3;  // the fragments' row (head) and column pair
   DenseSplit<S> walk(a, stages);
@@ -880,7 +993,7 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
       states.acc[(warp * HEADS + group) * D + 8 * j + 2 * quad + 1] = acc[j][1];
     }
   }
-  finish_warp_states<D, HEADS, kWarps>(a, walk.unit, walk.split, walk.seq, walk.first_head, states, head_max, head_sum);
+  finish_warp_states<D, HEADS, kWarps>(a, walk.unit, walk.split, walk.seq, walk.first_head, states);
 }
 
 // The shapes dense_mma_kernel serves.
@@ -952,15 +1065,50 @@ void launch_dims(const AttentionArgs& a, dim3 grid, DenseVariant dense, bool pro
 
 }  // namespace
 
-void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t stream, DenseVariant dense,
-                             bool programmatic) {
-  const dim3 grid(args.splits, batch * args.units_per_seq);
+namespace {
+
+void launch_any(const AttentionArgs& args, dim3 grid, DenseVariant dense, bool programmatic, cudaStream_t stream) {
   switch (args.dtype) {
     case DType::kF32: launch_dims<float>(args, grid, dense, programmatic, stream); break;
     case DType::kF16: launch_dims<__half>(args, grid, dense, programmatic, stream); break;
     default: launch_dims<__nv_bfloat16>(args, grid, dense, programmatic, stream); break;
   }
   ADAMAS_CUDA_CHECK_LAUNCH();
+}
+
+// ADAMAS_DENSE_TRACE=1 (KernelVariants::dense_trace): each eager launch runs once more with phase stamps, and the
+// blocks' times are printed (us from the first block's start: median, 90th percentile, maximum).
+void trace_launch(const AttentionArgs& args, dim3 grid, DenseVariant dense, cudaStream_t stream) {
+  const size_t blocks = static_cast<size_t>(grid.x) * grid.y;
+  const std::vector<unsigned long long> stamps =
+      collect_block_stamps(blocks, kAttentionTracePoints, stream, [&](unsigned long long* trace) {
+        AttentionArgs traced = args;
+        traced.trace = trace;
+        launch_any(traced, grid, dense, false, stream);
+      });
+  const unsigned long long first = first_block_start(stamps, kAttentionTracePoints);
+  std::fprintf(stderr, "attention trace (grid %u x %u, us from the first block's start): point median p90 max\n", grid.x, grid.y);
+  const char* names[] = {"start", "tiles done", "ticket", "merged"};
+  for (int point = 0; point < kAttentionTracePoints - 1; ++point) {
+    std::vector<double> at;  // the blocks that stamp this point (3: the units' last splits)
+    for (size_t b = 0; b < blocks; ++b)
+      if (stamps[b * kAttentionTracePoints + point] != 0) at.push_back((stamps[b * kAttentionTracePoints + point] - first) * 1e-3);
+    if (at.empty()) continue;
+    std::sort(at.begin(), at.end());
+    std::fprintf(stderr, "  %-10s %8.2f %8.2f %8.2f  (%zu blocks)\n", names[point], at[at.size() / 2], at[at.size() * 9 / 10],
+                 at.back(), at.size());
+  }
+}
+
+}  // namespace
+
+void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t stream, DenseVariant dense,
+                             bool programmatic, bool traced) {
+  const dim3 grid(args.splits, batch * args.units_per_seq);
+  launch_any(args, grid, dense, programmatic, stream);
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  if (traced) ADAMAS_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  if (traced && capture == cudaStreamCaptureStatusNone) trace_launch(args, grid, dense, stream);
 }
 
 }  // namespace adamas::cuda

@@ -44,13 +44,19 @@ struct AttentionArgs : CacheViewArgs {  // the cache view (device), then:
   const int32_t* chunk_tie;
   int max_chunks;
   int32_t* list_out;               // [rows][capacity]
+  // Diagnostics (launch_decode_attention's `traced`): when set, thread 0 of every block
+  // stamps the global timer at kAttentionTracePoints points into [block][kAttentionTracePoints].
+  unsigned long long* trace;
 };
+constexpr int kAttentionTracePoints = 5;  // start, tiles done, ticket, merged (last split), SM id
 
 // `dense`: the tile size of launches without index lists (kernel_variants.cuh); `programmatic`:
 // launched with programmatic dependent launch (launch.cuh), waiting for the previous kernel before
-// reading anything.
+// reading anything; `traced` (diagnostics, ADAMAS_DENSE_TRACE): an eager launch runs once more with
+// phase stamps, printed to stderr.
 void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t stream,
-                             DenseVariant dense = DenseVariant::kTile16K, bool programmatic = false);
+                             DenseVariant dense = DenseVariant::kTile16K, bool programmatic = false,
+                             bool traced = false);
 
 // Attention blocks resident per multiprocessor with each variant (shared memory bound): the plan
 // sizes its splits to one wave.

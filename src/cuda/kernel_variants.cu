@@ -57,6 +57,7 @@ KernelVariants kernel_variants_from_env() {
   v.step_balance = env_choice("ADAMAS_STEP_SCHEDULE", "spread", {"spread", "balance"}) == "balance";
   v.step_verbose = env_choice("ADAMAS_STEP_VERBOSE", "0", {"0", "1"}) == "1";
   v.step_trace = env_choice("ADAMAS_STEP_TRACE", "0", {"0", "1"}) == "1";
+  v.dense_trace = env_choice("ADAMAS_DENSE_TRACE", "0", {"0", "1"}) == "1";
   const char* splits = std::getenv("ADAMAS_DENSE_SPLITS");
   if (splits != nullptr && *splits != '\0' && std::string(splits) != "auto") {
     char* end = nullptr;

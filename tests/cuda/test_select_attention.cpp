@@ -420,7 +420,7 @@ TEST(KernelVariantsTest, RejectsUnknownValues) {
   for (const char* name :
        {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_DENSE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER",
         "ADAMAS_DENSE_SPLITS", "ADAMAS_ASYM_PROBE", "ADAMAS_ASYM_CLUSTER", "ADAMAS_ESTIMATE_PROBE",
-        "ADAMAS_STEP_PROBE", "ADAMAS_STEP_SCHEDULE", "ADAMAS_STEP_VERBOSE", "ADAMAS_STEP_TRACE"}) {
+        "ADAMAS_STEP_PROBE", "ADAMAS_STEP_SCHEDULE", "ADAMAS_STEP_VERBOSE", "ADAMAS_STEP_TRACE", "ADAMAS_DENSE_TRACE"}) {
     SCOPED_TRACE(name);
     ScopedEnv bad{name, "fastest"};
     DecodePlanConfig config;
@@ -462,6 +462,30 @@ TEST_P(LargeContextTest, AdamasAndOracleMatchReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Contexts, LargeContextTest, ::testing::Values(300000, 1100000));
+
+// Dense splits (cuda_backend.cu): one wave of blocks, two per SM; the tensor-core kernel's GQA groups
+// one per SM while two would leave a split fewer than 3072 tokens; ADAMAS_DENSE_SPLITS caps them.
+TEST(DecodePlanTest, DenseSplitsFillOneWave) {
+  SKIP_WITHOUT_GPU();
+  int device = 0, sms = 0;
+  ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
+  ASSERT_EQ(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), cudaSuccess);
+  DecodePlanConfig config;
+  config.num_q_heads = 32;
+  config.num_kv_heads = 8;  // GQA 4: the tensor-core kernel
+  config.max_context = 32768;
+  EXPECT_EQ(DecodePlan{config}.attention_splits(), std::min(sms / 8, 128));
+  config.max_context = 3072 * (2 * sms / 8);  // two per SM leave 3072 tokens a split
+  EXPECT_EQ(DecodePlan{config}.attention_splits(), 2 * sms / 8);
+  config.num_kv_heads = 32;  // MHA: the warp split, two per SM
+  config.max_context = 32768;
+  EXPECT_EQ(DecodePlan{config}.attention_splits(), std::min(2 * sms / 32, 128));
+  config.max_context = 1000;  // at least 256 tokens a split
+  EXPECT_EQ(DecodePlan{config}.attention_splits(), std::min(4, 2 * sms / 32));
+  ScopedEnv cap{"ADAMAS_DENSE_SPLITS", "3"};
+  config.max_context = 32768;
+  EXPECT_EQ(DecodePlan{config}.attention_splits(), 3);
+}
 
 TEST(DecodePlanTest, RejectsUnsupportedShapes) {
   SKIP_WITHOUT_GPU();
