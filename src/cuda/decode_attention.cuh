@@ -46,7 +46,7 @@ struct AttentionArgs : CacheViewArgs {  // the cache view (device), then:
   int32_t* list_out;               // [rows][capacity]
   // Diagnostics (launch_decode_attention's `traced`): when set, thread 0 of every block
   // stamps the global timer at kAttentionTracePoints points into [block][kAttentionTracePoints].
-  unsigned long long* trace;
+  unsigned long long* trace = nullptr;
 };
 constexpr int kAttentionTracePoints = 5;  // start, tiles done, ticket, merged (last split), SM id
 
