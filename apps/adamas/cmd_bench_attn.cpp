@@ -89,12 +89,7 @@ void register_bench_attn(CLI::App& app) {
   cmd->callback([args] {
     BenchAttnOptions options = args->options;
     options.policies = parse_policy_list(args->policies);
-    options.estimators.clear();
-    for (size_t begin = 0; begin <= args->estimators.size();) {
-      const size_t comma = std::min(args->estimators.find(',', begin), args->estimators.size());
-      options.estimators.push_back(parse_estimator(args->estimators.substr(begin, comma - begin)));
-      begin = comma + 1;
-    }
+    options.estimators = parse_estimator_list(args->estimators);
     options.dtype = parse_dtype(args->dtype);
     options.thresholds = parse_thresholds(args->thresholds);
     ADAMAS_CHECK(args->threads >= 0, "--threads must be >= 0");

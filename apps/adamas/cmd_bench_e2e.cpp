@@ -41,12 +41,7 @@ void register_bench_e2e(CLI::App& app) {
     o.policies = parse_policy_list(args->policies);
     o.budgets = parse_int_list(args->budgets, "--budgets");
     o.batches = parse_int_list(args->batches, "--batches");
-    o.gemvs.clear();
-    for (size_t start = 0; start <= args->gemvs.size();) {
-      const size_t comma = std::min(args->gemvs.find(',', start), args->gemvs.size());
-      o.gemvs.push_back(args->gemvs.substr(start, comma - start));
-      start = comma + 1;
-    }
+    o.gemvs = parse_name_list(args->gemvs, "--gemv");
     o.weight_dtype = parse_dtype(args->weights);
     o.kv_dtype = parse_dtype(args->kv_dtype);
     const BenchE2eReport report = run_bench_e2e(o);

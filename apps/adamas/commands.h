@@ -83,8 +83,11 @@ EvalCommand add_recall_options(CLI::App* cmd);
 void register_eval_command(CLI::App& app, const std::string& name, const std::string& description,
                            EvalCommand (*add_options)(CLI::App*));
 
-// Parsing helpers shared by the commands (throw adamas::Error with the option name).
+// Parsing helpers shared by the commands (throw adamas::Error with the option name). Comma lists
+// reject empty items ("a,,b", "a,") and empty lists.
+std::vector<std::string> parse_name_list(const std::string& text, const std::string& option_name);
 std::vector<Policy> parse_policy_list(const std::string& text);
+std::vector<Estimator> parse_estimator_list(const std::string& text);  // --estimators
 Thresholds parse_thresholds(const std::string& text);  // "t0,t1,t2"
 std::vector<int> parse_int_list(const std::string& text, const std::string& option_name);
 

@@ -216,6 +216,23 @@ TEST(Jobs, BadLinesNameTheirLine) {
   EXPECT_TRUE(std::filesystem::exists(f.dir.file("a.json")));
 }
 
+// Comma-separated options reject an empty item (a doubled or trailing comma) by name, before any
+// work starts, whatever command reads them.
+TEST(CommaLists, EmptyItemsAreErrors) {
+  if (cli_path().empty()) GTEST_SKIP() << "adamas CLI not built next to the tests";
+  TempDir dir;
+  const std::string log = dir.file("log.txt");
+  for (const auto& [arguments, option] : std::vector<std::pair<std::string, std::string>>{
+           {"bench-attn --estimators l1,", "--estimators"},
+           {"bench-attn --policies full,,adamas", "--policies"},
+           {"bench-attn --thresholds=-10,0,", "--thresholds"},
+           {"bench-e2e --gemv own,", "--gemv"},
+           {"bench-e2e --contexts 8192,", "--contexts"}}) {
+    EXPECT_EQ(run_cli(arguments, log), 1) << arguments;
+    EXPECT_NE(read_all(log).find(option + ": empty item"), std::string::npos) << arguments << ": " << read_all(log);
+  }
+}
+
 // A checkpoint directory's adamas_defaults.json supplies the code book of plain adamas runs, and only
 // of those: any code-book option on the command line, --no-model-defaults or another policy leaves it
 // out; a malformed file is an error naming the file.
