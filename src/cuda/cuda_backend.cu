@@ -610,9 +610,8 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
   // multiprocessor instead of two while two would give a split fewer than 3072 tokens: GQA 32/8 at
   // batch 1 took 24.2 / 54.3 / 90.3 us at 8K / 32K / 64K with 16 splits against 25.0 / 57.3 / 91.7
   // with 33, but 161.1 us at 128K against 156.8 (H200, bench/results/2026-11-30-s17, call 3).
-  const bool mma_dense = m.variants.dense == DenseVariant::kMma && config.dtype != DType::kF32 &&
-                         (config.head_dim == 64 || config.head_dim == 128) &&
-                         config.num_q_heads / config.num_kv_heads >= 2 && config.num_q_heads / config.num_kv_heads <= 8;
+  const bool mma_dense = m.variants.dense == DenseVariant::kMma &&
+                         dense_mma_serves(config.dtype, config.head_dim, config.num_q_heads / config.num_kv_heads);
   if (m.variants.dense_splits == 0 && mma_dense && config.max_context < 3072 * dense_wanted)
     dense_wanted = std::max(1, m.sm_count / units);
   m.dense_splits = std::clamp(ceil_div(config.max_context, 256), 1, dense_wanted);

@@ -996,10 +996,10 @@ __global__ __launch_bounds__(kThreads, 2) void dense_mma_kernel(AttentionArgs a)
   finish_warp_states<D, HEADS, kWarps>(a, walk.unit, walk.split, walk.seq, walk.first_head, states);
 }
 
-// The shapes dense_mma_kernel serves.
+// dense_mma_serves (decode_attention.cuh) for a kernel instantiation.
 template <typename T, int D, int HEADS>
 constexpr bool dense_mma_serves() {
-  return sizeof(T) == 2 && (D == 64 || D == 128) && HEADS >= 2 && HEADS <= 8;
+  return adamas::cuda::dense_mma_serves(sizeof(T) == 4 ? DType::kF32 : DType::kF16, D, HEADS);
 }
 
 // A kernel of `bytes` dynamic shared memory (above the default 48 KiB: the attribute is set once

@@ -58,6 +58,12 @@ void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t 
                              DenseVariant dense = DenseVariant::kTile16K, bool programmatic = false,
                              bool traced = false);
 
+// The shapes dense_mma_kernel serves (DenseVariant::kMma: launches without index lists): fp16/bf16
+// K/V, d 64 or 128, 2 to 8 query heads per KV head; other shapes take the warp split.
+constexpr bool dense_mma_serves(DType dtype, int head_dim, int heads_per_unit) {
+  return dtype != DType::kF32 && (head_dim == 64 || head_dim == 128) && heads_per_unit >= 2 && heads_per_unit <= 8;
+}
+
 // Attention blocks resident per multiprocessor with each variant (shared memory bound): the plan
 // sizes its splits to one wave.
 constexpr int attention_blocks_per_sm(DenseVariant dense) { return dense == DenseVariant::kTile16K ? 4 : 2; }
