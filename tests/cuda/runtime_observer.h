@@ -152,8 +152,8 @@ enum class CodeMatch { kSame, kNearTie, kDifferent };
 // within 1e-5 relative of a threshold between the two levels. The runtimes' keys differ in the
 // last bits (fp32 sums in another order), so such a key may fall either way. From such a step on
 // the runtimes attend over different tokens.
-inline CodeMatch compare_codes(const adamas::test::ObservedLayer& c, const adamas::test::ObservedLayer& g, int kv_heads, int d,
-                        std::string& detail) {
+inline CodeMatch compare_codes(const adamas::test::ObservedLayer& c, const adamas::test::ObservedLayer& g, int kv_heads,
+                               int d, std::string& detail) {
   const int bits = c.book.bits, stride = code_stride_bytes(bits, d);
   CodeMatch match = CodeMatch::kSame;
   std::vector<float> rotated_c(d), rotated_g(d);

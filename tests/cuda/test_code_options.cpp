@@ -311,7 +311,6 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CodeOptionsSelectTest,
 
 // ---------------------------------------------------------------- runtime
 
-
 // The CUDA runtime against the CPU runtime with the ablation options: fp32 weights and cache on
 // both sides, so keys (hence books, codes and selections) differ only by the order of fp32 sums.
 // Both runtimes are observed in every layer of every step (runtime_observer.h): each one's codes
