@@ -18,6 +18,11 @@ for context in 8192 32768 131072; do
 done
 bench --batch 8 --q-heads 32 --kv-heads 32 --context 32768 --budgets 256
 bench --batch 8 --q-heads 32 --kv-heads 8 --context 32768 --budgets 256
+# The one-launch step's scan alone (ADAMAS_STEP_PROBE=1: its blocks end after the scan), marked.
+for context in 8192 32768 131072; do for kv in 32 8; do
+  ADAMAS_STEP_PROBE=1 "$BIN_DIR/adamas_cuda_bench" --iters "$ITERS" --batch 1 --q-heads 32 --kv-heads $kv \
+    --context $context --budgets 256 --policies adamas --estimators l1 | sed 's/^{/{"step_probe": 1, /' >> "$JSON"
+done; done
 COMMAND="bench/run_gpu_bench.sh $*"
 PYTHONUNBUFFERED=1 python3 "$(dirname "$0")/sdpa_baseline.py" --adamas "$JSON" --command "$COMMAND" \
   --out "$OUT_DIR/gpu_bench_$(date +%Y-%m-%d).md"

@@ -66,7 +66,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--command", default="bench/run_gpu_bench.sh")
     args = parser.parse_args()
-    rows, adamas_copy = [], None
+    rows, scans, adamas_copy = [], [], None
     for line in open(args.adamas):
         line = line.strip()
         if not line.startswith("{"):
@@ -74,6 +74,8 @@ def main():
         record = json.loads(line)
         if "copy_gb_per_s" in record:
             adamas_copy = record["copy_gb_per_s"]
+        elif "step_probe" in record:
+            scans.append(record)
         else:
             rows.append(record)
     torch_copy = copy_gb_per_s()
@@ -129,6 +131,19 @@ def main():
             kv = b * hk * n * d * 2 * 2
             out.append(f"| {b} | {hq}/{hk} | {n} | {sdpa[shape]['cudnn']:.1f} | {full['attend_us']:.1f} | "
                        f"{full['attend_us'] / sdpa[shape]['cudnn']:.2f} | {kv / (full['attend_us'] * 1e-6) / 1e9:.0f} |")
+    if scans:
+        out += ["", "The one-launch step's estimate phase (same run): the adamas step with `ADAMAS_STEP_PROBE=1`, "
+                "whose blocks end after their scan (launch, set-up and the L1 scan of every code; no selection or "
+                "attention), against the code bytes it reads:", "",
+                "| batch | heads q/kv | context | budget | step to the scan's end | code GB/s (% copy) | whole step |",
+                "|---|---|---|---|---|---|---|"]
+        for r in sorted(scans, key=lambda r: (r["batch"], -r["kv_heads"], r["context"])):
+            whole = by_key.get((r["batch"], r["q_heads"], r["kv_heads"], r["head_dim"], r["context"], r["budget"], "adamas"))
+            code_bytes = r["batch"] * r["kv_heads"] * r["context"] * r["head_dim"] / 4
+            gbs = code_bytes / (r["total_us"] * 1e-6) / 1e9
+            out.append(f"| {r['batch']} | {r['q_heads']}/{r['kv_heads']} | {r['context']} | {r['budget']} | "
+                       f"{r['total_us']:.1f} | {gbs:.0f} ({100 * gbs / copy:.0f}%) | "
+                       f"{fmt(whole['total_us'] if whole else None)} |")
     text = "\n".join(out) + "\n"
     open(args.out, "w").write(text)
     print(text)

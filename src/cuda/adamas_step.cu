@@ -46,7 +46,7 @@ namespace cg = cooperative_groups;
 using step::step_span;
 
 constexpr int kThreads = kFusedThreads;
-constexpr int kTracePoints = 12;  // phase stamps 0..10, then the block's multiprocessor
+using step::kTracePoints;
 // Distance slots: whole compaction tiles of every warp, so the tiles' 16-byte reads stay inside.
 constexpr int kDistanceSlots = step::distance_slots(kStepMaxSpan);
 constexpr int kDistanceBytes = kDistanceSlots * static_cast<int>(sizeof(uint16_t));
@@ -86,25 +86,14 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
 
   const cg::cluster_group cluster = cg::this_cluster();
   const int rank = static_cast<int>(cluster.block_rank()), blocks = static_cast<int>(cluster.num_blocks());
-  // ADAMAS_STEP_TRACE (diagnostics, launch_adamas_step): thread 0 of each block stamps the global
-  // timer at the phase boundaries 0..10 (10: rank 0 only) into a.trace[row][rank][kTracePoints].
-  auto mark = [&](int point) {
-    if (a.trace != nullptr && threadIdx.x == 0) {
-      unsigned long long now;
-      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-      a.trace[(static_cast<size_t>(blockIdx.y) * blocks + rank) * kTracePoints + point] = now;
-    }
-  };
-  mark(0);
-  if (a.trace != nullptr && threadIdx.x == 0) {
-    unsigned sm;
-    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-    a.trace[(static_cast<size_t>(blockIdx.y) * blocks + rank) * kTracePoints + 11] = sm;
-  }
+  // ADAMAS_STEP_TRACE (diagnostics, launch_step): phase stamps, a.trace[row][rank][kTracePoints].
+  const step::PhaseStamps phases(a.trace, static_cast<size_t>(blockIdx.y) * blocks + rank);
+  phases.mark(0);
   grid_dependency_trigger();
   grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
   const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
   const int tid = threadIdx.x;
+  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
   const int n = a.seq_lens[seq];
   const int candidates = row_candidates(a, n);
   const bool dense = candidates == 0;  // adamas: n <= budget (else n - 1 >= budget >= 1 candidates)
@@ -115,13 +104,12 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const int span = step_span(total, blocks);
   const int span_start = min(total, rank * span), span_end = min(total, span_start + span);
   const int keep = row_keep(a);
-  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
   if (rank == 0 && tid == 0) {
     if (r == 0) a.dense[seq] = dense ? 1 : 0;
     if (dense) a.counts[row] = 0;
   }
 
-  mark(1);
+  phases.mark(1);
   // Phase 1 (SpanScan): the first page ids fly with q; the first codes are requested once the page
   // ids are in, and fly while the query codes are built (from q staged in shared memory).
   const bool scans = !dense && span_start < span_end;  // block-uniform
@@ -129,13 +117,13 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   if (scans) scan.begin();
   step::stage_row<D, HEADS>(queries, a.scale_log2, scans, dense, scan, hadamard_scale, a.thresholds, q_raw, q_scaled,
                             query_code, histogram, bound);
-  mark(2);
+  phases.mark(2);
   if (scans) scan.template run<HEADS>(query_code, distance, histogram, keep, scan_storage, bound);
   if (!dense) cumulate_histogram<D>(histogram, keep, scan_storage, bound);  // bin b: this block's distances <= b
-  mark(3);
+  phases.mark(3);
   if (probe == 1) return;  // benchmarks only (ADAMAS_STEP_PROBE): no cluster barrier has been passed
   cluster.sync();  // every block's cumulative histogram is complete and visible to the cluster
-  mark(4);
+  phases.mark(4);
 
   // Phase 2. Every warp on its own (no block barrier): the row's threshold T and, in lane c, block
   // c's count below and at T (cluster_cut); the ties the blocks take, latest blocks first; this
@@ -148,10 +136,10 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
     const bool take_all = keep >= candidates;
     auto through = [&](int c, int bin) { return cluster.map_shared_rank(histogram, c)[bin]; };
     const step::LaneCut cut = step::row_cut<D, kStepMaxCluster>(through, blocks, keep, take_all, bound);
-    mark(5);
+    phases.mark(5);
     const int threshold = cut.threshold;  // kBins under take_all: every distance is below
     const step::BlockShare share = step::block_share(cut, rank, keep, take_all);
-    mark(6);
+    phases.mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
     step::compact_block(distance, span_start, span_end - span_start, threshold, share.first_taken_tie, share.offset,
                         list, a.capacity, local_list, kStepMaxList, warp_less, warp_ties);
@@ -168,7 +156,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
     length = min(count, kStepMaxList + 1);
   }
   length = min(length, kStepMaxList + 1);  // dense: n <= budget <= kStepMaxList
-  mark(7);
+  phases.mark(7);
   if (probe == 2) {  // benchmarks only: no block may leave while another reads its histogram
     cluster.sync();
     return;
@@ -180,7 +168,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   __syncthreads();
   step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, q_scaled, warp_out, warp_max, warp_sum);
   __syncthreads();
-  mark(8);
+  phases.mark(8);
   if (probe == 3) {  // benchmarks only, as probe 2
     cluster.sync();
     return;
@@ -195,11 +183,11 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   // Every partial is in rank 0's inbox, and every block is past its remote reads: the others may
   // leave; rank 0 merges from its own shared memory.
   cluster.sync();
-  mark(9);
+  phases.mark(9);
   if (rank != 0) return;
   step::merge_partials<D, HEADS>(blocks, [](const float* p) { return *p; }, inbox, inbox_max, inbox_sum,
                                  a.out + (static_cast<size_t>(seq) * a.num_q_heads + first_head) * D);
-  mark(10);
+  phases.mark(10);
 }
 
 // The kernel's attributes (shared memory above 48 KB, clusters of 16), set once per instantiation.
@@ -289,30 +277,10 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
           ADAMAS_CUDA_CHECK(
               cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, traced, hadamard_scale(D), probe));
         });
-    const unsigned long long first = first_block_start(stamps, kTracePoints);
-    std::fprintf(stderr, "adamas step trace (grid %u x %u, us from the first block's start): point median max\n",
+    std::fprintf(stderr, "adamas step trace (grid %u x %u, us from the first block's start): point median p90 max\n",
                  config.gridDim.x, config.gridDim.y);
-    for (int point = 0; point < kTracePoints - 1; ++point) {
-      std::vector<double> at;  // the blocks that stamp this point (10: rank 0 only; probes end early)
-      for (size_t b = 0; b < blocks; ++b)
-        if (stamps[b * kTracePoints + point] != 0) at.push_back((stamps[b * kTracePoints + point] - first) * 1e-3);
-      if (at.empty()) continue;
-      std::sort(at.begin(), at.end());
-      std::fprintf(stderr, "  %2d %8.2f %8.2f  (%zu blocks)\n", point, at[at.size() / 2], at.back(), at.size());
-    }
-    // The scan (points 2 to 3) by the number of the step's blocks on the block's multiprocessor.
-    std::vector<int> per_sm(1024, 0);
-    for (size_t b = 0; b < blocks; ++b) ++per_sm[stamps[b * kTracePoints + 11] % 1024];
-    for (int sharing = 1; sharing <= 4; ++sharing) {
-      std::vector<double> scan;
-      for (size_t b = 0; b < blocks; ++b)
-        if (per_sm[stamps[b * kTracePoints + 11] % 1024] == sharing)
-          scan.push_back((stamps[b * kTracePoints + 3] - stamps[b * kTracePoints + 2]) * 1e-3);
-      if (scan.empty()) continue;
-      std::sort(scan.begin(), scan.end());
-      std::fprintf(stderr, "  scan with %d blocks on the SM: %zu blocks, median %.2f us, max %.2f us\n", sharing,
-                   scan.size(), scan[scan.size() / 2], scan.back());
-    }
+    print_stamp_points(stamps, kTracePoints, step::kTraceNames, kTracePoints - 1);
+    print_phase_by_sharing(stamps, kTracePoints, kTracePoints - 1, 2, 3, "scan");
   }
 }
 

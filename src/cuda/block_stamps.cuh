@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <vector>
 
 #include "cuda/cuda_common.cuh"
@@ -31,6 +32,43 @@ inline unsigned long long first_block_start(const std::vector<unsigned long long
   unsigned long long first = ~0ull;
   for (size_t b = 0; b * points < stamps.size(); ++b) first = std::min(first, stamps[b * points]);
   return first;
+}
+
+// One line per point < `named` (names[point]) on stderr: the median, 90th percentile and maximum
+// over the blocks that stamped it (a stamp of 0: the block ends before that point), in us from the
+// first block's start.
+inline void print_stamp_points(const std::vector<unsigned long long>& stamps, int points, const char* const* names,
+                               int named) {
+  const unsigned long long first = first_block_start(stamps, points);
+  const size_t blocks = stamps.size() / points;
+  for (int point = 0; point < named; ++point) {
+    std::vector<double> at;
+    for (size_t b = 0; b < blocks; ++b)
+      if (stamps[b * points + point] != 0) at.push_back((stamps[b * points + point] - first) * 1e-3);
+    if (at.empty()) continue;
+    std::sort(at.begin(), at.end());
+    std::fprintf(stderr, "  %-12s %8.2f %8.2f %8.2f  (%zu blocks)\n", names[point], at[at.size() / 2],
+                 at[at.size() * 9 / 10], at.back(), at.size());
+  }
+}
+
+// The time from point `from` to point `to` of each block, grouped by how many of the launch's
+// blocks shared its multiprocessor (the SM id stamped at point `sm_point`): median and maximum.
+inline void print_phase_by_sharing(const std::vector<unsigned long long>& stamps, int points, int sm_point, int from,
+                                   int to, const char* phase) {
+  const size_t blocks = stamps.size() / points;
+  std::vector<int> per_sm(1024, 0);
+  for (size_t b = 0; b < blocks; ++b) ++per_sm[stamps[b * points + sm_point] % 1024];
+  for (int sharing = 1; sharing <= 8; ++sharing) {
+    std::vector<double> time;
+    for (size_t b = 0; b < blocks; ++b)
+      if (per_sm[stamps[b * points + sm_point] % 1024] == sharing && stamps[b * points + to] != 0)
+        time.push_back((stamps[b * points + to] - stamps[b * points + from]) * 1e-3);
+    if (time.empty()) continue;
+    std::sort(time.begin(), time.end());
+    std::fprintf(stderr, "  %s with %d blocks on the SM: %zu blocks, median %.2f us, max %.2f us\n", phase, sharing,
+                 time.size(), time[time.size() / 2], time.back());
+  }
 }
 
 }  // namespace adamas::cuda

@@ -532,7 +532,7 @@ struct DecodePlan::Impl {
     const int rows = view.batch * shape.rows;
     if (variants.step == StepVariant::kAuto && !adamas_grid_step_auto(heads_per_row, config.max_context, rows)) return 0;
     return adamas_grid_step_blocks(config.dtype, config.head_dim, heads_per_row, capacity, config.max_context, rows,
-                                   sm_count);
+                                   sm_count, variants);
   }
   int max_candidates() const {
     return config.selector.policy == Policy::kQuest ? (config.max_context + config.page_size - 1) / config.page_size

@@ -1086,18 +1086,9 @@ void trace_launch(const AttentionArgs& args, dim3 grid, DenseVariant dense, cuda
         traced.trace = trace;
         launch_any(traced, grid, dense, false, stream);
       });
-  const unsigned long long first = first_block_start(stamps, kAttentionTracePoints);
   std::fprintf(stderr, "attention trace (grid %u x %u, us from the first block's start): point median p90 max\n", grid.x, grid.y);
   const char* names[] = {"start", "tiles done", "ticket", "merged"};
-  for (int point = 0; point < kAttentionTracePoints - 1; ++point) {
-    std::vector<double> at;  // the blocks that stamp this point (3: the units' last splits)
-    for (size_t b = 0; b < blocks; ++b)
-      if (stamps[b * kAttentionTracePoints + point] != 0) at.push_back((stamps[b * kAttentionTracePoints + point] - first) * 1e-3);
-    if (at.empty()) continue;
-    std::sort(at.begin(), at.end());
-    std::fprintf(stderr, "  %-10s %8.2f %8.2f %8.2f  (%zu blocks)\n", names[point], at[at.size() / 2], at[at.size() * 9 / 10],
-                 at.back(), at.size());
-  }
+  print_stamp_points(stamps, kAttentionTracePoints, names, kAttentionTracePoints - 1);
 }
 
 }  // namespace

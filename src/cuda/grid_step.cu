@@ -19,9 +19,12 @@
 // cluster step's register loads.
 #include <algorithm>
 #include <cstdio>
+#include <type_traits>
+#include <vector>
 
 #include "adamas/error.h"
 #include "adamas/hadamard.h"
+#include "cuda/block_stamps.cuh"
 #include "cuda/grid_step.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/step_dispatch.cuh"
@@ -34,8 +37,9 @@ namespace {
 constexpr int kThreads = kFusedThreads;
 constexpr int kDistanceBytes = step::distance_slots(kGridMaxSpan) * static_cast<int>(sizeof(uint16_t));
 
-// Blocks per multiprocessor the kernel is compiled for: 4 (64 registers) with one head a row, 3 (80)
-// with two, else 2 (128 registers).
+// Blocks per multiprocessor the kernel is compiled for: 4 (64 registers) or 2 (128) with one head a
+// row, 3 (80) with two, else 2 (128 registers). At 128 registers the scan keeps two rounds of codes
+// (SpanScan's kDouble).
 template <int HEADS>
 constexpr int kMinBlocks = HEADS == 1 ? 4 : HEADS == 2 ? 3 : 2;
 
@@ -58,9 +62,8 @@ __device__ __forceinline__ void row_barrier(int* arrivals, int blocks) {
   __syncthreads();
 }
 
-template <typename T, int D, int HEADS>
-__global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(GridStepArgs a, float hadamard_scale,
-                                                                                   int probe) {
+template <typename T, int D, int HEADS, int MIN_BLOCKS>
+__global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridStepArgs a, float hadamard_scale, int probe) {
   using S = FusedShape<D>;
   extern __shared__ __align__(16) uint8_t dynamic_shared[];
   uint16_t* distance = reinterpret_cast<uint16_t*>(dynamic_shared);  // [distance_slots]: phases 1-2
@@ -77,14 +80,18 @@ __global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(
   __shared__ int warp_less[kWarps], warp_ties[kWarps];
   __shared__ float warp_max[kWarps][HEADS], warp_sum[kWarps][HEADS];
 
+  const int rank = blockIdx.x, blocks = gridDim.x, row = blockIdx.y;
+  // ADAMAS_STEP_TRACE (diagnostics, launch_grid_step): phase stamps, a.trace[row][rank][kTracePoints].
+  const step::PhaseStamps phases(a.trace, static_cast<size_t>(row) * blocks + rank);
+  phases.mark(0);
   grid_dependency_trigger();
   grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
-  const int rank = blockIdx.x, blocks = gridDim.x, row = blockIdx.y;
   const int seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
   const int tid = threadIdx.x;
   const int first_head = row_first_q_head_dev(a, r), kv_head = row_kv_head_dev(a, r);
   step::RowQueries<D, HEADS> queries;  // requested first (RowQueries)
   queries.load(a, seq, first_head);
+  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
   const int n = a.seq_lens[seq];
   const int candidates = row_candidates(a, n);
   const bool dense = candidates == 0;  // adamas: n <= budget (else n - 1 >= budget >= 1 candidates)
@@ -93,17 +100,18 @@ __global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(
   const int span_start = min(total, rank * span), span_end = min(total, span_start + span);
   const int span_length = span_end - span_start;
   const int keep = row_keep(a);
-  const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
   if (rank == 0 && tid == 0) {
     if (r == 0) a.dense[seq] = dense ? 1 : 0;
     if (dense) a.counts[row] = 0;
   }
+  phases.mark(1);
   // Phase 1 (SpanScan): the first page ids fly with the set-up, the first codes with the query codes.
   const bool scans = !dense && span_length > 0;  // block-uniform
-  step::SpanScan<D> scan{a, page_row, kv_head, span_start, span_end};
+  step::SpanScan<D, MIN_BLOCKS <= 2> scan{a, page_row, kv_head, span_start, span_end};
   if (scans) scan.begin();
   step::stage_row<D, HEADS>(queries, a.scale_log2, scans, dense, scan, hadamard_scale, a.thresholds, q_raw, q_scaled,
                             query_code, histogram, bound);
+  phases.mark(2);
   if (scans) scan.template run<HEADS>(query_code, distance, histogram, keep, scan_storage, bound);
   // The block histogram made cumulative (exact at every bin up to the block's bound, which is its
   // keep-th distance) and published for the row's other blocks.
@@ -113,8 +121,10 @@ __global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(
     int* published = a.histograms + (static_cast<size_t>(row) * blocks + rank) * kHistStride;
     for (int b = tid; b < S::kBins; b += kThreads) published[b] = histogram[b];
   }
+  phases.mark(3);
   if (probe == 1) return;  // benchmarks only (ADAMAS_STEP_PROBE): before the row barrier
   if (!dense) row_barrier(a.sync + 2 * row, blocks);  // every block's histogram is published
+  phases.mark(4);
 
   // Phase 2: the row's threshold, this block's share, its list.
   int length;  // positions this block attends
@@ -125,7 +135,9 @@ __global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(
     const int* row_histograms = a.histograms + static_cast<size_t>(row) * blocks * kHistStride;
     auto through = [&](int c, int bin) { return __ldcg(row_histograms + c * kHistStride + bin); };
     const step::LaneCut cut = step::row_cut<D, kGridMaxBlocksPerRow>(through, blocks, keep, take_all, bound);
+    phases.mark(5);
     const step::BlockShare share = step::block_share(cut, rank, keep, take_all);
+    phases.mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
     step::compact_block(distance, span_start, span_length, cut.threshold, share.first_taken_tie, share.offset, list,
                         a.capacity, local_list, kStepMaxList, warp_less, warp_ties);
@@ -141,12 +153,14 @@ __global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(
     length = min(count, kStepMaxList + 1);
   }
   __syncthreads();  // the list is complete; the distances are no longer read (warp_out reuses them)
+  phases.mark(7);
 
   // Phase 3. Attention over the block's positions, their cache rows first.
   step::positions_to_cache_rows(a, page_row, kv_head, dense, span_start, local_list, length);
   __syncthreads();
   step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, q_scaled, warp_out, warp_max, warp_sum);
   __syncthreads();
+  phases.mark(8);
   float* partials = a.partials + static_cast<size_t>(row) * blocks * HEADS * (D + 2);
   float* partial_max = partials + blocks * HEADS * D;
   float* partial_sum = partial_max + blocks * HEADS;
@@ -159,6 +173,7 @@ __global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(
     if (last_block) __threadfence();
   }
   __syncthreads();
+  phases.mark(9);
   if (!last_block) return;
   step::merge_partials<D, HEADS>(blocks, [](const float* p) { return __ldcg(p); }, partials, partial_max, partial_sum,
                                  a.out + (static_cast<size_t>(seq) * a.num_q_heads + first_head) * D);
@@ -166,38 +181,78 @@ __global__ __launch_bounds__(kThreads, kMinBlocks<HEADS>) void grid_step_kernel(
     a.sync[2 * row] = 0;
     a.sync[2 * row + 1] = 0;
   }
+  phases.mark(10);
 }
 
-template <typename T, int D, int HEADS>
+template <typename T, int D, int HEADS, int MIN_BLOCKS>
 int configure_grid_step() {
   static const int per_sm = [] {
+    auto* kernel = grid_step_kernel<T, D, HEADS, MIN_BLOCKS>;
+    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kDistanceBytes));
     ADAMAS_CUDA_CHECK(
-        cudaFuncSetAttribute(grid_step_kernel<T, D, HEADS>, cudaFuncAttributeMaxDynamicSharedMemorySize, kDistanceBytes));
-    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(grid_step_kernel<T, D, HEADS>,
-                                           cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+        cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
     int blocks = 0;
-    ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, grid_step_kernel<T, D, HEADS>, kThreads,
-                                                                    kDistanceBytes));
+    ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, kDistanceBytes));
     return std::min(blocks, kGridMaxBlocksPerSm);  // the workspaces hold that many
   }();
   return per_sm;
 }
 
+// Whether one head a row runs the kernel of 2 blocks per SM (128 registers, two rounds of codes in
+// flight) rather than 4 (64 registers): ADAMAS_GRID_PER_SM=2, or auto where `rows` x `blocks`
+// fit at 2 per SM (blocks == 0: where 8 or more blocks a row do, the launch then taking as many).
+// Measured (bench/results/2026-11-30-s18, call 2, MHA 32/32 batch 1, 8 blocks a row): 27.1 / 38.1 /
+// 58.5 us at 32K / 64K / 128K against 28.3 / 39.8 / 60.4 with the 4-per-SM kernel.
+bool two_per_sm(int heads_per_row, int rows, int blocks, int sm_count, const KernelVariants& variants) {
+  if (heads_per_row != 1 || variants.grid_per_sm == 4) return false;
+  if (blocks == 0) return variants.grid_per_sm == 2 || 2 * sm_count / rows >= 8;
+  return static_cast<long>(rows) * blocks <= 2L * sm_count;
+}
+
+// Blocks per SM the automatic count fills: with one head a row 2 (two_per_sm) or 4; with more, one
+// (GQA 32/8 at batch 1, call 2: 16 blocks a row took 25.7 / 45.3 us at 32K / 128K against 28.7 /
+// 47.8 with 32 at 2 per SM). The kernel's own occupancy bounds any count.
+int auto_per_sm(int heads_per_row, bool two, int occupancy) {
+  if (heads_per_row == 1) return two ? 2 : occupancy;
+  return 1;
+}
+
+// f(type, dim, heads, min_blocks) with the kernel's compile-time shape.
+template <typename F>
+void with_grid_kernel(DType dtype, int head_dim, int heads_per_row, bool two, F&& f) {
+  step::with_kernel("CUDA grid step", dtype, head_dim, heads_per_row, [&](auto type, auto dim, auto heads) {
+    constexpr int H = decltype(heads)::value;
+    if constexpr (H == 1) {
+      if (two) {
+        f(type, dim, heads, std::integral_constant<int, 2>{});
+        return;
+      }
+    }
+    f(type, dim, heads, std::integral_constant<int, kMinBlocks<H>>{});
+  });
+}
+
 }  // namespace
 
 int adamas_grid_step_blocks(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context,
-                            int rows, int sm_count) {
+                            int rows, int sm_count, const KernelVariants& variants) {
   if (!step::shape_supported(dtype, head_dim, heads_per_row) || capacity > kStepMaxList || rows < 1) return 0;
-  int per_sm = 0;
-  step::with_kernel("CUDA grid step", dtype, head_dim, heads_per_row, [&](auto type, auto dim, auto heads) {
-    per_sm = configure_grid_step<typename decltype(type)::type, decltype(dim)::value, decltype(heads)::value>();
-  });
-  const int blocks = std::min(kGridMaxBlocksPerRow, per_sm * sm_count / rows);
+  int per_sm = 0;  // the kernel's occupancy
+  with_grid_kernel(dtype, head_dim, heads_per_row, two_per_sm(heads_per_row, rows, 0, sm_count, variants),
+                   [&](auto type, auto dim, auto heads, auto min_blocks) {
+                     per_sm = configure_grid_step<typename decltype(type)::type, decltype(dim)::value,
+                                                  decltype(heads)::value, decltype(min_blocks)::value>();
+                   });
+  const bool two = two_per_sm(heads_per_row, rows, 0, sm_count, variants);
+  const int blocks = variants.grid_blocks > 0
+                         ? std::min({variants.grid_blocks, kGridMaxBlocksPerRow, per_sm * sm_count / rows})
+                         : std::min(kGridMaxBlocksPerRow, auto_per_sm(heads_per_row, two, per_sm) * sm_count / rows);
   return blocks >= 1 && step::span_for(max_context, blocks) <= kGridMaxSpan ? blocks : 0;
 }
 
 bool adamas_grid_step_auto(int heads_per_row, int max_context, int rows) {
-  return heads_per_row == 1 && rows <= 64 && (max_context > 98304 || (rows > 32 && max_context >= 49152));
+  if (heads_per_row == 4) return rows <= 16 && max_context >= 8192;
+  return heads_per_row == 1 && rows <= 64 && (rows > 32 ? max_context >= 49152 : max_context >= 32768);
 }
 
 void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_count, const KernelVariants& variants,
@@ -205,10 +260,11 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
   ADAMAS_CHECK(blocks >= 1 && blocks <= kGridMaxBlocksPerRow, "CUDA grid step: ", blocks, " blocks per row (1..",
                kGridMaxBlocksPerRow, ")");
   const int rows = batch * args.rows_per_seq;
-  step::with_kernel("CUDA grid step", args.dtype, args.head_dim, args.heads_per_row, [&](auto type, auto dim, auto heads) {
+  const bool two = two_per_sm(args.heads_per_row, rows, blocks, sm_count, variants);
+  with_grid_kernel(args.dtype, args.head_dim, args.heads_per_row, two, [&](auto type, auto dim, auto heads, auto min_blocks) {
     using T = typename decltype(type)::type;
-    constexpr int D = decltype(dim)::value, H = decltype(heads)::value;
-    const int per_sm = configure_grid_step<T, D, H>();
+    constexpr int D = decltype(dim)::value, H = decltype(heads)::value, M = decltype(min_blocks)::value;
+    const int per_sm = configure_grid_step<T, D, H, M>();
     ADAMAS_CHECK(static_cast<long>(rows) * blocks <= static_cast<long>(per_sm) * sm_count, "CUDA grid step: ", rows,
                  " rows x ", blocks, " blocks do not fit on the device at once (", per_sm, " per multiprocessor, ",
                  sm_count, " multiprocessors)");
@@ -228,8 +284,23 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
       std::fprintf(stderr, "adamas grid step: d %d, %d heads a row, %d blocks/SM, grid %d x %d, %d bytes of dynamic shared memory\n",
                    D, H, per_sm, blocks, rows, kDistanceBytes);
     // ADAMAS_STEP_PROBE=1 (benchmarks only: the step is left unfinished) ends every block after its scan.
-    ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H>, args, hadamard_scale(D),
-                                         variants.step_probe == 1 ? 1 : 0));
+    const int probe = variants.step_probe == 1 ? 1 : 0;
+    ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H, M>, args, hadamard_scale(D), probe));
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    if (variants.step_trace) ADAMAS_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+    if (variants.step_trace && capture == cudaStreamCaptureStatusNone) {
+      // ADAMAS_STEP_TRACE: once more with phase stamps (the counters are zero again after a launch).
+      const std::vector<unsigned long long> stamps =
+          collect_block_stamps(static_cast<size_t>(blocks) * rows, step::kTracePoints, stream, [&](unsigned long long* trace) {
+            GridStepArgs traced = args;
+            traced.trace = trace;
+            ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H, M>, traced, hadamard_scale(D), probe));
+          });
+      std::fprintf(stderr, "adamas grid step trace (grid %d x %d, us from the first block's start): point median p90 max\n",
+                   blocks, rows);
+      print_stamp_points(stamps, step::kTracePoints, step::kTraceNames, step::kTracePoints - 1);
+      print_phase_by_sharing(stamps, step::kTracePoints, step::kTracePoints - 1, 2, 3, "scan");
+    }
   });
   ADAMAS_CUDA_CHECK_LAUNCH();
 }

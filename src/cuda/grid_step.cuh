@@ -30,17 +30,23 @@ inline size_t grid_step_partial_floats(int sm_count) {
 
 // Blocks per row of the grid step for `rows` selection rows (0: it does not serve them): fp16/bf16
 // K/V, d 64/128/256, 1, 2, 4 or 8 query heads per row with heads * d <= 1024, capacity <=
-// kStepMaxList, every block resident at once (min(kGridMaxBlocksPerRow, blocks per SM x sm_count /
-// rows) a row; blocks per SM: 4 with one head a row, 3 with two, else 2), and every candidate of a
-// max_context sequence within the row's blocks of kGridMaxSpan.
+// kStepMaxList, every block resident at once, and every candidate of a max_context sequence within
+// the row's blocks of kGridMaxSpan. The count: ADAMAS_GRID_BLOCKS (at most), else as many as fill
+// the SMs at 2 blocks each with one head a row where 8 or more a row fit so (the kernel of 128
+// registers), else 4 (64 registers), and at one block each with more heads; never more than
+// kGridMaxBlocksPerRow (ADAMAS_GRID_PER_SM picks the one-head kernel; grid_step.cu).
 int adamas_grid_step_blocks(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context, int rows,
-                            int sm_count);
+                            int sm_count, const KernelVariants& variants);
 
-// Whether ADAMAS_STEP=auto takes the grid step where it serves (else the cluster or split step):
-// one head a row, at most 64 rows, and either contexts past 96K or more than 32 rows from 48K on:
-// where it was measured faster on the H200 (bench/results/2026-11-29-s13, call 7: MHA 32/32 batch 1
-// 0.97x the cluster step's time at 128K, 1.01x at 96K, 1.06-1.09x at 48-64K; batch 2 0.86-0.89x the
-// auto path's at 48K-128K; every GQA shape slower; more rows not measured).
+// Whether ADAMAS_STEP=auto takes the grid step where it serves (else the cluster or split step),
+// where it was measured faster on the H200:
+//  - one head a row: at most 32 rows from 32K on, 33-64 rows from 48K on (bench/results/
+//    2026-11-30-s18, call 2, MHA 32/32 batch 1: 27.1 / 38.1 us at 32K / 64K against the cluster
+//    step's 28.5 / 41.7, 58.5 at 128K; 8K 18.7 against 17.7; 2026-11-29-s13: batch 2 0.86-0.89x the
+//    auto path's time at 48K-128K);
+//  - four heads a row (GQA 32/8): at most 16 rows from 8K on (call 2, batch 1: 20.6 / 25.7 / 45.3 us
+//    at 8K / 32K / 128K against 21.0 / 28.5 cluster and 48.9 split);
+//  - more rows and other groupings were not measured.
 bool adamas_grid_step_auto(int heads_per_row, int max_context, int rows);
 
 // The step for `batch` sequences with `blocks` per row (adamas_grid_step_blocks), launched as a

@@ -19,6 +19,22 @@ std::string env_choice(const char* name, const char* fallback, std::initializer_
   throw Error(detail::concat("environment variable ", name, "='", value, "': expected one of ", listed));
 }
 
+namespace {
+
+// Integer environment variable `name` in [low, high], or 0 when unset, empty or "auto"; throws
+// adamas::Error naming the variable otherwise.
+int env_int(const char* name, int low, int high) {
+  const char* raw = std::getenv(name);
+  if (raw == nullptr || *raw == '\0' || std::string(raw) == "auto") return 0;
+  char* end = nullptr;
+  const long value = std::strtol(raw, &end, 10);
+  if (*end != '\0' || value < low || value > high)
+    throw Error(detail::concat("environment variable ", name, "='", raw, "': expected auto or ", low, "..", high));
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
 KernelVariants kernel_variants_from_env() {
   KernelVariants v;
   const std::string estimate = env_choice("ADAMAS_ESTIMATE_VARIANT", "new", {"old", "new", "bulk"});
@@ -52,20 +68,16 @@ KernelVariants kernel_variants_from_env() {
   const std::string cluster = env_choice("ADAMAS_STEP_CLUSTER", "auto", {"auto", "1", "2", "3", "4", "5", "6", "7", "8", "9",
                                                                         "10", "11", "12", "13", "14", "15", "16"});
   v.step_cluster = cluster == "auto" ? 0 : std::stoi(cluster);
+  v.grid_blocks = env_int("ADAMAS_GRID_BLOCKS", 1, 32);
+  const std::string grid_per_sm = env_choice("ADAMAS_GRID_PER_SM", "auto", {"auto", "2", "4"});
+  v.grid_per_sm = grid_per_sm == "auto" ? 0 : std::stoi(grid_per_sm);
   v.estimate_probe = std::stoi(env_choice("ADAMAS_ESTIMATE_PROBE", "0", {"0", "1", "2", "3", "4"}));
   v.step_probe = std::stoi(env_choice("ADAMAS_STEP_PROBE", "0", {"0", "1", "2", "3"}));
   v.step_balance = env_choice("ADAMAS_STEP_SCHEDULE", "spread", {"spread", "balance"}) == "balance";
   v.step_verbose = env_choice("ADAMAS_STEP_VERBOSE", "0", {"0", "1"}) == "1";
   v.step_trace = env_choice("ADAMAS_STEP_TRACE", "0", {"0", "1"}) == "1";
   v.dense_trace = env_choice("ADAMAS_DENSE_TRACE", "0", {"0", "1"}) == "1";
-  const char* splits = std::getenv("ADAMAS_DENSE_SPLITS");
-  if (splits != nullptr && *splits != '\0' && std::string(splits) != "auto") {
-    char* end = nullptr;
-    const long value = std::strtol(splits, &end, 10);
-    if (*end != '\0' || value < 1 || value > 1024)
-      throw Error(detail::concat("environment variable ADAMAS_DENSE_SPLITS='", splits, "': expected auto or 1..1024"));
-    v.dense_splits = static_cast<int>(value);
-  }
+  v.dense_splits = env_int("ADAMAS_DENSE_SPLITS", 1, 1024);
   return v;
 }
 
@@ -85,6 +97,8 @@ std::string describe(const KernelVariants& v) {
                                                         : "auto",
                         " step_blocks=", v.step_blocks == 0 ? std::string("auto") : std::to_string(v.step_blocks),
                         " step_cluster=", v.step_cluster == 0 ? std::string("auto") : std::to_string(v.step_cluster),
+                        " grid_blocks=", v.grid_blocks == 0 ? std::string("auto") : std::to_string(v.grid_blocks),
+                        " grid_per_sm=", v.grid_per_sm == 0 ? std::string("auto") : std::to_string(v.grid_per_sm),
                         " dense_splits=", v.dense_splits == 0 ? std::string("auto") : std::to_string(v.dense_splits));
 }
 

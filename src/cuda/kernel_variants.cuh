@@ -30,6 +30,11 @@
 //                                         (auto: 2 where a cluster up to two blocks smaller fits
 //                                         every row in one wave, adamas_step.cu)
 //   ADAMAS_STEP_CLUSTER     = auto | 1..16  the cluster step's cluster size (tests, benchmarks)
+//   ADAMAS_GRID_BLOCKS      = auto | 1..32  the grid step's blocks per row at most (auto: as many as
+//                                         fit at once, up to 32)
+//   ADAMAS_GRID_PER_SM      = auto | 2 | 4  the grid step's kernel with one head a row: 2 blocks per SM
+//                                         (128 registers, two rounds of codes in flight) or 4 (64
+//                                         registers); auto: 2 where 8 blocks a row fit so
 //   ADAMAS_DENSE_SPLITS     = auto | N    dense attention: splits of the context per (sequence, head)
 //                                         (auto: one wave of blocks; N: at most N, benchmarks)
 //   Diagnostics: ADAMAS_ESTIMATE_PROBE = 0..4, ADAMAS_STEP_PROBE = 0..3, ADAMAS_STEP_SCHEDULE =
@@ -58,6 +63,8 @@ struct KernelVariants {
   StepVariant step = StepVariant::kAuto;
   int step_blocks = 3;   // the cluster step's blocks per SM with one or two heads a row; 0: auto
   int step_cluster = 0;  // the cluster step's cluster size; 0: the plan's (adamas_step_cluster)
+  int grid_blocks = 0;   // the grid step's blocks per row at most; 0: as many as fit (adamas_grid_step_blocks)
+  int grid_per_sm = 0;   // the grid step's blocks per SM with one head a row (2 or 4); 0: auto
   int dense_splits = 0;  // dense attention's splits per (sequence, head) at most; 0: auto (one wave)
   int asym_probe = 0;  // SelectArgs::asym_probe (ADAMAS_ASYM_PROBE)
   // Diagnostics (benchmarks only; adamas_fused.cu, adamas_step.cu):

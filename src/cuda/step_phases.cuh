@@ -25,6 +25,32 @@ constexpr int distance_slots(int max_span) {
   return (max_span + kWarps * kCompactTile - 1) / (kWarps * kCompactTile) * kWarps * kCompactTile;
 }
 
+// ADAMAS_STEP_TRACE (diagnostics, both steps): thread 0 of each block stamps the global timer at
+// the phase boundaries 0..10 into its kTracePoints slots (10: the block that merges the row) and
+// its multiprocessor's id into the last one. Not traced: trace == nullptr, nothing is written.
+constexpr int kTracePoints = 12;
+inline constexpr const char* kTraceNames[kTracePoints - 1] = {
+    "start", "row known", "scan starts", "scan ends", "row met", "threshold", "share",
+    "lists", "attended", "partials in", "merged"};
+struct PhaseStamps {
+  unsigned long long* slots;  // [kTracePoints] of this block, or nullptr
+  __device__ __forceinline__ PhaseStamps(unsigned long long* trace, size_t block)
+      : slots(trace != nullptr && threadIdx.x == 0 ? trace + block * kTracePoints : nullptr) {
+    if (slots != nullptr) {
+      unsigned sm;
+      asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+      slots[kTracePoints - 1] = sm;
+    }
+  }
+  __device__ __forceinline__ void mark(int point) const {
+    if (slots != nullptr) {
+      unsigned long long now;
+      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+      slots[point] = now;
+    }
+  }
+};
+
 // One lane's E consecutive elements of a K or V row: loaded as one vector, widened when used.
 template <typename T, int E>
 struct LaneSlice {
@@ -45,13 +71,18 @@ struct LaneSlice {
 // of its code loads, so the loads of a round never wait on a page-table trip. Use: begin() before
 // the set-up (the first page ids fly with it), then stage_row (which calls request_first() before
 // its barrier: the first codes fly while the query codes are built), then run().
-template <int D>
+// kDouble (kernels of 128 registers): two rounds of codes in registers, and a round's successor
+// requested before the round is scored, so a warp keeps a round of loads in flight all the time
+// (single: the next round's loads are requested after the round is scored and fly only while its
+// distances are recorded).
+template <int D, bool kDouble = false>
 struct SpanScan {
   using S = FusedShape<D>;
+  static constexpr int kBuffers = kDouble ? 2 : 1;
   const SelectArgs& a;
   const int32_t* page_row;
   int kv_head, span_start, span_end;
-  uint4 codes[S::kSlots][S::kVectors];
+  uint4 codes[kBuffers][S::kSlots][S::kVectors];
   int page[S::kSlots];
 
   __device__ __forceinline__ int token(int base, int j) const {
@@ -64,15 +95,16 @@ struct SpanScan {
       page[j] = t < span_end ? __ldg(page_row + a.pages.page(t)) : -1;
     }
   }
+  template <int kBuffer>
   __device__ __forceinline__ void load_codes(int base) {
     int tokens[S::kSlots];
 #pragma unroll
     for (int j = 0; j < S::kSlots; ++j) tokens[j] = token(base, j);
-    load_slot_codes<D>(a, kv_head, tokens, page, codes);
+    load_slot_codes<D>(a, kv_head, tokens, page, codes[kBuffer]);
   }
   __device__ __forceinline__ void begin() { load_pages(span_start); }
   __device__ __forceinline__ void request_first() {
-    load_codes(span_start);
+    load_codes<0>(span_start);
     load_pages(span_start + S::kTokensPerRound);
   }
   // Each candidate's minimum L1 over the row's HEADS query codes into distance[t - span_start], and
@@ -87,28 +119,51 @@ struct SpanScan {
     constexpr bool kQueryInRegisters = kBoundedQueryInRegisters<D, HEADS>;
     QueryRegisters<D, HEADS, kQueryInRegisters> query;
     query.load(query_code);
-    for (int base = span_start, round = 0; base < span_end; base += S::kTokensPerRound, ++round) {
-      int best[S::kSlots];
-#pragma unroll
-      for (int j = 0; j < S::kSlots; ++j)
-        best[j] = query.min_l1(reinterpret_cast<const uint64_t*>(codes[j]), query_code);
-      const bool more = base + S::kTokensPerRound < span_end;  // block-uniform
-      if (more) {
-        load_codes(base + S::kTokensPerRound);
-        load_pages(base + 2 * S::kTokensPerRound);
+    int base = span_start, round = 0;
+    if constexpr (kDouble) {
+      while (scan_round<0, true>(query, query_code, base, round, distance, histogram, keep, scan_storage, bound) &&
+             scan_round<1, true>(query, query_code, base, round, distance, histogram, keep, scan_storage, bound)) {
       }
-      const int bound_now = bound;
-#pragma unroll
-      for (int j = 0; j < S::kSlots; ++j) {
-        const int t = token(base, j);
-        if (t < span_end) {
-          distance[t - span_start] = static_cast<uint16_t>(best[j]);
-          if (best[j] <= bound_now) atomicAdd(&histogram[best[j]], 1);
-        }
+    } else {
+      while (scan_round<0, false>(query, query_code, base, round, distance, histogram, keep, scan_storage, bound)) {
       }
-      if (!more) break;
-      if ((round & (round + 1)) == 0) update_bound<D>(histogram, keep, scan_storage, bound);
     }
+  }
+
+ private:
+  // One round over buffer kBuffer's codes; false after the span's last round. kAhead: the next
+  // round's codes go to the other buffer before this round is scored.
+  template <int kBuffer, bool kAhead, typename Query>
+  __device__ __forceinline__ bool scan_round(const Query& query, const uint8_t (*query_code)[D / 4], int& base, int& round,
+                                             uint16_t* distance, int* histogram, int keep,
+                                             typename ChunkScan::TempStorage& scan_storage, int& bound) {
+    const bool more = base + S::kTokensPerRound < span_end;  // block-uniform
+    if (kAhead && more) {
+      load_codes<kBuffer ^ 1>(base + S::kTokensPerRound);
+      load_pages(base + 2 * S::kTokensPerRound);
+    }
+    int best[S::kSlots];
+#pragma unroll
+    for (int j = 0; j < S::kSlots; ++j)
+      best[j] = query.min_l1(reinterpret_cast<const uint64_t*>(codes[kBuffer][j]), query_code);
+    if (!kAhead && more) {
+      load_codes<kBuffer>(base + S::kTokensPerRound);
+      load_pages(base + 2 * S::kTokensPerRound);
+    }
+    const int bound_now = bound;
+#pragma unroll
+    for (int j = 0; j < S::kSlots; ++j) {
+      const int t = token(base, j);
+      if (t < span_end) {
+        distance[t - span_start] = static_cast<uint16_t>(best[j]);
+        if (best[j] <= bound_now) atomicAdd(&histogram[best[j]], 1);
+      }
+    }
+    if (!more) return false;
+    if ((round & (round + 1)) == 0) update_bound<D>(histogram, keep, scan_storage, bound);
+    base += S::kTokensPerRound;
+    ++round;
+    return true;
   }
 };
 
@@ -129,15 +184,17 @@ struct RowQueries {
 };
 
 // Both steps' set-up between the scan's first page ids (scan.begin(), by the caller) and the scan:
-// the block histogram zeroed and its bound reset, q staged (raw, and x scale_log2 for the
-// attention), the first codes requested (when the block scans), then the query codes built by
-// warps < HEADS (not for dense rows) while they fly. Two block barriers.
-template <int D, int HEADS>
+// the first codes requested (when the block scans: they wait on the page ids only, not on q), the
+// block histogram zeroed and its bound reset, q staged (raw, and x scale_log2 for the attention),
+// then the query codes built by warps < HEADS (not for dense rows) while the codes fly. Two block
+// barriers.
+template <int D, int HEADS, typename Scan>
 __device__ __forceinline__ void stage_row(const RowQueries<D, HEADS>& queries, float scale_log2, bool scans, bool dense,
-                                          SpanScan<D>& scan, float hadamard_scale, const Thresholds& thresholds,
+                                          Scan& scan, float hadamard_scale, const Thresholds& thresholds,
                                           float (*q_raw)[D], float (*q_scaled)[D], uint8_t (*query_code)[D / 4],
                                           int* histogram, int& bound) {
   using S = FusedShape<D>;
+  if (scans) scan.request_first();
   for (int b = threadIdx.x; b < S::kBins; b += kFusedThreads) histogram[b] = 0;
   if (threadIdx.x == 0) bound = S::kBins;
 #pragma unroll
@@ -148,7 +205,6 @@ __device__ __forceinline__ void stage_row(const RowQueries<D, HEADS>& queries, f
       q_scaled[index / D][index % D] = queries.value[i] * scale_log2;
     }
   }
-  if (scans) scan.request_first();
   __syncthreads();  // q staged
   const int warp = threadIdx.x >> 5;
   if (!dense && warp < HEADS) warp_query_code<D>(q_raw[warp], hadamard_scale, thresholds, query_code[warp]);
@@ -407,22 +463,44 @@ __device__ __forceinline__ void merge_warps(const float* warp_out, const float (
   }
 }
 
-// The row's `parts` partial results merged into the output of its HEADS heads (out [HEADS][D],
-// the row's first head's slot): partial c's value of head h and dim at load(outs + (c * HEADS + h)
-// * D + dim), its max and sum at load(maxes + c * HEADS + h), load(sums + ...). Every thread calls it.
+// The row's `parts` (<= 32) partial results merged into the output of its HEADS heads (out
+// [HEADS][D], the row's first head's slot): partial c's value of head h and dim at load(outs + (c *
+// HEADS + h) * D + dim), its max and sum at load(maxes + c * HEADS + h), load(sums + ...). A warp's
+// outputs share a head: lane c loads partial c's max and sum, the maximum and the weights go round
+// by shuffles, and each lane's values of 16 partials are requested at once, so an output takes
+// about two round trips of `load` (through L2 in the grid step) instead of one a partial. The sums
+// keep ascending partial order. Every thread calls it. (Requesting a thread's every output's loads
+// at once, two outputs a thread with four heads at d 128, was no faster, bench/results/
+// 2026-11-30-s18 call 3.)
 template <int D, int HEADS, typename Load>
 __device__ __forceinline__ void merge_partials(int parts, Load&& load, const float* outs, const float* maxes,
                                                const float* sums, float* out) {
-  for (int i = threadIdx.x; i < HEADS * D; i += blockDim.x) {
+  static_assert(D % 32 == 0, "a warp's outputs share a head");
+  constexpr int kGroup = 16;  // partials' values in flight a lane
+  const int lane = threadIdx.x & 31;
+  for (int i = threadIdx.x; i < HEADS * D; i += blockDim.x) {  // warp-uniform: HEADS * D and blockDim are multiples of 32
     const int h = i / D, dim = i % D;
-    float top = -INFINITY;
-    for (int c = 0; c < parts; ++c) top = fmaxf(top, load(maxes + c * HEADS + h));
+    const float lane_max = lane < parts ? load(maxes + lane * HEADS + h) : -INFINITY;
+    const float lane_sum = lane < parts ? load(sums + lane * HEADS + h) : 0.0f;
+    float top = lane_max;
+#pragma unroll
+    for (int width = 16; width > 0; width /= 2) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, width));
     float value = 0.0f, sum = 0.0f;
-    for (int c = 0; c < parts; ++c) {
-      const float their_max = load(maxes + c * HEADS + h);
-      const float weight = their_max == -INFINITY ? 0.0f : exp2f(their_max - top);
-      value = fmaf(weight, load(outs + (c * HEADS + h) * D + dim), value);
-      sum = fmaf(weight, load(sums + c * HEADS + h), sum);
+    for (int first = 0; first < parts; first += kGroup) {
+      float values[kGroup];
+#pragma unroll
+      for (int j = 0; j < kGroup; ++j)
+        values[j] = first + j < parts ? load(outs + ((first + j) * HEADS + h) * D + dim) : 0.0f;
+#pragma unroll
+      for (int j = 0; j < kGroup; ++j) {
+        const float their_max = __shfl_sync(0xffffffffu, lane_max, first + j);
+        const float their_sum = __shfl_sync(0xffffffffu, lane_sum, first + j);
+        if (first + j < parts) {
+          const float weight = their_max == -INFINITY ? 0.0f : exp2f(their_max - top);
+          value = fmaf(weight, values[j], value);
+          sum = fmaf(weight, their_sum, sum);
+        }
+      }
     }
     out[h * D + dim] = value / sum;
   }

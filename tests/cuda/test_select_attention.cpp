@@ -334,10 +334,11 @@ TEST_P(ClusterStepProgrammaticTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, ClusterStepProgrammaticTest, ::testing::ValuesIn(select_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
-// The grid step (grid_step.cu: 2-3 blocks per multiprocessor, rows meeting through global memory)
-// on the cluster step's shapes: blocks per row from 32 (8 rows of 4 heads) down to 6 (64 rows),
-// spans up to 9376 (150000 tokens, 16 blocks a row), every head grouping and head size, dense rows
-// in ragged batches, lists up to kStepMaxList; twice each, so the counters it resets are reused.
+// The grid step (grid_step.cu: 1-4 blocks per multiprocessor, rows meeting through global memory)
+// on the cluster step's shapes: both kernels of one head a row (2 blocks per SM up to 33 rows, 4
+// beyond), spans up to 13640 (150000 tokens, 11 blocks a row), every head grouping and head size,
+// dense rows in ragged batches, lists up to kStepMaxList; twice each, so the counters it resets are
+// reused.
 class GridStepTest : public ::testing::TestWithParam<SelectCase> {
   ScopedEnv step_{"ADAMAS_STEP", "grid"};
 };
@@ -363,7 +364,8 @@ TEST_P(GridStepProgrammaticTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, GridStepProgrammaticTest, ::testing::ValuesIn(select_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
-// The auto rule's choice of the grid step (one head a row, more than 32 rows, from 48K on; else the
+// The auto rule's choice of the grid step (adamas_grid_step_auto: one head a row from 32K on with up
+// to 32 rows and from 48K on with 33-64; four heads a row from 8K on with up to 16 rows; else the
 // cluster step), then that shape in the default environment against the references.
 class GridStepAutoTest : public ::testing::TestWithParam<SelectCase> {};
 
@@ -372,23 +374,79 @@ TEST_P(GridStepAutoTest, MatchesReference) {
   const SelectCase& c = GetParam();
   SelectorOptions options;
   options.token_budget = 256;
-  PagedKvView view;
-  view.num_kv_heads = c.kv_heads;
-  view.head_dim = c.head_dim;
-  view.dtype = c.dtype;
-  view.page_size = kDefaultPageSize;
-  view.batch = static_cast<int>(c.lens.size());
-  const int max_context = *std::max_element(c.lens.begin(), c.lens.end());
-  DecodePlan plan(plan_config_for(view.batch, c.q_heads, c.kv_heads, c.head_dim, c.dtype, max_context, options));
-  EXPECT_EQ(plan.step_path(view), "grid");
-  view.batch = 1;  // 32 rows at 60000: the cluster step's
-  EXPECT_EQ(plan.step_path(view), "cluster");
+  auto path = [&](int q_heads, int kv_heads, int batch, int max_context) {
+    PagedKvView view;
+    view.num_kv_heads = kv_heads;
+    view.head_dim = c.head_dim;
+    view.dtype = c.dtype;
+    view.page_size = kDefaultPageSize;
+    view.batch = batch;
+    DecodePlan plan(plan_config_for(batch, q_heads, kv_heads, c.head_dim, c.dtype, max_context, options));
+    return plan.step_path(view);
+  };
+  EXPECT_EQ(path(32, 32, 2, 60000), "grid");     // 64 rows from 48K on
+  EXPECT_EQ(path(32, 32, 2, 40000), "split");    // 64 rows below 48K (the cluster step's auto: not one wave)
+  EXPECT_EQ(path(32, 32, 1, 40000), "grid");     // 32 rows from 32K on
+  EXPECT_EQ(path(32, 32, 1, 20000), "cluster");
+  EXPECT_EQ(path(32, 8, 1, 20000), "grid");      // four heads a row, 8 rows
+  EXPECT_EQ(path(32, 8, 1, 4000), "cluster");
+  EXPECT_EQ(path(32, 16, 1, 20000), "cluster");  // two heads a row: not measured
   check_against_reference(c);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, GridStepAutoTest,
-                         ::testing::Values(SelectCase{DType::kBF16, 128, 32, 32, {60000, 900}, {256}, true}),
+                         ::testing::Values(SelectCase{DType::kBF16, 128, 32, 32, {60000, 900}, {256}, true},
+                                           SelectCase{DType::kF16, 128, 32, 8, {20000}, {256}, true}),
                          [](const auto& info) { return case_name(info.param); });
+
+// Fewer blocks per row than fit (ADAMAS_GRID_BLOCKS: longer spans, an odd count, one block a row),
+// with one head a row on either kernel (ADAMAS_GRID_PER_SM: 2 blocks per SM and two rounds of codes
+// in flight, or 4).
+struct GridBlocksCase {
+  int blocks;
+  const char* per_sm;
+  SelectCase shape;
+};
+
+class GridBlocksTest : public ::testing::TestWithParam<GridBlocksCase> {
+  ScopedEnv step_{"ADAMAS_STEP", "grid"}, blocks_{"ADAMAS_GRID_BLOCKS", std::to_string(GetParam().blocks).c_str()},
+      per_sm_{"ADAMAS_GRID_PER_SM", GetParam().per_sm};
+};
+
+TEST_P(GridBlocksTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam().shape);
+}
+
+std::vector<GridBlocksCase> grid_blocks_cases() {
+  std::vector<GridBlocksCase> cases;
+  for (int blocks : {1, 3, 8})
+    for (const char* per_sm : {"2", "4"}) {
+      cases.push_back({blocks, per_sm, {DType::kF16, 128, 32, 32, {12000, 300, 7777}, {1, 256, 1000}, true}});
+      cases.push_back({blocks, per_sm, {DType::kBF16, 64, 8, 8, {9000, 4100}, {17, 256}}});
+    }
+  cases.push_back({8, "2", {DType::kBF16, 256, 8, 2, {9000, 4100}, {17, 256}}});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Counts, GridBlocksTest, ::testing::ValuesIn(grid_blocks_cases()), [](const auto& info) {
+  return "b" + std::to_string(info.param.blocks) + "_sm" + info.param.per_sm + "_" + case_name(info.param.shape);
+});
+
+// ADAMAS_STEP_TRACE's extra eager launch (phase stamps printed to stderr) leaves both one-launch
+// steps' results as they are: the grid step's counters are zero again for the launch after it.
+class StepTraceTest : public ::testing::TestWithParam<const char*> {
+  ScopedEnv step_{"ADAMAS_STEP", GetParam()}, trace_{"ADAMAS_STEP_TRACE", "1"};
+};
+
+TEST_P(StepTraceTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  const SelectCase c{DType::kF16, 128, 32, 8, {20000, 700}, {256}};
+  check_against_reference(c);
+  check_against_reference(c);
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, StepTraceTest, ::testing::Values("cluster", "grid"));
 
 // Cluster sizes that are not powers of two (the launch takes up to two blocks fewer than the plan's
 // size where that fits every row in one wave at 2 blocks per SM): forced 5 and 7.
@@ -419,7 +477,7 @@ TEST(KernelVariantsTest, RejectsUnknownValues) {
   SKIP_WITHOUT_GPU();
   for (const char* name :
        {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_DENSE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER",
-        "ADAMAS_DENSE_SPLITS", "ADAMAS_ASYM_PROBE", "ADAMAS_ASYM_CLUSTER", "ADAMAS_ESTIMATE_PROBE",
+        "ADAMAS_GRID_BLOCKS", "ADAMAS_GRID_PER_SM", "ADAMAS_DENSE_SPLITS", "ADAMAS_ASYM_PROBE", "ADAMAS_ASYM_CLUSTER", "ADAMAS_ESTIMATE_PROBE",
         "ADAMAS_STEP_PROBE", "ADAMAS_STEP_SCHEDULE", "ADAMAS_STEP_VERBOSE", "ADAMAS_STEP_TRACE", "ADAMAS_DENSE_TRACE"}) {
     SCOPED_TRACE(name);
     ScopedEnv bad{name, "fastest"};
