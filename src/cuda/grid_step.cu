@@ -199,13 +199,15 @@ int configure_grid_step() {
 }
 
 // Whether one head a row runs the kernel of 2 blocks per SM (128 registers, two rounds of codes in
-// flight) rather than 4 (64 registers): ADAMAS_GRID_PER_SM=2, or auto where `rows` x `blocks`
-// fit at 2 per SM (blocks == 0: where 8 or more blocks a row do, the launch then taking as many).
-// Measured (bench/results/2026-11-30-s18, call 2, MHA 32/32 batch 1, 8 blocks a row): 27.1 / 38.1 /
-// 58.5 us at 32K / 64K / 128K against 28.3 / 39.8 / 60.4 with the 4-per-SM kernel.
+// flight) rather than 4 (64 registers): ADAMAS_GRID_PER_SM=2 or 4, else where `rows` x `blocks`
+// fit at 2 per SM (blocks == 0, the automatic count: where 8 or more blocks a row do, the count then
+// filling the SMs at 2 each). Measured (bench/results/2026-11-30-s18, call 2, MHA 32/32 batch 1, 8
+// blocks a row): 27.1 / 38.1 / 58.5 us at 32K / 64K / 128K against 28.3 / 39.8 / 60.4 with the
+// 4-per-SM kernel.
 bool two_per_sm(int heads_per_row, int rows, int blocks, int sm_count, const KernelVariants& variants) {
   if (heads_per_row != 1 || variants.grid_per_sm == 4) return false;
-  if (blocks == 0) return variants.grid_per_sm == 2 || 2 * sm_count / rows >= 8;
+  if (variants.grid_per_sm == 2) return true;
+  if (blocks == 0) return 2 * sm_count / rows >= 8;
   return static_cast<long>(rows) * blocks <= 2L * sm_count;
 }
 
@@ -237,13 +239,13 @@ void with_grid_kernel(DType dtype, int head_dim, int heads_per_row, bool two, F&
 int adamas_grid_step_blocks(DType dtype, int head_dim, int heads_per_row, int capacity, int max_context,
                             int rows, int sm_count, const KernelVariants& variants) {
   if (!step::shape_supported(dtype, head_dim, heads_per_row) || capacity > kStepMaxList || rows < 1) return 0;
+  // A count asked for (ADAMAS_GRID_BLOCKS) that does not fit at 2 per SM takes the 4-per-SM kernel.
+  const bool two = two_per_sm(heads_per_row, rows, variants.grid_blocks, sm_count, variants);
   int per_sm = 0;  // the kernel's occupancy
-  with_grid_kernel(dtype, head_dim, heads_per_row, two_per_sm(heads_per_row, rows, 0, sm_count, variants),
-                   [&](auto type, auto dim, auto heads, auto min_blocks) {
-                     per_sm = configure_grid_step<typename decltype(type)::type, decltype(dim)::value,
-                                                  decltype(heads)::value, decltype(min_blocks)::value>();
-                   });
-  const bool two = two_per_sm(heads_per_row, rows, 0, sm_count, variants);
+  with_grid_kernel(dtype, head_dim, heads_per_row, two, [&](auto type, auto dim, auto heads, auto min_blocks) {
+    per_sm = configure_grid_step<typename decltype(type)::type, decltype(dim)::value, decltype(heads)::value,
+                                 decltype(min_blocks)::value>();
+  });
   const int blocks = variants.grid_blocks > 0
                          ? std::min({variants.grid_blocks, kGridMaxBlocksPerRow, per_sm * sm_count / rows})
                          : std::min(kGridMaxBlocksPerRow, auto_per_sm(heads_per_row, two, per_sm) * sm_count / rows);

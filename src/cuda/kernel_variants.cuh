@@ -34,7 +34,8 @@
 //                                         fit at once, up to 32)
 //   ADAMAS_GRID_PER_SM      = auto | 2 | 4  the grid step's kernel with one head a row: 2 blocks per SM
 //                                         (128 registers, two rounds of codes in flight) or 4 (64
-//                                         registers); auto: 2 where 8 blocks a row fit so
+//                                         registers); auto: 2 where the grid fits so (ADAMAS_GRID_BLOCKS
+//                                         given) or 8 blocks a row do (automatic count)
 //   ADAMAS_DENSE_SPLITS     = auto | N    dense attention: splits of the context per (sequence, head)
 //                                         (auto: one wave of blocks; N: at most N, benchmarks)
 //   Diagnostics: ADAMAS_ESTIMATE_PROBE = 0..4, ADAMAS_STEP_PROBE = 0..3, ADAMAS_STEP_SCHEDULE =

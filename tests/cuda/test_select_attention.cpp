@@ -401,7 +401,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GridStepAutoTest,
 
 // Fewer blocks per row than fit (ADAMAS_GRID_BLOCKS: longer spans, an odd count, one block a row),
 // with one head a row on either kernel (ADAMAS_GRID_PER_SM: 2 blocks per SM and two rounds of codes
-// in flight, or 4).
+// in flight, or 4, or auto's choice for the count).
 struct GridBlocksCase {
   int blocks;
   const char* per_sm;
@@ -426,6 +426,8 @@ std::vector<GridBlocksCase> grid_blocks_cases() {
       cases.push_back({blocks, per_sm, {DType::kBF16, 64, 8, 8, {9000, 4100}, {17, 256}}});
     }
   cases.push_back({8, "2", {DType::kBF16, 256, 8, 2, {9000, 4100}, {17, 256}}});
+  // 32 rows of 16 do not fit at 2 per SM: auto takes the 4-per-SM kernel for the count asked for.
+  cases.push_back({16, "auto", {DType::kF16, 128, 32, 32, {12000}, {1, 256}, true}});
   return cases;
 }
 
