@@ -470,8 +470,8 @@ __device__ __forceinline__ void merge_warps(const float* warp_out, const float (
 // by shuffles, and each lane's values of 16 partials are requested at once, so an output takes
 // about two round trips of `load` (through L2 in the grid step) instead of one a partial. The sums
 // keep ascending partial order. Every thread calls it. (Requesting a thread's every output's loads
-// at once, two outputs a thread with four heads at d 128, was no faster, bench/results/
-// 2026-11-30-s18 call 3.)
+// at once, two outputs a thread with four heads at d 128, made the GQA 32/8 grid step slower in
+// graph replays, 25.7 -> 32.5 us at 32K: bench/results/2026-11-30-s18, call 3.)
 template <int D, int HEADS, typename Load>
 __device__ __forceinline__ void merge_partials(int parts, Load&& load, const float* outs, const float* maxes,
                                                const float* sums, float* out) {
