@@ -7,7 +7,9 @@
 //   distance  + the exact L1 (cuda_common.cuh's formula) and the u16 distance store
 //   full      + histogram atomics below a fixed bound (the scan as it runs)
 // and the same with: shifts for the page arithmetic (fastpage), the thermometer form of the L1
-// (thermo), two rounds of loads in flight (depth2).
+// (thermo), two rounds of loads in flight (depth2), and (eighteenth session) the L1 of a bit-plane
+// code layout (planes: per 32 coordinates a word of low bits and a word of high bits, which the
+// library does not use; same bytes, timed on the same random words).
 // Build: nvcc -O3 -std=c++20 -arch=sm_90a -o scan_probe scan_probe.cu; run: ./scan_probe [page_size]
 #include <cuda_runtime.h>
 
@@ -68,7 +70,36 @@ __device__ __forceinline__ int thermo_distance(const uint32_t (&k)[4], const The
   return total;
 }
 
-template <int kMode, bool kFastPage, bool kThermo, int kDepth, bool kBarriers = false>
+// Bit-plane layout: 32 coordinates as a word of low bits l and a word of high bits h (k = 2h + l).
+// With the query's bits (ql, qh) the distance |q - k| in binary is s1 = l ^ ql and
+// s2 = (h ^ qh) & ((l ^ qh) | ~(ql ^ qh)), so d = popc(s1) + 2 popc(s2): 3 logic operations and two
+// popcounts a 32 coordinates, where the thermometer form of the packed layout takes about 14.
+struct PlaneQuery {
+  uint32_t ql[4], qh[4], b[4];  // b = ~(ql ^ qh)
+};
+__device__ __forceinline__ PlaneQuery plane_query(uint64_t w0, uint64_t w1) {
+  PlaneQuery q;
+  const uint32_t words[4] = {uint32_t(w0), uint32_t(w0 >> 32), uint32_t(w1), uint32_t(w1 >> 32)};
+  for (int i = 0; i < 2; ++i) {
+    q.ql[2 * i] = q.ql[2 * i + 1] = words[2 * i];
+    q.qh[2 * i] = q.qh[2 * i + 1] = words[2 * i + 1];
+  }
+  for (int i = 0; i < 4; ++i) q.b[i] = ~(q.ql[i] ^ q.qh[i]);
+  return q;
+}
+__device__ __forceinline__ int plane_distance(const uint32_t (&k)[4], const PlaneQuery& q) {
+  int total = 0;
+#pragma unroll
+  for (int p = 0; p < 2; ++p) {
+    const uint32_t l = k[2 * p], h = k[2 * p + 1];
+    const uint32_t s1 = l ^ q.ql[2 * p];
+    const uint32_t s2 = (h ^ q.qh[2 * p]) & ((l ^ q.qh[2 * p]) | q.b[2 * p]);
+    total += __popc(s1) + 2 * __popc(s2);
+  }
+  return total;
+}
+
+template <int kMode, bool kFastPage, bool kThermo, int kDepth, bool kBarriers = false, bool kPlanes = false>
 __global__ __launch_bounds__(kThreads, 4) void scan_kernel(Args a) {
   constexpr int kSlots = 4 / kDepth;  // tokens a lane loads per round (per buffer)
   constexpr int kRound = kWarps * kSlots * 32;
@@ -102,6 +133,7 @@ __global__ __launch_bounds__(kThreads, 4) void scan_kernel(Args a) {
     }
   } else {
     const ThermoQuery tq = thermo_query(a.q0, a.q1);
+    const PlaneQuery pq = plane_query(a.q0, a.q1);
     auto token = [&](int base, int j) { return base + (warp * kSlots + j) * 32 + lane; };
     uint4 codes[kDepth][kSlots][2];
     int page[kDepth][kSlots];
@@ -138,6 +170,10 @@ __global__ __launch_bounds__(kThreads, 4) void scan_kernel(Args a) {
           if constexpr (kMode == 1) {
             best[j] = codes[b][j][0].x ^ codes[b][j][0].y ^ codes[b][j][0].z ^ codes[b][j][0].w ^ codes[b][j][1].x ^
                       codes[b][j][1].y ^ codes[b][j][1].z ^ codes[b][j][1].w;
+          } else if constexpr (kPlanes) {
+            const uint32_t k[4] = {codes[b][j][0].x, codes[b][j][0].y, codes[b][j][0].z, codes[b][j][0].w};
+            const uint32_t k2[4] = {codes[b][j][1].x, codes[b][j][1].y, codes[b][j][1].z, codes[b][j][1].w};
+            best[j] = plane_distance(k, pq) + plane_distance(k2, pq);
           } else if constexpr (kThermo) {
             const uint32_t k[4] = {codes[b][j][0].x, codes[b][j][0].y, codes[b][j][0].z, codes[b][j][0].w};
             const uint32_t k2[4] = {codes[b][j][1].x, codes[b][j][1].y, codes[b][j][1].z, codes[b][j][1].w};
@@ -187,7 +223,7 @@ __global__ void check_thermo(unsigned* mismatches) {
   }
 }
 
-template <int kMode, bool kFastPage, bool kThermo, int kDepth, bool kBarriers = false>
+template <int kMode, bool kFastPage, bool kThermo, int kDepth, bool kBarriers = false, bool kPlanes = false>
 float time_variant(const Args& a, int blocks, int iters) {
   cudaEvent_t start, stop;
   CHECK(cudaEventCreate(&start));
@@ -195,7 +231,7 @@ float time_variant(const Args& a, int blocks, int iters) {
   std::vector<float> times;
   for (int i = 0; i < iters + 3; ++i) {
     CHECK(cudaEventRecord(start));
-    scan_kernel<kMode, kFastPage, kThermo, kDepth, kBarriers><<<blocks, kThreads>>>(a);
+    scan_kernel<kMode, kFastPage, kThermo, kDepth, kBarriers, kPlanes><<<blocks, kThreads>>>(a);
     CHECK(cudaEventRecord(stop));
     CHECK(cudaEventSynchronize(stop));
     float ms = 0;
@@ -261,6 +297,9 @@ int main(int argc, char** argv) {
     report("full_fastpage_barriers", time_variant<3, true, false, 1, true>(a, used, it));
     report("full_fastpage_thermo_depth2_barriers", time_variant<3, true, true, 2, true>(a, used, it));
     report("full_fastpage_depth2_barriers", time_variant<3, true, false, 2, true>(a, used, it));
+    report("full_fastpage_planes", time_variant<3, true, false, 1, false, true>(a, used, it));
+    report("full_fastpage_planes_depth2", time_variant<3, true, false, 2, false, true>(a, used, it));
+    report("full_fastpage_planes_depth2_barriers", time_variant<3, true, false, 2, true, true>(a, used, it));
   }
   return 0;
 }
