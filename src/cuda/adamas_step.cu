@@ -87,7 +87,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const cg::cluster_group cluster = cg::this_cluster();
   const int rank = static_cast<int>(cluster.block_rank()), blocks = static_cast<int>(cluster.num_blocks());
   // ADAMAS_STEP_TRACE (diagnostics, launch_step): phase stamps, a.trace[row][rank][kTracePoints].
-  const step::PhaseStamps phases(a.trace, static_cast<size_t>(blockIdx.y) * blocks + rank);
+  const step::PhaseStamps phases{a.trace, static_cast<size_t>(blockIdx.y) * blocks + rank};
   phases.mark(0);
   grid_dependency_trigger();
   grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
@@ -253,7 +253,6 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   config.numAttrs = 3;
   // Diagnostics: ADAMAS_STEP_VERBOSE (clusters resident at most), ADAMAS_STEP_TRACE (phase stamps
   // of an extra eager launch).
-  const bool traced = variants.step_trace;
   if (variants.step_verbose) {  // how many clusters the device holds at once
     int clusters = 0;
     ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, &config));
@@ -265,9 +264,7 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   const int probe = variants.step_probe;
   ADAMAS_CUDA_CHECK(
       cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, args, hadamard_scale(D), probe));
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  if (traced) ADAMAS_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-  if (traced && capture == cudaStreamCaptureStatusNone) {
+  if (trace_now(variants.step_trace, stream)) {
     // Once more with phase stamps; prints each phase's median and maximum over the blocks (us).
     const size_t blocks = static_cast<size_t>(config.gridDim.x) * config.gridDim.y;
     const std::vector<unsigned long long> stamps =

@@ -14,6 +14,31 @@
 
 namespace adamas::cuda {
 
+// Device side: thread 0 of block `block` stamps the global timer into slot `point` of its `points`
+// stamps (trace[block][points]); at point 0 it also writes its multiprocessor's id into the last
+// slot. Nothing when trace is null (an untraced launch).
+__device__ __forceinline__ void stamp_block(unsigned long long* trace, size_t block, int points, int point) {
+  if (trace == nullptr || threadIdx.x != 0) return;
+  unsigned long long* slots = trace + block * points;
+  unsigned long long now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  slots[point] = now;
+  if (point == 0) {
+    unsigned sm;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+    slots[points - 1] = sm;
+  }
+}
+
+// Whether a launch asked to be traced (`traced`) runs its stamped copy now: only eagerly, as a
+// stream being captured into a CUDA graph cannot wait for the stamps to come back.
+inline bool trace_now(bool traced, cudaStream_t stream) {
+  if (!traced) return false;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  ADAMAS_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  return capture == cudaStreamCaptureStatusNone;
+}
+
 // launch(stamps) starts the traced launch on `stream` with stamps [blocks][points] (device).
 template <typename Launch>
 std::vector<unsigned long long> collect_block_stamps(size_t blocks, int points, cudaStream_t stream, Launch&& launch) {

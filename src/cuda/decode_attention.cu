@@ -165,18 +165,7 @@ __device__ __forceinline__ void load_row_slice(const uint8_t* p, float (&out)[N]
 
 // Diagnostics: thread 0 stamps the global timer at `point` (kAttentionTracePoints) when traced.
 __device__ __forceinline__ void trace_mark(const AttentionArgs& a, int point) {
-  if (a.trace != nullptr && threadIdx.x == 0) {
-    unsigned long long now;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-    const size_t block_index = static_cast<size_t>(blockIdx.y) * gridDim.x + blockIdx.x;
-    unsigned long long* block = a.trace + block_index * kAttentionTracePoints;
-    block[point] = now;
-    if (point == 0) {
-      unsigned sm;
-      asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-      block[kAttentionTracePoints - 1] = sm;
-    }
-  }
+  stamp_block(a.trace, static_cast<size_t>(blockIdx.y) * gridDim.x + blockIdx.x, kAttentionTracePoints, point);
 }
 
 // n floats from global memory written by other blocks of this launch (L2, not L1), as one
@@ -1097,9 +1086,7 @@ void launch_decode_attention(const AttentionArgs& args, int batch, cudaStream_t 
                              bool programmatic, bool traced) {
   const dim3 grid(args.splits, batch * args.units_per_seq);
   launch_any(args, grid, dense, programmatic, stream);
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  if (traced) ADAMAS_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-  if (traced && capture == cudaStreamCaptureStatusNone) trace_launch(args, grid, dense, stream);
+  if (trace_now(traced, stream)) trace_launch(args, grid, dense, stream);
 }
 
 }  // namespace adamas::cuda

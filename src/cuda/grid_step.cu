@@ -82,7 +82,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
 
   const int rank = blockIdx.x, blocks = gridDim.x, row = blockIdx.y;
   // ADAMAS_STEP_TRACE (diagnostics, launch_grid_step): phase stamps, a.trace[row][rank][kTracePoints].
-  const step::PhaseStamps phases(a.trace, static_cast<size_t>(row) * blocks + rank);
+  const step::PhaseStamps phases{a.trace, static_cast<size_t>(row) * blocks + rank};
   phases.mark(0);
   grid_dependency_trigger();
   grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
@@ -288,9 +288,7 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
     // ADAMAS_STEP_PROBE=1 (benchmarks only: the step is left unfinished) ends every block after its scan.
     const int probe = variants.step_probe == 1 ? 1 : 0;
     ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H, M>, args, hadamard_scale(D), probe));
-    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-    if (variants.step_trace) ADAMAS_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-    if (variants.step_trace && capture == cudaStreamCaptureStatusNone) {
+    if (trace_now(variants.step_trace, stream)) {
       // ADAMAS_STEP_TRACE: once more with phase stamps (the counters are zero again after a launch).
       const std::vector<unsigned long long> stamps =
           collect_block_stamps(static_cast<size_t>(blocks) * rows, step::kTracePoints, stream, [&](unsigned long long* trace) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "cuda/block_stamps.cuh"
 #include "cuda/code_scan.cuh"
 
 namespace adamas::cuda::step {
@@ -27,28 +28,15 @@ constexpr int distance_slots(int max_span) {
 
 // ADAMAS_STEP_TRACE (diagnostics, both steps): thread 0 of each block stamps the global timer at
 // the phase boundaries 0..10 into its kTracePoints slots (10: the block that merges the row) and
-// its multiprocessor's id into the last one. Not traced: trace == nullptr, nothing is written.
+// its multiprocessor's id into the last one (stamp_block). Not traced: trace == nullptr.
 constexpr int kTracePoints = 12;
 inline constexpr const char* kTraceNames[kTracePoints - 1] = {
     "start", "row known", "scan starts", "scan ends", "row met", "threshold", "share",
     "lists", "attended", "partials in", "merged"};
 struct PhaseStamps {
-  unsigned long long* slots;  // [kTracePoints] of this block, or nullptr
-  __device__ __forceinline__ PhaseStamps(unsigned long long* trace, size_t block)
-      : slots(trace != nullptr && threadIdx.x == 0 ? trace + block * kTracePoints : nullptr) {
-    if (slots != nullptr) {
-      unsigned sm;
-      asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-      slots[kTracePoints - 1] = sm;
-    }
-  }
-  __device__ __forceinline__ void mark(int point) const {
-    if (slots != nullptr) {
-      unsigned long long now;
-      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-      slots[point] = now;
-    }
-  }
+  unsigned long long* trace;  // [blocks][kTracePoints], or nullptr
+  size_t block;
+  __device__ __forceinline__ void mark(int point) const { stamp_block(trace, block, kTracePoints, point); }
 };
 
 // One lane's E consecutive elements of a K or V row: loaded as one vector, widened when used.
@@ -121,24 +109,24 @@ struct SpanScan {
     query.load(query_code);
     int base = span_start, round = 0;
     if constexpr (kDouble) {
-      while (scan_round<0, true>(query, query_code, base, round, distance, histogram, keep, scan_storage, bound) &&
-             scan_round<1, true>(query, query_code, base, round, distance, histogram, keep, scan_storage, bound)) {
+      while (scan_round<0>(query, query_code, base, round, distance, histogram, keep, scan_storage, bound) &&
+             scan_round<1>(query, query_code, base, round, distance, histogram, keep, scan_storage, bound)) {
       }
     } else {
-      while (scan_round<0, false>(query, query_code, base, round, distance, histogram, keep, scan_storage, bound)) {
+      while (scan_round<0>(query, query_code, base, round, distance, histogram, keep, scan_storage, bound)) {
       }
     }
   }
 
  private:
-  // One round over buffer kBuffer's codes; false after the span's last round. kAhead: the next
-  // round's codes go to the other buffer before this round is scored.
-  template <int kBuffer, bool kAhead, typename Query>
+  // One round over buffer kBuffer's codes; false after the span's last round. With kDouble the next
+  // round's codes go to the other buffer before this round is scored, else to this one after.
+  template <int kBuffer, typename Query>
   __device__ __forceinline__ bool scan_round(const Query& query, const uint8_t (*query_code)[D / 4], int& base, int& round,
                                              uint16_t* distance, int* histogram, int keep,
                                              typename ChunkScan::TempStorage& scan_storage, int& bound) {
     const bool more = base + S::kTokensPerRound < span_end;  // block-uniform
-    if (kAhead && more) {
+    if (kDouble && more) {
       load_codes<kBuffer ^ 1>(base + S::kTokensPerRound);
       load_pages(base + 2 * S::kTokensPerRound);
     }
@@ -146,7 +134,7 @@ struct SpanScan {
 #pragma unroll
     for (int j = 0; j < S::kSlots; ++j)
       best[j] = query.min_l1(reinterpret_cast<const uint64_t*>(codes[kBuffer][j]), query_code);
-    if (!kAhead && more) {
+    if (!kDouble && more) {
       load_codes<kBuffer>(base + S::kTokensPerRound);
       load_pages(base + 2 * S::kTokensPerRound);
     }
