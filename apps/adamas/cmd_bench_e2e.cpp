@@ -33,7 +33,8 @@ void register_bench_e2e(CLI::App& app) {
   cmd->add_option("--iterations", args->options.iterations, "timed graph replays (median)")->capture_default_str();
   cmd->add_option("--memory-limit-gib", args->options.memory_limit_gib, "skip configurations above this")->capture_default_str();
   cmd->add_flag("--graph-split", args->options.graph_split,
-                "also time the step graph without each of norms, append, attention, products (a timing probe)");
+                "also time the step graph without each of norms, append, attention, products, without all four, and "
+                "without all but the products or the attention (a timing probe)");
   cmd->add_flag("--json", args->json, "print JSON instead of a table");
   cmd->callback([args] {
     BenchE2eOptions o = args->options;

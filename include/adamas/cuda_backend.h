@@ -119,6 +119,13 @@ struct DeviceSelection {
   uint8_t* dense = nullptr;    // [batch]
 };
 
+// The current token's K and V for DecodePlan::step: device fp32 [batch][num_kv_heads][head_dim],
+// post-RoPE, as DeviceKvCache::append takes them.
+struct CurrentToken {
+  const float* keys = nullptr;
+  const float* values = nullptr;
+};
+
 // Plan/run split of one decode step. The constructor validates the config and allocates every
 // workspace; select/attend/step then launch kernels only: no allocation, no host
 // synchronization, so a step can be captured in a CUDA graph and replayed.
@@ -144,8 +151,15 @@ class DecodePlan {
   // Decode attention of q over the last selection (use_selection) or over every cached position;
   // out: device fp32 [batch][num_q_heads][head_dim]. Within 1e-3 relative of decode_attention_ref.
   void attend(const PagedKvView& view, const float* q, float* out, bool use_selection, StreamHandle stream = nullptr);
-  // select + attend.
-  void step(const PagedKvView& view, const float* q, float* out, StreamHandle stream = nullptr);
+  // select + attend. `current` (optional): the current token's K/V. Where step_reads_current(view),
+  // the step attends to position n - 1 with them (rounded to the cache type as the append stores
+  // them) and never reads the cache at n - 1, so the token's append may run after the step or
+  // beside it; elsewhere `current` is ignored and the cache must already hold the token.
+  void step(const PagedKvView& view, const float* q, float* out, StreamHandle stream = nullptr,
+            const CurrentToken& current = {});
+  // Whether step() takes the current token's K/V from its argument (the one-launch steps: grid
+  // and cluster).
+  bool step_reads_current(const PagedKvView& view) const;
   // Which kernels step() launches for `view`: "grid" (one cooperative launch, src/cuda/grid_step.cuh),
   // "cluster" (one cluster launch, src/cuda/adamas_step.cuh) or "split" (the selection's launches,
   // then attention).

@@ -159,7 +159,8 @@ struct BenchE2eRow {
   double bytes_per_step = 0, achieved_gb_per_s = 0;
   double speedup_vs_full = 0;         // same shape, batch, context
   // BenchE2eOptions::graph_split: graph-replay step time without each part (norms, append,
-  // attention, products; CudaDecoder::set_graph_skip), median ms. Empty otherwise.
+  // attention, products; CudaDecoder::set_graph_skip), then without all four, without all but the
+  // products and without all but the attention (names joined by '+'), median ms. Empty otherwise.
   std::vector<std::pair<std::string, double>> graph_ms_without;
 };
 

@@ -17,6 +17,12 @@ struct StepArgs : SelectArgs {  // the selection's arguments (policy adamas, 2-b
   float* out;          // fp32 [batch][num_q_heads][head_dim]
   float scale_log2;    // softmax scale * log2(e)
   unsigned long long* trace = nullptr;  // diagnostics only (ADAMAS_STEP_TRACE, adamas_step.cu)
+  // The current token's K and V (fp32 [batch][num_kv_heads][head_dim], post-RoPE), or nullptr. When
+  // given, the step attends to position n - 1 with them, rounded to the cache type as the append
+  // stores them, and never reads the cache at n - 1: the caller may append concurrently
+  // (DecodePlan::step's CurrentToken).
+  const float* current_keys = nullptr;
+  const float* current_values = nullptr;
 };
 
 // Blocks per cluster of the step for `rows` selection rows of a plan (0: the step does not serve

@@ -708,8 +708,13 @@ std::string DecodePlan::step_path(const PagedKvView& view) const {
   return m.grid_step_blocks(view) ? "grid" : m.step_cluster(view) ? "cluster" : "split";
 }
 
-void DecodePlan::step(const PagedKvView& view, const float* q, float* out, StreamHandle stream) {
+bool DecodePlan::step_reads_current(const PagedKvView& view) const { return step_path(view) != "split"; }
+
+void DecodePlan::step(const PagedKvView& view, const float* q, float* out, StreamHandle stream,
+                      const CurrentToken& current) {
   const Impl& m = *impl_;
+  ADAMAS_CHECK((current.keys == nullptr) == (current.values == nullptr),
+               "DecodePlan::step: the current token needs both its keys and its values, or neither");
   if (const int blocks = m.grid_step_blocks(view)) {
     m.check_view(view);
     GridStepArgs a{};
@@ -719,6 +724,8 @@ void DecodePlan::step(const PagedKvView& view, const float* q, float* out, Strea
     a.sync = m.grid_sync.data();
     a.histograms = m.grid_histograms.data();
     a.partials = m.grid_partials.data();
+    a.current_keys = current.keys;
+    a.current_values = current.values;
     launch_grid_step(a, view.batch, blocks, m.sm_count, m.variants, to_stream(stream));
     return;
   }
@@ -728,6 +735,8 @@ void DecodePlan::step(const PagedKvView& view, const float* q, float* out, Strea
     static_cast<SelectArgs&>(a) = m.select_args(view, q);
     a.out = out;
     a.scale_log2 = Impl::scale_log2(view.head_dim);
+    a.current_keys = current.keys;
+    a.current_values = current.values;
     launch_adamas_step(a, view.batch, cluster, m.config.max_context, m.variants, to_stream(stream));
     return;
   }

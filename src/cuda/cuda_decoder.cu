@@ -192,6 +192,12 @@ struct CudaDecoder::Impl {
   size_t weight_element = 2;
   cublasHandle_t blas = nullptr;
   cudaStream_t stream = nullptr;
+  // The sparse layers' cache appends, off the step's critical path (enqueue_step): each runs after
+  // its layer's step, beside the products that follow, and the next layer waits for it before its
+  // q|k|v product rewrites k and v.
+  cudaStream_t append_stream = nullptr;
+  cudaEvent_t step_done = nullptr, append_done = nullptr;
+  bool append_pending = false;
   DeviceBuffer<uint8_t> blas_workspace;
   struct Layer {
     DeviceBuffer<uint8_t> qkv, o, gate_up, down;
@@ -518,6 +524,13 @@ struct CudaDecoder::Impl {
     if (!skip.products) gemv_bf16(p, stream);
   }
 
+  // `stream` waits for the append left on append_stream, if any.
+  void join_append() {
+    if (!append_pending) return;
+    ADAMAS_CUDA_CHECK(cudaStreamWaitEvent(stream, append_done, 0));
+    append_pending = false;
+  }
+
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
   void enqueue_step(bool dense_attention, bool want_logits) {
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device.data(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
@@ -529,6 +542,7 @@ struct CudaDecoder::Impl {
     ADAMAS_CUDA_CHECK_LAUNCH();
     for (int layer = 0; layer < layers; ++layer) {
       const Layer& w = weights[layer];
+      join_append();  // the last layer's append reads k and v, which this layer's product rewrites
       norm_to_input(x.data(), w.input_norm);
       mark(2);
       if (own_gemv()) {  // RoPE and the q/k/v split in the product's write
@@ -552,14 +566,25 @@ struct CudaDecoder::Impl {
         ADAMAS_CUDA_CHECK_LAUNCH();
         mark(2);
       }
-      if (!skip.append) cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, stream);
       const PagedKvView view = cache->view(layer);
       const bool dense = dense_attention || layer < options.runtime.dense_layers ||
                          options.runtime.selector.policy == Policy::kFull;
+      // A one-launch step takes the current token's K/V from k and v, so the append waits for no
+      // step: it runs after the step beside the products (measured: bench/results/2026-11-30-s19).
+      // The observer copies the cache with the token in it, so it keeps the append first.
+      const bool append_after = !dense && !observer && !skip.append && policy_plan->step_reads_current(view);
+      if (!skip.append && !append_after) cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, stream);
       if (observer) observe_attention(layer, view);
       if (!skip.attention) {
         if (dense) dense_plan->attend(view, q.data(), attn.data(), /*use_selection=*/false, stream);
-        else policy_plan->step(view, q.data(), attn.data(), stream);
+        else policy_plan->step(view, q.data(), attn.data(), stream, append_after ? CurrentToken{k.data(), v.data()} : CurrentToken{});
+      }
+      if (append_after) {
+        ADAMAS_CUDA_CHECK(cudaEventRecord(step_done, stream));
+        ADAMAS_CUDA_CHECK(cudaStreamWaitEvent(append_stream, step_done, 0));
+        cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, append_stream);
+        ADAMAS_CUDA_CHECK(cudaEventRecord(append_done, append_stream));
+        append_pending = true;
       }
       if (observer && !dense) observe_selection(layer);
       mark(1);
@@ -605,6 +630,7 @@ struct CudaDecoder::Impl {
       if (!skip.products) add_kernel<<<grid_for(static_cast<size_t>(batch) * hidden), kThreads, 0, stream>>>(x.data(), proj.data(), static_cast<size_t>(batch) * hidden);
       ADAMAS_CUDA_CHECK_LAUNCH();
     }
+    join_append();  // every append is in the cache when the step ends
     if (want_logits) {
       norm_to_input(x.data(), final_norm);
       mark(2);
@@ -640,6 +666,9 @@ CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& op
   m.weight_element = dtype_size_bytes(options.weight_dtype);
 
   ADAMAS_CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
+  ADAMAS_CUDA_CHECK(cudaStreamCreateWithFlags(&m.append_stream, cudaStreamNonBlocking));
+  ADAMAS_CUDA_CHECK(cudaEventCreateWithFlags(&m.step_done, cudaEventDisableTiming));
+  ADAMAS_CUDA_CHECK(cudaEventCreateWithFlags(&m.append_done, cudaEventDisableTiming));
   ADAMAS_CUBLAS_CHECK(cublasCreate(&m.blas));
   ADAMAS_CUBLAS_CHECK(cublasSetStream(m.blas, m.stream));
   m.blas_workspace.resize(size_t{32} << 20);  // set, so products can be captured in a graph
@@ -721,9 +750,12 @@ CudaDecoder::~CudaDecoder() {
   if (m.positions_host) cudaFreeHost(m.positions_host);
   if (m.seq_lens_host) cudaFreeHost(m.seq_lens_host);
   if (m.blas) cublasDestroy(m.blas);
-  cudaStream_t stream = m.stream;
+  if (m.step_done) cudaEventDestroy(m.step_done);
+  if (m.append_done) cudaEventDestroy(m.append_done);
+  cudaStream_t stream = m.stream, append_stream = m.append_stream;
   impl_.reset();  // the device buffers, cache and plans, inside the scope
   if (stream) cudaStreamDestroy(stream);
+  if (append_stream) cudaStreamDestroy(append_stream);
 }
 
 const ModelConfig& CudaDecoder::config() const { return impl_->config; }

@@ -46,6 +46,14 @@ struct LaneSlice {
   static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "one vector load per lane");
   using Vector = std::conditional_t<kBytes == 16, uint4, std::conditional_t<kBytes == 8, uint2, unsigned int>>;
   static __device__ __forceinline__ Vector load(const T* p) { return __ldg(reinterpret_cast<const Vector*>(p)); }
+  // E fp32 values rounded to T, as the cache append stores them.
+  static __device__ __forceinline__ Vector round(const float* p) {
+    Vector packed;
+    T* x = reinterpret_cast<T*>(&packed);
+#pragma unroll
+    for (int e = 0; e < E; ++e) x[e] = Elem<T>::from_float(__ldg(p + e));
+    return packed;
+  }
   static __device__ __forceinline__ void widen(const Vector& raw, float (&out)[E]) {
     const T* x = reinterpret_cast<const T*>(&raw);
 #pragma unroll
@@ -347,27 +355,39 @@ __device__ __forceinline__ void compact_block(const uint16_t* distance, int span
   }
 }
 
+// attend_rows' row for the current token when the step has its K/V (StepArgs::current_keys): no
+// row of the paged layout, whose rows stay below 2^32 - 1 (a 2^32-row cache would be terabytes).
+constexpr uint32_t kCurrentRow = 0xffffffffu;
+
 // The block's `length` positions, in place in local_list, turned into the K/V rows attend_rows
-// reads (rows of the paged layout, < 2^32) through the sequence's page-table row, every page-table
-// read in flight at once. Position i is local_list[i], or span_start + i for a dense row (whose
-// list was never written). Every thread calls it; the caller synchronizes after.
+// reads (rows of the paged layout, < 2^32 - 1) through the sequence's page-table row, every
+// page-table read in flight at once; position `current` (n - 1, when the step has the current
+// token's K/V; else -1) becomes kCurrentRow. Position i is local_list[i], or span_start + i for a
+// dense row (whose list was never written). Every thread calls it; the caller synchronizes after.
 __device__ __forceinline__ void positions_to_cache_rows(const SelectArgs& a, const int32_t* page_row, int kv_head,
-                                                        bool dense, int span_start, int32_t* local_list, int length) {
+                                                        bool dense, int span_start, int32_t* local_list, int length,
+                                                        int current) {
   for (int i = threadIdx.x; i < length; i += kFusedThreads) {
     const int position = dense ? span_start + i : local_list[i];
+    if (position == current) {
+      local_list[i] = static_cast<int32_t>(kCurrentRow);
+      continue;
+    }
     const int page = __ldg(page_row + a.pages.page(position));
     local_list[i] = static_cast<int32_t>(static_cast<uint32_t>(paged_row(a, page, kv_head, position)));
   }
 }
 
 // Attention of the block's HEADS query heads (q_scaled: q x softmax scale x log2 e) over `length`
-// cache rows (rows[i]: a K/V row of the paged layout, < 2^32): warp w takes rows w * kBatch, ...
-// in batches whose K/V loads fly together, with an online softmax per warp and head; the warps'
-// states end in warp_out [kWarps][HEADS][D], warp_max and warp_sum. The caller synchronizes after.
+// cache rows (rows[i]: a K/V row of the paged layout, or kCurrentRow: the fp32 current_key /
+// current_value [D] rounded to T): warp w takes rows w * kBatch, ... in batches whose K/V loads fly
+// together, with an online softmax per warp and head; the warps' states end in warp_out
+// [kWarps][HEADS][D], warp_max and warp_sum. The caller synchronizes after.
 template <typename T, int D, int HEADS>
 __device__ __forceinline__ void attend_rows(const void* keys_base, const void* values_base, const int32_t* rows,
-                                            int length, const float (*q_scaled)[D], float* warp_out,
-                                            float (*warp_max)[HEADS], float (*warp_sum)[HEADS]) {
+                                            int length, const float* current_key, const float* current_value,
+                                            const float (*q_scaled)[D], float* warp_out, float (*warp_max)[HEADS],
+                                            float (*warp_sum)[HEADS]) {
   constexpr int E = D / 32;  // K/V elements per lane
   using Slice = LaneSlice<T, E>;
   constexpr int kBatch = Slice::kBytes <= 8 ? 8 : 4;  // positions per warp in flight
@@ -387,7 +407,13 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
 #pragma unroll
     for (int j = 0; j < kBatch; ++j) {
       if (base + j >= length) break;
-      const size_t element = static_cast<size_t>(static_cast<uint32_t>(rows[base + j])) * D;
+      const uint32_t row = static_cast<uint32_t>(rows[base + j]);
+      if (row == kCurrentRow) {  // warp-uniform
+        k[j] = Slice::round(current_key + lane * E);
+        v[j] = Slice::round(current_value + lane * E);
+        continue;
+      }
+      const size_t element = static_cast<size_t>(row) * D;
       k[j] = Slice::load(keys + element);
       v[j] = Slice::load(values + element);
     }

@@ -450,6 +450,95 @@ TEST_P(StepTraceTest, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Steps, StepTraceTest, ::testing::Values("cluster", "grid"));
 
+// The current token's K/V from the step's argument (CurrentToken): the device cache holds 3e4 in
+// every key and value coordinate of each sequence's last token (and the key codes of those keys),
+// so a step that read any of them would select or attend differently; the step gets the real
+// token's fp32 K/V and must match the references on the real cache. Ragged batch with dense rows
+// (n <= budget), GQA and MHA rows, both one-launch steps.
+class StepCurrentTokenTest : public ::testing::TestWithParam<const char*> {
+  ScopedEnv step_{"ADAMAS_STEP", GetParam()};
+};
+
+TEST_P(StepCurrentTokenTest, NeverReadsTheCachedToken) {
+  SKIP_WITHOUT_GPU();
+  const uint64_t seed = test_seed();
+  std::mt19937_64 rng(seed);
+  for (const SelectCase& c : {SelectCase{DType::kF16, 128, 32, 8, {20000, 700, 100}, {256, 1000}},
+                              SelectCase{DType::kBF16, 64, 8, 8, {9000, 33}, {17, 256}}}) {
+    KvCacheConfig config;
+    config.num_kv_heads = c.kv_heads;
+    config.head_dim = c.head_dim;
+    config.dtype = c.dtype;
+    const int batch = static_cast<int>(c.lens.size());
+    config.max_batch = batch;
+    config.max_tokens_per_seq = *std::max_element(c.lens.begin(), c.lens.end());
+    KvCache real(config), poisoned(config);
+    const size_t row = static_cast<size_t>(c.kv_heads) * c.head_dim;
+    std::vector<float> current_keys, current_values;  // [batch][kv_heads][d]
+    for (int s = 0; s < batch; ++s) {
+      real.add_sequence();
+      poisoned.add_sequence();
+      auto keys = random_normal(rng, c.lens[s] * row, 8.0f), values = random_normal(rng, c.lens[s] * row, 1.0f);
+      real.append(s, keys.data(), values.data(), c.lens[s]);
+      current_keys.insert(current_keys.end(), keys.end() - row, keys.end());
+      current_values.insert(current_values.end(), values.end() - row, values.end());
+      std::fill(keys.end() - row, keys.end(), 3e4f);
+      std::fill(values.end() - row, values.end(), 3e4f);
+      poisoned.append(s, keys.data(), values.data(), c.lens[s]);
+    }
+    DeviceKvCache device(config);
+    device.upload(poisoned);
+    const std::vector<float> q_host = random_normal(rng, batch * c.q_heads * c.head_dim, 8.0f);
+    DeviceArray<float> q(q_host), keys_device(current_keys), values_device(current_values), out;
+    out.allocate(q_host.size());
+    std::vector<float> reference_out(q_host.size());
+    for (int budget : c.budgets) {
+      SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " budget " << budget);
+      SelectorOptions options;
+      options.token_budget = budget;
+      TokenSelection expected, actual;
+      select_tokens_ref(options, real.view(0), q_host.data(), c.q_heads, expected);
+      DecodePlan plan(plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, c.dtype, config.max_tokens_per_seq, options));
+      ASSERT_TRUE(plan.step_reads_current(device.view(0)));
+      ASSERT_EQ(cudaMemset(out.data, 0xff, out.count * sizeof(float)), cudaSuccess);
+      plan.step(device.view(0), q.data, out.data, nullptr, CurrentToken{keys_device.data, values_device.data});
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      plan.download_selection(batch, actual);
+      ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
+      decode_attention_ref(real.view(0), q_host.data(), c.q_heads, &expected, reference_out.data());
+      const std::vector<float> gpu_out = out.download();
+      for (int s = 0; s < batch; ++s)
+        for (int h = 0; h < c.q_heads; ++h) {
+          double err = 0, norm = 0;
+          for (int i = 0; i < c.head_dim; ++i) {
+            const size_t k = (static_cast<size_t>(s) * c.q_heads + h) * c.head_dim + i;
+            err += (gpu_out[k] - reference_out[k]) * static_cast<double>(gpu_out[k] - reference_out[k]);
+            norm += static_cast<double>(reference_out[k]) * reference_out[k];
+            if (!std::isfinite(gpu_out[k])) err = INFINITY;
+          }
+          ASSERT_LE(std::sqrt(err / norm), 1e-3) << "attention of sequence " << s << " head " << h;
+        }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, StepCurrentTokenTest, ::testing::Values("cluster", "grid"));
+
+TEST(StepCurrentTokenSplitTest, SplitPathReadsTheCache) {
+  SKIP_WITHOUT_GPU();
+  ScopedEnv step{"ADAMAS_STEP", "split"};
+  SelectorOptions options;
+  options.token_budget = 256;
+  PagedKvView view;
+  view.num_kv_heads = 8;
+  view.head_dim = 128;
+  view.dtype = DType::kF16;
+  view.page_size = kDefaultPageSize;
+  view.batch = 1;
+  DecodePlan plan(plan_config_for(1, 32, 8, 128, DType::kF16, 20000, options));
+  EXPECT_FALSE(plan.step_reads_current(view));
+}
+
 // Cluster sizes that are not powers of two (the launch takes up to two blocks fewer than the plan's
 // size where that fits every row in one wave at 2 blocks per SM): forced 5 and 7.
 class ClusterSizeTest : public ::testing::TestWithParam<std::pair<int, SelectCase>> {
