@@ -65,7 +65,9 @@ constexpr int dynamic_bytes(int blocks) {
 // (ADAMAS_STEP_BLOCKS, launch_adamas_step).
 template <typename T, int D, int HEADS, int MIN_BLOCKS>
 __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepArgs a, float hadamard_scale,
-                                                                                 int probe) {
+                                                                                 int flags) {
+  const int probe = flags & step::kProbeMask;
+  const bool late_wait = (flags & step::kLateWait) != 0;  // step::wait_then_load_queries
   using S = FusedShape<D>;
   extern __shared__ __align__(16) uint8_t dynamic_shared[];
   uint16_t* distance = reinterpret_cast<uint16_t*>(dynamic_shared);  // [kDistanceSlots]: phase 1-2
@@ -90,7 +92,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const step::PhaseStamps phases{a.trace, static_cast<size_t>(blockIdx.y) * blocks + rank};
   phases.mark(0);
   grid_dependency_trigger();
-  grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
+  if (!late_wait) grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
   const int row = blockIdx.y, seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
   const int tid = threadIdx.x;
   const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
@@ -100,7 +102,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const int total = dense ? n : candidates;
   const int kv_head = row_kv_head_dev(a, r), first_head = row_first_q_head_dev(a, r);
   step::RowQueries<D, HEADS> queries;  // requested first (RowQueries)
-  queries.load(a, seq, first_head);
+  if (!late_wait) queries.load(a, seq, first_head);
   const int span = step_span(total, blocks);
   const int span_start = min(total, rank * span), span_end = min(total, span_start + span);
   const int keep = row_keep(a);
@@ -115,8 +117,9 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const bool scans = !dense && span_start < span_end;  // block-uniform
   step::SpanScan<D> scan{a, page_row, kv_head, span_start, span_end};
   if (scans) scan.begin();
+  if (late_wait) step::wait_then_load_queries(scans, scan, queries, a, seq, first_head);
   step::stage_row<D, HEADS>(queries, a.scale_log2, scans, dense, scan, hadamard_scale, a.thresholds, q_raw, q_scaled,
-                            query_code, histogram, bound);
+                            query_code, histogram, bound, !late_wait);
   phases.mark(2);
   if (scans) scan.template run<HEADS>(query_code, distance, histogram, keep, scan_storage, bound);
   if (!dense) cumulate_histogram<D>(histogram, keep, scan_storage, bound);  // bin b: this block's distances <= b
@@ -247,7 +250,7 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   attributes[0].val.clusterDim.y = 1;
   attributes[0].val.clusterDim.z = 1;
   attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attributes[1].val.programmaticStreamSerializationAllowed = variants.programmatic_launch ? 1 : 0;
+  attributes[1].val.programmaticStreamSerializationAllowed = variants.step_programmatic ? 1 : 0;
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(static_cast<unsigned>(cluster), static_cast<unsigned>(batch * args.rows_per_seq));
   config.blockDim = dim3(kThreads);
@@ -265,9 +268,9 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   }
   // ADAMAS_STEP_PROBE=1..3 (benchmarks only: the step is left unfinished) ends every block after
   // the scan, after the lists, after its attention; differences of the timings place the time.
-  const int probe = variants.step_probe;
+  const int flags = variants.step_probe | (variants.step_programmatic ? step::kLateWait : 0);
   ADAMAS_CUDA_CHECK(
-      cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, args, hadamard_scale(D), probe));
+      cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, args, hadamard_scale(D), flags));
   if (trace_now(variants.step_trace, stream)) {
     // Once more with phase stamps; prints each phase's median and maximum over the blocks (us).
     const size_t blocks = static_cast<size_t>(config.gridDim.x) * config.gridDim.y;
@@ -276,7 +279,7 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
           StepArgs traced = args;
           traced.trace = trace;
           ADAMAS_CUDA_CHECK(
-              cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, traced, hadamard_scale(D), probe));
+              cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, traced, hadamard_scale(D), flags));
         });
     std::fprintf(stderr, "adamas step trace (grid %u x %u, us from the first block's start): point median p90 max\n",
                  config.gridDim.x, config.gridDim.y);

@@ -63,7 +63,9 @@ __device__ __forceinline__ void row_barrier(int* arrivals, int blocks) {
 }
 
 template <typename T, int D, int HEADS, int MIN_BLOCKS>
-__global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridStepArgs a, float hadamard_scale, int probe) {
+__global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridStepArgs a, float hadamard_scale, int flags) {
+  const int probe = flags & step::kProbeMask;
+  const bool late_wait = (flags & step::kLateWait) != 0;  // step::wait_then_load_queries
   using S = FusedShape<D>;
   extern __shared__ __align__(16) uint8_t dynamic_shared[];
   uint16_t* distance = reinterpret_cast<uint16_t*>(dynamic_shared);  // [distance_slots]: phases 1-2
@@ -85,12 +87,12 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   const step::PhaseStamps phases{a.trace, static_cast<size_t>(row) * blocks + rank};
   phases.mark(0);
   grid_dependency_trigger();
-  grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
+  if (!late_wait) grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
   const int seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
   const int tid = threadIdx.x;
   const int first_head = row_first_q_head_dev(a, r), kv_head = row_kv_head_dev(a, r);
   step::RowQueries<D, HEADS> queries;  // requested first (RowQueries)
-  queries.load(a, seq, first_head);
+  if (!late_wait) queries.load(a, seq, first_head);
   const int32_t* page_row = a.page_table + static_cast<size_t>(seq) * a.max_pages_per_seq;
   const int n = a.seq_lens[seq];
   const int candidates = row_candidates(a, n);
@@ -109,8 +111,9 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   const bool scans = !dense && span_length > 0;  // block-uniform
   step::SpanScan<D, MIN_BLOCKS <= 2> scan{a, page_row, kv_head, span_start, span_end};
   if (scans) scan.begin();
+  if (late_wait) step::wait_then_load_queries(scans, scan, queries, a, seq, first_head);
   step::stage_row<D, HEADS>(queries, a.scale_log2, scans, dense, scan, hadamard_scale, a.thresholds, q_raw, q_scaled,
-                            query_code, histogram, bound);
+                            query_code, histogram, bound, !late_wait);
   phases.mark(2);
   if (scans) scan.template run<HEADS>(query_code, distance, histogram, keep, scan_storage, bound);
   // The block histogram made cumulative (exact at every bin up to the block's bound, which is its
@@ -278,7 +281,7 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
     attributes[0].id = cudaLaunchAttributeCooperative;  // the row barrier needs every block resident
     attributes[0].val.cooperative = 1;
     attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attributes[1].val.programmaticStreamSerializationAllowed = variants.programmatic_launch ? 1 : 0;
+    attributes[1].val.programmaticStreamSerializationAllowed = variants.step_programmatic ? 1 : 0;
     cudaLaunchConfig_t config{};
     config.gridDim = dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(rows));
     config.blockDim = dim3(kThreads);
@@ -290,15 +293,15 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
       std::fprintf(stderr, "adamas grid step: d %d, %d heads a row, %d blocks/SM, grid %d x %d, %d bytes of dynamic shared memory\n",
                    D, H, per_sm, blocks, rows, kDistanceBytes);
     // ADAMAS_STEP_PROBE=1 (benchmarks only: the step is left unfinished) ends every block after its scan.
-    const int probe = variants.step_probe == 1 ? 1 : 0;
-    ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H, M>, args, hadamard_scale(D), probe));
+    const int flags = (variants.step_probe == 1 ? 1 : 0) | (variants.step_programmatic ? step::kLateWait : 0);
+    ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H, M>, args, hadamard_scale(D), flags));
     if (trace_now(variants.step_trace, stream)) {
       // ADAMAS_STEP_TRACE: once more with phase stamps (the counters are zero again after a launch).
       const std::vector<unsigned long long> stamps =
           collect_block_stamps(static_cast<size_t>(blocks) * rows, step::kTracePoints, stream, [&](unsigned long long* trace) {
             GridStepArgs traced = args;
             traced.trace = trace;
-            ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H, M>, traced, hadamard_scale(D), probe));
+            ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H, M>, traced, hadamard_scale(D), flags));
           });
       std::fprintf(stderr, "adamas grid step trace (grid %d x %d, us from the first block's start): point median p90 max\n",
                    blocks, rows);

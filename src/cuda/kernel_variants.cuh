@@ -57,6 +57,11 @@ struct KernelVariants {
   EstimateVariant estimate = EstimateVariant::kLanePerToken;
   DenseVariant dense = DenseVariant::kTile16K;
   bool programmatic_launch = false;
+  // The one-launch steps (grid, cluster) launched programmatically (ADAMAS_STEP_PDL=1), their wait
+  // after the row's set-up (step_phases.cuh, wait_then_load_queries). Off by default: LongChat-7B
+  // end to end 0.9% faster with it, Llama-3-8B 2.6% / 10% slower at 32K / 128K, the isolated step
+  // 0.1-0.8 us slower (bench/results/2026-11-30-s19, call 8).
+  bool step_programmatic = false;
   AsymVariant asym = AsymVariant::kRadix;
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
   int asym_cluster = 0;  // its blocks per cluster; 0: auto (asymmetric_cluster)

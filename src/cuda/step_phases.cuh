@@ -177,7 +177,36 @@ struct RowQueries {
       value[i] = index < HEADS * D ? a.q[(static_cast<size_t>(seq) * a.num_q_heads + first_head) * D + index] : 0.0f;
     }
   }
+  // The row's q lines asked of L2 (one thread per 128 bytes). Safe before the previous kernel has
+  // written them: L2 is where global writes land, so it never holds a stale line.
+  __device__ __forceinline__ void prefetch_l2(const SelectArgs& a, int seq, int first_head) const {
+    const int index = threadIdx.x * 32;
+    if (index < HEADS * D)
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(a.q + (static_cast<size_t>(seq) * a.num_q_heads + first_head) * D + index));
+  }
 };
+
+// Both steps' kernel flags beside the probe number (ADAMAS_STEP_PROBE, flags & kProbeMask).
+constexpr int kProbeMask = 15;
+constexpr int kLateWait = 16;  // launched programmatically: wait for the previous kernel after the set-up
+
+// Under programmatic launch (kLateWait, ADAMAS_STEP_PDL=1) both steps wait for the previous kernel
+// only once the row's set-up is done and its first page ids and codes are requested (the cache,
+// page table and lengths are no output of the kernel before: the q|k|v product), then load q,
+// which is; q's lines are asked of L2 first, so that where no kernel runs before q is not one more
+// DRAM trip after the page ids. Without it, q is requested first, before the wait at the kernel's
+// start. The caller then passes stage_row request_first = false. Measured (bench/results/
+// 2026-11-30-s19, calls 7-8): LongChat-7B at 32K 4.920 -> 4.877 ms a token, but Llama-3-8B 5.055 ->
+// 5.186 and 5.772 -> 6.350 ms at 32K / 128K (likely: its step of one block per SM becomes resident beside
+// the product before it and waits there), and the isolated step 0.1-0.8 us slower.
+template <int D, int HEADS, typename Scan>
+__device__ __forceinline__ void wait_then_load_queries(bool scans, Scan& scan, RowQueries<D, HEADS>& queries,
+                                                       const SelectArgs& a, int seq, int first_head) {
+  queries.prefetch_l2(a, seq, first_head);
+  if (scans) scan.request_first();
+  grid_dependency_wait();
+  queries.load(a, seq, first_head);
+}
 
 // Both steps' set-up between the scan's first page ids (scan.begin(), by the caller) and the scan:
 // the first codes requested (when the block scans: they wait on the page ids only, not on q), the
@@ -188,9 +217,9 @@ template <int D, int HEADS, typename Scan>
 __device__ __forceinline__ void stage_row(const RowQueries<D, HEADS>& queries, float scale_log2, bool scans, bool dense,
                                           Scan& scan, float hadamard_scale, const Thresholds& thresholds,
                                           float (*q_raw)[D], float (*q_scaled)[D], uint8_t (*query_code)[D / 4],
-                                          int* histogram, int& bound) {
+                                          int* histogram, int& bound, bool request_first = true) {
   using S = FusedShape<D>;
-  if (scans) scan.request_first();
+  if (scans && request_first) scan.request_first();
   for (int b = threadIdx.x; b < S::kBins; b += kFusedThreads) histogram[b] = 0;
   if (threadIdx.x == 0) bound = S::kBins;
 #pragma unroll

@@ -321,8 +321,10 @@ std::vector<SelectCase> cluster_step_cases() {
 INSTANTIATE_TEST_SUITE_P(Shapes, ClusterStepTest, ::testing::ValuesIn(cluster_step_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
+// The steps launched programmatically (ADAMAS_STEP_PDL=1: their wait after the set-up, q loaded
+// after it).
 class ClusterStepProgrammaticTest : public ::testing::TestWithParam<SelectCase> {
-  ScopedEnv pdl_{"ADAMAS_PDL", "1"}, step_{"ADAMAS_STEP", "cluster"},
+  ScopedEnv pdl_{"ADAMAS_STEP_PDL", "1"}, step_{"ADAMAS_STEP", "cluster"},
       blocks_{"ADAMAS_STEP_BLOCKS", "2"};  // the other instantiation of one and two heads a row
 };
 
@@ -353,7 +355,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GridStepTest, ::testing::ValuesIn(cluster_step_
                          [](const auto& info) { return case_name(info.param); });
 
 class GridStepProgrammaticTest : public ::testing::TestWithParam<SelectCase> {
-  ScopedEnv pdl_{"ADAMAS_PDL", "1"}, step_{"ADAMAS_STEP", "grid"};
+  ScopedEnv pdl_{"ADAMAS_STEP_PDL", "1"}, step_{"ADAMAS_STEP", "grid"};
 };
 
 TEST_P(GridStepProgrammaticTest, MatchesReference) {
@@ -569,7 +571,8 @@ TEST(KernelVariantsTest, RejectsUnknownValues) {
   for (const char* name :
        {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_DENSE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER",
         "ADAMAS_GRID_BLOCKS", "ADAMAS_GRID_PER_SM", "ADAMAS_DENSE_SPLITS", "ADAMAS_ASYM_PROBE", "ADAMAS_ASYM_CLUSTER", "ADAMAS_ESTIMATE_PROBE",
-        "ADAMAS_STEP_PROBE", "ADAMAS_STEP_SCHEDULE", "ADAMAS_STEP_VERBOSE", "ADAMAS_STEP_TRACE", "ADAMAS_DENSE_TRACE"}) {
+        "ADAMAS_STEP_PROBE", "ADAMAS_STEP_SCHEDULE", "ADAMAS_STEP_VERBOSE", "ADAMAS_STEP_TRACE", "ADAMAS_DENSE_TRACE",
+        "ADAMAS_PDL", "ADAMAS_STEP_PDL"}) {
     SCOPED_TRACE(name);
     ScopedEnv bad{name, "fastest"};
     DecodePlanConfig config;
