@@ -20,6 +20,7 @@
 
 #include "cuda/gemv.h"
 #include "probe_check.h"
+#include "probe_weights.cuh"
 
 namespace {
 
@@ -30,17 +31,6 @@ struct Kind {
   int out, in;
   adamas::cuda::GemvEpilogue epilogue;
 };
-
-__global__ void fill_kernel(uint16_t* w, size_t n, uint32_t seed) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ seed;
-    h ^= h >> 15;
-    h *= 2246822519u;
-    h ^= h >> 13;
-    // bf16 in [-1/64, 1/64): sign, exponent 121..122, random mantissa
-    w[i] = static_cast<uint16_t>(((h >> 31) << 15) | ((121u + ((h >> 7) & 1u)) << 7) | (h & 0x7fu));
-  }
-}
 
 __global__ void read_kernel(const uint4* data, size_t chunks, unsigned* sink) {
   uint32_t acc = 0;
@@ -95,7 +85,7 @@ int main() {
       uint16_t* w;
       const size_t n = static_cast<size_t>(kinds[k].out) * kinds[k].in;
       CHECK(cudaMalloc(&w, n * 2));
-      fill_kernel<<<4 * sms, 256, 0, stream>>>(w, n, 977u * (k * kLayers + l + 1));
+      fill_bf16_kernel<<<4 * sms, 256, 0, stream>>>(w, n, 977u * (k * kLayers + l + 1));
       weights[k].push_back(w);
     }
   uint16_t *x, *act_in, *act_out;
@@ -106,8 +96,8 @@ int main() {
   CHECK(cudaMalloc(&act_out, 16 * 11008 * 2));
   CHECK(cudaMalloc(&y, 16 * 22016 * 4));
   CHECK(cudaMalloc(&sink, 4));
-  fill_kernel<<<sms, 256, 0, stream>>>(x, 16 * 11008, 5u);
-  fill_kernel<<<sms, 256, 0, stream>>>(act_in, 16 * 11008, 7u);
+  fill_bf16_kernel<<<sms, 256, 0, stream>>>(x, 16 * 11008, 5u);
+  fill_bf16_kernel<<<sms, 256, 0, stream>>>(act_in, 16 * 11008, 7u);
   CHECK(cudaStreamSynchronize(stream));
 
   auto problem = [&](int k, int l, bool programmatic) {

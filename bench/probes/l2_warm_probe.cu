@@ -18,18 +18,9 @@
 
 #include "cuda/gemv.h"
 #include "probe_check.h"
+#include "probe_weights.cuh"
 
 namespace {
-
-__global__ void fill_kernel(uint16_t* w, size_t n, uint32_t seed) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ seed;
-    h ^= h >> 15;
-    h *= 2246822519u;
-    h ^= h >> 13;
-    w[i] = static_cast<uint16_t>(((h >> 31) << 15) | ((121u + ((h >> 7) & 1u)) << 7) | (h & 0x7fu));
-  }
-}
 
 __global__ void read_kernel(const uint4* data, size_t chunks, unsigned* sink) {
   uint32_t acc = 0;
@@ -74,9 +65,9 @@ int main() {
   CHECK(cudaMalloc(&x, in * 2));
   CHECK(cudaMalloc(&y, out * 4));
   CHECK(cudaMalloc(&sink, 4));
-  fill_kernel<<<4 * sms, 256, 0, stream>>>(w, weight_bytes / 2, 11u);
-  fill_kernel<<<4 * sms, 256, 0, stream>>>(flush, flush_bytes / 2, 13u);
-  fill_kernel<<<sms, 256, 0, stream>>>(x, in, 5u);
+  fill_bf16_kernel<<<4 * sms, 256, 0, stream>>>(w, weight_bytes / 2, 11u);
+  fill_bf16_kernel<<<4 * sms, 256, 0, stream>>>(flush, flush_bytes / 2, 13u);
+  fill_bf16_kernel<<<sms, 256, 0, stream>>>(x, in, 5u);
   CHECK(cudaStreamSynchronize(stream));
   adamas::cuda::GemvProblem p;
   p.weight = w;

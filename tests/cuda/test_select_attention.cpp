@@ -58,6 +58,24 @@ Fixture build(const SelectCase& c, std::mt19937_64& rng) {
   return f;
 }
 
+// Each (sequence, head) output [batch][q_heads][head_dim] within 1e-3 relative (L2 over the head) of
+// the reference: fp32 accumulation against a double reference over the same fp16/bf16/fp32 inputs.
+void expect_attention_close(const std::vector<float>& gpu_out, const std::vector<float>& reference_out, int batch,
+                            int q_heads, int head_dim) {
+  for (int s = 0; s < batch; ++s) {
+    for (int h = 0; h < q_heads; ++h) {
+      double err = 0, norm = 0;
+      for (int i = 0; i < head_dim; ++i) {
+        const size_t k = (static_cast<size_t>(s) * q_heads + h) * head_dim + i;
+        err += (gpu_out[k] - reference_out[k]) * static_cast<double>(gpu_out[k] - reference_out[k]);
+        norm += static_cast<double>(reference_out[k]) * reference_out[k];
+        if (!std::isfinite(gpu_out[k])) err = INFINITY;
+      }
+      ASSERT_LE(std::sqrt(err / norm), 1e-3) << "attention of sequence " << s << " head " << h;
+    }
+  }
+}
+
 // Every policy and budget of one shape against the references, with the kernel variants the
 // environment selects when the plans are built (src/cuda/kernel_variants.cuh).
 void check_against_reference(const SelectCase& c) {
@@ -133,20 +151,7 @@ void check_against_reference(const SelectCase& c) {
         }
 
         decode_attention_ref(host_view, f.q.data(), c.q_heads, &expected, reference_out.data());
-        const std::vector<float> gpu_out = out.download();
-        for (int s = 0; s < batch; ++s) {
-          for (int h = 0; h < c.q_heads; ++h) {
-            double err = 0, norm = 0;
-            for (int i = 0; i < c.head_dim; ++i) {
-              const size_t k = (static_cast<size_t>(s) * c.q_heads + h) * c.head_dim + i;
-              err += (gpu_out[k] - reference_out[k]) * static_cast<double>(gpu_out[k] - reference_out[k]);
-              norm += static_cast<double>(reference_out[k]) * reference_out[k];
-              if (!std::isfinite(gpu_out[k])) err = INFINITY;
-            }
-            // fp32 accumulation against a double reference over the same fp16/bf16/fp32 inputs.
-            ASSERT_LE(std::sqrt(err / norm), 1e-3) << "attention of sequence " << s << " head " << h;
-          }
-        }
+        ASSERT_NO_FATAL_FAILURE(expect_attention_close(out.download(), reference_out, batch, c.q_heads, c.head_dim));
       }
     }
   }
@@ -508,18 +513,7 @@ TEST_P(StepCurrentTokenTest, NeverReadsTheCachedToken) {
       plan.download_selection(batch, actual);
       ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
       decode_attention_ref(real.view(0), q_host.data(), c.q_heads, &expected, reference_out.data());
-      const std::vector<float> gpu_out = out.download();
-      for (int s = 0; s < batch; ++s)
-        for (int h = 0; h < c.q_heads; ++h) {
-          double err = 0, norm = 0;
-          for (int i = 0; i < c.head_dim; ++i) {
-            const size_t k = (static_cast<size_t>(s) * c.q_heads + h) * c.head_dim + i;
-            err += (gpu_out[k] - reference_out[k]) * static_cast<double>(gpu_out[k] - reference_out[k]);
-            norm += static_cast<double>(reference_out[k]) * reference_out[k];
-            if (!std::isfinite(gpu_out[k])) err = INFINITY;
-          }
-          ASSERT_LE(std::sqrt(err / norm), 1e-3) << "attention of sequence " << s << " head " << h;
-        }
+      ASSERT_NO_FATAL_FAILURE(expect_attention_close(out.download(), reference_out, batch, c.q_heads, c.head_dim));
     }
   }
 }
