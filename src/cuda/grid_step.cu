@@ -159,13 +159,11 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   phases.mark(7);
 
   // Phase 3. Attention over the block's positions, their cache rows first.
-  const bool has_current = a.current_keys != nullptr;
-  const size_t current_offset = (static_cast<size_t>(seq) * a.num_kv_heads + kv_head) * D;
-  step::positions_to_cache_rows(a, page_row, kv_head, dense, span_start, local_list, length, has_current ? n - 1 : -1);
+  const step::CurrentRow current = step::current_row<D>(a, seq, kv_head, n);
+  step::positions_to_cache_rows(a, page_row, kv_head, dense, span_start, local_list, length, current.position);
   __syncthreads();
-  step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, a.current_keys + (has_current ? current_offset : 0),
-                                 a.current_values + (has_current ? current_offset : 0), q_scaled, warp_out, warp_max,
-                                 warp_sum);
+  step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, current.key, current.value, q_scaled, warp_out,
+                                 warp_max, warp_sum);
   __syncthreads();
   phases.mark(8);
   float* partials = a.partials + static_cast<size_t>(row) * blocks * HEADS * (D + 2);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "cuda/adamas_step.cuh"
 #include "cuda/block_stamps.cuh"
 #include "cuda/code_scan.cuh"
 
@@ -387,6 +388,20 @@ __device__ __forceinline__ void compact_block(const uint16_t* distance, int span
 // attend_rows' row for the current token when the step has its K/V (StepArgs::current_keys): no
 // row of the paged layout, whose rows stay below 2^32 - 1 (a 2^32-row cache would be terabytes).
 constexpr uint32_t kCurrentRow = 0xffffffffu;
+
+// The row's current token as attend_rows takes it: position n - 1 and its fp32 K/V row
+// (StepArgs::current_keys), or position -1 and no rows where the step reads it from the cache.
+struct CurrentRow {
+  int position;
+  const float* key;
+  const float* value;
+};
+template <int D>
+__device__ __forceinline__ CurrentRow current_row(const StepArgs& a, int seq, int kv_head, int n) {
+  if (a.current_keys == nullptr) return {-1, nullptr, nullptr};
+  const size_t offset = (static_cast<size_t>(seq) * a.num_kv_heads + kv_head) * D;
+  return {n - 1, a.current_keys + offset, a.current_values + offset};
+}
 
 // The block's `length` positions, in place in local_list, turned into the K/V rows attend_rows
 // reads (rows of the paged layout, < 2^32 - 1) through the sequence's page-table row, every
