@@ -50,6 +50,7 @@ MEM+=':Shapes/GemvTest.MatchesReference/9?'  # forced splits of in (2 slices), e
 MEM+=':Shapes/ClusterStepTest.*f16_d64_q2_kv1*:Shapes/ClusterStepProgrammaticTest.*bf16_d128_q16_kv2*'  # the cluster step
 MEM+=':Shapes/GridStepTest.*f16_d64_q2_kv1*:Shapes/GridStepProgrammaticTest.*bf16_d128_q16_kv2*'  # the grid step
 MEM+=':Steps/StepCurrentTokenTest.*'  # both steps with the current token's K/V from their arguments
+MEM+=':Steps/StepSkewedSelectionTest.*/grid'  # the grid step sharing a row's attention out (ADAMAS_GRID_SHARE=1)
 MEM+=':Shapes/DenseMmaTest.*f16_d128_q8_kv2*:Shapes/DenseMmaTest.*bf16_d64_q16_kv2*'  # dense on the tensor cores
 wants memcheck && shards memcheck "$MEM" "$LIMIT" compute-sanitizer --tool memcheck --error-exitcode 1
 # (the asymmetric kernels at d128_q8_kv2_b2_n4100_page24: the b5_n9000 shape did not finish in 550 s)
@@ -58,6 +59,7 @@ RACE+=':Shapes/FusedAttendTest.*f16_d128_q8*:Shapes/CodeOptionsSelectTest.*d64_q
 RACE+=':Shapes/ClusterStepTest.*bf16_d256_q8_kv2*:Shapes/ClusterStepProgrammaticTest.*f16_d64_q4_kv2*'
 RACE+=':Shapes/GridStepTest.MatchesReference/f16_d128_q4_kv4*'  # one head a row: the grid step's auto case
 RACE+=':Steps/StepCurrentTokenTest.*/1'  # the grid step with the current token's K/V from its arguments
+RACE+=':Steps/StepSkewedSelectionTest.*/grid'  # the grid step sharing a row's attention out
 RACE+=':Shapes/DenseMmaTest.MatchesReference/bf16_d128_q8_kv2*'  # dense on the tensor cores
 # One budget in the selection tests that read ADAMAS_TEST_BUDGETS (every kernel variant still runs):
 # the asymmetric test's ten budgets ran past 550 s under racecheck (fifteenth session).

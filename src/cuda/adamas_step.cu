@@ -89,7 +89,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   const cg::cluster_group cluster = cg::this_cluster();
   const int rank = static_cast<int>(cluster.block_rank()), blocks = static_cast<int>(cluster.num_blocks());
   // ADAMAS_STEP_TRACE (diagnostics, launch_step): phase stamps, a.trace[row][rank][kTracePoints].
-  const step::PhaseStamps phases{a.trace, static_cast<size_t>(blockIdx.y) * blocks + rank};
+  const step::PhaseStamps phases{a.trace};
   phases.mark(0);
   grid_dependency_trigger();
   if (!late_wait) grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'

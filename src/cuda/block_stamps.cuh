@@ -96,4 +96,22 @@ inline void print_phase_by_sharing(const std::vector<unsigned long long>& stamps
   }
 }
 
+// The time from point `from` to point `to` by the block's rank in its row (blocks ordered [row][rank],
+// `ranks` a row): median and maximum over the rows, per rank. Shows whether one rank's share of a
+// phase is larger (e.g. the row's last block, which takes the ties at the threshold first).
+inline void print_phase_by_rank(const std::vector<unsigned long long>& stamps, int points, int ranks, int from, int to,
+                                const char* phase) {
+  const size_t blocks = stamps.size() / points;
+  for (int rank = 0; rank < ranks; ++rank) {
+    std::vector<double> time;
+    for (size_t b = rank; b < blocks; b += ranks)
+      if (stamps[b * points + to] != 0 && stamps[b * points + from] != 0)
+        time.push_back((stamps[b * points + to] - stamps[b * points + from]) * 1e-3);
+    if (time.empty()) continue;
+    std::sort(time.begin(), time.end());
+    std::fprintf(stderr, "  %s of rank %d: %zu blocks, median %.2f us, max %.2f us\n", phase, rank, time.size(),
+                 time[time.size() / 2], time.back());
+  }
+}
+
 }  // namespace adamas::cuda

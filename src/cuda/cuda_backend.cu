@@ -578,7 +578,7 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
     }
   } else if (policy == Policy::kAdamas) {
     m.distances.resize(rows * m.candidate_stride);
-    m.grid_sync.resize(2 * rows);
+    m.grid_sync.resize(2 * rows + grid_step_listed_ints(m.sm_count));  // the counters, then the listed flags
     m.grid_sync.zero();
     m.grid_histograms.resize(grid_step_histogram_ints(m.sm_count));
     m.grid_partials.resize(grid_step_partial_floats(m.sm_count));
@@ -722,6 +722,7 @@ void DecodePlan::step(const PagedKvView& view, const float* q, float* out, Strea
     a.out = out;
     a.scale_log2 = Impl::scale_log2(view.head_dim);
     a.sync = m.grid_sync.data();
+    a.listed = m.grid_sync.data() + 2 * m.rows;
     a.histograms = m.grid_histograms.data();
     a.partials = m.grid_partials.data();
     a.current_keys = current.keys;

@@ -62,7 +62,65 @@ __device__ __forceinline__ void row_barrier(int* arrivals, int blocks) {
   __syncthreads();
 }
 
-template <typename T, int D, int HEADS, int MIN_BLOCKS>
+// The end of phase 2: the row's attention shared out. The selection often gathers in one or two
+// blocks' spans (end to end, LongChat-7B at 32K: the last block's, where the recent tokens are, and
+// one other; their attention took 4.6-5.6 us, the other blocks' 0.6: bench/results/2026-11-30-s20,
+// call 3), so a block attends at most cap = max(ceil(all / blocks), kRound) positions, its first
+// ones (kRound: one round of attend_rows' loads, so an even row shares nothing). The rest of a
+// block's part of the row's list, its overflow, goes in list order to the blocks below cap, in rank
+// order. An owner of overflow publishes that its part of the list is written (a.listed, after a
+// fence); a taker acquires the flags of the blocks it takes from and reads their entries through
+// L2. Owners take nothing, so no block waits on a block that waits. The current token (list slot
+// kept, which the list may not hold) is n - 1. Returns the block's count of positions in
+// local_list; every thread calls it, after compact_block.
+// `counts` and `offsets`: every block's kept count and first list slot (block_share's, in shared
+// memory rather than registers, which the scan needs).
+template <int kRound>
+__device__ __forceinline__ int share_attention(const GridStepArgs& a, const int* counts, const int* offsets, int kept,
+                                               int row, int rank, int blocks, int count, int n, const int32_t* list,
+                                               int32_t* local_list) {
+  const int lane = threadIdx.x & 31;
+  const int all = kept + 1;
+  const int cap = max(ceil_div(all, blocks), kRound);
+  const int lane_total = lane < blocks ? counts[lane] + (lane == blocks - 1 ? 1 : 0) : 0;
+  const int lane_over = max(0, lane_total - cap), lane_room = lane < blocks ? max(0, cap - lane_total) : 0;
+  int over_total, room_total;
+  const int over_before = warp_exclusive_sum(lane_over, over_total);
+  const int room_before = warp_exclusive_sum(lane_room, room_total);
+  const int own = min(count, cap);
+  if (over_total == 0) return count;  // block-uniform, as every branch below
+  int* listed = a.listed + static_cast<size_t>(row) * blocks;
+  if (count > cap) {
+    __syncthreads();  // every thread's list stores
+    if (threadIdx.x == 0) {
+      __threadfence();
+      atomicExch(listed + rank, 1);
+    }
+    return own;
+  }
+  const int first = __shfl_sync(0xffffffffu, room_before, rank);  // this block's overflow slots [first, last)
+  const int last = min(first + __shfl_sync(0xffffffffu, lane_room, rank), over_total);
+  if (first >= last) return own;
+  const int from = max(first, over_before), to = min(last, over_before + lane_over);  // block `lane`'s part of them
+  if (threadIdx.x < 32 && lane < blocks && from < to)
+    while (load_acquire(listed + lane) == 0) {
+    }
+  __syncthreads();
+  for (int c = 0; c < blocks; ++c) {
+    const int c_from = __shfl_sync(0xffffffffu, from, c), c_to = __shfl_sync(0xffffffffu, to, c);
+    if (c_from >= c_to) continue;
+    const int list_at = offsets[c] + cap + (c_from - __shfl_sync(0xffffffffu, over_before, c));
+    for (int i = threadIdx.x; i < c_to - c_from; i += kThreads) {
+      const int at = list_at + i;
+      local_list[own + (c_from - first) + i] = at == kept ? n - 1 : __ldcg(list + at);
+    }
+  }
+  return own + (last - first);
+}
+
+// SHARE: the row's attention shared out by share_attention (ADAMAS_GRID_SHARE=1), else each block
+// attends its own part of the list (the default; KernelVariants::grid_share says why).
+template <typename T, int D, int HEADS, int MIN_BLOCKS, bool SHARE>
 __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridStepArgs a, float hadamard_scale, int flags) {
   const int probe = flags & step::kProbeMask;
   const bool late_wait = (flags & step::kLateWait) != 0;  // step::wait_then_load_queries
@@ -81,10 +139,11 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   __shared__ int32_t local_list[kStepMaxList + 1];
   __shared__ int warp_less[kWarps], warp_ties[kWarps];
   __shared__ float warp_max[kWarps][HEADS], warp_sum[kWarps][HEADS];
+  __shared__ int row_counts[SHARE ? kGridMaxBlocksPerRow : 1], row_offsets[SHARE ? kGridMaxBlocksPerRow : 1];
 
   const int rank = blockIdx.x, blocks = gridDim.x, row = blockIdx.y;
   // ADAMAS_STEP_TRACE (diagnostics, launch_grid_step): phase stamps, a.trace[row][rank][kTracePoints].
-  const step::PhaseStamps phases{a.trace, static_cast<size_t>(row) * blocks + rank};
+  const step::PhaseStamps phases{a.trace};
   phases.mark(0);
   grid_dependency_trigger();
   if (!late_wait) grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
@@ -139,7 +198,8 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
     auto through = [&](int c, int bin) { return __ldcg(row_histograms + c * kHistStride + bin); };
     const step::LaneCut cut = step::row_cut<D, kGridMaxBlocksPerRow>(through, blocks, keep, take_all, bound);
     phases.mark(5);
-    const step::BlockShare share = step::block_share(cut, rank, keep, take_all);
+    const step::BlockShare share = SHARE ? step::block_share(cut, rank, keep, take_all, row_counts, row_offsets)
+                                         : step::block_share(cut, rank, keep, take_all);
     phases.mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
     step::compact_block(distance, span_start, span_length, cut.threshold, share.first_taken_tie, share.offset, list,
@@ -153,6 +213,9 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
       }
       ++count;
     }
+    if constexpr (SHARE)
+      count = share_attention<step::kAttendRound<T, D>>(a, row_counts, row_offsets, share.kept, row, rank, blocks, count,
+                                                         n, list, local_list);
     length = min(count, kStepMaxList + 1);
   }
   __syncthreads();  // the list is complete; the distances are no longer read (warp_out reuses them)
@@ -186,19 +249,30 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
     a.sync[2 * row] = 0;
     a.sync[2 * row + 1] = 0;
   }
+  if constexpr (SHARE)
+    for (int c = tid; c < blocks; c += kThreads) a.listed[static_cast<size_t>(row) * blocks + c] = 0;
   phases.mark(10);
+}
+
+template <typename T, int D, int HEADS, int MIN_BLOCKS>
+auto* grid_kernel(bool share) {
+  return share ? grid_step_kernel<T, D, HEADS, MIN_BLOCKS, true> : grid_step_kernel<T, D, HEADS, MIN_BLOCKS, false>;
 }
 
 template <typename T, int D, int HEADS, int MIN_BLOCKS>
 int configure_grid_step() {
   static const int per_sm = [] {
-    auto* kernel = grid_step_kernel<T, D, HEADS, MIN_BLOCKS>;
-    ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kDistanceBytes));
-    ADAMAS_CUDA_CHECK(
-        cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-    int blocks = 0;
-    ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, kDistanceBytes));
-    return std::min(blocks, kGridMaxBlocksPerSm);  // the workspaces hold that many
+    int blocks = kGridMaxBlocksPerSm;  // the workspaces hold that many
+    for (bool share : {false, true}) {
+      auto* kernel = grid_kernel<T, D, HEADS, MIN_BLOCKS>(share);
+      ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kDistanceBytes));
+      ADAMAS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                             cudaSharedmemCarveoutMaxShared));
+      int resident = 0;
+      ADAMAS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, kDistanceBytes));
+      blocks = std::min(blocks, resident);
+    }
+    return blocks;
   }();
   return per_sm;
 }
@@ -292,19 +366,21 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
                    D, H, per_sm, blocks, rows, kDistanceBytes);
     // ADAMAS_STEP_PROBE=1 (benchmarks only: the step is left unfinished) ends every block after its scan.
     const int flags = (variants.step_probe == 1 ? 1 : 0) | (variants.step_programmatic ? step::kLateWait : 0);
-    ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H, M>, args, hadamard_scale(D), flags));
+    auto* kernel = grid_kernel<T, D, H, M>(variants.grid_share);
+    ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args, hadamard_scale(D), flags));
     if (trace_now(variants.step_trace, stream)) {
       // ADAMAS_STEP_TRACE: once more with phase stamps (the counters are zero again after a launch).
       const std::vector<unsigned long long> stamps =
           collect_block_stamps(static_cast<size_t>(blocks) * rows, step::kTracePoints, stream, [&](unsigned long long* trace) {
             GridStepArgs traced = args;
             traced.trace = trace;
-            ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, grid_step_kernel<T, D, H, M>, traced, hadamard_scale(D), flags));
+            ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, traced, hadamard_scale(D), flags));
           });
       std::fprintf(stderr, "adamas grid step trace (grid %d x %d, us from the first block's start): point median p90 max\n",
                    blocks, rows);
       print_stamp_points(stamps, step::kTracePoints, step::kTraceNames, step::kTracePoints - 1);
       print_phase_by_sharing(stamps, step::kTracePoints, step::kTracePoints - 1, 2, 3, "scan");
+      print_phase_by_rank(stamps, step::kTracePoints, blocks, 7, 8, "attention");
     }
   });
   ADAMAS_CUDA_CHECK_LAUNCH();

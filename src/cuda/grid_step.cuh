@@ -15,12 +15,14 @@ constexpr int kGridMaxBlocksPerRow = 32;  // a lane of one warp per block in the
 
 struct GridStepArgs : StepArgs {  // the cluster step's arguments, then the workspaces:
   int* sync;          // [rows][2]: barrier arrivals, tickets; zero between launches (the last block resets them)
+  int* listed;        // [rows][blocks per row]: 1 once the block's part of the row's list is written (zero between launches)
   int* histograms;    // [rows][blocks per row][kHistStride]: each block's cumulative distance histogram
   float* partials;    // [rows][blocks per row][HEADS][D + 2]: each block's output, then max and sum per head
 };
 
 // Workspace sizes for a plan of `sm_count` multiprocessors (at most kGridMaxBlocksPerSm blocks each).
 constexpr int kGridMaxBlocksPerSm = 4;
+inline size_t grid_step_listed_ints(int sm_count) { return static_cast<size_t>(kGridMaxBlocksPerSm) * sm_count; }
 inline size_t grid_step_histogram_ints(int sm_count) {
   return static_cast<size_t>(kGridMaxBlocksPerSm) * sm_count * kHistStride;
 }

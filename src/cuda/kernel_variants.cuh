@@ -62,6 +62,12 @@ struct KernelVariants {
   // end to end 0.9% faster with it, Llama-3-8B 2.6% / 10% slower at 32K / 128K, the isolated step
   // 0.1-0.8 us slower (bench/results/2026-11-30-s19, call 8).
   bool step_programmatic = false;
+  // The grid step shares a row's attention out when its selection gathers in a few blocks' spans
+  // (ADAMAS_GRID_SHARE=1; grid_step.cu, share_attention); 0: each block attends its own positions.
+  // Off by default: the kernel with it scans 12% slower (ptxas lays out the scan loop differently),
+  // so the isolated step lost 1.7-3.5 us; end to end LongChat-7B gained 0.7% at 32K and lost 2% at
+  // 128K (bench/results/2026-11-30-s20, calls 5-6).
+  bool grid_share = false;
   AsymVariant asym = AsymVariant::kRadix;
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
   int asym_cluster = 0;  // its blocks per cluster; 0: auto (asymmetric_cluster)

@@ -34,10 +34,14 @@ constexpr int kTracePoints = 12;
 inline constexpr const char* kTraceNames[kTracePoints - 1] = {
     "start", "row known", "scan starts", "scan ends", "row met", "threshold", "share",
     "lists", "attended", "partials in", "merged"};
+// Both steps' grids are (blocks a row, rows) with the block's rank blockIdx.x, so its slot is worked
+// out at each mark rather than held: a pointer held across the phases cost the grid step's scan two
+// spilled registers once its attention sharing was added (twentieth session).
 struct PhaseStamps {
-  unsigned long long* trace;  // [blocks][kTracePoints], or nullptr
-  size_t block;
-  __device__ __forceinline__ void mark(int point) const { stamp_block(trace, block, kTracePoints, point); }
+  unsigned long long* trace;  // [rows][blocks][kTracePoints], or nullptr
+  __device__ __forceinline__ void mark(int point) const {
+    stamp_block(trace, static_cast<size_t>(blockIdx.y) * gridDim.x + blockIdx.x, kTracePoints, point);
+  }
 };
 
 // One lane's E consecutive elements of a K or V row: loaded as one vector, widened when used.
@@ -304,7 +308,10 @@ struct BlockShare {
   int first_taken_tie;  // the block takes its ties of rank >= this (its last ones)
   int kept;             // the row's candidates kept in all
 };
-__device__ __forceinline__ BlockShare block_share(const LaneCut& cut, int rank, int keep, bool take_all) {
+// With `counts` and `offsets` (shared memory, kMaxBlocks entries), warp 0 also stores every block's
+// kept count and first slot there (the grid step's share_attention reads them after compact_block).
+__device__ __forceinline__ BlockShare block_share(const LaneCut& cut, int rank, int keep, bool take_all,
+                                                  int* counts = nullptr, int* offsets = nullptr) {
   const int less_total = __reduce_add_sync(0xffffffffu, cut.less);
   const int ties_needed = take_all ? 0 : keep - less_total;
   int tie_total;
@@ -312,6 +319,10 @@ __device__ __forceinline__ BlockShare block_share(const LaneCut& cut, int rank, 
   const int taken = min(cut.tie, max(0, ties_needed - (tie_total - ties_before - cut.tie)));
   BlockShare share;
   const int offset_of_lane = warp_exclusive_sum(cut.less + taken, share.kept);
+  if (counts != nullptr && threadIdx.x < 32) {
+    counts[threadIdx.x] = cut.less + taken;
+    offsets[threadIdx.x] = offset_of_lane;
+  }
   share.offset = __shfl_sync(0xffffffffu, offset_of_lane, rank);
   share.less = __shfl_sync(0xffffffffu, cut.less, rank);
   share.taken = __shfl_sync(0xffffffffu, taken, rank);
@@ -422,6 +433,12 @@ __device__ __forceinline__ void positions_to_cache_rows(const SelectArgs& a, con
   }
 }
 
+// attend_rows' positions per warp in flight, and per block at once (one round of its loads).
+template <typename T, int D>
+constexpr int kAttendBatch = LaneSlice<T, D / 32>::kBytes <= 8 ? 8 : 4;
+template <typename T, int D>
+constexpr int kAttendRound = kWarps * kAttendBatch<T, D>;
+
 // Attention of the block's HEADS query heads (q_scaled: q x softmax scale x log2 e) over `length`
 // cache rows (rows[i]: a K/V row of the paged layout, or kCurrentRow: the fp32 current_key /
 // current_value [D] rounded to T): warp w takes rows w * kBatch, ... in batches whose K/V loads fly
@@ -434,7 +451,7 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
                                             float (*warp_sum)[HEADS]) {
   constexpr int E = D / 32;  // K/V elements per lane
   using Slice = LaneSlice<T, E>;
-  constexpr int kBatch = Slice::kBytes <= 8 ? 8 : 4;  // positions per warp in flight
+  constexpr int kBatch = kAttendBatch<T, D>;  // positions per warp in flight
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float head_max[HEADS], head_sum[HEADS], acc[HEADS][E];
 #pragma unroll

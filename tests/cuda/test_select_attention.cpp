@@ -359,6 +359,21 @@ TEST_P(GridStepTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, GridStepTest, ::testing::ValuesIn(cluster_step_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
+// The grid step's kernel that shares a row's attention out (ADAMAS_GRID_SHARE=1) on random keys,
+// where the selection is spread and nothing is shared (StepSkewedSelectionTest has the rest).
+class GridStepSharedTest : public ::testing::TestWithParam<SelectCase> {
+  ScopedEnv step_{"ADAMAS_STEP", "grid"}, share_{"ADAMAS_GRID_SHARE", "1"};
+};
+
+TEST_P(GridStepSharedTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  check_against_reference(GetParam());
+  check_against_reference(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GridStepSharedTest, ::testing::ValuesIn(new_variant_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
 class GridStepProgrammaticTest : public ::testing::TestWithParam<SelectCase> {
   ScopedEnv pdl_{"ADAMAS_STEP_PDL", "1"}, step_{"ADAMAS_STEP", "grid"};
 };
@@ -520,6 +535,81 @@ TEST_P(StepCurrentTokenTest, NeverReadsTheCachedToken) {
 
 INSTANTIATE_TEST_SUITE_P(Steps, StepCurrentTokenTest, ::testing::Values("cluster", "grid"));
 
+// Selections gathered in a few blocks' spans, as in a real decode (the recent tokens, the sink):
+// each sequence's last 300 keys are copies of its row's first query (code distance 0: 300 ties at
+// the threshold, the latest taken first) and keys 5..60 that query plus noise, so the last block's
+// span holds more than a round of attention and the grid step shares its overflow out to the
+// other blocks (share_attention); the lists and outputs must still match the references. Ragged
+// batch with a dense row, MHA and GQA, twice each (the flags it resets are reused). "grid-unshared":
+// the grid step with ADAMAS_GRID_SHARE=0 (each block attends its own positions).
+class StepSkewedSelectionTest : public ::testing::TestWithParam<std::string> {
+  const bool unshared_ = GetParam() == "grid-unshared";
+  ScopedEnv step_{"ADAMAS_STEP", unshared_ ? "grid" : GetParam().c_str()}, share_{"ADAMAS_GRID_SHARE", unshared_ ? "0" : "1"};
+};
+
+TEST_P(StepSkewedSelectionTest, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  const uint64_t seed = test_seed();
+  std::mt19937_64 rng(seed);
+  for (const SelectCase& c : {SelectCase{DType::kF16, 128, 32, 32, {20000, 9000, 100}, {256, 1000}},
+                              SelectCase{DType::kBF16, 64, 32, 8, {40000, 2100}, {64, 256, 2048}}}) {
+    KvCacheConfig config;
+    config.num_kv_heads = c.kv_heads;
+    config.head_dim = c.head_dim;
+    config.dtype = c.dtype;
+    const int batch = static_cast<int>(c.lens.size());
+    config.max_batch = batch;
+    config.max_tokens_per_seq = *std::max_element(c.lens.begin(), c.lens.end());
+    KvCache cache(config);
+    const int group = c.q_heads / c.kv_heads;
+    const size_t row = static_cast<size_t>(c.kv_heads) * c.head_dim;
+    const std::vector<float> q_host = random_normal(rng, batch * c.q_heads * c.head_dim, 8.0f);
+    std::normal_distribution<float> noise(0.0f, 0.5f);
+    for (int s = 0; s < batch; ++s) {
+      cache.add_sequence();
+      auto keys = random_normal(rng, c.lens[s] * row, 8.0f), values = random_normal(rng, c.lens[s] * row, 1.0f);
+      for (int t = 0; t < c.lens[s]; ++t) {
+        const bool recent = t >= c.lens[s] - 300, early = t >= 5 && t <= 60;
+        if (!recent && !early) continue;
+        for (int h = 0; h < c.kv_heads; ++h)
+          for (int i = 0; i < c.head_dim; ++i)
+            keys[t * row + h * c.head_dim + i] =
+                q_host[(static_cast<size_t>(s) * c.q_heads + h * group) * c.head_dim + i] + (recent ? 0.0f : noise(rng));
+      }
+      cache.append(s, keys.data(), values.data(), c.lens[s]);
+    }
+    DeviceKvCache device(config);
+    device.upload(cache);
+    DeviceArray<float> q(q_host), out;
+    out.allocate(q_host.size());
+    std::vector<float> reference_out(q_host.size());
+    for (int budget : c.budgets) {
+      SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " budget " << budget);
+      SelectorOptions options;
+      options.token_budget = budget;
+      TokenSelection expected, actual;
+      select_tokens_ref(options, cache.view(0), q_host.data(), c.q_heads, expected);
+      decode_attention_ref(cache.view(0), q_host.data(), c.q_heads, &expected, reference_out.data());
+      DecodePlan plan(plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, c.dtype, config.max_tokens_per_seq, options));
+      for (int repeat = 0; repeat < 2; ++repeat) {
+        ASSERT_EQ(cudaMemset(out.data, 0xff, out.count * sizeof(float)), cudaSuccess);
+        plan.step(device.view(0), q.data, out.data, nullptr);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        plan.download_selection(batch, actual);
+        ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
+        ASSERT_NO_FATAL_FAILURE(expect_attention_close(out.download(), reference_out, batch, c.q_heads, c.head_dim));
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, StepSkewedSelectionTest, ::testing::Values("cluster", "grid", "grid-unshared", "split"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
 TEST(StepCurrentTokenSplitTest, SplitPathReadsTheCache) {
   SKIP_WITHOUT_GPU();
   ScopedEnv step{"ADAMAS_STEP", "split"};
@@ -566,7 +656,7 @@ TEST(KernelVariantsTest, RejectsUnknownValues) {
        {"ADAMAS_ESTIMATE_VARIANT", "ADAMAS_DENSE_VARIANT", "ADAMAS_STEP", "ADAMAS_STEP_BLOCKS", "ADAMAS_STEP_CLUSTER",
         "ADAMAS_GRID_BLOCKS", "ADAMAS_GRID_PER_SM", "ADAMAS_DENSE_SPLITS", "ADAMAS_ASYM_PROBE", "ADAMAS_ASYM_CLUSTER", "ADAMAS_ESTIMATE_PROBE",
         "ADAMAS_STEP_PROBE", "ADAMAS_STEP_SCHEDULE", "ADAMAS_STEP_VERBOSE", "ADAMAS_STEP_TRACE", "ADAMAS_DENSE_TRACE",
-        "ADAMAS_PDL", "ADAMAS_STEP_PDL"}) {
+        "ADAMAS_PDL", "ADAMAS_STEP_PDL", "ADAMAS_GRID_SHARE"}) {
     SCOPED_TRACE(name);
     ScopedEnv bad{name, "fastest"};
     DecodePlanConfig config;
