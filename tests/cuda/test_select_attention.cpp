@@ -37,13 +37,20 @@ struct Fixture {
   std::vector<float> q;
 };
 
+// A cache for the case's shape: its heads, head size and type, a sequence per length, room for the longest.
+KvCacheConfig cache_config_for(const SelectCase& c) {
+  KvCacheConfig config;
+  config.num_kv_heads = c.kv_heads;
+  config.head_dim = c.head_dim;
+  config.dtype = c.dtype;
+  config.max_batch = static_cast<int>(c.lens.size());
+  config.max_tokens_per_seq = *std::max_element(c.lens.begin(), c.lens.end());
+  return config;
+}
+
 Fixture build(const SelectCase& c, std::mt19937_64& rng) {
   Fixture f;
-  f.config.num_kv_heads = c.kv_heads;
-  f.config.head_dim = c.head_dim;
-  f.config.dtype = c.dtype;
-  f.config.max_batch = static_cast<int>(c.lens.size());
-  f.config.max_tokens_per_seq = *std::max_element(c.lens.begin(), c.lens.end());
+  f.config = cache_config_for(c);
   f.host = std::make_unique<KvCache>(f.config);
   const size_t row = static_cast<size_t>(c.kv_heads) * c.head_dim;
   for (size_t s = 0; s < c.lens.size(); ++s) {
@@ -487,13 +494,8 @@ TEST_P(StepCurrentTokenTest, NeverReadsTheCachedToken) {
   std::mt19937_64 rng(seed);
   for (const SelectCase& c : {SelectCase{DType::kF16, 128, 32, 8, {20000, 700, 100}, {256, 1000}},
                               SelectCase{DType::kBF16, 64, 8, 8, {9000, 33}, {17, 256}}}) {
-    KvCacheConfig config;
-    config.num_kv_heads = c.kv_heads;
-    config.head_dim = c.head_dim;
-    config.dtype = c.dtype;
-    const int batch = static_cast<int>(c.lens.size());
-    config.max_batch = batch;
-    config.max_tokens_per_seq = *std::max_element(c.lens.begin(), c.lens.end());
+    const KvCacheConfig config = cache_config_for(c);
+    const int batch = config.max_batch;
     KvCache real(config), poisoned(config);
     const size_t row = static_cast<size_t>(c.kv_heads) * c.head_dim;
     std::vector<float> current_keys, current_values;  // [batch][kv_heads][d]
@@ -553,13 +555,8 @@ TEST_P(StepSkewedSelectionTest, MatchesReference) {
   std::mt19937_64 rng(seed);
   for (const SelectCase& c : {SelectCase{DType::kF16, 128, 32, 32, {20000, 9000, 100}, {256, 1000}},
                               SelectCase{DType::kBF16, 64, 32, 8, {40000, 2100}, {64, 256, 2048}}}) {
-    KvCacheConfig config;
-    config.num_kv_heads = c.kv_heads;
-    config.head_dim = c.head_dim;
-    config.dtype = c.dtype;
-    const int batch = static_cast<int>(c.lens.size());
-    config.max_batch = batch;
-    config.max_tokens_per_seq = *std::max_element(c.lens.begin(), c.lens.end());
+    const KvCacheConfig config = cache_config_for(c);
+    const int batch = config.max_batch;
     KvCache cache(config);
     const int group = c.q_heads / c.kv_heads;
     const size_t row = static_cast<size_t>(c.kv_heads) * c.head_dim;
