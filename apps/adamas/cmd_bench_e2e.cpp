@@ -35,6 +35,9 @@ void register_bench_e2e(CLI::App& app) {
   cmd->add_flag("--graph-split", args->options.graph_split,
                 "also time the step graph without each of norms, append, attention, products, without all four, and "
                 "without all but the products or the attention (a timing probe)");
+  cmd->add_option("--timeline", args->options.timeline,
+                  "path prefix: each configuration's kernels in one graph replay (start, end, gaps; CUPTI) go to "
+                  "<prefix>_<shape>_c<context>_<policy>_b<budget>_n<batch>.jsonl");
   cmd->add_flag("--json", args->json, "print JSON instead of a table");
   cmd->callback([args] {
     BenchE2eOptions o = args->options;

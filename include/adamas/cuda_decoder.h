@@ -145,6 +145,10 @@ struct BenchE2eOptions {
   uint64_t seed = 1;
   double memory_limit_gib = 120;  // configurations whose weights + cache exceed this are skipped
   bool graph_split = false;       // also time the step graph without each part (BenchE2eRow::graph_ms_without)
+  // When set, a path prefix: each configuration's kernels in one graph replay (CUPTI's records,
+  // kernel_timeline.h) go to <prefix>_<shape>_c<context>_<policy>_b<budget>_n<batch>.jsonl. CUPTI is
+  // then on for the whole run, timings included.
+  std::string timeline;
 };
 
 struct BenchE2eRow {

@@ -168,9 +168,10 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
 
   // Phase 3. Attention over this block's positions, their cache rows first.
   const step::CurrentRow current = step::current_row<D>(a, seq, kv_head, n);
-  step::positions_to_cache_rows(a, page_row, kv_head, dense, span_start, local_list, length, current.position);
+  step::positions_to_cache_rows<T, D>(a, page_row, kv_head, dense, span_start, local_list, length, current.position,
+                                        (flags & step::kGatherPrefetch) != 0);
   __syncthreads();
-  step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, current.key, current.value, q_scaled, warp_out,
+  step::attend_rows<T, D, HEADS, (MIN_BLOCKS <= 2 && HEADS <= 4)>(a.keys, a.values, local_list, length, current.key, current.value, q_scaled, warp_out,
                                  warp_max, warp_sum);
   __syncthreads();
   phases.mark(8);
@@ -266,7 +267,8 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   }
   // ADAMAS_STEP_PROBE=1..3 (benchmarks only: the step is left unfinished) ends every block after
   // the scan, after the lists, after its attention; differences of the timings place the time.
-  const int flags = variants.step_probe | (variants.step_programmatic ? step::kLateWait : 0);
+  const int flags = variants.step_probe | (variants.step_programmatic ? step::kLateWait : 0) |
+                    (variants.step_gather_prefetch ? step::kGatherPrefetch : 0);
   ADAMAS_CUDA_CHECK(
       cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, args, hadamard_scale(D), flags));
   if (trace_now(variants.step_trace, stream)) {

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "adamas/cuda_backend.h"
 #include "adamas/cuda_decoder.h"
 #include "cuda/cuda_common.cuh"
+#include "cuda/kernel_timeline.h"
 
 namespace adamas {
 
@@ -15,6 +17,10 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
   ADAMAS_CHECK(!o.contexts.empty() && !o.policies.empty() && !o.batches.empty() && o.iterations >= 1,
                "bench-e2e: empty sweep");
   const ModelConfig config = cuda::model_shape(o.shape);
+  // Before any decoder exists, so that CUPTI sees every graph from its instantiation on.
+  std::optional<cuda::KernelTimeline> timeline;
+  if (!o.timeline.empty()) timeline.emplace();
+  const std::string shape_name = o.shape.substr(o.shape.find_last_of('/') + 1);
   BenchE2eReport report;
   report.device_name = cuda::gpu_name();
   report.copy_gb_per_s = cuda::copy_bandwidth_gb_per_s();
@@ -65,6 +71,14 @@ BenchE2eReport run_bench_e2e(const BenchE2eOptions& o) {
           decoder.randomize_weights(o.seed);
           decoder.fill_random_context(context, o.seed + 17);
           row.ms_per_step = decoder.graph_step_ms(o.iterations);
+          if (timeline) {
+            timeline->collect();  // what ran before
+            constexpr int kReplays = 3;  // graph_step_ms(1): two warm-up replays and one timed
+            decoder.graph_step_ms(kReplays - 2);
+            const std::string path = o.timeline + "_" + shape_name + "_c" + std::to_string(context) + "_" +
+                                     policy_name(policy) + "_b" + std::to_string(budget) + "_n" + std::to_string(batch) + ".jsonl";
+            cuda::write_timeline_jsonl(cuda::last_replay(timeline->collect(), kReplays), path);
+          }
           if (o.graph_split) {
             // Each part alone, then all four (what is left: embedding, copies, the logits' norm,
             // launch gaps), then all but the products and all but the attention.

@@ -58,26 +58,45 @@ __global__ void embed_kernel(const int32_t* tokens, const W* embed, float* x, in
 }
 
 // Hugging Face LlamaRMSNorm in fp32: weight * (x * rsqrt(mean(x^2) + eps)); output in the GEMM
-// input type.
+// input type. A thread requests its first kNormCached elements of the row and of the norm's weight
+// at once: a second round trip for the weight, behind the next product's weight requests, made the
+// norm 7 us long end to end (bench/results/2026-11-30-s21: 2.5-5.3 us with them requested first).
+// The next product may start requesting its weights at once (trigger at the start: measured 0.8%
+// faster end to end than a trigger after the norm's loads).
+constexpr int kNormCached = 4;  // hidden <= 4096 at 1024 threads; longer rows read the rest twice
 template <typename W>
 __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, W* out, int hidden) {
   __shared__ float partial[32];  // one per warp; blocks of up to 1024 threads
   grid_dependency_trigger();     // the product after the norm may start requesting its weights
   const int seq = blockIdx.x;
   const float* row = x + static_cast<size_t>(seq) * hidden;
-  float sum = 0.0f;
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) sum += row[i] * row[i];
+  float xs[kNormCached], ws[kNormCached];
+#pragma unroll
+  for (int k = 0; k < kNormCached; ++k) {
+    const int i = threadIdx.x + k * blockDim.x;
+    xs[k] = i < hidden ? row[i] : 0.0f;
+    ws[k] = i < hidden ? weight[i] : 0.0f;
+  }
+  float sum = 0.0f;  // element by element in the order of the loop before the cache: same bits
+#pragma unroll
+  for (int k = 0; k < kNormCached; ++k) sum += xs[k] * xs[k];
+  for (int i = threadIdx.x + kNormCached * blockDim.x; i < hidden; i += blockDim.x) sum += row[i] * row[i];
   for (int width = 16; width > 0; width /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, width);
   if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
   __syncthreads();
   float total = 0.0f;
   for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) total += partial[w];
   const float scale = rsqrtf(total / hidden + eps);
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
-    const float y = weight[i] * (row[i] * scale);
+  auto store = [&](int i, float y) {
     if constexpr (sizeof(W) == 4) out[static_cast<size_t>(seq) * hidden + i] = y;
     else out[static_cast<size_t>(seq) * hidden + i] = __float2bfloat16_rn(y);
+  };
+#pragma unroll
+  for (int k = 0; k < kNormCached; ++k) {
+    const int i = threadIdx.x + k * blockDim.x;
+    if (i < hidden) store(i, ws[k] * (xs[k] * scale));
   }
+  for (int i = threadIdx.x + kNormCached * blockDim.x; i < hidden; i += blockDim.x) store(i, weight[i] * (row[i] * scale));
 }
 
 // RoPE (rotate_half) on q and k of the fused projection, written out as separate [batch][heads][d]

@@ -223,9 +223,10 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
 
   // Phase 3. Attention over the block's positions, their cache rows first.
   const step::CurrentRow current = step::current_row<D>(a, seq, kv_head, n);
-  step::positions_to_cache_rows(a, page_row, kv_head, dense, span_start, local_list, length, current.position);
+  step::positions_to_cache_rows<T, D>(a, page_row, kv_head, dense, span_start, local_list, length, current.position,
+                                        (flags & step::kGatherPrefetch) != 0);
   __syncthreads();
-  step::attend_rows<T, D, HEADS>(a.keys, a.values, local_list, length, current.key, current.value, q_scaled, warp_out,
+  step::attend_rows<T, D, HEADS, (MIN_BLOCKS <= 2 && HEADS <= 4)>(a.keys, a.values, local_list, length, current.key, current.value, q_scaled, warp_out,
                                  warp_max, warp_sum);
   __syncthreads();
   phases.mark(8);
@@ -365,7 +366,8 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
       std::fprintf(stderr, "adamas grid step: d %d, %d heads a row, %d blocks/SM, grid %d x %d, %d bytes of dynamic shared memory\n",
                    D, H, per_sm, blocks, rows, kDistanceBytes);
     // ADAMAS_STEP_PROBE=1 (benchmarks only: the step is left unfinished) ends every block after its scan.
-    const int flags = (variants.step_probe == 1 ? 1 : 0) | (variants.step_programmatic ? step::kLateWait : 0);
+    const int flags = (variants.step_probe == 1 ? 1 : 0) | (variants.step_programmatic ? step::kLateWait : 0) |
+                      (variants.step_gather_prefetch ? step::kGatherPrefetch : 0);
     auto* kernel = grid_kernel<T, D, H, M>(variants.grid_share);
     ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args, hadamard_scale(D), flags));
     if (trace_now(variants.step_trace, stream)) {

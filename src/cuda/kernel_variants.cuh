@@ -36,6 +36,9 @@
 //                                         (128 registers, two rounds of codes in flight) or 4 (64
 //                                         registers); auto: 2 where the grid fits so (ADAMAS_GRID_BLOCKS
 //                                         given) or 8 blocks a row do (automatic count)
+//   ADAMAS_STEP_GATHER      = prefetch | plain   the one-launch steps ask L2 for every selected
+//                                         row's K and V as soon as its cache row is known | attend_rows'
+//                                         loads only (step_phases.cuh, positions_to_cache_rows)
 //   ADAMAS_DENSE_SPLITS     = auto | N    dense attention: splits of the context per (sequence, head)
 //                                         (auto: one wave of blocks; N: at most N, benchmarks)
 //   Diagnostics: ADAMAS_ESTIMATE_PROBE = 0..4, ADAMAS_STEP_PROBE = 0..3, ADAMAS_STEP_SCHEDULE =
@@ -68,6 +71,9 @@ struct KernelVariants {
   // so the isolated step lost 1.7-3.5 us; end to end LongChat-7B gained 0.7% at 32K and lost 2% at
   // 128K (bench/results/2026-11-30-s20, calls 5-6).
   bool grid_share = false;
+  // The one-launch steps ask L2 for each selected K/V row before attend_rows' rounds
+  // (ADAMAS_STEP_GATHER=prefetch, the default; plain: without).
+  bool step_gather_prefetch = true;
   AsymVariant asym = AsymVariant::kRadix;
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
   int asym_cluster = 0;  // its blocks per cluster; 0: auto (asymmetric_cluster)

@@ -51,6 +51,7 @@ struct LaneSlice {
   static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "one vector load per lane");
   using Vector = std::conditional_t<kBytes == 16, uint4, std::conditional_t<kBytes == 8, uint2, unsigned int>>;
   static __device__ __forceinline__ Vector load(const T* p) { return __ldg(reinterpret_cast<const Vector*>(p)); }
+  static __device__ __forceinline__ Vector zero() { return Vector{}; }
   // E fp32 values rounded to T, as the cache append stores them.
   static __device__ __forceinline__ Vector round(const float* p) {
     Vector packed;
@@ -194,6 +195,7 @@ struct RowQueries {
 // Both steps' kernel flags beside the probe number (ADAMAS_STEP_PROBE, flags & kProbeMask).
 constexpr int kProbeMask = 15;
 constexpr int kLateWait = 16;  // launched programmatically: wait for the previous kernel after the set-up
+constexpr int kGatherPrefetch = 32;  // positions_to_cache_rows asks L2 for each row's K and V (ADAMAS_STEP_GATHER)
 
 // Under programmatic launch (kLateWait, ADAMAS_STEP_PDL=1) both steps wait for the previous kernel
 // only once the row's set-up is done and its first page ids and codes are requested (the cache,
@@ -418,10 +420,16 @@ __device__ __forceinline__ CurrentRow current_row(const StepArgs& a, int seq, in
 // reads (rows of the paged layout, < 2^32 - 1) through the sequence's page-table row, every
 // page-table read in flight at once; position `current` (n - 1, when the step has the current
 // token's K/V; else -1) becomes kCurrentRow. Position i is local_list[i], or span_start + i for a
-// dense row (whose list was never written). Every thread calls it; the caller synchronizes after.
+// dense row (whose list was never written). With `prefetch` (kGatherPrefetch) each row's K and V
+// lines are asked of L2 as soon as the row is known: attend_rows reads kAttendRound rows a round,
+// one round after the other, so a block whose span holds many of the row's positions (the recent
+// tokens, end to end) would otherwise wait on DRAM once a round. Every thread calls it; the caller
+// synchronizes after.
+template <typename T, int D>
 __device__ __forceinline__ void positions_to_cache_rows(const SelectArgs& a, const int32_t* page_row, int kv_head,
                                                         bool dense, int span_start, int32_t* local_list, int length,
-                                                        int current) {
+                                                        int current, bool prefetch) {
+  constexpr int kRowBytes = D * static_cast<int>(sizeof(T));
   for (int i = threadIdx.x; i < length; i += kFusedThreads) {
     const int position = dense ? span_start + i : local_list[i];
     if (position == current) {
@@ -429,7 +437,17 @@ __device__ __forceinline__ void positions_to_cache_rows(const SelectArgs& a, con
       continue;
     }
     const int page = __ldg(page_row + a.pages.page(position));
-    local_list[i] = static_cast<int32_t>(static_cast<uint32_t>(paged_row(a, page, kv_head, position)));
+    const size_t row = paged_row(a, page, kv_head, position);
+    local_list[i] = static_cast<int32_t>(static_cast<uint32_t>(row));
+    if (prefetch) {
+      const char* key = static_cast<const char*>(a.keys) + row * kRowBytes;
+      const char* value = static_cast<const char*>(a.values) + row * kRowBytes;
+#pragma unroll
+      for (int line = 0; line < kRowBytes; line += 128) {
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(key + line));
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(value + line));
+      }
+    }
   }
 }
 
@@ -443,8 +461,10 @@ constexpr int kAttendRound = kWarps * kAttendBatch<T, D>;
 // cache rows (rows[i]: a K/V row of the paged layout, or kCurrentRow: the fp32 current_key /
 // current_value [D] rounded to T): warp w takes rows w * kBatch, ... in batches whose K/V loads fly
 // together, with an online softmax per warp and head; the warps' states end in warp_out
-// [kWarps][HEADS][D], warp_max and warp_sum. The caller synchronizes after.
-template <typename T, int D, int HEADS>
+// [kWarps][HEADS][D], warp_max and warp_sum. kBatched: a batch's scores side by side, then one
+// softmax update per head (kernels of 128 registers with up to 4 heads: elsewhere the scores' registers
+// spilled, so there each position updates in turn). The caller synchronizes after.
+template <typename T, int D, int HEADS, bool kBatched>
 __device__ __forceinline__ void attend_rows(const void* keys_base, const void* values_base, const int32_t* rows,
                                             int length, const float* current_key, const float* current_value,
                                             const float (*q_scaled)[D], float* warp_out, float (*warp_max)[HEADS],
@@ -467,7 +487,11 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
     typename Slice::Vector k[kBatch], v[kBatch];
 #pragma unroll
     for (int j = 0; j < kBatch; ++j) {
-      if (base + j >= length) break;
+      if (base + j >= length) {  // scores -inf, weight 0: zeros, never garbage times 0
+        k[j] = Slice::zero();
+        v[j] = Slice::zero();
+        continue;
+      }
       const uint32_t row = static_cast<uint32_t>(rows[base + j]);
       if (row == kCurrentRow) {  // warp-uniform
         k[j] = Slice::round(current_key + lane * E);
@@ -478,26 +502,70 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
       k[j] = Slice::load(keys + element);
       v[j] = Slice::load(values + element);
     }
-#pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      if (base + j >= length) break;
-      float key[E], value[E];
-      Slice::widen(k[j], key);
-      Slice::widen(v[j], value);
+    if constexpr (kBatched) {
+      // The batch at once, per head: its kBatch dot products reduced side by side, then one softmax
+      // update. Position by position, each update waited on its own five shuffles and the one before
+      // it, which made a block with 200 positions attend for 6 us end to end (bench/results/
+      // 2026-11-30-s21). Positions past `length` score -inf and weigh 0.
 #pragma unroll
       for (int h = 0; h < HEADS; ++h) {
-        float score = 0.0f;
+        float score[kBatch];
 #pragma unroll
-        for (int e = 0; e < E; ++e) score = fmaf(q_scaled[h][lane * E + e], key[e], score);
+        for (int j = 0; j < kBatch; ++j) {
+          float key[E];
+          Slice::widen(k[j], key);
+          score[j] = 0.0f;
 #pragma unroll
-        for (int width = 16; width > 0; width /= 2) score += __shfl_xor_sync(0xffffffffu, score, width);
-        const float new_max = fmaxf(head_max[h], score);
-        const float correction = exp2f(head_max[h] - new_max);  // 0 at the first position (-inf)
-        const float p = exp2f(score - new_max);
-        head_sum[h] = fmaf(head_sum[h], correction, p);
+          for (int e = 0; e < E; ++e) score[j] = fmaf(q_scaled[h][lane * E + e], key[e], score[j]);
+        }
 #pragma unroll
-        for (int e = 0; e < E; ++e) acc[h][e] = fmaf(acc[h][e], correction, p * value[e]);
+        for (int width = 16; width > 0; width /= 2)
+#pragma unroll
+          for (int j = 0; j < kBatch; ++j) score[j] += __shfl_xor_sync(0xffffffffu, score[j], width);
+        float new_max = head_max[h];
+#pragma unroll
+        for (int j = 0; j < kBatch; ++j) {
+          if (base + j >= length) score[j] = -INFINITY;
+          new_max = fmaxf(new_max, score[j]);
+        }
+        const float correction = exp2f(head_max[h] - new_max);  // 0 at the first batch (-inf)
+        float sum = head_sum[h] * correction;
+#pragma unroll
+        for (int e = 0; e < E; ++e) acc[h][e] *= correction;
+#pragma unroll
+        for (int j = 0; j < kBatch; ++j) {
+          const float p = exp2f(score[j] - new_max);
+          float value[E];
+          Slice::widen(v[j], value);
+          sum += p;
+#pragma unroll
+          for (int e = 0; e < E; ++e) acc[h][e] = fmaf(p, value[e], acc[h][e]);
+        }
+        head_sum[h] = sum;
         head_max[h] = new_max;
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < kBatch; ++j) {
+        if (base + j >= length) break;
+        float key[E], value[E];
+        Slice::widen(k[j], key);
+        Slice::widen(v[j], value);
+#pragma unroll
+        for (int h = 0; h < HEADS; ++h) {
+          float score = 0.0f;
+#pragma unroll
+          for (int e = 0; e < E; ++e) score = fmaf(q_scaled[h][lane * E + e], key[e], score);
+#pragma unroll
+          for (int width = 16; width > 0; width /= 2) score += __shfl_xor_sync(0xffffffffu, score, width);
+          const float new_max = fmaxf(head_max[h], score);
+          const float correction = exp2f(head_max[h] - new_max);  // 0 at the first position (-inf)
+          const float p = exp2f(score - new_max);
+          head_sum[h] = fmaf(head_sum[h], correction, p);
+#pragma unroll
+          for (int e = 0; e < E; ++e) acc[h][e] = fmaf(acc[h][e], correction, p * value[e]);
+          head_max[h] = new_max;
+        }
       }
     }
   }

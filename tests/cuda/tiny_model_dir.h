@@ -26,8 +26,8 @@ struct TinyModelDir {
   Checkpoint checkpoint;
 
   // tag names the test, so that tests running in parallel processes do not share a directory.
-  TinyModelDir(uint32_t seed, int q_heads, int kv_heads, const std::string& tag) {
-    spec.hidden_size = 128;
+  TinyModelDir(uint32_t seed, int q_heads, int kv_heads, const std::string& tag, int hidden = 128) {
+    spec.hidden_size = hidden;
     spec.intermediate_size = 192;
     spec.num_heads = q_heads;
     spec.num_kv_heads = kv_heads;
@@ -35,7 +35,7 @@ struct TinyModelDir {
     spec.vocab_size = 96;
     spec.seed = seed;
     dir = std::filesystem::temp_directory_path() / ("adamas_cuda_" + tag + "_" + std::to_string(seed) + "_" +
-                                                    std::to_string(q_heads) + "_" + std::to_string(kv_heads));
+                                                    std::to_string(q_heads) + "_" + std::to_string(kv_heads) + "_" + std::to_string(hidden));
     std::filesystem::create_directories(dir);
     write_tiny_llama(dir, spec);
     checkpoint.config = parse_hf_config(spec.config_json().dump(), "config.json");
