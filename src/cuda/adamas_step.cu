@@ -171,8 +171,8 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   step::positions_to_cache_rows<T, D>(a, page_row, kv_head, dense, span_start, local_list, length, current.position,
                                         (flags & step::kGatherPrefetch) != 0);
   __syncthreads();
-  step::attend_rows<T, D, HEADS, (MIN_BLOCKS <= 2 && HEADS <= 4)>(a.keys, a.values, local_list, length, current.key, current.value, q_scaled, warp_out,
-                                 warp_max, warp_sum);
+  step::attend_rows<T, D, HEADS, step::kBatchedAttention<HEADS, MIN_BLOCKS>>(
+      a.keys, a.values, local_list, length, current.key, current.value, q_scaled, warp_out, warp_max, warp_sum);
   __syncthreads();
   phases.mark(8);
   if (probe == 3) {  // benchmarks only, as probe 2

@@ -461,9 +461,14 @@ constexpr int kAttendRound = kWarps * kAttendBatch<T, D>;
 // cache rows (rows[i]: a K/V row of the paged layout, or kCurrentRow: the fp32 current_key /
 // current_value [D] rounded to T): warp w takes rows w * kBatch, ... in batches whose K/V loads fly
 // together, with an online softmax per warp and head; the warps' states end in warp_out
-// [kWarps][HEADS][D], warp_max and warp_sum. kBatched: a batch's scores side by side, then one
-// softmax update per head (kernels of 128 registers with up to 4 heads: elsewhere the scores' registers
-// spilled, so there each position updates in turn). The caller synchronizes after.
+// [kWarps][HEADS][D], warp_max and warp_sum. kBatched (kBatchedAttention): a batch's scores side
+// by side, then one softmax update per head; elsewhere the scores' registers spilled, so there each
+// position updates in turn. The caller synchronizes after.
+// Where attend_rows scores its batches side by side: kernels of 128 registers (2 blocks per SM or
+// fewer) with up to 4 heads a row.
+template <int HEADS, int MIN_BLOCKS>
+constexpr bool kBatchedAttention = MIN_BLOCKS <= 2 && HEADS <= 4;
+
 template <typename T, int D, int HEADS, bool kBatched>
 __device__ __forceinline__ void attend_rows(const void* keys_base, const void* values_base, const int32_t* rows,
                                             int length, const float* current_key, const float* current_value,
