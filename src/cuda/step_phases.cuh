@@ -421,10 +421,9 @@ __device__ __forceinline__ CurrentRow current_row(const StepArgs& a, int seq, in
 // page-table read in flight at once; position `current` (n - 1, when the step has the current
 // token's K/V; else -1) becomes kCurrentRow. Position i is local_list[i], or span_start + i for a
 // dense row (whose list was never written). With `prefetch` (kGatherPrefetch) each row's K and V
-// lines are asked of L2 as soon as the row is known: attend_rows reads kAttendRound rows a round,
-// one round after the other, so a block whose span holds many of the row's positions (the recent
-// tokens, end to end) would otherwise wait on DRAM once a round. Every thread calls it; the caller
-// synchronizes after.
+// lines are asked of L2 as soon as the row is known, so that attend_rows' rounds after the first
+// (kAttendRound rows each, one after the other) find them there (measured: 0.1-0.3 us off the
+// isolated step, bench/results/2026-11-30-s21). Every thread calls it; the caller synchronizes after.
 template <typename T, int D>
 __device__ __forceinline__ void positions_to_cache_rows(const SelectArgs& a, const int32_t* page_row, int kv_head,
                                                         bool dense, int span_start, int32_t* local_list, int length,
@@ -457,6 +456,11 @@ constexpr int kAttendBatch = LaneSlice<T, D / 32>::kBytes <= 8 ? 8 : 4;
 template <typename T, int D>
 constexpr int kAttendRound = kWarps * kAttendBatch<T, D>;
 
+// Where attend_rows scores its batches side by side: kernels of 128 registers (2 blocks per SM or
+// fewer) with up to 4 heads a row.
+template <int HEADS, int MIN_BLOCKS>
+constexpr bool kBatchedAttention = MIN_BLOCKS <= 2 && HEADS <= 4;
+
 // Attention of the block's HEADS query heads (q_scaled: q x softmax scale x log2 e) over `length`
 // cache rows (rows[i]: a K/V row of the paged layout, or kCurrentRow: the fp32 current_key /
 // current_value [D] rounded to T): warp w takes rows w * kBatch, ... in batches whose K/V loads fly
@@ -464,11 +468,6 @@ constexpr int kAttendRound = kWarps * kAttendBatch<T, D>;
 // [kWarps][HEADS][D], warp_max and warp_sum. kBatched (kBatchedAttention): a batch's scores side
 // by side, then one softmax update per head; elsewhere the scores' registers spilled, so there each
 // position updates in turn. The caller synchronizes after.
-// Where attend_rows scores its batches side by side: kernels of 128 registers (2 blocks per SM or
-// fewer) with up to 4 heads a row.
-template <int HEADS, int MIN_BLOCKS>
-constexpr bool kBatchedAttention = MIN_BLOCKS <= 2 && HEADS <= 4;
-
 template <typename T, int D, int HEADS, bool kBatched>
 __device__ __forceinline__ void attend_rows(const void* keys_base, const void* values_base, const int32_t* rows,
                                             int length, const float* current_key, const float* current_value,
@@ -510,8 +509,8 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
     if constexpr (kBatched) {
       // The batch at once, per head: its kBatch dot products reduced side by side, then one softmax
       // update. Position by position, each update waited on its own five shuffles and the one before
-      // it, which made a block with 200 positions attend for 6 us end to end (bench/results/
-      // 2026-11-30-s21). Positions past `length` score -inf and weigh 0.
+      // it (the step was 0.5-2 us slower so, bench/results/2026-11-30-s21). Positions past `length`
+      // score -inf and weigh 0.
 #pragma unroll
       for (int h = 0; h < HEADS; ++h) {
         float score[kBatch];
