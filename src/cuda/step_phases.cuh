@@ -197,6 +197,11 @@ constexpr int kProbeMask = 15;
 constexpr int kLateWait = 16;  // launched programmatically: wait for the previous kernel after the set-up
 constexpr int kGatherPrefetch = 32;  // positions_to_cache_rows asks L2 for each row's K and V (ADAMAS_STEP_GATHER)
 
+// The flags `variants` set, the same for both steps (each adds its probe number).
+inline int variant_flags(const KernelVariants& variants) {
+  return (variants.step_programmatic ? kLateWait : 0) | (variants.step_gather_prefetch ? kGatherPrefetch : 0);
+}
+
 // Under programmatic launch (kLateWait, ADAMAS_STEP_PDL=1) both steps wait for the previous kernel
 // only once the row's set-up is done and its first page ids and codes are requested (the cache,
 // page table and lengths are no output of the kernel before: the q|k|v product), then load q,
