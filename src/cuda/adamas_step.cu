@@ -138,24 +138,17 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   } else {
     const bool take_all = keep >= candidates;
     auto through = [&](int c, int bin) { return cluster.map_shared_rank(histogram, c)[bin]; };
-    const step::LaneCut cut = step::row_cut<D, kStepMaxCluster>(through, blocks, keep, take_all, bound);
+    auto bound_of = [&](int c) { return *cluster.map_shared_rank(&bound, c); };
+    const step::LaneCut cut = step::row_cut<D, kStepMaxCluster>(through, bound_of, blocks, keep, take_all, bound);
     phases.mark(5);
     const int threshold = cut.threshold;  // kBins under take_all: every distance is below
-    const step::BlockShare share = step::block_share(cut, rank, keep, take_all);
+    const step::BlockShare share = step::block_share(cut, rank, blocks, keep, take_all);
     phases.mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
     step::compact_block(distance, span_start, span_end - span_start, threshold, share.first_taken_tie, share.offset,
                         list, a.capacity, local_list, kStepMaxList, warp_less, warp_ties);
-    const int kept = share.kept;
-    int count = share.less + share.taken;
-    if (rank == blocks - 1) {  // the current token closes the list
-      if (tid == 0) {
-        local_list[min(count, kStepMaxList)] = n - 1;
-        if (kept < a.capacity) list[kept] = n - 1;
-        a.counts[row] = kept + 1;
-      }
-      ++count;
-    }
+    const int count = step::close_list(share.kept, share.less + share.taken, rank, blocks, share.fewest, n, list,
+                                       a.capacity, a.counts + row, local_list, kStepMaxList);
     length = min(count, kStepMaxList + 1);
   }
   length = min(length, kStepMaxList + 1);  // dense: n <= budget <= kStepMaxList
@@ -171,7 +164,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   step::positions_to_cache_rows<T, D>(a, page_row, kv_head, dense, span_start, local_list, length, current.position,
                                         (flags & step::kGatherPrefetch) != 0);
   __syncthreads();
-  step::attend_rows<T, D, HEADS, step::kBatchedAttention<HEADS, MIN_BLOCKS>>(
+  step::attend_rows<T, D, HEADS, MIN_BLOCKS>(
       a.keys, a.values, local_list, length, current.key, current.value, q_scaled, warp_out, warp_max, warp_sum);
   __syncthreads();
   phases.mark(8);

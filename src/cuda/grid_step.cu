@@ -50,12 +50,13 @@ __device__ __forceinline__ int load_acquire(const int* p) {
 }
 
 // Every block of the row has arrived (after its stores): the pattern of a grid barrier, per row.
-__device__ __forceinline__ void row_barrier(int* arrivals, int blocks) {
+// The count goes on rising between launches' resets, so a second barrier waits for 2 x blocks.
+__device__ __forceinline__ void row_barrier(int* arrivals, int until) {
   __syncthreads();
   if (threadIdx.x == 0) {
     __threadfence();
     atomicAdd(arrivals, 1);
-    while (load_acquire(arrivals) < blocks) {
+    while (load_acquire(arrivals) < until) {
     }
     __threadfence();
   }
@@ -116,6 +117,30 @@ __device__ __forceinline__ int share_attention(const GridStepArgs& a, const int*
     }
   }
   return own + (last - first);
+}
+
+// Where the first or the last block of a row (the sink's span, the recent tokens') keeps more than
+// kSkewedCount positions and more than twice an even share, the kernels of 2 blocks per SM spread the
+// row's attention over its blocks (attend_slice). One multiprocessor draws K/V at about 30 GB/s, so
+// the last block's 256 positions end to end (128 KB at d = 128, fp16) took 4.7 us whether 64 or 128
+// of them flew at once; the second barrier costs about 1 us (bench/results/2026-11-30-s22). Only the
+// two ends are looked at: with the maximum over every block the scan lost its uniform registers.
+constexpr int kSkewedCount = 64;
+
+// The unshared kernel's way out of a skewed row (grid_step_kernel): after a second row barrier, block
+// `rank` attends the rank-th of `blocks` even slices of the row's list (kept positions, then the
+// current token n - 1 at slot kept, which the list may not hold), read through L2 into local_list.
+// Returns the slice's length. Every thread calls it, after every block wrote its part of the list.
+__device__ __forceinline__ int attend_slice(int* arrivals, int rank, int blocks, int kept, int n, const int32_t* list,
+                                            int32_t* local_list) {
+  row_barrier(arrivals, 2 * blocks);
+  const int all = kept + 1, per = ceil_div(all, blocks);
+  const int from = min(all, rank * per), length = min(all, from + per) - from;
+  for (int i = threadIdx.x; i < length; i += kThreads) {
+    const int at = from + i;
+    local_list[i] = at == kept ? n - 1 : __ldcg(list + at);
+  }
+  return length;
 }
 
 // SHARE: the row's attention shared out by share_attention (ADAMAS_GRID_SHARE=1), else each block
@@ -180,8 +205,9 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   if (!dense) {
     cumulate_histogram<D>(histogram, keep, scan_storage, bound);
     __syncthreads();
-    int* published = a.histograms + (static_cast<size_t>(row) * blocks + rank) * kHistStride;
+    int* published = a.histograms + (static_cast<size_t>(row) * blocks + rank) * kGridHistStride;
     for (int b = tid; b < S::kBins; b += kThreads) published[b] = histogram[b];
+    if (tid == 0) published[kHistStride] = bound;
   }
   phases.mark(3);
   if (probe == 1) return;  // benchmarks only (ADAMAS_STEP_PROBE): before the row barrier
@@ -190,33 +216,40 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
 
   // Phase 2: the row's threshold, this block's share, its list.
   int length;  // positions this block attends
+  int spread_kept = -1;  // the row's kept count where the row's attention is spread (attend_slice)
   if (dense) {
     length = min(span_length, kStepMaxList + 1);  // n <= budget <= kStepMaxList
   } else {
     const bool take_all = keep >= candidates;
-    const int* row_histograms = a.histograms + static_cast<size_t>(row) * blocks * kHistStride;
-    auto through = [&](int c, int bin) { return __ldcg(row_histograms + c * kHistStride + bin); };
-    const step::LaneCut cut = step::row_cut<D, kGridMaxBlocksPerRow>(through, blocks, keep, take_all, bound);
+    const int* row_histograms = a.histograms + static_cast<size_t>(row) * blocks * kGridHistStride;
+    auto through = [&](int c, int bin) { return __ldcg(row_histograms + c * kGridHistStride + bin); };
+    // The blocks' bounds with one head a row only: with more, the scan loop spilled (kernels of 4 heads).
+    const bool window = HEADS == 1 && (flags & step::kSkewWindow) != 0;
+    auto bound_of = [&](int c) { return window ? __ldcg(row_histograms + c * kGridHistStride + kHistStride) : S::kBins; };
+    const step::LaneCut cut = step::row_cut<D, kGridMaxBlocksPerRow>(through, bound_of, blocks, keep, take_all, bound);
     phases.mark(5);
-    const step::BlockShare share = SHARE ? step::block_share(cut, rank, keep, take_all, row_counts, row_offsets)
-                                         : step::block_share(cut, rank, keep, take_all);
+    const step::BlockShare share = SHARE ? step::block_share(cut, rank, blocks, keep, take_all, row_counts, row_offsets)
+                                         : step::block_share(cut, rank, blocks, keep, take_all);
     phases.mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
     step::compact_block(distance, span_start, span_length, cut.threshold, share.first_taken_tie, share.offset, list,
                         a.capacity, local_list, kStepMaxList, warp_less, warp_ties);
-    int count = share.less + share.taken;
-    if (rank == blocks - 1) {  // the current token closes the list
-      if (tid == 0) {
-        local_list[min(count, kStepMaxList)] = n - 1;
-        if (share.kept < a.capacity) list[share.kept] = n - 1;
-        a.counts[row] = share.kept + 1;
-      }
-      ++count;
+    // The current token: share_attention counts it in the last block's part of the list.
+    const int current_rank = SHARE || (flags & step::kSkewWindow) == 0 ? blocks - 1 : share.fewest;
+    int count = step::close_list(share.kept, share.less + share.taken, rank, blocks, current_rank, n, list, a.capacity,
+                                 a.counts + row, local_list, kStepMaxList);
+    if constexpr (SHARE) {
+      count = share_attention<step::kAttendRound<T, D>>(a, row_counts, row_offsets, share.kept, row, rank, blocks,
+                                                         count, n, list, local_list);
+    } else {
+      const bool skewed = share.ends > kSkewedCount && share.ends * blocks > 2 * (share.kept + blocks);  // row-uniform
+      spread_kept = MIN_BLOCKS <= 2 && (flags & step::kSkewSpread) != 0 && skewed ? share.kept : -1;
     }
-    if constexpr (SHARE)
-      count = share_attention<step::kAttendRound<T, D>>(a, row_counts, row_offsets, share.kept, row, rank, blocks, count,
-                                                         n, list, local_list);
     length = min(count, kStepMaxList + 1);
+  }
+  if (spread_kept >= 0) {
+    const int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
+    length = attend_slice(a.sync + 2 * row, rank, blocks, spread_kept, n, list, local_list);
   }
   __syncthreads();  // the list is complete; the distances are no longer read (warp_out reuses them)
   phases.mark(7);
@@ -226,7 +259,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   step::positions_to_cache_rows<T, D>(a, page_row, kv_head, dense, span_start, local_list, length, current.position,
                                         (flags & step::kGatherPrefetch) != 0);
   __syncthreads();
-  step::attend_rows<T, D, HEADS, step::kBatchedAttention<HEADS, MIN_BLOCKS>>(
+  step::attend_rows<T, D, HEADS, MIN_BLOCKS>(
       a.keys, a.values, local_list, length, current.key, current.value, q_scaled, warp_out, warp_max, warp_sum);
   __syncthreads();
   phases.mark(8);

@@ -12,11 +12,12 @@ namespace adamas::cuda {
 
 constexpr int kGridMaxSpan = 20480;       // candidates per block: their distances stay in shared memory
 constexpr int kGridMaxBlocksPerRow = 32;  // a lane of one warp per block in the threshold search
+constexpr int kGridHistStride = kHistStride + 1;  // a block's published bins, then its bound (step::row_cut)
 
 struct GridStepArgs : StepArgs {  // the cluster step's arguments, then the workspaces:
   int* sync;          // [rows][2]: barrier arrivals, tickets; zero between launches (the last block resets them)
   int* listed;        // [rows][blocks per row]: 1 once the block's part of the row's list is written (zero between launches)
-  int* histograms;    // [rows][blocks per row][kHistStride]: each block's cumulative distance histogram
+  int* histograms;    // [rows][blocks per row][kGridHistStride]: each block's cumulative distance histogram, then its bound
   float* partials;    // [rows][blocks per row][HEADS][D + 2]: each block's output, then max and sum per head
 };
 
@@ -24,7 +25,7 @@ struct GridStepArgs : StepArgs {  // the cluster step's arguments, then the work
 constexpr int kGridMaxBlocksPerSm = 4;
 inline size_t grid_step_listed_ints(int sm_count) { return static_cast<size_t>(kGridMaxBlocksPerSm) * sm_count; }
 inline size_t grid_step_histogram_ints(int sm_count) {
-  return static_cast<size_t>(kGridMaxBlocksPerSm) * sm_count * kHistStride;
+  return static_cast<size_t>(kGridMaxBlocksPerSm) * sm_count * kGridHistStride;
 }
 inline size_t grid_step_partial_floats(int sm_count) {
   return static_cast<size_t>(kGridMaxBlocksPerSm) * sm_count * (1024 + 2 * kMaxGroup);  // heads * d <= 1024

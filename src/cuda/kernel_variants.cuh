@@ -56,6 +56,8 @@ enum class DenseVariant { kTile16K, kTile32K, kWarpSplit, kMma };
 enum class AsymVariant { kRadix, kFused, kTwoPass, kAuto };
 enum class StepVariant { kAuto, kCluster, kGrid, kSplit };
 
+enum class GridSkew { kOff, kWindow, kSpread };
+
 struct KernelVariants {
   EstimateVariant estimate = EstimateVariant::kLanePerToken;
   DenseVariant dense = DenseVariant::kTile16K;
@@ -74,6 +76,12 @@ struct KernelVariants {
   // The one-launch steps ask L2 for each selected K/V row before attend_rows' rounds
   // (ADAMAS_STEP_GATHER=prefetch, the default; plain: without).
   bool step_gather_prefetch = true;
+  // How the grid step meets a row whose selection gathers at one end of the context (the sink's or
+  // the recent tokens' span; grid_step.cu): "spread" (the default) spreads the row's attention over
+  // its blocks behind a second row barrier (attend_slice) and does what "window" does; "window" lowers
+  // the threshold search's window to the row's lowest block bound (step::row_cut) and gives the
+  // current token to the block with the fewest positions; "off" does neither (ADAMAS_GRID_SKEW).
+  GridSkew grid_skew = GridSkew::kSpread;
   AsymVariant asym = AsymVariant::kRadix;
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
   int asym_cluster = 0;  // its blocks per cluster; 0: auto (asymmetric_cluster)

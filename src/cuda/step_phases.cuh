@@ -196,10 +196,13 @@ struct RowQueries {
 constexpr int kProbeMask = 15;
 constexpr int kLateWait = 16;  // launched programmatically: wait for the previous kernel after the set-up
 constexpr int kGatherPrefetch = 32;  // positions_to_cache_rows asks L2 for each row's K and V (ADAMAS_STEP_GATHER)
+constexpr int kSkewWindow = 64;     // the grid step's GridSkew::kWindow (and kSpread)
+constexpr int kSkewSpread = 128;    // the grid step's GridSkew::kSpread
 
 // The flags `variants` set, the same for both steps (each adds its probe number).
 inline int variant_flags(const KernelVariants& variants) {
-  return (variants.step_programmatic ? kLateWait : 0) | (variants.step_gather_prefetch ? kGatherPrefetch : 0);
+  return (variants.step_programmatic ? kLateWait : 0) | (variants.step_gather_prefetch ? kGatherPrefetch : 0) |
+         (variants.grid_skew != GridSkew::kOff ? kSkewWindow : 0) | (variants.grid_skew == GridSkew::kSpread ? kSkewSpread : 0);
 }
 
 // Under programmatic launch (kLateWait, ADAMAS_STEP_PDL=1) both steps wait for the previous kernel
@@ -257,13 +260,17 @@ struct LaneCut {
 // T = the smallest distance whose count over the row's blocks reaches keep, from the blocks'
 // cumulative histograms (`through(c, bin)`: block c's count of distances <= bin), by one warp with
 // no block barrier: 32 bins a probe, the window first ending at this block's bound `bound` (T <=
-// bound: the bound's count alone reaches keep), else a coarse probe of every ceil(bins / 32)-th
-// bin below it and a window ending at the first that reaches keep. Three rounds of loads at most,
-// one in the common case. Bins above a block's bound may be undercounted (it stopped counting
-// them), but such a bin's count already reaches keep, so "reaches keep" is exact for every bin and
-// T with it; the bins <= T are exact, so are the counts below and at T.
-template <int D, int kMaxBlocks, typename Through>
-__device__ __forceinline__ LaneCut row_cut(Through&& through_of, int blocks, int keep, bool take_all, int bound) {
+// bound: the bound's count alone reaches keep). Below it, a window ending at the lowest of the
+// row's bounds (`bound_of(c)`: block c's, requested with the first window), else a coarse probe of
+// every ceil(bins / 32)-th bin and a window ending at the first that reaches keep. One round of
+// loads in the common case; two where the selection gathers in a few blocks' spans, whose bounds
+// are the low ones (end to end, the recent tokens'); four at most. Bins above a block's bound may
+// be undercounted (it stopped counting them), but such a bin's count already reaches keep, so
+// "reaches keep" is exact for every bin and T with it; the bins <= T are exact, so are the counts
+// below and at T.
+template <int D, int kMaxBlocks, typename Through, typename Bound>
+__device__ __forceinline__ LaneCut row_cut(Through&& through_of, Bound&& bound_of, int blocks, int keep, bool take_all,
+                                           int bound) {
   using S = FusedShape<D>;
   static_assert(kMaxBlocks <= 32, "a lane per block");
   const int lane = threadIdx.x & 31;
@@ -271,6 +278,8 @@ __device__ __forceinline__ LaneCut row_cut(Through&& through_of, int blocks, int
     const int all = lane < blocks ? through_of(lane, S::kBins - 1) : 0;
     return LaneCut{S::kBins, all, 0};
   }
+  const int lane_bound = lane < blocks ? bound_of(lane) : S::kBins;
+  bool lowered = false;  // the window has moved to the row's lowest bound
   int top = min(bound, S::kBins - 1), stride = 1;  // lane l probes bin top - (31 - l) * stride
   for (;;) {
     const int bin = top - (31 - lane) * stride;
@@ -281,8 +290,14 @@ __device__ __forceinline__ LaneCut row_cut(Through&& through_of, int blocks, int
     for (int c = 0; c < kMaxBlocks; ++c) total += through[c];
     const unsigned reached = __ballot_sync(0xffffffffu, bin >= 0 && total >= keep);  // lane 31 always
     const int lowest = top - 31 * stride;
-    if (stride == 1 && (reached & 1u) != 0 && lowest > 0) {  // T is below the window: probe coarsely
-      top = lowest;
+    if (stride == 1 && (reached & 1u) != 0 && lowest > 0) {  // T is below the window
+      const int row_bound = __reduce_min_sync(0xffffffffu, static_cast<unsigned>(lane_bound));  // T <= it
+      if (!lowered && row_bound < lowest) {
+        lowered = true;
+        top = row_bound;
+        continue;
+      }
+      top = lowest;  // probe coarsely
       stride = ceil_div(top + 1, 32);
       continue;
     }
@@ -314,10 +329,12 @@ struct BlockShare {
   int less, taken;      // its candidates below T, and the ties at T it takes
   int first_taken_tie;  // the block takes its ties of rank >= this (its last ones)
   int kept;             // the row's candidates kept in all
+  int fewest;           // the block with the fewest kept (the lowest rank of those)
+  int ends;             // the larger count of the first and the last block (the sink's and the recent tokens' spans)
 };
 // With `counts` and `offsets` (shared memory, kMaxBlocks entries), warp 0 also stores every block's
 // kept count and first slot there (the grid step's share_attention reads them after compact_block).
-__device__ __forceinline__ BlockShare block_share(const LaneCut& cut, int rank, int keep, bool take_all,
+__device__ __forceinline__ BlockShare block_share(const LaneCut& cut, int rank, int blocks, int keep, bool take_all,
                                                   int* counts = nullptr, int* offsets = nullptr) {
   const int less_total = __reduce_add_sync(0xffffffffu, cut.less);
   const int ties_needed = take_all ? 0 : keep - less_total;
@@ -334,7 +351,31 @@ __device__ __forceinline__ BlockShare block_share(const LaneCut& cut, int rank, 
   share.less = __shfl_sync(0xffffffffu, cut.less, rank);
   share.taken = __shfl_sync(0xffffffffu, taken, rank);
   share.first_taken_tie = __shfl_sync(0xffffffffu, cut.tie, rank) - share.taken;
+  const int lane = threadIdx.x & 31;
+  share.fewest = static_cast<int>(
+      __reduce_min_sync(0xffffffffu, lane < blocks ? static_cast<unsigned>((cut.less + taken) << 5 | lane) : ~0u) & 31u);
+  // The two ends by shuffles: the grid step's scan lost its uniform registers (the query code) with a
+  // maximum over every block's count (bench/results/2026-11-30-s22).
+  share.ends = max(__shfl_sync(0xffffffffu, cut.less + taken, 0), __shfl_sync(0xffffffffu, cut.less + taken, blocks - 1));
   return share;
+}
+
+// The current token (position n - 1) closes the row's list: the last block writes it at slot
+// `kept` (below capacity) and the row's count. The block `attending_rank` appends it to its own
+// list and returns its count one higher. Both steps pass the block with the fewest kept positions
+// (BlockShare::fewest): end to end a row's selection often lands in the last block's span, the
+// recent tokens' (bench/results/2026-11-30-s21, section 5), which one more position could cost one
+// more round of attend_rows' loads. Called by every thread after compact_block.
+__device__ __forceinline__ int close_list(int kept, int count, int rank, int blocks, int attending_rank, int n,
+                                          int32_t* list, int capacity, int* row_count, int32_t* local_list,
+                                          int local_capacity) {
+  if (threadIdx.x == 0 && rank == blocks - 1) {
+    if (kept < capacity) list[kept] = n - 1;
+    *row_count = kept + 1;
+  }
+  if (rank != attending_rank) return count;
+  if (threadIdx.x == 0) local_list[min(count, local_capacity)] = n - 1;
+  return count + 1;
 }
 
 // The block's selected positions in ascending order: candidates span_start + i (i < span_length)
@@ -455,16 +496,19 @@ __device__ __forceinline__ void positions_to_cache_rows(const SelectArgs& a, con
   }
 }
 
-// attend_rows' positions per warp in flight, and per block at once (one round of its loads).
-template <typename T, int D>
-constexpr int kAttendBatch = LaneSlice<T, D / 32>::kBytes <= 8 ? 8 : 4;
-template <typename T, int D>
-constexpr int kAttendRound = kWarps * kAttendBatch<T, D>;
-
 // Where attend_rows scores its batches side by side: kernels of 128 registers (2 blocks per SM or
 // fewer) with up to 4 heads a row.
 template <int HEADS, int MIN_BLOCKS>
 constexpr bool kBatchedAttention = MIN_BLOCKS <= 2 && HEADS <= 4;
+
+// attend_rows' positions per warp in flight, and per block at once (one round of its loads). Twice as
+// many in the kernels of 128 registers with one head a row did not help: end to end the 256
+// positions of a skewed row (below) took 4.7 us in one block either way, bounded by what one
+// multiprocessor draws, about 30 GB/s (bench/results/2026-11-30-s22, call 1).
+template <typename T, int D>
+constexpr int kAttendBatch = LaneSlice<T, D / 32>::kBytes <= 8 ? 8 : 4;
+template <typename T, int D>
+constexpr int kAttendRound = kWarps * kAttendBatch<T, D>;
 
 // Attention of the block's HEADS query heads (q_scaled: q x softmax scale x log2 e) over `length`
 // cache rows (rows[i]: a K/V row of the paged layout, or kCurrentRow: the fp32 current_key /
@@ -473,13 +517,14 @@ constexpr bool kBatchedAttention = MIN_BLOCKS <= 2 && HEADS <= 4;
 // [kWarps][HEADS][D], warp_max and warp_sum. kBatched (kBatchedAttention): a batch's scores side
 // by side, then one softmax update per head; elsewhere the scores' registers spilled, so there each
 // position updates in turn. The caller synchronizes after.
-template <typename T, int D, int HEADS, bool kBatched>
+template <typename T, int D, int HEADS, int MIN_BLOCKS>
 __device__ __forceinline__ void attend_rows(const void* keys_base, const void* values_base, const int32_t* rows,
                                             int length, const float* current_key, const float* current_value,
                                             const float (*q_scaled)[D], float* warp_out, float (*warp_max)[HEADS],
                                             float (*warp_sum)[HEADS]) {
   constexpr int E = D / 32;  // K/V elements per lane
   using Slice = LaneSlice<T, E>;
+  constexpr bool kBatched = kBatchedAttention<HEADS, MIN_BLOCKS>;
   constexpr int kBatch = kAttendBatch<T, D>;  // positions per warp in flight
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float head_max[HEADS], head_sum[HEADS], acc[HEADS][E];

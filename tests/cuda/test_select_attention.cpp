@@ -542,8 +542,10 @@ INSTANTIATE_TEST_SUITE_P(Steps, StepCurrentTokenTest, ::testing::Values("cluster
 // the threshold, the latest taken first) and keys 5..60 that query plus noise, so the last block's
 // span holds more than a round of attention and the grid step shares its overflow out to the
 // other blocks (share_attention); the lists and outputs must still match the references. Ragged
-// batch with a dense row, MHA and GQA, twice each (the flags it resets are reused). "grid-unshared":
-// the grid step with ADAMAS_GRID_SHARE=0 (each block attends its own positions).
+// batch with a dense row, MHA and GQA, twice each (the flags it resets are reused), and one MHA
+// sequence (the grid step's 2-per-SM kernel, 8 blocks a row). "grid-unshared": the grid step with
+// ADAMAS_GRID_SHARE=0, where a block holding more than twice its share spreads the row's attention
+// over the row's blocks (attend_slice) in the kernels of 2 blocks per SM.
 class StepSkewedSelectionTest : public ::testing::TestWithParam<std::string> {
   const bool unshared_ = GetParam() == "grid-unshared";
   ScopedEnv step_{"ADAMAS_STEP", unshared_ ? "grid" : GetParam().c_str()}, share_{"ADAMAS_GRID_SHARE", unshared_ ? "0" : "1"};
@@ -554,7 +556,8 @@ TEST_P(StepSkewedSelectionTest, MatchesReference) {
   const uint64_t seed = test_seed();
   std::mt19937_64 rng(seed);
   for (const SelectCase& c : {SelectCase{DType::kF16, 128, 32, 32, {20000, 9000, 100}, {256, 1000}},
-                              SelectCase{DType::kBF16, 64, 32, 8, {40000, 2100}, {64, 256, 2048}}}) {
+                              SelectCase{DType::kBF16, 64, 32, 8, {40000, 2100}, {64, 256, 2048}},
+                              SelectCase{DType::kF16, 128, 32, 32, {30001}, {256, 1000}}}) {
     const KvCacheConfig config = cache_config_for(c);
     const int batch = config.max_batch;
     KvCache cache(config);
