@@ -387,7 +387,11 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
     attributes[0].id = cudaLaunchAttributeCooperative;  // the row barrier needs every block resident
     attributes[0].val.cooperative = 1;
     attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attributes[1].val.programmaticStreamSerializationAllowed = variants.step_programmatic ? 1 : 0;
+    // ADAMAS_STEP_PDL=auto (KernelVariants::step_programmatic_auto): one head a row, behind the product
+    // that wrote the current token.
+    const bool programmatic = variants.step_programmatic || (variants.step_programmatic_auto && H == 1 &&
+                                                             args.current_keys != nullptr);
+    attributes[1].val.programmaticStreamSerializationAllowed = programmatic ? 1 : 0;
     cudaLaunchConfig_t config{};
     config.gridDim = dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(rows));
     config.blockDim = dim3(kThreads);
@@ -399,7 +403,8 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
       std::fprintf(stderr, "adamas grid step: d %d, %d heads a row, %d blocks/SM, grid %d x %d, %d bytes of dynamic shared memory\n",
                    D, H, per_sm, blocks, rows, kDistanceBytes);
     // ADAMAS_STEP_PROBE=1 (benchmarks only: the step is left unfinished) ends every block after its scan.
-    const int flags = (variants.step_probe == 1 ? 1 : 0) | step::variant_flags(variants);
+    const int flags = (variants.step_probe == 1 ? 1 : 0) | (step::variant_flags(variants) & ~step::kLateWait) |
+                      (programmatic ? step::kLateWait : 0);
     auto* kernel = grid_kernel<T, D, H, M>(variants.grid_share);
     ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args, hadamard_scale(D), flags));
     if (trace_now(variants.step_trace, stream)) {
