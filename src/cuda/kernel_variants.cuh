@@ -68,8 +68,8 @@ struct KernelVariants {
   // (bench/results/2026-11-30-s19, call 8). By default (ADAMAS_STEP_PDL=auto, step_programmatic_auto)
   // only the grid step with one head a row that takes the current token from the q|k|v product
   // before it (the decoder's graph), where the kernel of 2 blocks per SM cannot crowd that product:
-  // LongChat-7B 4.646 -> 4.623 ms at 32K, 6.272 -> 6.237 at 128K (bench/results/2026-11-30-s22,
-  // call 4). 0: never.
+  // LongChat-7B 4.612 -> 4.596 ms at 32K, 6.220 -> 6.182 at 128K (bench/results/2026-11-30-s22,
+  // call 5). 0: never.
   bool step_programmatic = false;
   bool step_programmatic_auto = false;
   // The grid step shares a row's attention out when its selection gathers in a few blocks' spans
