@@ -223,7 +223,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
     const bool take_all = keep >= candidates;
     const int* row_histograms = a.histograms + static_cast<size_t>(row) * blocks * kGridHistStride;
     auto through = [&](int c, int bin) { return __ldcg(row_histograms + c * kGridHistStride + bin); };
-    // The blocks' bounds with one head a row only: with more, the scan loop spilled (kernels of 4 heads).
+    // The blocks' bounds with one head a row only: with 4 heads attend_rows' loop spilled (4 STL / LDL).
     const bool window = HEADS == 1 && (flags & step::kSkewWindow) != 0;
     auto bound_of = [&](int c) { return window ? __ldcg(row_histograms + c * kGridHistStride + kHistStride) : S::kBins; };
     const step::LaneCut cut = step::row_cut<D, kGridMaxBlocksPerRow>(through, bound_of, blocks, keep, take_all, bound);
