@@ -260,7 +260,7 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   }
   // ADAMAS_STEP_PROBE=1..3 (benchmarks only: the step is left unfinished) ends every block after
   // the scan, after the lists, after its attention; differences of the timings place the time.
-  const int flags = variants.step_probe | step::variant_flags(variants);
+  const int flags = variants.step_probe | step::variant_flags(variants, variants.step_programmatic);
   ADAMAS_CUDA_CHECK(
       cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, args, hadamard_scale(D), flags));
   if (trace_now(variants.step_trace, stream)) {

@@ -199,9 +199,10 @@ constexpr int kGatherPrefetch = 32;  // positions_to_cache_rows asks L2 for each
 constexpr int kSkewWindow = 64;     // the grid step's GridSkew::kWindow (and kSpread)
 constexpr int kSkewSpread = 128;    // the grid step's GridSkew::kSpread
 
-// The flags `variants` set, the same for both steps (each adds its probe number).
-inline int variant_flags(const KernelVariants& variants) {
-  return (variants.step_programmatic ? kLateWait : 0) | (variants.step_gather_prefetch ? kGatherPrefetch : 0) |
+// The flags `variants` set, the same for both steps (each adds its probe number); `programmatic`: the
+// launch is programmatic (each step resolves ADAMAS_STEP_PDL its own way).
+inline int variant_flags(const KernelVariants& variants, bool programmatic) {
+  return (programmatic ? kLateWait : 0) | (variants.step_gather_prefetch ? kGatherPrefetch : 0) |
          (variants.grid_skew != GridSkew::kOff ? kSkewWindow : 0) | (variants.grid_skew == GridSkew::kSpread ? kSkewSpread : 0);
 }
 
