@@ -511,13 +511,54 @@ constexpr int kAttendBatch = LaneSlice<T, D / 32>::kBytes <= 8 ? 8 : 4;
 template <typename T, int D>
 constexpr int kAttendRound = kWarps * kAttendBatch<T, D>;
 
+// 2^x for the online softmax, x <= 0 or -inf: MUFU.EX2 alone (exp2f adds a range check and two
+// multiplies for results below 2^-126, which weigh nothing beside the running maximum's 1).
+__device__ __forceinline__ float softmax_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// One K/V row (this lane's E elements of each) into a warp's online softmax state, head by head.
+template <int D, int HEADS, typename Slice>
+__device__ __forceinline__ void attend_one(const typename Slice::Vector& k, const typename Slice::Vector& v,
+                                           const float (*q_scaled)[D], float (&head_max)[HEADS], float (&head_sum)[HEADS],
+                                           float (&acc)[HEADS][D / 32]) {
+  constexpr int E = D / 32;
+  const int lane = threadIdx.x & 31;
+  float key[E], value[E];
+  Slice::widen(k, key);
+  Slice::widen(v, value);
+#pragma unroll
+  for (int h = 0; h < HEADS; ++h) {
+    float score = 0.0f;
+#pragma unroll
+    for (int e = 0; e < E; ++e) score = fmaf(q_scaled[h][lane * E + e], key[e], score);
+#pragma unroll
+    for (int width = 16; width > 0; width /= 2) score += __shfl_xor_sync(0xffffffffu, score, width);
+    const float new_max = fmaxf(head_max[h], score);
+    const float correction = softmax_exp2(head_max[h] - new_max);  // 0 at the first position (-inf)
+    const float p = softmax_exp2(score - new_max);
+    head_sum[h] = fmaf(head_sum[h], correction, p);
+#pragma unroll
+    for (int e = 0; e < E; ++e) acc[h][e] = fmaf(acc[h][e], correction, p * value[e]);
+    head_max[h] = new_max;
+  }
+}
+
 // Attention of the block's HEADS query heads (q_scaled: q x softmax scale x log2 e) over `length`
 // cache rows (rows[i]: a K/V row of the paged layout, or kCurrentRow: the fp32 current_key /
-// current_value [D] rounded to T): warp w takes rows w * kBatch, ... in batches whose K/V loads fly
-// together, with an online softmax per warp and head; the warps' states end in warp_out
+// current_value [D] rounded to T, which only the last entry can be: close_list appends the current
+// token, and the spread and shared lists keep list order): warp w takes rows w * kBatch, ... in
+// batches whose K/V loads fly together, with an online softmax per warp and head; the current
+// token's row comes after the batches, in one warp. The warps' states end in warp_out
 // [kWarps][HEADS][D], warp_max and warp_sum. kBatched (kBatchedAttention): a batch's scores side
 // by side, then one softmax update per head; elsewhere the scores' registers spilled, so there each
 // position updates in turn. The caller synchronizes after.
+// Why the current token is not in a batch: its branch in every slot of the unrolled batch doubled
+// the loop's code, and this code runs about once a warp, so its instruction fetches, not its
+// loads, held the warps (ncu, isolated MHA step at 32K: half the attention phase's stall samples
+// were "no instruction"; bench/results/2026-11-30-s23).
 template <typename T, int D, int HEADS, int MIN_BLOCKS>
 __device__ __forceinline__ void attend_rows(const void* keys_base, const void* values_base, const int32_t* rows,
                                             int length, const float* current_key, const float* current_value,
@@ -538,6 +579,8 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
   }
   const T* keys = static_cast<const T*>(keys_base) + lane * E;
   const T* values = static_cast<const T*>(values_base) + lane * E;
+  const bool has_current = length > 0 && static_cast<uint32_t>(rows[length - 1]) == kCurrentRow;  // block-uniform
+  if (has_current) --length;  // the batches' rows; the current token's after them
   for (int base = warp * kBatch; base < length; base += kWarps * kBatch) {  // warp-uniform
     typename Slice::Vector k[kBatch], v[kBatch];
 #pragma unroll
@@ -547,13 +590,7 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
         v[j] = Slice::zero();
         continue;
       }
-      const uint32_t row = static_cast<uint32_t>(rows[base + j]);
-      if (row == kCurrentRow) {  // warp-uniform
-        k[j] = Slice::round(current_key + lane * E);
-        v[j] = Slice::round(current_value + lane * E);
-        continue;
-      }
-      const size_t element = static_cast<size_t>(row) * D;
+      const size_t element = static_cast<size_t>(static_cast<uint32_t>(rows[base + j])) * D;
       k[j] = Slice::load(keys + element);
       v[j] = Slice::load(values + element);
     }
@@ -583,13 +620,13 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
           if (base + j >= length) score[j] = -INFINITY;
           new_max = fmaxf(new_max, score[j]);
         }
-        const float correction = exp2f(head_max[h] - new_max);  // 0 at the first batch (-inf)
+        const float correction = softmax_exp2(head_max[h] - new_max);  // 0 at the first batch (-inf)
         float sum = head_sum[h] * correction;
 #pragma unroll
         for (int e = 0; e < E; ++e) acc[h][e] *= correction;
 #pragma unroll
         for (int j = 0; j < kBatch; ++j) {
-          const float p = exp2f(score[j] - new_max);
+          const float p = softmax_exp2(score[j] - new_max);
           float value[E];
           Slice::widen(v[j], value);
           sum += p;
@@ -603,27 +640,14 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
 #pragma unroll
       for (int j = 0; j < kBatch; ++j) {
         if (base + j >= length) break;
-        float key[E], value[E];
-        Slice::widen(k[j], key);
-        Slice::widen(v[j], value);
-#pragma unroll
-        for (int h = 0; h < HEADS; ++h) {
-          float score = 0.0f;
-#pragma unroll
-          for (int e = 0; e < E; ++e) score = fmaf(q_scaled[h][lane * E + e], key[e], score);
-#pragma unroll
-          for (int width = 16; width > 0; width /= 2) score += __shfl_xor_sync(0xffffffffu, score, width);
-          const float new_max = fmaxf(head_max[h], score);
-          const float correction = exp2f(head_max[h] - new_max);  // 0 at the first position (-inf)
-          const float p = exp2f(score - new_max);
-          head_sum[h] = fmaf(head_sum[h], correction, p);
-#pragma unroll
-          for (int e = 0; e < E; ++e) acc[h][e] = fmaf(acc[h][e], correction, p * value[e]);
-          head_max[h] = new_max;
-        }
+        attend_one<D, HEADS, Slice>(k[j], v[j], q_scaled, head_max, head_sum, acc);
       }
     }
   }
+  // The current token, in the warp after the last batch's (that warp has no more rows than any other).
+  if (has_current && warp == (length + kBatch - 1) / kBatch % kWarps)
+    attend_one<D, HEADS, Slice>(Slice::round(current_key + lane * E), Slice::round(current_value + lane * E), q_scaled,
+                                head_max, head_sum, acc);
 #pragma unroll
   for (int h = 0; h < HEADS; ++h) {
 #pragma unroll
