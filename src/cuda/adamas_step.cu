@@ -242,7 +242,8 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   attributes[0].val.clusterDim.y = 1;
   attributes[0].val.clusterDim.z = 1;
   attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attributes[1].val.programmaticStreamSerializationAllowed = variants.step_programmatic ? 1 : 0;
+  const bool programmatic = variants.step_pdl == StepPdl::kOn;  // auto: plain (KernelVariants::step_pdl)
+  attributes[1].val.programmaticStreamSerializationAllowed = programmatic ? 1 : 0;
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(static_cast<unsigned>(cluster), static_cast<unsigned>(batch * args.rows_per_seq));
   config.blockDim = dim3(kThreads);
@@ -260,7 +261,7 @@ void launch_step(const StepArgs& args, int batch, int cluster, const KernelVaria
   }
   // ADAMAS_STEP_PROBE=1..3 (benchmarks only: the step is left unfinished) ends every block after
   // the scan, after the lists, after its attention; differences of the timings place the time.
-  const int flags = variants.step_probe | step::variant_flags(variants, variants.step_programmatic);
+  const int flags = variants.step_probe | step::variant_flags(variants, programmatic);
   ADAMAS_CUDA_CHECK(
       cudaLaunchKernelEx(&config, adamas_step_kernel<T, D, HEADS, MIN_BLOCKS>, args, hadamard_scale(D), flags));
   if (trace_now(variants.step_trace, stream)) {

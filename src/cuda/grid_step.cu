@@ -387,10 +387,10 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
     attributes[0].id = cudaLaunchAttributeCooperative;  // the row barrier needs every block resident
     attributes[0].val.cooperative = 1;
     attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    // ADAMAS_STEP_PDL=auto (KernelVariants::step_programmatic_auto): one head a row, behind the product
-    // that wrote the current token.
-    const bool programmatic = variants.step_programmatic || (variants.step_programmatic_auto && H == 1 &&
-                                                             args.current_keys != nullptr);
+    // ADAMAS_STEP_PDL=auto (KernelVariants::step_pdl): one head a row, behind the product that wrote
+    // the current token.
+    const bool programmatic = variants.step_pdl == StepPdl::kOn ||
+                              (variants.step_pdl == StepPdl::kAuto && H == 1 && args.current_keys != nullptr);
     attributes[1].val.programmaticStreamSerializationAllowed = programmatic ? 1 : 0;
     cudaLaunchConfig_t config{};
     config.gridDim = dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(rows));

@@ -48,8 +48,7 @@ KernelVariants kernel_variants_from_env() {
                              : DenseVariant::kTile16K;
   v.programmatic_launch = env_choice("ADAMAS_PDL", "0", {"0", "1"}) == "1";
   const std::string step_pdl = env_choice("ADAMAS_STEP_PDL", "auto", {"0", "1", "auto"});
-  v.step_programmatic = step_pdl == "1";
-  v.step_programmatic_auto = step_pdl == "auto";
+  v.step_pdl = step_pdl == "1" ? StepPdl::kOn : step_pdl == "auto" ? StepPdl::kAuto : StepPdl::kOff;
   v.grid_share = env_choice("ADAMAS_GRID_SHARE", "0", {"0", "1"}) == "1";
   v.step_gather_prefetch = env_choice("ADAMAS_STEP_GATHER", "prefetch", {"prefetch", "plain"}) == "prefetch";
   const std::string skew = env_choice("ADAMAS_GRID_SKEW", "spread", {"off", "window", "spread"});
@@ -94,7 +93,7 @@ std::string describe(const KernelVariants& v) {
                                                                    : "old";
   return detail::concat("estimate=", estimate,
                         " dense=", v.dense == DenseVariant::kWarpSplit ? "warp" : v.dense == DenseVariant::kMma ? "mma" : v.dense == DenseVariant::kTile32K ? "new" : "old",
-                        " pdl=", v.programmatic_launch ? 1 : 0, " step_pdl=", v.step_programmatic ? "1" : v.step_programmatic_auto ? "auto" : "0", " grid_share=", v.grid_share ? 1 : 0, " step_gather=", v.step_gather_prefetch ? "prefetch" : "plain", " grid_skew=", v.grid_skew == GridSkew::kSpread ? "spread" : v.grid_skew == GridSkew::kWindow ? "window" : "off", " asym=", v.asym == AsymVariant::kAuto ? "auto" : v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
+                        " pdl=", v.programmatic_launch ? 1 : 0, " step_pdl=", v.step_pdl == StepPdl::kOn ? "1" : v.step_pdl == StepPdl::kAuto ? "auto" : "0", " grid_share=", v.grid_share ? 1 : 0, " step_gather=", v.step_gather_prefetch ? "prefetch" : "plain", " grid_skew=", v.grid_skew == GridSkew::kSpread ? "spread" : v.grid_skew == GridSkew::kWindow ? "window" : "off", " asym=", v.asym == AsymVariant::kAuto ? "auto" : v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
                         " asym_part=", v.asym_part == 0 ? std::string("auto") : std::to_string(v.asym_part),
                         " asym_cluster=", v.asym_cluster == 0 ? std::string("auto") : std::to_string(v.asym_cluster), " fused_attend=", v.fused_attend ? 1 : 0,
                         " step=",

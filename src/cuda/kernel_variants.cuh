@@ -57,21 +57,21 @@ enum class AsymVariant { kRadix, kFused, kTwoPass, kAuto };
 enum class StepVariant { kAuto, kCluster, kGrid, kSplit };
 
 enum class GridSkew { kOff, kWindow, kSpread };
+enum class StepPdl { kOff, kOn, kAuto };
 
 struct KernelVariants {
   EstimateVariant estimate = EstimateVariant::kLanePerToken;
   DenseVariant dense = DenseVariant::kTile16K;
   bool programmatic_launch = false;
-  // The one-launch steps (grid, cluster) launched programmatically (ADAMAS_STEP_PDL=1), their wait
+  // The one-launch steps (grid, cluster) launched programmatically (ADAMAS_STEP_PDL=1, kOn), their wait
   // after the row's set-up (step_phases.cuh, wait_then_load_queries): LongChat-7B end to end 0.9%
   // faster with it, Llama-3-8B 2.6% / 10% slower at 32K / 128K, the isolated step 0.1-0.8 us slower
-  // (bench/results/2026-11-30-s19, call 8). By default (ADAMAS_STEP_PDL=auto, step_programmatic_auto)
+  // (bench/results/2026-11-30-s19, call 8). By default (ADAMAS_STEP_PDL=auto, kAuto)
   // only the grid step with one head a row that takes the current token from the q|k|v product
   // before it (the decoder's graph), where the kernel of 2 blocks per SM cannot crowd that product:
   // LongChat-7B 4.612 -> 4.596 ms at 32K, 6.220 -> 6.182 at 128K (bench/results/2026-11-30-s22,
-  // call 5). 0: never.
-  bool step_programmatic = false;
-  bool step_programmatic_auto = false;
+  // call 5). 0 (kOff): never.
+  StepPdl step_pdl = StepPdl::kOff;
   // The grid step shares a row's attention out when its selection gathers in a few blocks' spans
   // (ADAMAS_GRID_SHARE=1; grid_step.cu, share_attention); 0: each block attends its own positions.
   // Off by default: the kernel with it scans 12% slower (ptxas lays out the scan loop differently),
