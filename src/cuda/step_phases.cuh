@@ -363,8 +363,9 @@ __device__ __forceinline__ BlockShare block_share(const LaneCut& cut, int rank, 
 
 // The current token (position n - 1) closes the row's list: the last block writes it at slot
 // `kept` (below capacity) and the row's count. The block `attending_rank` appends it to its own
-// list and returns its count one higher. Both steps pass the block with the fewest kept positions
-// (BlockShare::fewest): end to end a row's selection often lands in the last block's span, the
+// list and returns its count one higher. The steps pass the block with the fewest kept positions
+// (BlockShare::fewest; the grid step the last block under ADAMAS_GRID_SHARE or ADAMAS_GRID_SKEW=off):
+// end to end a row's selection often lands in the last block's span, the
 // recent tokens' (bench/results/2026-11-30-s21, section 5), which one more position could cost one
 // more round of attend_rows' loads. Called by every thread after compact_block.
 __device__ __forceinline__ int close_list(int kept, int count, int rank, int blocks, int attending_rank, int n,
