@@ -273,10 +273,17 @@ void check_problem(const GemvProblem& p) {
 
 int gemv_k_slices(const GemvProblem& p, int sm_count) {
   if (p.in % kChunk != 0) return 1;
+  const int chunks = p.in / kChunk, round = 32 * unroll_for_batch(p.batch);
+  // The residual products (o, down) of the 4-per-SM kernel at batch 1-2: the largest split of 4 or
+  // 2 whose blocks all fit at once, so that every warp's first round is requested while the kernel
+  // before runs and its next rounds follow it with no second wave of blocks to launch and ramp up.
+  if (p.batch <= 2 && p.min_blocks == 4 && p.epilogue == GemvEpilogue::kAccumulate)
+    for (int slices = 4; slices >= 2; slices /= 2)
+      if (static_cast<long long>(pair_count(p)) * slices <= 4LL * kWarpsPerBlock * sm_count && chunks / slices >= round)
+        return slices;
   // Eight waves of 32 warps per SM at batch 1-2 (4 blocks), two above: measured at batch 1 only, and
   // the products at batch 4 were 2.6% slower with the batch-1 rule and bound (ninth session).
   const long long target_warps = (p.batch <= 2 ? 8LL : 2LL) * 32 * sm_count;
-  const int chunks = p.in / kChunk, round = 32 * unroll_for_batch(p.batch);
   int slices = 1;
   while (slices < 4 && static_cast<long long>(pair_count(p)) * slices < target_warps && chunks / (2 * slices) >= round)
     slices *= 2;

@@ -69,8 +69,14 @@ void gemv_bf16(const GemvProblem& problem, StreamHandle stream = nullptr);
 // `in` is split over 2 or 4 warps per pair until the grid holds about eight waves of warps (32 per
 // SM; two waves above batch 2), keeping at least one full round of loads (32 lanes x the batch's unroll x 16 B per row) in
 // every slice: short warps that each issue their loads and leave keep more bytes in flight than
-// long ones that wait on each round (every 7B product at batch 1 takes 4 slices: LongChat-7B 3.84
-// against 3.99 ms of products per step on the H200, ninth session). 1 when in % 8 != 0.
+// long ones that wait on each round (every 7B product at batch 1 took 4 slices: LongChat-7B 3.84
+// against 3.99 ms of products per step on the H200, ninth session). Except the residual products
+// (kAccumulate: o, down) of the 4-per-SM kernel at batch 1-2: the largest split of 4 or 2 whose
+// blocks all fit at once (4 per SM), where one does. Their first rounds are then all requested
+// while the kernel before runs (programmatic launch) and the next follow with no second wave to
+// launch: LongChat-7B at 32K 4.48 against 4.57 ms a token with o and down at 2 slices instead of 4,
+// full attention 8.05 against 8.14 (the 7B shapes' 2048 pairs; bench/results/2026-12-01-s24, call 8).
+// 1 when in % 8 != 0.
 int gemv_k_slices(const GemvProblem& problem, int sm_count);
 
 // GemvProblem::k_slices from ADAMAS_GEMV_SPLIT (auto -> 0, 1, 2, 4; unset: auto), for side-by-side

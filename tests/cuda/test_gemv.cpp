@@ -227,9 +227,10 @@ TEST(GemvErrors, RejectsBadProblems) {
   EXPECT_THROW(gemv_bf16_ref(p), adamas::Error);
 }
 
-// The split rule on the H200 (132 SMs) at the LongChat-7B shapes: at batch 1 every product 4 ways
-// (eight waves of warps are 33792), a Llama-3 LM head (64128 pairs) not at all; nothing splits a row
-// too short for a full round of loads per slice, or one of in % 8 != 0.
+// The split rule on the H200 (132 SMs) at the LongChat-7B shapes: at batch 1 the residual products
+// (o, down: 2048 pairs) 2 ways, the largest split whose blocks fit at once (4 x 132 blocks of 8 warps);
+// the others 4 ways (eight waves of warps are 33792), a Llama-3 LM head (64128 pairs) not at all;
+// nothing splits a row too short for a full round of loads per slice, or one of in % 8 != 0.
 TEST(GemvSplit, ChoosesSlicesFromTheGrid) {
   auto problem = [](int out, int in, int batch, GemvEpilogue epilogue) {
     GemvProblem p;
@@ -239,8 +240,15 @@ TEST(GemvSplit, ChoosesSlicesFromTheGrid) {
     p.epilogue = epilogue;
     return p;
   };
-  EXPECT_EQ(gemv_k_slices(problem(4096, 4096, 1, GemvEpilogue::kAccumulate), 132), 4);
-  EXPECT_EQ(gemv_k_slices(problem(4096, 11008, 1, GemvEpilogue::kAccumulate), 132), 4);
+  EXPECT_EQ(gemv_k_slices(problem(4096, 4096, 1, GemvEpilogue::kAccumulate), 132), 2);
+  EXPECT_EQ(gemv_k_slices(problem(4096, 11008, 1, GemvEpilogue::kAccumulate), 132), 2);
+  EXPECT_EQ(gemv_k_slices(problem(4096, 14336, 2, GemvEpilogue::kAccumulate), 132), 2);  // Llama-3-8B down
+  EXPECT_EQ(gemv_k_slices(problem(4096, 4096, 1, GemvEpilogue::kAccumulate), 264), 4);   // 4 ways fit at once
+  EXPECT_EQ(gemv_k_slices(problem(8192, 4096, 1, GemvEpilogue::kAccumulate), 132), 4);   // nothing fits: eight waves
+  GemvProblem unbounded = problem(4096, 4096, 1, GemvEpilogue::kAccumulate);
+  unbounded.min_blocks = 0;  // ADAMAS_GEMV_BLOCKS=free: the eight-wave rule
+  EXPECT_EQ(gemv_k_slices(unbounded, 132), 4);
+  EXPECT_EQ(gemv_k_slices(problem(4096, 4096, 4, GemvEpilogue::kAccumulate), 132), 4);   // batch 4: two waves
   EXPECT_EQ(gemv_k_slices(problem(96 * 128, 4096, 1, GemvEpilogue::kRopeSplit), 132), 4);
   EXPECT_EQ(gemv_k_slices(problem(2 * 11008, 4096, 1, GemvEpilogue::kSwiGlu), 132), 4);
   EXPECT_EQ(gemv_k_slices(problem(32000, 4096, 1, GemvEpilogue::kStore), 132), 4);
