@@ -58,6 +58,15 @@ class DeviceKvCache {
   // on `stream`; no allocation. Keys must be finite (not checked on the device).
   void append(int layer, const float* keys, const float* values, const int32_t* first_position, int first_seq,
               int batch, int count, StreamHandle stream = nullptr);
+  // The same write in one kernel launched programmatically right behind the one-launch step on
+  // `stream` that attends these tokens from `keys`/`values` (the decoder's ADAMAS_STEP_APPEND=chain):
+  // it runs beside the step and ends only after it, so that the kernel after it (launched
+  // programmatically too) waits for both and the stream stays one chain. The step must let its
+  // dependents launch only after its own wait for the kernel that wrote `keys` (the grid step under
+  // KernelVariants::append_chain). Returns false, launching nothing, where the layer's code book
+  // needs a second kernel (any book but 2-bit Hadamard codes).
+  bool append_chained(int layer, const float* keys, const float* values, const int32_t* first_position, int first_seq,
+                      int batch, int count, StreamHandle stream);
 
   // After sequence `seq` is cut back to its first `length` tokens (the caller's lengths; the
   // device seq_lens are not touched): rebuilds, in every layer, the page min/max of a partially
@@ -82,6 +91,8 @@ class DeviceKvCache {
                 std::vector<float>& page_min, std::vector<float>& page_max) const;
 
  private:
+  void append(int layer, const float* keys, const float* values, const int32_t* first_position, int first_seq,
+              int batch, int count, StreamHandle stream, bool chained);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   friend std::vector<CodeBook> calibrate_device_code_books(DeviceKvCache&, const std::vector<double>&);

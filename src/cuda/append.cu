@@ -7,14 +7,28 @@
 #include "adamas/hadamard.h"
 #include "cuda/append.cuh"
 #include "cuda/cuda_common.cuh"
+#include "cuda/launch.cuh"
 
 namespace adamas::cuda {
 
 namespace {
 
 template <typename T>
+__device__ __forceinline__ void append_page(const AppendArgs& a, float scale, float* rotated);
+
+// AppendArgs::chained: the successor (the o product) may launch at once; the kernel ends only once
+// the step before it has (its own inputs are the q|k|v product's, complete before the step let it
+// launch: the step triggers after its own wait).
+template <typename T>
 __global__ void append_kernel(AppendArgs a, float scale) {
   extern __shared__ float rotated[];
+  if (a.chained) grid_dependency_trigger();
+  append_page<T>(a, scale, rotated);
+  if (a.chained) grid_dependency_wait();
+}
+
+template <typename T>
+__device__ __forceinline__ void append_page(const AppendArgs& a, float scale, float* rotated) {
   const int seq = a.first_seq + blockIdx.z, kv_head = blockIdx.y, i = threadIdx.x, d = a.head_dim;
   const int first = a.first_position[blockIdx.z];
   const int last = first + a.count - 1;
@@ -102,10 +116,11 @@ void launch_append(const AppendArgs& args, cudaStream_t stream) {
   const dim3 grid(pages, args.num_kv_heads, args.batch);
   const size_t shared = static_cast<size_t>(args.head_dim) * sizeof(float);
   const float scale = hadamard_scale(args.head_dim);
+  const dim3 block(static_cast<unsigned>(args.head_dim));
   switch (args.dtype) {
-    case DType::kF32: append_kernel<float><<<grid, args.head_dim, shared, stream>>>(args, scale); break;
-    case DType::kF16: append_kernel<__half><<<grid, args.head_dim, shared, stream>>>(args, scale); break;
-    default: append_kernel<__nv_bfloat16><<<grid, args.head_dim, shared, stream>>>(args, scale); break;
+    case DType::kF32: launch_with_dependency(append_kernel<float>, grid, block, shared, stream, args.chained, args, scale); break;
+    case DType::kF16: launch_with_dependency(append_kernel<__half>, grid, block, shared, stream, args.chained, args, scale); break;
+    default: launch_with_dependency(append_kernel<__nv_bfloat16>, grid, block, shared, stream, args.chained, args, scale); break;
   }
   ADAMAS_CUDA_CHECK_LAUNCH();
 }

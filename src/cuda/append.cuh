@@ -15,6 +15,10 @@ struct AppendArgs : CacheWriteArgs {  // the layer's cache and the tokens writte
   bool write_codes = true;  // false: K/V and page bounds only (a book other than 2-bit Hadamard)
   const float* new_keys;    // fp32 [batch][count][num_kv_heads][head_dim] (batch index: blockIdx.z)
   const float* new_values;
+  // Launched programmatically right behind the one-launch step that attends the same token from
+  // new_keys/new_values (DeviceKvCache::append's `chained`): the kernel lets its successor launch at
+  // once and, last, waits for the step, so that a successor's wait covers the step too.
+  bool chained = false;
 };
 
 void launch_append(const AppendArgs& args, cudaStream_t stream);

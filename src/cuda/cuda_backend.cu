@@ -176,8 +176,21 @@ void DeviceKvCache::set_page_table(const std::vector<int32_t>& page_table, const
   m.batch = batch;
 }
 
+bool DeviceKvCache::append_chained(int layer, const float* keys, const float* values, const int32_t* first_position,
+                                   int first_seq, int batch, int count, StreamHandle stream) {
+  ADAMAS_CHECK(layer >= 0 && layer < impl_->config.num_layers, "DeviceKvCache::append_chained: layer ", layer, " out of range");
+  if (!fused_append_codes(impl_->code_books[layer])) return false;
+  append(layer, keys, values, first_position, first_seq, batch, count, stream, /*chained=*/true);
+  return true;
+}
+
 void DeviceKvCache::append(int layer, const float* keys, const float* values, const int32_t* first_position,
                            int first_seq, int batch, int count, StreamHandle stream) {
+  append(layer, keys, values, first_position, first_seq, batch, count, stream, /*chained=*/false);
+}
+
+void DeviceKvCache::append(int layer, const float* keys, const float* values, const int32_t* first_position,
+                           int first_seq, int batch, int count, StreamHandle stream, bool chained) {
   Impl& m = *impl_;
   ADAMAS_CHECK(layer >= 0 && layer < m.config.num_layers, "DeviceKvCache::append: layer ", layer, " out of range");
   ADAMAS_CHECK(first_seq >= 0 && batch >= 0 && first_seq + batch <= m.config.max_batch && count >= 0,
@@ -206,6 +219,7 @@ void DeviceKvCache::append(int layer, const float* keys, const float* values, co
   a.thresholds = a.write_codes ? book.two_bit_thresholds() : Thresholds{};
   a.new_keys = keys;
   a.new_values = values;
+  a.chained = chained;
   launch_append(a, to_stream(stream));
   if (a.write_codes) return;
   // Any other book: code the keys just stored (generic_codes.cuh), same stream, after the append.

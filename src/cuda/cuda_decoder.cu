@@ -25,6 +25,7 @@
 #include "cuda/device_buffer.cuh"
 #include "cuda/event_timer.cuh"
 #include "cuda/gemv.h"
+#include "cuda/kernel_variants.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/prefill_attention.cuh"
 #include "cuda/random_fill.cuh"
@@ -217,6 +218,10 @@ struct CudaDecoder::Impl {
   cudaStream_t append_stream = nullptr;
   cudaEvent_t step_done = nullptr, append_done = nullptr;
   bool append_pending = false;
+  // ADAMAS_STEP_APPEND=chain (KernelVariants::append_chain): behind a grid step the append is chained
+  // on `stream` instead (DeviceKvCache::append_chained), and the graph keeps one stream.
+  const bool append_chain = kernel_variants_from_env().append_chain;
+  int chained_appends = 0;  // in the last step enqueued (CudaDecoder::chained_appends)
   DeviceBuffer<uint8_t> blas_workspace;
   struct Layer {
     DeviceBuffer<uint8_t> qkv, o, gate_up, down;
@@ -553,6 +558,7 @@ struct CudaDecoder::Impl {
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
   void enqueue_step(bool dense_attention, bool want_logits) {
     append_pending = false;  // only a step that threw leaves it set: its capture was discarded
+    chained_appends = 0;
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device.data(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device.data(), positions_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(cache->device_seq_lens(), seq_lens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
@@ -599,7 +605,10 @@ struct CudaDecoder::Impl {
         if (dense) dense_plan->attend(view, q.data(), attn.data(), /*use_selection=*/false, stream);
         else policy_plan->step(view, q.data(), attn.data(), stream, append_after ? CurrentToken{k.data(), v.data()} : CurrentToken{});
       }
-      if (append_after) {
+      const bool chained = append_after && append_chain && !skip.attention && policy_plan->step_path(view) == "grid" &&
+                           cache->append_chained(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, stream);
+      chained_appends += chained ? 1 : 0;
+      if (append_after && !chained) {
         ADAMAS_CUDA_CHECK(cudaEventRecord(step_done, stream));
         ADAMAS_CUDA_CHECK(cudaStreamWaitEvent(append_stream, step_done, 0));
         cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, append_stream);
@@ -780,6 +789,8 @@ CudaDecoder::~CudaDecoder() {
 
 const ModelConfig& CudaDecoder::config() const { return impl_->config; }
 int CudaDecoder::graph_capture_retries() const { return impl_->capture_retries; }
+
+int CudaDecoder::chained_appends() const { return impl_->chained_appends; }
 std::string CudaDecoder::gemv_in_use() const { return impl_->resolve_own_gemv() ? "own" : "cublas"; }
 const CudaDecoderOptions& CudaDecoder::options() const { return impl_->options; }
 

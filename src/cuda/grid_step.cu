@@ -170,8 +170,12 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   // ADAMAS_STEP_TRACE (diagnostics, launch_grid_step): phase stamps, a.trace[row][rank][kTracePoints].
   const step::PhaseStamps phases{a.trace};
   phases.mark(0);
-  grid_dependency_trigger();
+  // The dependents launch at once, or (kTriggerAfterWait: a chained cache append follows, which
+  // reads the q|k|v product's k and v) once the block has waited for the kernel before.
+  const bool trigger_after_wait = (flags & step::kTriggerAfterWait) != 0;
+  if (!trigger_after_wait) grid_dependency_trigger();
   if (!late_wait) grid_dependency_wait();  // under programmatic launch: q and the cache are the previous kernels'
+  if (trigger_after_wait && !late_wait) grid_dependency_trigger();
   const int seq = row / a.rows_per_seq, r = row % a.rows_per_seq;
   const int tid = threadIdx.x;
   const int first_head = row_first_q_head_dev(a, r), kv_head = row_kv_head_dev(a, r);
@@ -196,6 +200,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   step::SpanScan<D, MIN_BLOCKS <= 2> scan{a, page_row, kv_head, span_start, span_end};
   if (scans) scan.begin();
   if (late_wait) step::wait_then_load_queries(scans, scan, queries, a, seq, first_head);
+  if (trigger_after_wait && late_wait) grid_dependency_trigger();
   step::stage_row<D, HEADS>(queries, a.scale_log2, scans, dense, scan, hadamard_scale, a.thresholds, q_raw, q_scaled,
                             query_code, histogram, bound, !late_wait);
   phases.mark(2);
@@ -403,7 +408,8 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
       std::fprintf(stderr, "adamas grid step: d %d, %d heads a row, %d blocks/SM, grid %d x %d, %d bytes of dynamic shared memory\n",
                    D, H, per_sm, blocks, rows, kDistanceBytes);
     // ADAMAS_STEP_PROBE=1 (benchmarks only: the step is left unfinished) ends every block after its scan.
-    const int flags = (variants.step_probe == 1 ? 1 : 0) | step::variant_flags(variants, programmatic);
+    const int flags = (variants.step_probe == 1 ? 1 : 0) | step::variant_flags(variants, programmatic) |
+                      (variants.append_chain ? step::kTriggerAfterWait : 0);
     auto* kernel = grid_kernel<T, D, H, M>(variants.grid_share);
     ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args, hadamard_scale(D), flags));
     if (trace_now(variants.step_trace, stream)) {

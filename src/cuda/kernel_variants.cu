@@ -53,6 +53,7 @@ KernelVariants kernel_variants_from_env() {
   v.step_gather_prefetch = env_choice("ADAMAS_STEP_GATHER", "prefetch", {"prefetch", "plain"}) == "prefetch";
   const std::string skew = env_choice("ADAMAS_GRID_SKEW", "spread", {"off", "window", "spread"});
   v.grid_skew = skew == "spread" ? GridSkew::kSpread : skew == "window" ? GridSkew::kWindow : GridSkew::kOff;
+  v.append_chain = env_choice("ADAMAS_STEP_APPEND", "side", {"side", "chain"}) == "chain";
   const std::string asym = env_choice("ADAMAS_ASYM_VARIANT", "auto", {"old", "new", "twopass", "auto"});
   v.asym = asym == "auto"      ? AsymVariant::kAuto
            : asym == "twopass" ? AsymVariant::kTwoPass
@@ -93,7 +94,7 @@ std::string describe(const KernelVariants& v) {
                                                                    : "old";
   return detail::concat("estimate=", estimate,
                         " dense=", v.dense == DenseVariant::kWarpSplit ? "warp" : v.dense == DenseVariant::kMma ? "mma" : v.dense == DenseVariant::kTile32K ? "new" : "old",
-                        " pdl=", v.programmatic_launch ? 1 : 0, " step_pdl=", v.step_pdl == StepPdl::kOn ? "1" : v.step_pdl == StepPdl::kAuto ? "auto" : "0", " grid_share=", v.grid_share ? 1 : 0, " step_gather=", v.step_gather_prefetch ? "prefetch" : "plain", " grid_skew=", v.grid_skew == GridSkew::kSpread ? "spread" : v.grid_skew == GridSkew::kWindow ? "window" : "off", " asym=", v.asym == AsymVariant::kAuto ? "auto" : v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
+                        " pdl=", v.programmatic_launch ? 1 : 0, " step_pdl=", v.step_pdl == StepPdl::kOn ? "1" : v.step_pdl == StepPdl::kAuto ? "auto" : "0", " grid_share=", v.grid_share ? 1 : 0, " step_gather=", v.step_gather_prefetch ? "prefetch" : "plain", " grid_skew=", v.grid_skew == GridSkew::kSpread ? "spread" : v.grid_skew == GridSkew::kWindow ? "window" : "off", " step_append=", v.append_chain ? "chain" : "side", " asym=", v.asym == AsymVariant::kAuto ? "auto" : v.asym == AsymVariant::kTwoPass ? "twopass" : v.asym == AsymVariant::kFused ? "new" : "old",
                         " asym_part=", v.asym_part == 0 ? std::string("auto") : std::to_string(v.asym_part),
                         " asym_cluster=", v.asym_cluster == 0 ? std::string("auto") : std::to_string(v.asym_cluster), " fused_attend=", v.fused_attend ? 1 : 0,
                         " step=",

@@ -87,6 +87,15 @@ struct KernelVariants {
   // the threshold search's window to the row's lowest block bound (step::row_cut) and gives the
   // current token to the block with the fewest positions; "off" does neither (ADAMAS_GRID_SKEW).
   GridSkew grid_skew = GridSkew::kSpread;
+  // The decoder's cache append of a sparse layer (ADAMAS_STEP_APPEND): "side" (the default) on a
+  // second stream after the step, beside the o product, joined before the next layer; "chain" on
+  // the step's stream, launched programmatically right behind the grid step
+  // (DeviceKvCache::append_chained), and the grid step then lets its dependents launch only after
+  // its own wait for the q|k|v product (the append reads k and v). Why: with the side stream in
+  // the graph every plain launch in it (each RMSNorm) started 0.4 us after the kernel before, none
+  // in full attention's one-stream graph: about 27 us a LongChat-7B token (bench/results/
+  // 2026-12-01-s24, kernel timelines of call 6). Not measured yet: the default until it is.
+  bool append_chain = false;
   AsymVariant asym = AsymVariant::kRadix;
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
   int asym_cluster = 0;  // its blocks per cluster; 0: auto (asymmetric_cluster)

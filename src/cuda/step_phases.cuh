@@ -198,6 +198,7 @@ constexpr int kLateWait = 16;  // launched programmatically: wait for the previo
 constexpr int kGatherPrefetch = 32;  // positions_to_cache_rows asks L2 for each row's K and V (ADAMAS_STEP_GATHER)
 constexpr int kSkewWindow = 64;     // the grid step's GridSkew::kWindow (and kSpread)
 constexpr int kSkewSpread = 128;    // the grid step's GridSkew::kSpread
+constexpr int kTriggerAfterWait = 256;  // the grid step's dependents launch after its wait (KernelVariants::append_chain)
 
 // The flags `variants` set, the same for both steps (each adds its probe number); `programmatic`: the
 // launch is programmatic (each step resolves ADAMAS_STEP_PDL its own way).
