@@ -102,8 +102,9 @@ class CudaDecoder {
   // during the capture; capture_lock.cuh keeps CudaDecoders from doing that): the step had run
   // eagerly and the capture is redone later. 0 unless something outside the lock interfered.
   int graph_capture_retries() const;
-  // Diagnostics: the sparse layers whose cache append the last enqueued step chained behind the
-  // grid step on its own stream (ADAMAS_STEP_APPEND=chain), not on the side stream.
+  // Diagnostics: cache appends chained behind the grid step on its own stream so far
+  // (ADAMAS_STEP_APPEND=chain), counted as steps are enqueued (eager runs and graph captures, not
+  // replays).
   int chained_appends() const;
   StepProfile profile_step();
   // Timing probe for graph-mode splits (bench-e2e --graph-split): the step graphs captured after

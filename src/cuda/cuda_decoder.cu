@@ -221,7 +221,7 @@ struct CudaDecoder::Impl {
   // ADAMAS_STEP_APPEND=chain (KernelVariants::append_chain): behind a grid step the append is chained
   // on `stream` instead (DeviceKvCache::append_chained), and the graph keeps one stream.
   const bool append_chain = kernel_variants_from_env().append_chain;
-  int chained_appends = 0;  // in the last step enqueued (CudaDecoder::chained_appends)
+  int chained_appends = 0;  // so far (CudaDecoder::chained_appends)
   DeviceBuffer<uint8_t> blas_workspace;
   struct Layer {
     DeviceBuffer<uint8_t> qkv, o, gate_up, down;
@@ -558,7 +558,6 @@ struct CudaDecoder::Impl {
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
   void enqueue_step(bool dense_attention, bool want_logits) {
     append_pending = false;  // only a step that threw leaves it set: its capture was discarded
-    chained_appends = 0;
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device.data(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device.data(), positions_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
     ADAMAS_CUDA_CHECK(cudaMemcpyAsync(cache->device_seq_lens(), seq_lens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
