@@ -408,8 +408,7 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
       std::fprintf(stderr, "adamas grid step: d %d, %d heads a row, %d blocks/SM, grid %d x %d, %d bytes of dynamic shared memory\n",
                    D, H, per_sm, blocks, rows, kDistanceBytes);
     // ADAMAS_STEP_PROBE=1 (benchmarks only: the step is left unfinished) ends every block after its scan.
-    const int flags = (variants.step_probe == 1 ? 1 : 0) | step::variant_flags(variants, programmatic) |
-                      (variants.append_chain ? step::kTriggerAfterWait : 0);
+    const int flags = (variants.step_probe == 1 ? 1 : 0) | step::variant_flags(variants, programmatic);
     auto* kernel = grid_kernel<T, D, H, M>(variants.grid_share);
     ADAMAS_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args, hadamard_scale(D), flags));
     if (trace_now(variants.step_trace, stream)) {

@@ -94,7 +94,7 @@ struct KernelVariants {
   // its own wait for the q|k|v product (the append reads k and v). Why: with the side stream in
   // the graph every plain launch in it (each RMSNorm) started 0.4 us after the kernel before, none
   // in full attention's one-stream graph: about 27 us a LongChat-7B token (bench/results/
-  // 2026-12-01-s24, kernel timelines of call 6). Not measured yet: the default until it is.
+  // 2026-12-01-s24, kernel timelines of call 6). Not measured yet: side stays the default until it is.
   bool append_chain = false;
   AsymVariant asym = AsymVariant::kRadix;
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)

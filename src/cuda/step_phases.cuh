@@ -204,7 +204,8 @@ constexpr int kTriggerAfterWait = 256;  // the grid step's dependents launch aft
 // launch is programmatic (each step resolves ADAMAS_STEP_PDL its own way).
 inline int variant_flags(const KernelVariants& variants, bool programmatic) {
   return (programmatic ? kLateWait : 0) | (variants.step_gather_prefetch ? kGatherPrefetch : 0) |
-         (variants.grid_skew != GridSkew::kOff ? kSkewWindow : 0) | (variants.grid_skew == GridSkew::kSpread ? kSkewSpread : 0);
+         (variants.grid_skew != GridSkew::kOff ? kSkewWindow : 0) | (variants.grid_skew == GridSkew::kSpread ? kSkewSpread : 0) |
+         (variants.append_chain ? kTriggerAfterWait : 0);
 }
 
 // Under programmatic launch (kLateWait, ADAMAS_STEP_PDL=1) both steps wait for the previous kernel
