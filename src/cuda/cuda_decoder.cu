@@ -51,11 +51,31 @@ constexpr int kNormThreads = 1024;
 __device__ __forceinline__ float weight_to_float(const float* w, size_t i) { return w[i]; }
 __device__ __forceinline__ float weight_to_float(const __nv_bfloat16* w, size_t i) { return __bfloat162float(w[i]); }
 
+// One block a sequence. A thread requests its first kEmbedCached elements at once and then stores
+// them: the plain loop's loads waited for the stores before them (x might alias the table), 16
+// DRAM round trips in a row at hidden 4096, 7 us a decode step (kernel timeline, bench/results/
+// 2026-12-01-s25). Decode steps also pass the sequence lengths staged with the tokens
+// (`staged_lens`, copied to the cache's `seq_lens`): one upload a step instead of three.
+constexpr int kEmbedCached = 16;
 template <typename W>
-__global__ void embed_kernel(const int32_t* tokens, const W* embed, float* x, int hidden) {
+__global__ void embed_kernel(const int32_t* tokens, const W* embed, float* x, int hidden, const int32_t* staged_lens = nullptr,
+                             int32_t* seq_lens = nullptr) {
   const int seq = blockIdx.x;
+  if (staged_lens != nullptr && threadIdx.x == 0) seq_lens[seq] = staged_lens[seq];
   const size_t row = static_cast<size_t>(tokens[seq]) * hidden;
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) x[static_cast<size_t>(seq) * hidden + i] = weight_to_float(embed, row + i);
+  float* out = x + static_cast<size_t>(seq) * hidden;
+  float cached[kEmbedCached];
+#pragma unroll
+  for (int j = 0; j < kEmbedCached; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    cached[j] = i < hidden ? weight_to_float(embed, row + i) : 0.0f;
+  }
+#pragma unroll
+  for (int j = 0; j < kEmbedCached; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < hidden) out[i] = cached[j];
+  }
+  for (int i = threadIdx.x + kEmbedCached * blockDim.x; i < hidden; i += blockDim.x) out[i] = weight_to_float(embed, row + i);
 }
 
 // Hugging Face LlamaRMSNorm in fp32: weight * (x * rsqrt(mean(x^2) + eps)); output in the GEMM
@@ -221,6 +241,9 @@ struct CudaDecoder::Impl {
   // ADAMAS_STEP_APPEND=chain (KernelVariants::append_chain): behind a grid step the append is chained
   // on `stream` instead (DeviceKvCache::append_chained), and the graph keeps one stream.
   const bool append_chain = kernel_variants_from_env().append_chain;
+  // ADAMAS_DECODE_UPLOADS=three (diagnostics, A/B): the step's inputs in three uploads, the lengths
+  // straight into the cache, as before the twenty-fifth session; "one" (the default): step_inputs.
+  const bool three_uploads = env_choice("ADAMAS_DECODE_UPLOADS", "one", {"one", "three"}) == "three";
   int chained_appends = 0;  // so far (CudaDecoder::chained_appends)
   DeviceBuffer<uint8_t> blas_workspace;
   struct Layer {
@@ -232,10 +255,16 @@ struct CudaDecoder::Impl {
   DeviceBuffer<float> final_norm, inv_freq;
   DeviceBuffer<float> x, qkv, q, k, v, attn, proj, gate_up, logits;
   DeviceBuffer<uint8_t> gemm_input;  // the next product's input in the weight type
-  DeviceBuffer<int32_t> tokens_device, positions_device;
-  int32_t* tokens_host = nullptr;     // pinned
-  int32_t* positions_host = nullptr;  // pinned
-  int32_t* seq_lens_host = nullptr;   // pinned
+  // A decode step's inputs, [3][batch]: token ids, positions, sequence lengths (one upload a step;
+  // the embed kernel copies the lengths into the cache's).
+  DeviceBuffer<int32_t> step_inputs;
+  int32_t* step_inputs_host = nullptr;  // pinned, same layout
+  int32_t* tokens_host = nullptr;       // views of step_inputs_host
+  int32_t* positions_host = nullptr;
+  int32_t* seq_lens_host = nullptr;
+  int32_t* tokens_device() { return step_inputs.data(); }
+  int32_t* positions_device() { return step_inputs.data() + batch; }
+  int32_t* staged_lens_device() { return step_inputs.data() + 2 * batch; }
   std::unique_ptr<DeviceKvCache> cache;
   std::unique_ptr<DecodePlan> dense_plan, policy_plan;
   std::vector<int> positions;
@@ -558,12 +587,22 @@ struct CudaDecoder::Impl {
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
   void enqueue_step(bool dense_attention, bool want_logits) {
     append_pending = false;  // only a step that threw leaves it set: its capture was discarded
-    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device.data(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
-    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device.data(), positions_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
-    ADAMAS_CUDA_CHECK(cudaMemcpyAsync(cache->device_seq_lens(), seq_lens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+    if (three_uploads) {
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device(), positions_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(cache->device_seq_lens(), seq_lens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+    } else {
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(step_inputs.data(), step_inputs_host, sizeof(int32_t) * 3 * batch, cudaMemcpyHostToDevice, stream));
+    }
     mark(2);
-    if (bf16()) embed_kernel<__nv_bfloat16><<<batch, kThreads, 0, stream>>>(tokens_device.data(), reinterpret_cast<const __nv_bfloat16*>(embed.data()), x.data(), hidden);
-    else embed_kernel<float><<<batch, kThreads, 0, stream>>>(tokens_device.data(), reinterpret_cast<const float*>(embed.data()), x.data(), hidden);
+    if (bf16())
+      embed_kernel<__nv_bfloat16><<<batch, kThreads, 0, stream>>>(tokens_device(), reinterpret_cast<const __nv_bfloat16*>(embed.data()),
+                                                                  x.data(), hidden, three_uploads ? nullptr : staged_lens_device(),
+                                                                  cache->device_seq_lens());
+    else
+      embed_kernel<float><<<batch, kThreads, 0, stream>>>(tokens_device(), reinterpret_cast<const float*>(embed.data()), x.data(),
+                                                          hidden, three_uploads ? nullptr : staged_lens_device(),
+                                                          cache->device_seq_lens());
     ADAMAS_CUDA_CHECK_LAUNCH();
     for (int layer = 0; layer < layers; ++layer) {
       const Layer& w = weights[layer];
@@ -572,7 +611,7 @@ struct CudaDecoder::Impl {
       mark(2);
       if (own_gemv()) {  // RoPE and the q/k/v split in the product's write
         GemvProblem p = gemv_problem(w.qkv, qkv_rows, hidden, GemvEpilogue::kRopeSplit);
-        p.positions = positions_device.data();
+        p.positions = positions_device();
         p.inv_freq = inv_freq.data();
         p.q_heads = q_heads;
         p.kv_heads = kv_heads;
@@ -586,7 +625,7 @@ struct CudaDecoder::Impl {
         product(w.qkv, qkv_rows, hidden, qkv.data());
         mark(0);
         if (!skip.products)
-          rope_split_kernel<<<batch, kThreads, 0, stream>>>(qkv.data(), positions_device.data(), inv_freq.data(), q_heads,
+          rope_split_kernel<<<batch, kThreads, 0, stream>>>(qkv.data(), positions_device(), inv_freq.data(), q_heads,
                                                             kv_heads, head_dim, q.data(), k.data(), v.data());
         ADAMAS_CUDA_CHECK_LAUNCH();
         mark(2);
@@ -598,19 +637,19 @@ struct CudaDecoder::Impl {
       // step: it runs after the step beside the products (measured: bench/results/2026-11-30-s19).
       // The observer copies the cache with the token in it, so it keeps the append first.
       const bool append_after = !dense && !observer && !skip.append && policy_plan->step_reads_current(view);
-      if (!skip.append && !append_after) cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, stream);
+      if (!skip.append && !append_after) cache->append(layer, k.data(), v.data(), positions_device(), 0, batch, 1, stream);
       if (observer) observe_attention(layer, view);
       if (!skip.attention) {
         if (dense) dense_plan->attend(view, q.data(), attn.data(), /*use_selection=*/false, stream);
         else policy_plan->step(view, q.data(), attn.data(), stream, append_after ? CurrentToken{k.data(), v.data()} : CurrentToken{});
       }
       const bool chained = append_after && append_chain && !skip.attention && policy_plan->step_path(view) == "grid" &&
-                           cache->append_chained(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, stream);
+                           cache->append_chained(layer, k.data(), v.data(), positions_device(), 0, batch, 1, stream);
       chained_appends += chained ? 1 : 0;
       if (append_after && !chained) {
         ADAMAS_CUDA_CHECK(cudaEventRecord(step_done, stream));
         ADAMAS_CUDA_CHECK(cudaStreamWaitEvent(append_stream, step_done, 0));
-        cache->append(layer, k.data(), v.data(), positions_device.data(), 0, batch, 1, append_stream);
+        cache->append(layer, k.data(), v.data(), positions_device(), 0, batch, 1, append_stream);
         ADAMAS_CUDA_CHECK(cudaEventRecord(append_done, append_stream));
         append_pending = true;
       }
@@ -730,11 +769,11 @@ CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& op
   m.gate_up.resize(B * 2 * m.inter);
   m.logits.resize(B * m.vocab);
   m.gemm_input.resize(B * std::max({m.hidden, m.inter, m.q_heads * m.head_dim}) * 4);
-  m.tokens_device.resize(B);
-  m.positions_device.resize(B);
-  ADAMAS_CUDA_CHECK(cudaMallocHost(&m.tokens_host, B * sizeof(int32_t)));
-  ADAMAS_CUDA_CHECK(cudaMallocHost(&m.positions_host, B * sizeof(int32_t)));
-  ADAMAS_CUDA_CHECK(cudaMallocHost(&m.seq_lens_host, B * sizeof(int32_t)));
+  m.step_inputs.resize(3 * B);
+  ADAMAS_CUDA_CHECK(cudaMallocHost(&m.step_inputs_host, 3 * B * sizeof(int32_t)));
+  m.tokens_host = m.step_inputs_host;
+  m.positions_host = m.step_inputs_host + B;
+  m.seq_lens_host = m.step_inputs_host + 2 * B;
 
   KvCacheConfig cache;
   cache.num_layers = m.layers;
@@ -774,9 +813,7 @@ CudaDecoder::~CudaDecoder() {
   Impl& m = *impl_;
   m.destroy_graphs();
   for (auto& [event, kind] : m.marks) cudaEventDestroy(event);
-  if (m.tokens_host) cudaFreeHost(m.tokens_host);
-  if (m.positions_host) cudaFreeHost(m.positions_host);
-  if (m.seq_lens_host) cudaFreeHost(m.seq_lens_host);
+  if (m.step_inputs_host) cudaFreeHost(m.step_inputs_host);
   if (m.blas) cublasDestroy(m.blas);
   if (m.step_done) cudaEventDestroy(m.step_done);
   if (m.append_done) cudaEventDestroy(m.append_done);

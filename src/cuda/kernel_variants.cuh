@@ -94,7 +94,9 @@ struct KernelVariants {
   // its own wait for the q|k|v product (the append reads k and v). Why: with the side stream in
   // the graph every plain launch in it (each RMSNorm) started 0.4 us after the kernel before, none
   // in full attention's one-stream graph: about 27 us a LongChat-7B token (bench/results/
-  // 2026-12-01-s24, kernel timelines of call 6). Not measured yet: side stays the default until it is.
+  // 2026-12-01-s24, kernel timelines of call 6). Measured slower end to end (bench/results/2026-12-01-s25,
+  // call 1: LongChat-7B 32K 4.523-4.532 against 4.510-4.515 ms): the o product then waits for the
+  // append too, and the timelines' gaps beside the second stream did not show end to end.
   bool append_chain = false;
   AsymVariant asym = AsymVariant::kRadix;
   int asym_part = 0;  // candidates per block of the fused asymmetric estimate; 0: auto (asymmetric_part)
