@@ -9,6 +9,7 @@
 #include <cublas_v2.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -315,6 +316,20 @@ struct CudaDecoder::Impl {
   // ADAMAS_GEMV_BLOCKS), read once per decoder (a bad value throws from the constructor), not at
   // every product of every step.
   const int gemv_slices = gemv_k_slices_from_env();
+  // Diagnostics (A/B of one product's split of `in`): ADAMAS_GEMV_SPLIT_{QKV,O,GATE_UP,DOWN,HEAD} =
+  // auto | 1 | 2 | 4 override ADAMAS_GEMV_SPLIT for that product only. Every override measured
+  // slower than auto at LongChat-7B 32K batch 1 (bench/results/2026-12-01-s25, call 6).
+  enum Product { kQkv, kO, kGateUp, kDown, kHead };
+  const std::array<int, 5> product_slices = [] {
+    std::array<int, 5> slices{};
+    const char* names[5] = {"ADAMAS_GEMV_SPLIT_QKV", "ADAMAS_GEMV_SPLIT_O", "ADAMAS_GEMV_SPLIT_GATE_UP", "ADAMAS_GEMV_SPLIT_DOWN",
+                            "ADAMAS_GEMV_SPLIT_HEAD"};
+    for (int i = 0; i < 5; ++i) {
+      const std::string value = env_choice(names[i], "auto", {"auto", "1", "2", "4"});
+      slices[i] = value == "auto" ? 0 : std::stoi(value);
+    }
+    return slices;
+  }();
   const bool gemv_programmatic = gemv_programmatic_from_env();
   const int gemv_min_blocks = gemv_min_blocks_from_env();
   bool resolve_own_gemv() const {
@@ -330,7 +345,7 @@ struct CudaDecoder::Impl {
     return own_gemv_choice == 1;
   }
   // The GEMV on the step's bf16 input (gemm_input unless given), rows W [out][in].
-  GemvProblem gemv_problem(const DeviceBuffer<uint8_t>& w, int out, int in, GemvEpilogue epilogue,
+  GemvProblem gemv_problem(const DeviceBuffer<uint8_t>& w, int out, int in, GemvEpilogue epilogue, Product product,
                            const void* input = nullptr) const {
     GemvProblem p;
     p.weight = reinterpret_cast<const uint16_t*>(w.data());
@@ -339,7 +354,7 @@ struct CudaDecoder::Impl {
     p.in = in;
     p.batch = batch;
     p.epilogue = epilogue;
-    p.k_slices = gemv_slices;
+    p.k_slices = product_slices[product] != 0 ? product_slices[product] : gemv_slices;
     p.programmatic = gemv_programmatic;
     p.min_blocks = gemv_min_blocks;
     return p;
@@ -349,7 +364,7 @@ struct CudaDecoder::Impl {
   void product(const DeviceBuffer<uint8_t>& w, int out, int in, float* y) {
     if (skip.products) return;
     if (own_gemv()) {
-      GemvProblem p = gemv_problem(w, out, in, GemvEpilogue::kStore);
+      GemvProblem p = gemv_problem(w, out, in, GemvEpilogue::kStore, kHead);  // own products: the LM head only
       p.y = y;
       gemv_bf16(p, stream);
       return;
@@ -610,7 +625,7 @@ struct CudaDecoder::Impl {
       norm_to_input(x.data(), w.input_norm);
       mark(2);
       if (own_gemv()) {  // RoPE and the q/k/v split in the product's write
-        GemvProblem p = gemv_problem(w.qkv, qkv_rows, hidden, GemvEpilogue::kRopeSplit);
+        GemvProblem p = gemv_problem(w.qkv, qkv_rows, hidden, GemvEpilogue::kRopeSplit, kQkv);
         p.positions = positions_device();
         p.inv_freq = inv_freq.data();
         p.q_heads = q_heads;
@@ -663,7 +678,7 @@ struct CudaDecoder::Impl {
       if (own_gemv()) {
         // x += bf16(attn) * Wo^T; then gate|up with SwiGLU in the write, into the (otherwise unused)
         // gate_up buffer as bf16 [batch][inter]: the down product's input; x += act * Wdown^T.
-        GemvProblem o = gemv_problem(w.o, hidden, q_heads * head_dim, GemvEpilogue::kAccumulate);
+        GemvProblem o = gemv_problem(w.o, hidden, q_heads * head_dim, GemvEpilogue::kAccumulate, kO);
         o.input = nullptr;
         o.input_f32 = attn.data();
         o.y = x.data();
@@ -671,10 +686,10 @@ struct CudaDecoder::Impl {
         mark(0);
         norm_to_input(x.data(), w.post_norm);
         mark(2);
-        GemvProblem gate_up_swiglu = gemv_problem(w.gate_up, 2 * inter, hidden, GemvEpilogue::kSwiGlu);
+        GemvProblem gate_up_swiglu = gemv_problem(w.gate_up, 2 * inter, hidden, GemvEpilogue::kSwiGlu, kGateUp);
         gate_up_swiglu.act = reinterpret_cast<uint16_t*>(gate_up.data());
         step_gemv(gate_up_swiglu);
-        GemvProblem down = gemv_problem(w.down, hidden, inter, GemvEpilogue::kAccumulate, gate_up.data());
+        GemvProblem down = gemv_problem(w.down, hidden, inter, GemvEpilogue::kAccumulate, kDown, gate_up.data());
         down.y = x.data();
         step_gemv(down);
         mark(0);

@@ -230,6 +230,34 @@ TEST(CudaDecoderAppendChain, EqualsSideStream) {
   }
 }
 
+// The decode step's inputs in one upload, the embed kernel copying the lengths into the cache (the
+// default), against three uploads (ADAMAS_DECODE_UPLOADS=three, the decoder before the twenty-fifth
+// session): equal logits bit for bit, for three policies' graph variants, bf16 weights (our
+// products) and fp32 (cuBLAS). A length not copied, or copied after a kernel read it, would change them.
+TEST(CudaDecoderStepInputs, OneUploadEqualsThree) {
+  SKIP_WITHOUT_GPU();
+  const uint32_t seed = static_cast<uint32_t>(cuda::test::test_seed() % 100000);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const TinyModelDir m(seed, 2, 2, "step_inputs");
+  const LlamaModel model = m.load_model();
+  for (const Policy policy : {Policy::kAdamas, Policy::kFull, Policy::kQuest}) {
+    for (DType weights : {DType::kBF16, DType::kF32}) {
+      SCOPED_TRACE(policy_name(policy) + (weights == DType::kBF16 ? " bf16 weights" : " fp32 weights"));
+      const ConcurrentJob job{policy, weights, false, seed, DType::kF16};
+      int retries = 0;
+      const std::vector<float> one = run_job(job, model, m.checkpoint.config, retries);
+      std::vector<float> three;
+      {
+        cuda::test::ScopedEnv uploads{"ADAMAS_DECODE_UPLOADS", "three"};
+        three = run_job(job, model, m.checkpoint.config, retries);
+      }
+      EXPECT_EQ(retries, 0);
+      ASSERT_EQ(one.size(), three.size());
+      EXPECT_EQ(std::memcmp(one.data(), three.data(), three.size() * sizeof(float)), 0);
+    }
+  }
+}
+
 // Attention recall (adamas recall --device cuda) through the CUDA runtime's observer against the
 // CPU runtime's on the same tokens: every policy's mass and recall per budget agree (near-ties of a
 // selection may move a cell by a step's share; the means over steps, layers and heads stay close).
