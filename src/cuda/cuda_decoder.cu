@@ -260,9 +260,9 @@ struct CudaDecoder::Impl {
   // the embed kernel copies the lengths into the cache's).
   DeviceBuffer<int32_t> step_inputs;
   int32_t* step_inputs_host = nullptr;  // pinned, same layout
-  int32_t* tokens_host = nullptr;       // views of step_inputs_host
-  int32_t* positions_host = nullptr;
-  int32_t* seq_lens_host = nullptr;
+  int32_t* tokens_host() { return step_inputs_host; }
+  int32_t* positions_host() { return step_inputs_host + batch; }
+  int32_t* seq_lens_host() { return step_inputs_host + 2 * batch; }
   int32_t* tokens_device() { return step_inputs.data(); }
   int32_t* positions_device() { return step_inputs.data() + batch; }
   int32_t* staged_lens_device() { return step_inputs.data() + 2 * batch; }
@@ -564,7 +564,7 @@ struct CudaDecoder::Impl {
   }
 
   // The observer's view of `layer` (device view `view`) once the step's append has run: host
-  // copies of the layer's buffers and of q; the lengths are the step's (seq_lens_host).
+  // copies of the layer's buffers and of q; the lengths are the step's (seq_lens_host()).
   void observe_attention(int layer, const PagedKvView& view) {
     ADAMAS_CUDA_CHECK(cudaStreamSynchronize(stream));
     ObservedLayer& o = observed;
@@ -578,7 +578,7 @@ struct CudaDecoder::Impl {
     host.page_min = o.page_min.data();
     host.page_max = o.page_max.data();
     host.page_table = page_table_host.data();
-    host.seq_lens = seq_lens_host;
+    host.seq_lens = seq_lens_host();
     observer->on_decode_attention(layer, host, o.q.data(), q_heads);
   }
   void observe_selection(int layer) {
@@ -599,25 +599,34 @@ struct CudaDecoder::Impl {
     append_pending = false;
   }
 
+  // The next step's inputs into step_inputs_host: `tokens` (nullptr: token 1 % vocab, for timing),
+  // each sequence's next position, and its length with that token.
+  void stage_inputs(const int32_t* tokens) {
+    for (int s = 0; s < batch; ++s) {
+      tokens_host()[s] = tokens != nullptr ? tokens[s] : 1 % vocab;
+      positions_host()[s] = positions[s];
+      seq_lens_host()[s] = positions[s] + 1;
+    }
+  }
+
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
   void enqueue_step(bool dense_attention, bool want_logits) {
     append_pending = false;  // only a step that threw leaves it set: its capture was discarded
     if (three_uploads) {
-      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device(), tokens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
-      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device(), positions_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
-      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(cache->device_seq_lens(), seq_lens_host, sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device(), tokens_host(), sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device(), positions_host(), sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
+      ADAMAS_CUDA_CHECK(cudaMemcpyAsync(cache->device_seq_lens(), seq_lens_host(), sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
     } else {
       ADAMAS_CUDA_CHECK(cudaMemcpyAsync(step_inputs.data(), step_inputs_host, sizeof(int32_t) * 3 * batch, cudaMemcpyHostToDevice, stream));
     }
     mark(2);
+    const int32_t* staged_lens = three_uploads ? nullptr : staged_lens_device();  // the embed copies them to the cache
     if (bf16())
       embed_kernel<__nv_bfloat16><<<batch, kThreads, 0, stream>>>(tokens_device(), reinterpret_cast<const __nv_bfloat16*>(embed.data()),
-                                                                  x.data(), hidden, three_uploads ? nullptr : staged_lens_device(),
-                                                                  cache->device_seq_lens());
+                                                                  x.data(), hidden, staged_lens, cache->device_seq_lens());
     else
       embed_kernel<float><<<batch, kThreads, 0, stream>>>(tokens_device(), reinterpret_cast<const float*>(embed.data()), x.data(),
-                                                          hidden, three_uploads ? nullptr : staged_lens_device(),
-                                                          cache->device_seq_lens());
+                                                          hidden, staged_lens, cache->device_seq_lens());
     ADAMAS_CUDA_CHECK_LAUNCH();
     for (int layer = 0; layer < layers; ++layer) {
       const Layer& w = weights[layer];
@@ -786,9 +795,6 @@ CudaDecoder::CudaDecoder(const ModelConfig& config, const CudaDecoderOptions& op
   m.gemm_input.resize(B * std::max({m.hidden, m.inter, m.q_heads * m.head_dim}) * 4);
   m.step_inputs.resize(3 * B);
   ADAMAS_CUDA_CHECK(cudaMallocHost(&m.step_inputs_host, 3 * B * sizeof(int32_t)));
-  m.tokens_host = m.step_inputs_host;
-  m.positions_host = m.step_inputs_host + B;
-  m.seq_lens_host = m.step_inputs_host + 2 * B;
 
   KvCacheConfig cache;
   cache.num_layers = m.layers;
@@ -955,10 +961,8 @@ void CudaDecoder::decode(const int32_t* tokens, float* logits, bool dense_attent
                  " is outside the vocabulary [0, ", m.vocab, ")");
     ADAMAS_CHECK(m.positions[s] < m.options.runtime.max_context, "sequence ", s, " is full (max_context ",
                  m.options.runtime.max_context, ")");
-    m.tokens_host[s] = tokens[s];
-    m.positions_host[s] = m.positions[s];
-    m.seq_lens_host[s] = m.positions[s] + 1;
   }
+  m.stage_inputs(tokens);
   const bool want_logits = logits != nullptr;
   bool capture = false;
   {
@@ -1099,10 +1103,8 @@ double CudaDecoder::graph_step_ms(int iterations) {
   ADAMAS_CHECK(m.observer == nullptr, "graph_step_ms: an attention observer is set (its steps run eagerly)");
   for (int s = 0; s < m.batch; ++s) {
     ADAMAS_CHECK(m.positions[s] < m.options.runtime.max_context, "graph_step_ms: sequence ", s, " is full");
-    m.tokens_host[s] = 1 % m.vocab;
-    m.positions_host[s] = m.positions[s];
-    m.seq_lens_host[s] = m.positions[s] + 1;
   }
+  m.stage_inputs(nullptr);
   for (int attempt = 0; !m.step_graphs[0][1] && attempt <= Impl::kMaxCaptureRetries; ++attempt) {
     {
       DeviceSyncScope sync_scope;
@@ -1119,11 +1121,7 @@ double CudaDecoder::graph_step_ms(int iterations) {
 
 StepProfile CudaDecoder::profile_step() {
   Impl& m = *impl_;
-  for (int s = 0; s < m.batch; ++s) {
-    m.tokens_host[s] = 1 % m.vocab;
-    m.positions_host[s] = m.positions[s];
-    m.seq_lens_host[s] = m.positions[s] + 1;
-  }
+  m.stage_inputs(nullptr);
   DeviceSyncScope sync_scope;  // an eager step
   m.profile = true;
   m.mark(2);
