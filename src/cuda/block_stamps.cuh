@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "cuda/cuda_common.cuh"
@@ -112,6 +113,32 @@ inline void print_phase_by_rank(const std::vector<unsigned long long>& stamps, i
     std::fprintf(stderr, "  %s of rank %d: %zu blocks, median %.2f us, max %.2f us\n", phase, rank, time.size(),
                  time[time.size() / 2], time.back());
   }
+}
+
+// Appends every block's stamps to the CSV file `path` (ADAMAS_STEP_TRACE_FILE): a comment line
+// naming the launch (`label`), a header, then one line a block: its row (blockIdx.y), rank
+// (blockIdx.x), multiprocessor and each point in us from the first block's start (empty where the
+// block did not stamp it). Throws adamas::Error when the file cannot be written.
+inline void write_stamps_csv(const std::string& path, const std::string& label, const std::vector<unsigned long long>& stamps,
+                             int points, const char* const* names, int named, int ranks) {
+  std::FILE* file = std::fopen(path.c_str(), "a");
+  ADAMAS_CHECK(file != nullptr, "ADAMAS_STEP_TRACE_FILE: cannot open '", path, "' for writing");
+  const unsigned long long first = first_block_start(stamps, points);
+  std::fprintf(file, "# %s\nrow,rank,sm", label.c_str());
+  for (int point = 0; point < named; ++point) std::fprintf(file, ",%s", names[point]);
+  std::fprintf(file, "\n");
+  const size_t blocks = stamps.size() / points;
+  for (size_t b = 0; b < blocks; ++b) {
+    std::fprintf(file, "%zu,%zu,%llu", b / ranks, b % ranks, stamps[b * points + points - 1]);
+    for (int point = 0; point < named; ++point) {
+      const unsigned long long at = stamps[b * points + point];
+      if (at != 0) std::fprintf(file, ",%.3f", (at - first) * 1e-3);
+      else std::fprintf(file, ",");
+    }
+    std::fprintf(file, "\n");
+  }
+  const bool ok = std::fclose(file) == 0;
+  ADAMAS_CHECK(ok, "ADAMAS_STEP_TRACE_FILE: writing '", path, "' failed");
 }
 
 }  // namespace adamas::cuda

@@ -424,6 +424,13 @@ void launch_grid_step(const GridStepArgs& args, int batch, int blocks, int sm_co
       print_stamp_points(stamps, step::kTracePoints, step::kTraceNames, step::kTracePoints - 1);
       print_phase_by_sharing(stamps, step::kTracePoints, step::kTracePoints - 1, 2, 3, "scan");
       print_phase_by_rank(stamps, step::kTracePoints, blocks, 7, 8, "attention");
+      if (!variants.step_trace_file.empty()) {
+        char label[160];
+        std::snprintf(label, sizeof label, "grid step: d %d, %d heads a row, %d blocks/SM, grid %d x %d", D, H, per_sm,
+                      blocks, rows);
+        write_stamps_csv(variants.step_trace_file, label, stamps, step::kTracePoints, step::kTraceNames,
+                         step::kTracePoints - 1, blocks);
+      }
     }
   });
   ADAMAS_CUDA_CHECK_LAUNCH();

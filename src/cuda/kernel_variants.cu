@@ -83,6 +83,7 @@ KernelVariants kernel_variants_from_env() {
   v.step_balance = env_choice("ADAMAS_STEP_SCHEDULE", "spread", {"spread", "balance"}) == "balance";
   v.step_verbose = env_choice("ADAMAS_STEP_VERBOSE", "0", {"0", "1"}) == "1";
   v.step_trace = env_choice("ADAMAS_STEP_TRACE", "0", {"0", "1"}) == "1";
+  if (const char* path = std::getenv("ADAMAS_STEP_TRACE_FILE"); path != nullptr) v.step_trace_file = path;
   v.dense_trace = env_choice("ADAMAS_DENSE_TRACE", "0", {"0", "1"}) == "1";
   v.dense_splits = env_int("ADAMAS_DENSE_SPLITS", 1, 1024);
   return v;

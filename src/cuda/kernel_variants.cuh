@@ -42,8 +42,9 @@
 //   ADAMAS_DENSE_SPLITS     = auto | N    dense attention: splits of the context per (sequence, head)
 //                                         (auto: one wave of blocks; N: at most N, benchmarks)
 //   Diagnostics: ADAMAS_ESTIMATE_PROBE = 0..4, ADAMAS_STEP_PROBE = 0..3, ADAMAS_STEP_SCHEDULE =
-//   spread | balance, ADAMAS_STEP_VERBOSE = 0 | 1, ADAMAS_STEP_TRACE = 0 | 1, ADAMAS_DENSE_TRACE = 0 | 1
-//   (KernelVariants).
+//   spread | balance, ADAMAS_STEP_VERBOSE = 0 | 1, ADAMAS_STEP_TRACE = 0 | 1, ADAMAS_STEP_TRACE_FILE = a
+//   path (with the trace on, the grid step appends every block's stamps there as CSV),
+//   ADAMAS_DENSE_TRACE = 0 | 1 (KernelVariants).
 #pragma once
 
 #include <initializer_list>
@@ -115,6 +116,7 @@ struct KernelVariants {
   bool step_balance = false;   // ADAMAS_STEP_SCHEDULE = spread | balance: cluster scheduling policy
   bool step_verbose = false;   // ADAMAS_STEP_VERBOSE = 0 | 1: clusters resident at most, per launch
   bool step_trace = false;     // ADAMAS_STEP_TRACE = 0 | 1: an extra eager launch with phase stamps
+  std::string step_trace_file; // ADAMAS_STEP_TRACE_FILE: the grid step's trace, every block's stamps, appended as CSV
   bool dense_trace = false;    // ADAMAS_DENSE_TRACE = 0 | 1: the same for the attention kernels
 };
 

@@ -3,6 +3,7 @@
 // attention within 1e-3 relative (fp32 accumulation against the double-precision reference).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "adamas/attention.h"
@@ -478,6 +479,49 @@ TEST_P(StepTraceTest, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Steps, StepTraceTest, ::testing::Values("cluster", "grid"));
+
+// ADAMAS_STEP_TRACE_FILE: the grid step's traced launches append every block's stamps as CSV (a
+// comment naming the launch, a header, a line a block: row, rank, multiprocessor, 11 points), the
+// results unchanged; a path that cannot be written is an error, not a silent loss.
+TEST(GridStepTraceFileTest, WritesEveryBlockAndRejectsAnUnwritablePath) {
+  SKIP_WITHOUT_GPU();
+  const SelectCase c{DType::kF16, 128, 32, 32, {33000, 700}, {256}};
+  const std::string path = ::testing::TempDir() + "adamas_grid_stamps_" + std::to_string(test_seed()) + ".csv";
+  std::remove(path.c_str());
+  {
+    ScopedEnv step{"ADAMAS_STEP", "grid"}, trace{"ADAMAS_STEP_TRACE", "1"}, file{"ADAMAS_STEP_TRACE_FILE", path.c_str()};
+    check_against_reference(c);
+  }
+  std::FILE* in = std::fopen(path.c_str(), "r");
+  ASSERT_NE(in, nullptr) << path;
+  char buffer[1024];
+  int launches = 0, headers = 0, blocks = 0, max_row = -1, max_rank = -1;
+  while (std::fgets(buffer, sizeof buffer, in) != nullptr) {
+    const std::string line(buffer);
+    if (line.rfind("# grid step", 0) == 0) {
+      ++launches;
+    } else if (line.rfind("row,rank,sm,start,", 0) == 0) {
+      ++headers;
+    } else {
+      EXPECT_EQ(std::count(line.begin(), line.end(), ','), 2 + 11) << line;
+      int row = -1, rank = -1;
+      ASSERT_EQ(std::sscanf(buffer, "%d,%d,", &row, &rank), 2) << line;
+      max_row = std::max(max_row, row);
+      max_rank = std::max(max_rank, rank);
+      ++blocks;
+    }
+  }
+  std::fclose(in);
+  std::remove(path.c_str());
+  EXPECT_GE(launches, 1);
+  EXPECT_EQ(headers, launches);
+  EXPECT_GE(max_row, 31);  // 2 sequences x 32 heads, one a row
+  EXPECT_GE(max_rank, 1);
+  EXPECT_EQ(blocks, launches * (max_row + 1) * (max_rank + 1));
+  ScopedEnv step{"ADAMAS_STEP", "grid"}, trace{"ADAMAS_STEP_TRACE", "1"},
+      file{"ADAMAS_STEP_TRACE_FILE", "/nonexistent-adamas-dir/stamps.csv"};
+  EXPECT_THROW(check_against_reference(c), Error);
+}
 
 // The current token's K/V from the step's argument (CurrentToken): the device cache holds 3e4 in
 // every key and value coordinate of each sequence's last token (and the key codes of those keys),
