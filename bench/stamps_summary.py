@@ -13,6 +13,8 @@ The summary prints, for the scan (points "scan starts" and "scan ends"):
 - how much of a late end comes from a late start and how much from a long scan;
 - the ends by rank, and by how many of the launch's blocks share the block's multiprocessor;
 - the two blocks of one multiprocessor: how much later the second starts and ends;
+- the blocks placed first on their multiprocessor (launch order) against those placed second, and the
+  rows that end last;
 - the slowest blocks.
 
 Stdlib only: it runs on the GPU machine and here.
@@ -113,6 +115,29 @@ def summarize(label, blocks, out=sys.stdout):
         print(f"    {count} a SM: {len(group)} blocks, {statistics.median(b['scan starts'] for b in group):6.2f} / "
               f"{statistics.median(b['scan ends'] - b['scan starts'] for b in group):6.2f} / "
               f"{statistics.median(b['scan ends'] for b in group):6.2f}", file=out)
+
+    # Blocks are placed breadth first in launch order (blockIdx.x fastest: a row's ranks, then the
+    # next row), so with two blocks a multiprocessor the first `SMs` blocks of the launch are the
+    # first on theirs and the rest arrive second: whole rows of the grid (rows >= SMs / ranks).
+    ranks = max(b["rank"] for b in blocks) + 1
+    sms = len(by_sm)
+    waves = defaultdict(list)
+    for b in scanned:
+        waves[(b["row"] * ranks + b["rank"]) >= sms].append(b)
+    if len(waves) == 2:
+        print(f"  by launch order ({sms} multiprocessors; scan starts / ends, medians and max):", file=out)
+        for second in (False, True):
+            group = waves[second]
+            print(f"    {'after the first ' + str(sms) if second else 'the first ' + str(sms)} blocks: "
+                  f"{len(group)}, {statistics.median(b['scan starts'] for b in group):6.2f} / "
+                  f"{statistics.median(b['scan ends'] for b in group):6.2f}, max "
+                  f"{max(b['scan ends'] for b in group):6.2f}", file=out)
+    row_end = defaultdict(float)
+    for b in scanned:
+        row_end[b["row"]] = max(row_end[b["row"]], b["scan ends"])
+    latest = sorted(row_end.items(), key=lambda item: item[1], reverse=True)
+    print("  rows whose last scan ends latest (row: end): " +
+          ", ".join(f"{row}: {end:.2f}" for row, end in latest[:8]), file=out)
 
     pairs = [sorted(group, key=lambda b: b["scan starts"]) for group in by_sm.values()
              if len(group) == 2 and all(b in scanned for b in group)]
