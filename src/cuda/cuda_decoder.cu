@@ -84,20 +84,30 @@ __global__ void embed_kernel(const int32_t* tokens, const W* embed, float* x, in
 // at once: a second round trip for the weight, behind the next product's weight requests, made the
 // norm 7 us long end to end (bench/results/2026-11-30-s21: 2.5-5.3 us with them requested first).
 // The next product may start requesting its weights at once (trigger at the start: measured 0.8%
-// faster end to end than a trigger after the norm's loads).
+// faster end to end than a trigger after the norm's loads). kProgrammatic: the norm is launched
+// programmatically (CudaDecoder::Impl::norm_pdl): the weight is requested, then the kernel waits for
+// the product before it, which writes x.
 constexpr int kNormCached = 4;  // hidden <= 4096 at 1024 threads; longer rows read the rest twice
-template <typename W>
+template <typename W, bool kProgrammatic = false>
 __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, W* out, int hidden) {
   __shared__ float partial[32];  // one per warp; blocks of up to 1024 threads
   grid_dependency_trigger();     // the product after the norm may start requesting its weights
   const int seq = blockIdx.x;
   const float* row = x + static_cast<size_t>(seq) * hidden;
   float xs[kNormCached], ws[kNormCached];
+  if constexpr (kProgrammatic) {
+#pragma unroll
+    for (int k = 0; k < kNormCached; ++k) {
+      const int i = threadIdx.x + k * blockDim.x;
+      ws[k] = i < hidden ? weight[i] : 0.0f;
+    }
+    grid_dependency_wait();
+  }
 #pragma unroll
   for (int k = 0; k < kNormCached; ++k) {
     const int i = threadIdx.x + k * blockDim.x;
     xs[k] = i < hidden ? row[i] : 0.0f;
-    ws[k] = i < hidden ? weight[i] : 0.0f;
+    if constexpr (!kProgrammatic) ws[k] = i < hidden ? weight[i] : 0.0f;
   }
   float sum = 0.0f;  // element by element in the order of the loop before the cache: same bits
 #pragma unroll
@@ -245,6 +255,15 @@ struct CudaDecoder::Impl {
   // ADAMAS_DECODE_UPLOADS=three (diagnostics, A/B): the step's inputs in three uploads, the lengths
   // straight into the cache, as before the twenty-fifth session; "one" (the default): step_inputs.
   const bool three_uploads = env_choice("ADAMAS_DECODE_UPLOADS", "one", {"one", "three"}) == "three";
+  // The decode step's RMSNorms launched programmatically behind the product before them, which then
+  // lets them launch once its weights are read (GemvProblem::late_trigger), so that the product the
+  // norm triggers requests its first weights while the one before ends. ADAMAS_NORM_PDL=auto (the
+  // default): in the steps with sparse layers, where LongChat-7B at 32K gained 1.5-1.9% a token
+  // (adamas, B = 256); never in dense steps (full attention), which lost 1.5-1.9% with them, for
+  // reasons not understood (bench/results/2026-12-01-s27, calls 4-6). on | off: every step | none.
+  // Set per enqueued step (norm_pdl).
+  const std::string norm_pdl_choice = env_choice("ADAMAS_NORM_PDL", "auto", {"auto", "on", "off"});
+  bool norm_pdl = false;
   int chained_appends = 0;  // so far (CudaDecoder::chained_appends)
   DeviceBuffer<uint8_t> blas_workspace;
   struct Layer {
@@ -382,10 +401,18 @@ struct CudaDecoder::Impl {
   void norm_to_input(const float* src, const DeviceBuffer<float>& weight) {
     if (skip.norms) return;
     const float eps = static_cast<float>(config.rms_norm_eps);
-    if (bf16())
-      rms_norm_kernel<__nv_bfloat16><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, reinterpret_cast<__nv_bfloat16*>(gemm_input.data()), hidden);
+    auto* bf16_out = reinterpret_cast<__nv_bfloat16*>(gemm_input.data());
+    auto* f32_out = reinterpret_cast<float*>(gemm_input.data());
+    if (norm_pdl && bf16())
+      launch_with_dependency(rms_norm_kernel<__nv_bfloat16, true>, batch, kNormThreads, 0, stream, true, src,
+                             weight.data(), eps, bf16_out, hidden);
+    else if (norm_pdl)
+      launch_with_dependency(rms_norm_kernel<float, true>, batch, kNormThreads, 0, stream, true, src, weight.data(), eps,
+                             f32_out, hidden);
+    else if (bf16())
+      rms_norm_kernel<__nv_bfloat16><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, bf16_out, hidden);
     else
-      rms_norm_kernel<float><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, reinterpret_cast<float*>(gemm_input.data()), hidden);
+      rms_norm_kernel<float><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, f32_out, hidden);
   }
 
   template <typename Get>
@@ -612,6 +639,9 @@ struct CudaDecoder::Impl {
   // The whole step on `stream` (host-side copies of tokens/positions included, from pinned memory).
   void enqueue_step(bool dense_attention, bool want_logits) {
     append_pending = false;  // only a step that threw leaves it set: its capture was discarded
+    const bool sparse_layers = !dense_attention && options.runtime.selector.policy != Policy::kFull &&
+                               options.runtime.dense_layers < layers;
+    norm_pdl = norm_pdl_choice == "on" || (norm_pdl_choice == "auto" && sparse_layers);
     if (three_uploads) {
       ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device(), tokens_host(), sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
       ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device(), positions_host(), sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
@@ -691,6 +721,7 @@ struct CudaDecoder::Impl {
         o.input = nullptr;
         o.input_f32 = attn.data();
         o.y = x.data();
+        o.late_trigger = norm_pdl;  // the norm after it
         step_gemv(o);
         mark(0);
         norm_to_input(x.data(), w.post_norm);
@@ -700,6 +731,7 @@ struct CudaDecoder::Impl {
         step_gemv(gate_up_swiglu);
         GemvProblem down = gemv_problem(w.down, hidden, inter, GemvEpilogue::kAccumulate, kDown, gate_up.data());
         down.y = x.data();
+        down.late_trigger = norm_pdl;  // the next layer's norm, or the final one
         step_gemv(down);
         mark(0);
         continue;

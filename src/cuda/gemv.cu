@@ -85,10 +85,11 @@ __device__ __forceinline__ void write_pair(const GemvProblem& p, int pair, int s
 // bandwidth. Weights are read once per step: __ldcs (evict-first) keeps them from pushing the
 // inputs out of L1/L2. The inputs (batch * in bf16) are re-read by every warp from L1. Split pairs
 // meet in shared memory: the pair's slice-0 warp adds the slices in order and writes.
-template <int kBatch, int kUnroll, GemvEpilogue kEpilogue, bool kF32Input, int kMinBlocks>
+// kLateTrigger (GemvProblem::late_trigger): the dependents launch once the block's weights are read.
+template <int kBatch, int kUnroll, GemvEpilogue kEpilogue, bool kF32Input, int kMinBlocks, bool kLateTrigger = false>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks) gemv_bf16_kernel(const GemvProblem p, int pairs, int slices) {
   __shared__ float slice_sums[kWarpsPerBlock][2][kBatch];
-  grid_dependency_trigger();  // the next product's blocks may start prefetching its weights
+  if constexpr (!kLateTrigger) grid_dependency_trigger();  // the next product's blocks may start prefetching its weights
   const int lane = threadIdx.x & 31, warp = static_cast<int>(threadIdx.x >> 5);
   const int pair = blockIdx.x * (kWarpsPerBlock / slices) + warp / slices, slice = warp % slices;
   const bool active = pair < pairs;  // uniform across the warp; no early return: the block may meet below
@@ -155,6 +156,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks) gemv_bf16_ker
       }
     }
   }
+  if constexpr (kLateTrigger) grid_dependency_trigger();  // every weight of the block is read
   if (active && slice == 0) {
     for (int i = chunks * kChunk + lane; i < p.in; i += 32) {
       const float wa = __bfloat162float(w0[i]), wb = __bfloat162float(w1[i]);
@@ -219,8 +221,16 @@ void launch(const GemvProblem& p, int pairs, int slices, cudaStream_t stream) {
   const int blocks = (pairs + pairs_per_block - 1) / pairs_per_block;
   constexpr int kUnroll = unroll_for_batch(kBatch);
   auto go = [&](auto f32_input, auto min_blocks) {
-    launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, decltype(f32_input)::value, decltype(min_blocks)::value>,
-                           dim3(blocks), dim3(kWarpsPerBlock * 32), 0, stream, p.programmatic, p, pairs, slices);
+    constexpr bool kF32 = decltype(f32_input)::value;
+    constexpr int kMin = decltype(min_blocks)::value;
+    if constexpr (kEpilogue == GemvEpilogue::kAccumulate && kBatch <= 2 && kMin == 4)
+      if (p.late_trigger) {
+        launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, kF32, kMin, true>, dim3(blocks),
+                               dim3(kWarpsPerBlock * 32), 0, stream, p.programmatic, p, pairs, slices);
+        return;
+      }
+    launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, kF32, kMin>, dim3(blocks),
+                           dim3(kWarpsPerBlock * 32), 0, stream, p.programmatic, p, pairs, slices);
   };
   auto with_input = [&](auto min_blocks) {
     // fp32 inputs only where the decode step has them (the attention output into the o projection).
@@ -250,6 +260,7 @@ void check_problem(const GemvProblem& p) {
   ADAMAS_CHECK(p.k_slices == 0 || p.k_slices == 1 || p.k_slices == 2 || p.k_slices == 4,
                "gemv_bf16: k_slices must be 0 (auto), 1, 2 or 4, got ", p.k_slices);
   ADAMAS_CHECK(p.min_blocks == 0 || p.min_blocks == 4, "gemv_bf16: min_blocks must be 0 or 4, got ", p.min_blocks);
+  ADAMAS_CHECK(!p.late_trigger || p.epilogue == GemvEpilogue::kAccumulate, "gemv_bf16: late_trigger is built for kAccumulate only");
   ADAMAS_CHECK(p.k_slices <= 1 || p.in % kChunk == 0, "gemv_bf16: a split of in needs in % 8 == 0, got in ", p.in);
   switch (p.epilogue) {
     case GemvEpilogue::kStore:

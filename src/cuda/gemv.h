@@ -57,6 +57,11 @@ struct GemvProblem {
   // Larger batches always take 0 (not measured faster; batch 16's accumulators spill at 64).
   // ADAMAS_GEMV_BLOCKS.
   int min_blocks = 4;
+  // kAccumulate only: the product lets its dependents launch once its weights are read instead of at
+  // its start, for an RMSNorm launched programmatically behind it (CudaDecoder, ADAMAS_NORM_PDL): its
+  // one block would otherwise take a multiprocessor's threads from the product for the product's
+  // whole length. Batch 1-2 with min_blocks 4 (the kernels it is compiled for); else ignored.
+  bool late_trigger = false;
 };
 
 // Launches the product on `stream` (device pointers; no allocation, capturable in a graph). Any `in`

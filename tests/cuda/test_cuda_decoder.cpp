@@ -230,6 +230,40 @@ TEST(CudaDecoderAppendChain, EqualsSideStream) {
   }
 }
 
+// ADAMAS_NORM_PDL=on and auto (the decode step's norms launched programmatically behind the product
+// before them, which then lets them launch once its weights are read; auto: only in steps with sparse
+// layers) against plain launches (off): jobs of CudaDecoderThreads (prefill, 40 decode steps eager,
+// captured and replayed, dense and sparse variants) give logits equal bit for bit for two policies,
+// bf16 weights (our products) and fp32 (cuBLAS before the norms). A norm that read x before the
+// product before it had completed would change them.
+TEST(CudaDecoderNormPdl, EqualsPlainLaunches) {
+  SKIP_WITHOUT_GPU();
+  const uint32_t seed = static_cast<uint32_t>(cuda::test::test_seed() % 100000);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const TinyModelDir m(seed, 2, 2, "norm_pdl");
+  const LlamaModel model = m.load_model();
+  for (const Policy policy : {Policy::kAdamas, Policy::kFull}) {
+    for (DType weights : {DType::kBF16, DType::kF32}) {
+      SCOPED_TRACE(policy_name(policy) + (weights == DType::kBF16 ? " bf16 weights" : " fp32 weights"));
+      const ConcurrentJob job{policy, weights, false, seed, DType::kF16};
+      int retries = 0;
+      std::vector<float> plain;
+      {
+        cuda::test::ScopedEnv norm{"ADAMAS_NORM_PDL", "off"};
+        plain = run_job(job, model, m.checkpoint.config, retries);
+      }
+      for (const char* mode : {"on", "auto"}) {
+        SCOPED_TRACE(std::string("ADAMAS_NORM_PDL=") + mode);
+        cuda::test::ScopedEnv norm{"ADAMAS_NORM_PDL", mode};
+        const std::vector<float> programmatic = run_job(job, model, m.checkpoint.config, retries);
+        ASSERT_EQ(programmatic.size(), plain.size());
+        EXPECT_EQ(std::memcmp(programmatic.data(), plain.data(), plain.size() * sizeof(float)), 0);
+      }
+      EXPECT_EQ(retries, 0);
+    }
+  }
+}
+
 // The decode step's inputs in one upload, the embed kernel copying the lengths into the cache (the
 // default), against three uploads (ADAMAS_DECODE_UPLOADS=three, the decoder before the twenty-fifth
 // session): equal logits bit for bit, for three policies' graph variants, bf16 weights (our

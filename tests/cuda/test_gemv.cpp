@@ -22,6 +22,7 @@ struct GemvCase {
   bool f32_input = false;                       // kAccumulate: fp32 input rounded as it is read
   int k_slices = 0;                             // 0: gemv_k_slices's choice; 1, 2, 4 forced
   int min_blocks = 4;                           // the kernel's blocks per SM: 4, or 0 (no bound)
+  bool late_trigger = false;                    // kAccumulate: dependents launch after the weight reads
 };
 
 std::string epilogue_name(GemvEpilogue e) {
@@ -55,7 +56,8 @@ TEST_P(GemvTest, MatchesReference) {
   std::mt19937_64 rng(seed);
   SCOPED_TRACE(::testing::Message() << "seed " << seed << " out " << c.out << " in " << c.in << " batch " << c.batch
                                     << " epilogue " << epilogue_name(c.epilogue) << " f32 input " << c.f32_input
-                                    << " k_slices " << c.k_slices << " min_blocks " << c.min_blocks);
+                                    << " k_slices " << c.k_slices << " min_blocks " << c.min_blocks
+                                    << " late_trigger " << c.late_trigger);
   const std::vector<uint16_t> weight = to_bf16(random_normal(rng, static_cast<size_t>(c.out) * c.in, 0.02f));
   const std::vector<float> input_f32 = random_normal(rng, static_cast<size_t>(c.batch) * c.in, 1.0f);
   const std::vector<uint16_t> input = to_bf16(input_f32);
@@ -71,6 +73,7 @@ TEST_P(GemvTest, MatchesReference) {
   host.epilogue = c.epilogue;
   host.k_slices = c.k_slices;
   host.min_blocks = c.min_blocks;
+  host.late_trigger = c.late_trigger;
   GemvProblem device = host;
   device.weight = weight_device.data;
   device.input = input_device.data;
@@ -193,6 +196,17 @@ std::vector<GemvCase> gemv_cases() {
     cases.push_back({2 * 193, 264, batch, GemvEpilogue::kSwiGlu, 0, 0, 0, false, 0, 0});
     cases.push_back({(4 + 2 * 2) * 64, 136, batch, GemvEpilogue::kRopeSplit, 4, 2, 64, false, 0, 0});
   }
+  // The residual products' kernels that let their dependents launch after the weight reads
+  // (GemvProblem::late_trigger; compiled for batch 1-2 at 4 blocks per SM, the others ignore it):
+  // both inputs, the 7B shapes, odd sizes, forced splits, batches past the compiled ones.
+  for (int batch : {1, 2, 3}) {
+    cases.push_back({4096, 4096, batch, GemvEpilogue::kAccumulate, 0, 0, 0, /*f32_input=*/true, 0, 4, true});
+    cases.push_back({4096, 11008, batch, GemvEpilogue::kAccumulate, 0, 0, 0, false, 0, 4, true});
+    cases.push_back({101, 777, batch, GemvEpilogue::kAccumulate, 0, 0, 0, /*f32_input=*/true, 0, 4, true});
+    cases.push_back({17, 24, batch, GemvEpilogue::kAccumulate, 0, 0, 0, false, 0, 4, true});
+    cases.push_back({101, 776, batch, GemvEpilogue::kAccumulate, 0, 0, 0, /*f32_input=*/true, 4, 4, true});
+    cases.push_back({333, 1000, batch, GemvEpilogue::kAccumulate, 0, 0, 0, false, 2, 0, true});
+  }
   return cases;
 }
 
@@ -222,6 +236,9 @@ TEST(GemvErrors, RejectsBadProblems) {
   EXPECT_THROW(gemv_bf16(p), adamas::Error);
   p.k_slices = 0;
   p.in = 8;
+  p.late_trigger = true;  // built for kAccumulate only
+  EXPECT_THROW(gemv_bf16(p), adamas::Error);
+  p.late_trigger = false;
   p.epilogue = GemvEpilogue::kSwiGlu;
   p.out = 3;
   EXPECT_THROW(gemv_bf16_ref(p), adamas::Error);
