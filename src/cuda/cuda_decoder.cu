@@ -261,7 +261,7 @@ struct CudaDecoder::Impl {
   // default): in the steps with sparse layers, where LongChat-7B at 32K gained 1.5-1.9% a token
   // (adamas, B = 256); never in dense steps (full attention), which lost 1.5-1.9% with them, for
   // reasons not understood (bench/results/2026-12-01-s27, calls 4-6). on | off: every step | none.
-  // Set per enqueued step (norm_pdl).
+  // Set per enqueued step (norm_pdl), at batch 1-2 with our products only (enqueue_step).
   const std::string norm_pdl_choice = env_choice("ADAMAS_NORM_PDL", "auto", {"auto", "on", "off"});
   bool norm_pdl = false;
   int chained_appends = 0;  // so far (CudaDecoder::chained_appends)
@@ -641,7 +641,10 @@ struct CudaDecoder::Impl {
     append_pending = false;  // only a step that threw leaves it set: its capture was discarded
     const bool sparse_layers = !dense_attention && options.runtime.selector.policy != Policy::kFull &&
                                options.runtime.dense_layers < layers;
-    norm_pdl = norm_pdl_choice == "on" || (norm_pdl_choice == "auto" && sparse_layers);
+    // Only behind our residual products' late-trigger kernels (batch 1-2, 4 blocks per SM): at batch 4
+    // the norms so launched took an SM's threads from the products and the step lost 6-9%.
+    const bool late_trigger = own_gemv() && batch <= 2 && gemv_min_blocks == 4;
+    norm_pdl = late_trigger && (norm_pdl_choice == "on" || (norm_pdl_choice == "auto" && sparse_layers));
     if (three_uploads) {
       ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device(), tokens_host(), sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
       ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device(), positions_host(), sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
