@@ -96,11 +96,13 @@ TEST_P(CudaDecoderTest, SmolLayoutMatchesCpuRuntime) {
 
 // A residual wider than the decode step's norm block keeps in registers (4 x 1024 elements): the
 // norm kernel's second loop (rms_norm_kernel) reads the rest. Sums over 4160 elements instead of
-// 128 differ more with their order (2.0e-4 and 2.5e-4 on the H200, bench/results/2026-11-30-s21):
-// 1e-3; the last 64 elements left unnormalized or unwritten would move the logits by about 1e-2.
+// 128 differ more with their order (2.0e-4 and 2.5e-4 on the H200, bench/results/2026-11-30-s21;
+// seed 98102 gives 1.03e-3 for three policies with the kernels of session 26 and 27 alike,
+// bench/results/2026-12-01-s27 call 9): 2e-3; the last 64 elements left unnormalized or unwritten
+// would move the logits by about 1e-2.
 TEST_P(CudaDecoderTest, WideHiddenMatchesCpuRuntime) {
   if (!cuda::gpu_available()) GTEST_SKIP() << "no GPU";
-  check_step_by_step(GetParam(), 2, 1, 4160, 1e-3);
+  check_step_by_step(GetParam(), 2, 1, 4160, 2e-3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, CudaDecoderTest,
