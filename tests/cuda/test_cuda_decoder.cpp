@@ -266,6 +266,25 @@ TEST(CudaDecoderNormPdl, EqualsPlainLaunches) {
   }
 }
 
+// The decoder's own switches (ADAMAS_NORM_PDL, ADAMAS_DECODE_UPLOADS) reject an unknown value when the
+// decoder is built, with an error that names the variable.
+TEST(CudaDecoderEnv, RejectsUnknownValues) {
+  SKIP_WITHOUT_GPU();
+  const TinyModelDir m(7, 2, 2, "decoder_env");
+  for (const char* name : {"ADAMAS_NORM_PDL", "ADAMAS_DECODE_UPLOADS"}) {
+    SCOPED_TRACE(name);
+    cuda::test::ScopedEnv bad{name, "fastest"};
+    cuda::CudaDecoderOptions options;
+    options.runtime = decoder_options(Policy::kAdamas);
+    try {
+      cuda::CudaDecoder gpu(m.checkpoint.config, options);
+      ADD_FAILURE() << "built with " << name << "=fastest";
+    } catch (const adamas::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+}
+
 // The decode step's inputs in one upload, the embed kernel copying the lengths into the cache (the
 // default), against three uploads (ADAMAS_DECODE_UPLOADS=three, the decoder before the twenty-fifth
 // session): equal logits bit for bit, for three policies' graph variants, bf16 weights (our
