@@ -17,6 +17,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <type_traits>
 
 #include "adamas/bench_attn.h"
 #include "adamas/cuda_backend.h"
@@ -85,8 +86,8 @@ __global__ void embed_kernel(const int32_t* tokens, const W* embed, float* x, in
 // norm 7 us long end to end (bench/results/2026-11-30-s21: 2.5-5.3 us with them requested first).
 // The next product may start requesting its weights at once (trigger at the start: measured 0.8%
 // faster end to end than a trigger after the norm's loads). kProgrammatic: the norm is launched
-// programmatically (CudaDecoder::Impl::norm_pdl): the weight is requested, then the kernel waits for
-// the product before it, which writes x.
+// programmatically (ADAMAS_NORM_PDL, CudaDecoder::Impl::enqueue_step): the weight is requested,
+// then the kernel waits for the product before it, which writes x.
 constexpr int kNormCached = 4;  // hidden <= 4096 at 1024 threads; longer rows read the rest twice
 template <typename W, bool kProgrammatic = false>
 __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, W* out, int hidden) {
@@ -261,9 +262,9 @@ struct CudaDecoder::Impl {
   // default): in the steps with sparse layers, where LongChat-7B at 32K gained 1.5-1.9% a token
   // (adamas, B = 256); never in dense steps (full attention), which lost 1.5-1.9% with them, for
   // reasons not understood (bench/results/2026-12-01-s27, calls 4-6). on | off: every step | none.
-  // Set per enqueued step (norm_pdl), at batch 1-2 with our products only (enqueue_step).
+  // Decided per enqueued step, only where the products before the norms have their late-trigger
+  // kernels (enqueue_step).
   const std::string norm_pdl_choice = env_choice("ADAMAS_NORM_PDL", "auto", {"auto", "on", "off"});
-  bool norm_pdl = false;
   int chained_appends = 0;  // so far (CudaDecoder::chained_appends)
   DeviceBuffer<uint8_t> blas_workspace;
   struct Layer {
@@ -398,21 +399,20 @@ struct CudaDecoder::Impl {
   void to_input(const float* src, size_t count) {
     to_gemm_input_kernel<W><<<grid_for(count), kThreads, 0, stream>>>(src, reinterpret_cast<W*>(gemm_input.data()), count);
   }
-  void norm_to_input(const float* src, const DeviceBuffer<float>& weight) {
+  // `programmatic`: launched programmatically behind the product before it (ADAMAS_NORM_PDL).
+  void norm_to_input(const float* src, const DeviceBuffer<float>& weight, bool programmatic) {
     if (skip.norms) return;
     const float eps = static_cast<float>(config.rms_norm_eps);
-    auto* bf16_out = reinterpret_cast<__nv_bfloat16*>(gemm_input.data());
-    auto* f32_out = reinterpret_cast<float*>(gemm_input.data());
-    if (norm_pdl && bf16())
-      launch_with_dependency(rms_norm_kernel<__nv_bfloat16, true>, batch, kNormThreads, 0, stream, true, src,
-                             weight.data(), eps, bf16_out, hidden);
-    else if (norm_pdl)
-      launch_with_dependency(rms_norm_kernel<float, true>, batch, kNormThreads, 0, stream, true, src, weight.data(), eps,
-                             f32_out, hidden);
-    else if (bf16())
-      rms_norm_kernel<__nv_bfloat16><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, bf16_out, hidden);
-    else
-      rms_norm_kernel<float><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, f32_out, hidden);
+    auto launch = [&](auto* out) {
+      using W = std::remove_pointer_t<decltype(out)>;
+      if (programmatic)
+        launch_with_dependency(rms_norm_kernel<W, true>, batch, kNormThreads, 0, stream, true, src, weight.data(), eps, out,
+                               hidden);
+      else
+        rms_norm_kernel<W><<<batch, kNormThreads, 0, stream>>>(src, weight.data(), eps, out, hidden);
+    };
+    if (bf16()) launch(reinterpret_cast<__nv_bfloat16*>(gemm_input.data()));
+    else launch(reinterpret_cast<float*>(gemm_input.data()));
   }
 
   template <typename Get>
@@ -641,10 +641,10 @@ struct CudaDecoder::Impl {
     append_pending = false;  // only a step that threw leaves it set: its capture was discarded
     const bool sparse_layers = !dense_attention && options.runtime.selector.policy != Policy::kFull &&
                                options.runtime.dense_layers < layers;
-    // Only behind our residual products' late-trigger kernels (batch 1-2, 4 blocks per SM): at batch 4
-    // the norms so launched took an SM's threads from the products and the step lost 6-9%.
-    const bool late_trigger = own_gemv() && batch <= 2 && gemv_min_blocks == 4;
-    norm_pdl = late_trigger && (norm_pdl_choice == "on" || (norm_pdl_choice == "auto" && sparse_layers));
+    // Only behind our residual products' late-trigger kernels: at batch 4 (none) the norms so launched
+    // took an SM's threads from the products and the step lost 6-9%.
+    const bool late_trigger = own_gemv() && gemv_late_trigger_compiled(batch, gemv_min_blocks);
+    const bool norm_pdl = late_trigger && (norm_pdl_choice == "on" || (norm_pdl_choice == "auto" && sparse_layers));
     if (three_uploads) {
       ADAMAS_CUDA_CHECK(cudaMemcpyAsync(tokens_device(), tokens_host(), sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
       ADAMAS_CUDA_CHECK(cudaMemcpyAsync(positions_device(), positions_host(), sizeof(int32_t) * batch, cudaMemcpyHostToDevice, stream));
@@ -664,7 +664,7 @@ struct CudaDecoder::Impl {
     for (int layer = 0; layer < layers; ++layer) {
       const Layer& w = weights[layer];
       join_append();  // the last layer's append reads k and v, which this layer's product rewrites
-      norm_to_input(x.data(), w.input_norm);
+      norm_to_input(x.data(), w.input_norm, norm_pdl);
       mark(2);
       if (own_gemv()) {  // RoPE and the q/k/v split in the product's write
         GemvProblem p = gemv_problem(w.qkv, qkv_rows, hidden, GemvEpilogue::kRopeSplit, kQkv);
@@ -727,7 +727,7 @@ struct CudaDecoder::Impl {
         o.late_trigger = norm_pdl;  // the norm after it
         step_gemv(o);
         mark(0);
-        norm_to_input(x.data(), w.post_norm);
+        norm_to_input(x.data(), w.post_norm, norm_pdl);
         mark(2);
         GemvProblem gate_up_swiglu = gemv_problem(w.gate_up, 2 * inter, hidden, GemvEpilogue::kSwiGlu, kGateUp);
         gate_up_swiglu.act = reinterpret_cast<uint16_t*>(gate_up.data());
@@ -742,7 +742,7 @@ struct CudaDecoder::Impl {
       product(w.o, hidden, q_heads * head_dim, proj.data());
       mark(0);
       if (!skip.products) add_kernel<<<grid_for(static_cast<size_t>(batch) * hidden), kThreads, 0, stream>>>(x.data(), proj.data(), static_cast<size_t>(batch) * hidden);
-      norm_to_input(x.data(), w.post_norm);
+      norm_to_input(x.data(), w.post_norm, norm_pdl);
       mark(2);
       product(w.gate_up, 2 * inter, hidden, gate_up.data());
       mark(0);
@@ -758,7 +758,7 @@ struct CudaDecoder::Impl {
     }
     join_append();  // every append is in the cache when the step ends
     if (want_logits) {
-      norm_to_input(x.data(), final_norm);
+      norm_to_input(x.data(), final_norm, norm_pdl);
       mark(2);
       product(config.tie_word_embeddings ? embed : lm_head, vocab, hidden, logits.data());
       mark(0);

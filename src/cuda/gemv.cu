@@ -223,7 +223,7 @@ void launch(const GemvProblem& p, int pairs, int slices, cudaStream_t stream) {
   auto go = [&](auto f32_input, auto min_blocks) {
     constexpr bool kF32 = decltype(f32_input)::value;
     constexpr int kMin = decltype(min_blocks)::value;
-    if constexpr (kEpilogue == GemvEpilogue::kAccumulate && kBatch <= 2 && kMin == 4)
+    if constexpr (kEpilogue == GemvEpilogue::kAccumulate && gemv_late_trigger_compiled(kBatch, kMin))
       if (p.late_trigger) {
         launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, kF32, kMin, true>, dim3(blocks),
                                dim3(kWarpsPerBlock * 32), 0, stream, p.programmatic, p, pairs, slices);

@@ -60,9 +60,13 @@ struct GemvProblem {
   // kAccumulate only: the product lets its dependents launch once its weights are read instead of at
   // its start, for an RMSNorm launched programmatically behind it (CudaDecoder, ADAMAS_NORM_PDL): its
   // one block would otherwise take a multiprocessor's threads from the product for the product's
-  // whole length. Batch 1-2 with min_blocks 4 (the kernels it is compiled for); else ignored.
+  // whole length. Where gemv_late_trigger_compiled (else ignored).
   bool late_trigger = false;
 };
+
+// Whether a kAccumulate product at `batch` with `min_blocks` has its late-trigger kernel
+// (GemvProblem::late_trigger): batch 1-2 at 4 blocks per SM.
+constexpr bool gemv_late_trigger_compiled(int batch, int min_blocks) { return batch <= 2 && min_blocks == 4; }
 
 // Launches the product on `stream` (device pointers; no allocation, capturable in a graph). Any `in`
 // works: rows are read with 16-byte loads when in % 8 == 0 (and the pointers are 16-byte aligned, as
