@@ -145,7 +145,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
     const step::BlockShare share = step::block_share(cut, rank, blocks, keep, take_all);
     phases.mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
-    step::compact_block(distance, span_start, span_end - span_start, threshold, share.first_taken_tie, share.offset,
+    step::compact_block<HEADS == 1>(distance, span_start, span_end - span_start, threshold, share.first_taken_tie, share.offset,
                         list, a.capacity, local_list, kStepMaxList, warp_less, warp_ties);
     const int count = step::close_list(share.kept, share.less + share.taken, rank, blocks, share.fewest, n, list,
                                        a.capacity, a.counts + row, local_list, kStepMaxList);

@@ -237,7 +237,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
                                          : step::block_share(cut, rank, blocks, keep, take_all);
     phases.mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
-    step::compact_block(distance, span_start, span_length, cut.threshold, share.first_taken_tie, share.offset, list,
+    step::compact_block<HEADS == 1>(distance, span_start, span_length, cut.threshold, share.first_taken_tie, share.offset, list,
                         a.capacity, local_list, kStepMaxList, warp_less, warp_ties);
     // The current token: share_attention counts it in the last block's part of the list.
     const int current_rank = SHARE || (flags & step::kSkewWindow) == 0 ? blocks - 1 : share.fewest;

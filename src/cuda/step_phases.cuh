@@ -12,6 +12,7 @@
 #include "cuda/adamas_step.cuh"
 #include "cuda/block_stamps.cuh"
 #include "cuda/code_scan.cuh"
+#include "cuda/pair_compare.h"
 
 namespace adamas::cuda::step {
 
@@ -388,10 +389,19 @@ __device__ __forceinline__ int close_list(int kept, int count, int rank, int blo
 // takes a contiguous range of the span, kCompactTile candidates (8 a lane) at a time: first its
 // counts below and at T, then, with the counts of the warps before it, its writes. Every thread
 // calls it; one block barrier.
+// kPairs (the kernels of one head a row): the comparisons are pair_compare.h's subtractions, two
+// distances a word. With a comparison and a select a distance, the MHA 128K step's compaction took
+// 3.6 us (16 rounds of tiles a warp, 1466 instructions); with pairs the step is 1.5 us faster there
+// (bench/results/2026-12-01-s28, call 5). The kernels of four heads a row keep the comparisons: with
+// pairs their step was 0.9 us slower at 32K (1 tile a warp; their code around the scan moved).
+// The span length passes through a shuffle so that none of this is computed before the scan: hoisted
+// there, it moved the scan loops' registers (1175 against 1160 instructions, call 4).
+template <bool kPairs>
 __device__ __forceinline__ void compact_block(const uint16_t* distance, int span_start, int span_length, int threshold,
                                               int first_taken_tie, int offset, int32_t* list, int capacity,
                                               int32_t* local_list, int local_capacity, int* warp_less, int* warp_ties) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if constexpr (kPairs) span_length = __shfl_sync(0xffffffffu, span_length, 0);
   const int per_warp = ceil_div(span_length, kWarps * kCompactTile) * kCompactTile;
   const int warp_begin = min(span_length, warp * per_warp), warp_end = min(span_length, warp_begin + per_warp);
   auto tile_masks = [&](int base, unsigned& less_mask, unsigned& tie_mask) {
@@ -406,12 +416,35 @@ __device__ __forceinline__ void compact_block(const uint16_t* distance, int span
       tie_mask |= static_cast<unsigned>(valid && d[i] == threshold) << i;
     }
   };
+  auto below = [](const uint4& p, int bound) { return at_or_below_flags(p.x, p.y, p.z, p.w, bound); };
+  // kPairs: the lane's distances of the tile at `base`. Only a warp's last tile can reach past
+  // warp_end: its slots there are not the span's, and read as kPairPadding (above any threshold).
+  auto tile_pairs = [&](int base) {
+    const int first = base + lane * 8;
+    uint4 pairs = *reinterpret_cast<const uint4*>(distance + first);  // inside distance_slots
+    if (base + kCompactTile > warp_end) {  // warp-uniform
+      unsigned* word = &pairs.x;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        if (first + 2 * k >= warp_end) word[k] = (word[k] & 0xffff0000u) | kPairPadding;
+        if (first + 2 * k + 1 >= warp_end) word[k] = (word[k] & 0xffffu) | kPairPadding << 16;
+      }
+    }
+    return pairs;
+  };
   int warp_less_count = 0, warp_tie_count = 0;
   for (int base = warp_begin; base < warp_end; base += kCompactTile) {
-    unsigned less_mask, tie_mask;
-    tile_masks(base, less_mask, tie_mask);
-    warp_less_count += __popc(less_mask);
-    warp_tie_count += __popc(tie_mask);
+    if constexpr (kPairs) {
+      const uint4 pairs = tile_pairs(base);
+      const int less = __popc(below(pairs, threshold - 1));  // threshold 0: none
+      warp_less_count += less;
+      warp_tie_count += __popc(below(pairs, threshold)) - less;
+    } else {
+      unsigned less_mask, tie_mask;
+      tile_masks(base, less_mask, tie_mask);
+      warp_less_count += __popc(less_mask);
+      warp_tie_count += __popc(tie_mask);
+    }
   }
   warp_less_count = __reduce_add_sync(0xffffffffu, warp_less_count);
   warp_tie_count = __reduce_add_sync(0xffffffffu, warp_tie_count);
@@ -428,8 +461,16 @@ __device__ __forceinline__ void compact_block(const uint16_t* distance, int span
   }
   for (int base = warp_begin; base < warp_end; base += kCompactTile) {
     unsigned less_mask, tie_mask;
-    tile_masks(base, less_mask, tie_mask);
-    if (__ballot_sync(0xffffffffu, (less_mask | tie_mask) != 0) == 0) continue;  // most tiles at long contexts
+    if constexpr (kPairs) {
+      const uint4 pairs = tile_pairs(base);
+      const unsigned at_or_below = pair_flags_mask(below(pairs, threshold));
+      if (__ballot_sync(0xffffffffu, at_or_below != 0) == 0) continue;  // no candidate at or below T
+      less_mask = pair_flags_mask(below(pairs, threshold - 1));
+      tie_mask = at_or_below & ~less_mask;
+    } else {
+      tile_masks(base, less_mask, tie_mask);
+      if (__ballot_sync(0xffffffffu, (less_mask | tie_mask) != 0) == 0) continue;  // most tiles at long contexts
+    }
     int tile_ties, tile_count;
     const int lane_tie_rank = tie_rank + warp_exclusive_sum(__popc(tie_mask), tile_ties);
     unsigned selected = less_mask;
