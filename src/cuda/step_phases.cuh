@@ -472,13 +472,27 @@ __device__ __forceinline__ void compact_block(const uint16_t* distance, int span
       if (__ballot_sync(0xffffffffu, (less_mask | tie_mask) != 0) == 0) continue;  // most tiles at long contexts
     }
     int tile_ties, tile_count;
-    const int lane_tie_rank = tie_rank + warp_exclusive_sum(__popc(tie_mask), tile_ties);
     unsigned selected = less_mask;
-    int k = 0;
-    for (unsigned m = tie_mask; m != 0; m &= m - 1, ++k)  // the lane's ties in ascending order
-      if (lane_tie_rank + k >= first_taken_tie) selected |= m & (~m + 1);
+    if constexpr (kPairs) {
+      // Warp-uniform: the ties from rank first_taken_tie on are taken, so a tile whose ties all lie
+      // on one side of it needs no rank a tie (one prefix sum of shuffles less on the chain).
+      tile_ties = __reduce_add_sync(0xffffffffu, __popc(tie_mask));
+      if (tie_rank >= first_taken_tie) {
+        selected |= tie_mask;
+      } else if (tie_rank + tile_ties > first_taken_tie) {
+        const int lane_tie_rank = tie_rank + warp_exclusive_sum(__popc(tie_mask), tile_ties);
+        int k = 0;
+        for (unsigned m = tie_mask; m != 0; m &= m - 1, ++k)  // the lane's ties in ascending order
+          if (lane_tie_rank + k >= first_taken_tie) selected |= m & (~m + 1);
+      }
+    } else {
+      const int lane_tie_rank = tie_rank + warp_exclusive_sum(__popc(tie_mask), tile_ties);
+      int k = 0;
+      for (unsigned m = tie_mask; m != 0; m &= m - 1, ++k)  // the lane's ties in ascending order
+        if (lane_tie_rank + k >= first_taken_tie) selected |= m & (~m + 1);
+    }
     const int lane_at = write_at + warp_exclusive_sum(__popc(selected), tile_count);
-    k = 0;
+    int k = 0;
     for (unsigned m = selected; m != 0; m &= m - 1, ++k) {
       const int at = lane_at + k, position = span_start + base + lane * 8 + __ffs(m) - 1;
       if (at < local_capacity) local_list[at] = position;
