@@ -223,14 +223,12 @@ void launch(const GemvProblem& p, int pairs, int slices, cudaStream_t stream) {
   auto go = [&](auto f32_input, auto min_blocks) {
     constexpr bool kF32 = decltype(f32_input)::value;
     constexpr int kMin = decltype(min_blocks)::value;
+    auto run = [&](auto* kernel) {
+      launch_with_dependency(kernel, dim3(blocks), dim3(kWarpsPerBlock * 32), 0, stream, p.programmatic, p, pairs, slices);
+    };
     if constexpr (kEpilogue == GemvEpilogue::kAccumulate && gemv_late_trigger_compiled(kBatch, kMin))
-      if (p.late_trigger) {
-        launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, kF32, kMin, true>, dim3(blocks),
-                               dim3(kWarpsPerBlock * 32), 0, stream, p.programmatic, p, pairs, slices);
-        return;
-      }
-    launch_with_dependency(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, kF32, kMin>, dim3(blocks),
-                           dim3(kWarpsPerBlock * 32), 0, stream, p.programmatic, p, pairs, slices);
+      if (p.late_trigger) return run(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, kF32, kMin, true>);
+    run(gemv_bf16_kernel<kBatch, kUnroll, kEpilogue, kF32, kMin>);
   };
   auto with_input = [&](auto min_blocks) {
     // fp32 inputs only where the decode step has them (the attention output into the o projection).
