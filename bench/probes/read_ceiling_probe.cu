@@ -9,11 +9,15 @@
 //   bulk       whole buffer by cp.async.bulk into a ring of shared-memory stages (one producer
 //              thread, consumer warps), chunk and stage count as given
 //   bulk_paged the scan's span by cp.async.bulk, one copy per (page, head) chunk of page_size x 32
-//              bytes, K chunks a stage
+//              bytes, K chunks a stage (its one producer thread reads each page id before the copy:
+//              latency-bound, so it measures that thread, not the copy engine)
+//   launch     an empty kernel of the step's grid, plain and from a CUDA graph (the fixed cost)
+// Order: the floors (the MHA codes at 8K / 32K / 128K read contiguously) and the empty kernels, then
+// the load-policy sweep of ldg and ldg_paged, then (unless all=0) every configuration above.
 // L2 emptied before each timed run by a 256 MiB memset (write, the benchmarks' default) or a read.
 // Build: nvcc -O3 -std=c++20 -arch=sm_90a -o read_ceiling_probe read_ceiling_probe.cu
 // Run: ./read_ceiling_probe [page_size=16] [all=1]   (JSON lines: variant, config, flush, us, GB/s; all=0:
-// only the load-policy sweep)
+// stop after the policy sweep)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -90,7 +94,7 @@ __global__ void ldg_kernel(const uint4* data, size_t count, uint32_t* sink) {
 #pragma unroll
     for (int u = 0; u < U; ++u) fold(acc, v[u]);
   }
-  for (; i < count; i += stride) fold(acc, load_cs(data + i));
+  for (; i < count; i += stride) fold(acc, load_as<L>(data + i, policy));
   if (acc == 0x9e3779b9u) sink[0] = acc;
 }
 
@@ -154,7 +158,7 @@ __device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t b
 }
 
 // Stages of `chunk` bytes; a stage = `pieces` copies of chunk / pieces bytes. The work: `units`
-// stages a block, the source of piece j of unit u given by `source(u, j)`.
+// stages a block, the source of piece j of unit u given by piece_source.
 struct BulkPlan {
   const uint8_t* data;
   const int* page_table;  // paged: [kTokens / page_size] page ids (one sequence, every row)
