@@ -49,16 +49,33 @@ __device__ __forceinline__ int load_acquire(const int* p) {
   return value;
 }
 
+// A release add: the block's stores (ordered before it by the __syncthreads that precedes every
+// call) are visible at gpu scope before the count rises. One fence instead of __threadfence's
+// sequentially consistent one on each side.
+__device__ __forceinline__ void add_release(int* p, int value) {
+  asm volatile("red.release.gpu.global.add.s32 [%0], %1;" ::"l"(p), "r"(value) : "memory");
+}
+
+__device__ __forceinline__ void store_release(int* p, int value) {
+  asm volatile("st.release.gpu.global.s32 [%0], %1;" ::"l"(p), "r"(value) : "memory");
+}
+
+// A ticket: release (this block's stores before it) and acquire (the other blocks' stores, released
+// by their tickets, visible after it) in one atomic.
+__device__ __forceinline__ int fetch_add_acq_rel(int* p, int value) {
+  int old;
+  asm volatile("atom.acq_rel.gpu.global.add.s32 %0, [%1], %2;" : "=r"(old) : "l"(p), "r"(value) : "memory");
+  return old;
+}
+
 // Every block of the row has arrived (after its stores): the pattern of a grid barrier, per row.
 // The count goes on rising between launches' resets, so a second barrier waits for 2 x blocks.
 __device__ __forceinline__ void row_barrier(int* arrivals, int until) {
   __syncthreads();
   if (threadIdx.x == 0) {
-    __threadfence();
-    atomicAdd(arrivals, 1);
+    add_release(arrivals, 1);
     while (load_acquire(arrivals) < until) {
     }
-    __threadfence();
   }
   __syncthreads();
 }
@@ -94,8 +111,7 @@ __device__ __forceinline__ int share_attention(const GridStepArgs& a, const int*
   if (count > cap) {
     __syncthreads();  // every thread's list stores
     if (threadIdx.x == 0) {
-      __threadfence();
-      atomicExch(listed + rank, 1);
+      store_release(listed + rank, 1);
     }
     return own;
   }
@@ -275,9 +291,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
                               partial_sum + rank * HEADS);
   __syncthreads();
   if (tid == 0) {
-    __threadfence();  // this block's partial before its ticket
-    last_block = atomicAdd(a.sync + 2 * row + 1, 1) == blocks - 1;
-    if (last_block) __threadfence();
+    last_block = fetch_add_acq_rel(a.sync + 2 * row + 1, 1) == blocks - 1;
   }
   __syncthreads();
   phases.mark(9);
