@@ -88,7 +88,10 @@ def main():
         print("sdpa", shape, sdpa[shape])
     gpu = rows[0]["gpu"] if rows else torch.cuda.get_device_name()
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        # ADAMAS_COMMIT names the build's commit where the checkout's HEAD may not be it (binaries
+        # built elsewhere and carried, as on the device machine).
+        commit = os.environ.get("ADAMAS_COMMIT") or subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:
         commit = ""
     fmt = lambda x: "n/a" if x is None else f"{x:.1f}"
@@ -96,7 +99,7 @@ def main():
            f"- date: {datetime.date.today()}, commit: {commit or 'n/a'}, torch {torch.__version__}",
            f"- command: `{args.command}`",
            f"- device-to-device copy (read + written): {adamas_copy or 0:.0f} GB/s (CUDA), {torch_copy:.0f} GB/s (torch)",
-           "- times: microseconds, medians of 50 CUDA-graph replays (ours) / calls (SDPA), L2 flushed before each; "
+           "- times: microseconds, medians of 50 CUDA-graph replays (ours) / calls (SDPA), L2 flushed before each by a " + ("read" if FLUSH == "read" else "write (memset)") + " of 2x its size (ours) or 256 MiB (SDPA); "
            "fp16 K/V, d = 128, page 16, random keys (std 8), thresholds (-10, 0, 10)",
            "- est GB/s: code bytes read by the estimate pass / its time (% of the copy bandwidth)",
            "", "| batch | heads q/kv | context | budget | SDPA cuDNN | SDPA Flash | our dense | adamas est | sel | attend | "
