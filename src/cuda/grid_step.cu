@@ -35,6 +35,7 @@ namespace adamas::cuda {
 namespace {
 
 constexpr int kThreads = kFusedThreads;
+constexpr int kGridCutBlocksSmall = 8;  // row_cut's unrolled width where a row has at most 8 blocks
 constexpr int kDistanceBytes = step::distance_slots(kGridMaxSpan) * static_cast<int>(sizeof(uint16_t));
 
 // Blocks per multiprocessor the kernel is compiled for: 4 (64 registers) or 2 (128) with one head a
@@ -247,7 +248,13 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
     // The blocks' bounds with one head a row only: with 4 heads attend_rows' loop spilled (4 STL / LDL).
     const bool window = HEADS == 1 && (flags & step::kSkewWindow) != 0;
     auto bound_of = [&](int c) { return window ? __ldcg(row_histograms + c * kGridHistStride + kHistStride) : S::kBins; };
-    const step::LaneCut cut = step::row_cut<D, kGridMaxBlocksPerRow>(through, bound_of, blocks, keep, take_all, bound);
+    // One head a row: the cut unrolled for the 8 blocks a row of the MHA shapes where they suffice.
+    // Its code runs once a launch, fetched cold: 216 fewer instructions took 0.3-0.5 us off the MHA
+    // step (bench/results/2026-12-02-s30, call 5).
+    const step::LaneCut cut =
+        HEADS == 1 && blocks <= kGridCutBlocksSmall
+            ? step::row_cut<D, kGridCutBlocksSmall>(through, bound_of, blocks, keep, take_all, bound)
+            : step::row_cut<D, kGridMaxBlocksPerRow>(through, bound_of, blocks, keep, take_all, bound);
     phases.mark(5);
     const step::BlockShare share = SHARE ? step::block_share(cut, rank, blocks, keep, take_all, row_counts, row_offsets)
                                          : step::block_share(cut, rank, blocks, keep, take_all);
