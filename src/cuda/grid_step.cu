@@ -87,8 +87,8 @@ __device__ __forceinline__ void row_barrier(int* arrivals, int until) {
 // call 3), so a block attends at most cap = max(ceil(all / blocks), kRound) positions, its first
 // ones (kRound: one round of attend_rows' loads, so an even row shares nothing). The rest of a
 // block's part of the row's list, its overflow, goes in list order to the blocks below cap, in rank
-// order. An owner of overflow publishes that its part of the list is written (a.listed, after a
-// fence); a taker acquires the flags of the blocks it takes from and reads their entries through
+// order. An owner of overflow publishes that its part of the list is written (a.listed, a release
+// store); a taker acquires the flags of the blocks it takes from and reads their entries through
 // L2. Owners take nothing, so no block waits on a block that waits. The current token (list slot
 // kept, which the list may not hold) is n - 1. Returns the block's count of positions in
 // local_list; every thread calls it, after compact_block.
