@@ -4,11 +4,13 @@
 // (step_phases.cuh). The phases are the cluster step's (adamas_step.cu); only the meeting differs:
 //  1. The scan (SpanScan): each candidate's minimum L1 over the row's query heads into the block's
 //     distances (shared memory), and into its histogram when at or below the running bound.
-//  2. The histogram made cumulative and published (global memory); a counter barrier per row;
-//     every warp finds the threshold and its block's share from the row's published histograms
-//     (row_cut), and the block lists its selected positions.
+//  2. The histogram made cumulative and published (global memory); every warp finds the threshold
+//     and its block's share from the row's published histograms (row_cut), polling words that are
+//     not written yet (step::kUnwritten) rather than meeting at a barrier, and the block lists its
+//     selected positions.
 //  3. Attention over the block's positions; the block's partial result to global memory; the row's
-//     last block to take a ticket merges the partials, writes the output and resets the counters.
+//     last block to take a ticket merges the partials, writes the output, and resets the counters
+//     and the histograms (back to unwritten) for the next launch.
 // Why: clusters are placed within a GPC, so the cluster step's clusters of 8 put three of its
 // blocks on some multiprocessors and one on others, and the scan waits for the most loaded
 // (bench/results/2026-11-29-s8: 30 us for a block alone on its SM, 42-55 us with two others, at
@@ -69,8 +71,8 @@ __device__ __forceinline__ int fetch_add_acq_rel(int* p, int value) {
   return old;
 }
 
-// Every block of the row has arrived (after its stores): the pattern of a grid barrier, per row.
-// The count goes on rising between launches' resets, so a second barrier waits for 2 x blocks.
+// Every block of the row has arrived (after its stores): the pattern of a grid barrier, per row
+// (the spread's, attend_slice; the row's last block resets the count).
 __device__ __forceinline__ void row_barrier(int* arrivals, int until) {
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -150,7 +152,7 @@ constexpr int kSkewedCount = 64;
 // Returns the slice's length. Every thread calls it, after every block wrote its part of the list.
 __device__ __forceinline__ int attend_slice(int* arrivals, int rank, int blocks, int kept, int n, const int32_t* list,
                                             int32_t* local_list) {
-  row_barrier(arrivals, 2 * blocks);
+  row_barrier(arrivals, blocks);
   const int all = kept + 1, per = ceil_div(all, blocks);
   const int from = min(all, rank * per), length = min(all, from + per) - from;
   for (int i = threadIdx.x; i < length; i += kThreads) {
@@ -224,16 +226,17 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   if (scans) scan.template run<HEADS>(query_code, distance, histogram, keep, scan_storage, bound);
   // The block histogram made cumulative (exact at every bin up to the block's bound, which is its
   // keep-th distance) and published for the row's other blocks.
-  if (!dense) {
+  // No row barrier: the row's other blocks poll these words (step::kUnwritten until written). The
+  // probe (ADAMAS_STEP_PROBE=1, benchmarks only) publishes nothing, which no merge would reset.
+  if (!dense && probe != 1) {
     cumulate_histogram<D>(histogram, keep, scan_storage, bound);
     __syncthreads();
     int* published = a.histograms + (static_cast<size_t>(row) * blocks + rank) * kGridHistStride;
-    for (int b = tid; b < S::kBins; b += kThreads) published[b] = histogram[b];
-    if (tid == 0) published[kHistStride] = bound;
+    for (int b = tid; b < S::kBins; b += kThreads) step::store_relaxed(published + b, histogram[b]);
+    if (tid == 0) step::store_relaxed(published + kHistStride, bound);
   }
   phases.mark(3);
-  if (probe == 1) return;  // benchmarks only (ADAMAS_STEP_PROBE): before the row barrier
-  if (!dense) row_barrier(a.sync + 2 * row, blocks);  // every block's histogram is published
+  if (probe == 1) return;  // after the scan
   phases.mark(4);
 
   // Phase 2: the row's threshold, this block's share, its list.
@@ -244,17 +247,19 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   } else {
     const bool take_all = keep >= candidates;
     const int* row_histograms = a.histograms + static_cast<size_t>(row) * blocks * kGridHistStride;
-    auto through = [&](int c, int bin) { return __ldcg(row_histograms + c * kGridHistStride + bin); };
+    auto through = [&](int c, int bin) { return step::load_relaxed(row_histograms + c * kGridHistStride + bin); };
     // The blocks' bounds with one head a row only: with 4 heads attend_rows' loop spilled (4 STL / LDL).
     const bool window = HEADS == 1 && (flags & step::kSkewWindow) != 0;
-    auto bound_of = [&](int c) { return window ? __ldcg(row_histograms + c * kGridHistStride + kHistStride) : S::kBins; };
+    auto bound_of = [&](int c) {
+      return window ? step::load_relaxed(row_histograms + c * kGridHistStride + kHistStride) : S::kBins;
+    };
     // One head a row: the cut unrolled for the 8 blocks a row of the MHA shapes where they suffice.
     // Its code runs once a launch, fetched cold: 216 fewer instructions took 0.3-0.5 us off the MHA
     // step (bench/results/2026-12-02-s30, call 5).
     const step::LaneCut cut =
         HEADS == 1 && blocks <= kGridCutBlocksSmall
-            ? step::row_cut<D, kGridCutBlocksSmall>(through, bound_of, blocks, keep, take_all, bound)
-            : step::row_cut<D, kGridMaxBlocksPerRow>(through, bound_of, blocks, keep, take_all, bound);
+            ? step::row_cut<D, kGridCutBlocksSmall, true>(through, bound_of, blocks, keep, take_all, bound)
+            : step::row_cut<D, kGridMaxBlocksPerRow, true>(through, bound_of, blocks, keep, take_all, bound);
     phases.mark(5);
     const step::BlockShare share = SHARE ? step::block_share(cut, rank, blocks, keep, take_all, row_counts, row_offsets)
                                          : step::block_share(cut, rank, blocks, keep, take_all);
@@ -305,7 +310,21 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   if (!last_block) return;
   step::merge_partials<D, HEADS>(blocks, [](const float* p) { return __ldcg(p); }, partials, partial_max, partial_sum,
                                  a.out + (static_cast<size_t>(seq) * a.num_q_heads + first_head) * D);
-  if (tid == 0) {  // every block of the row is past the barrier and has its ticket
+  // Every block of the row has its ticket, taken after its last read of the row's histograms and of
+  // the spread's counter: they go back to unwritten and zero for the next launch. Only the words
+  // written, 16 bytes a store, in a rolled loop: it runs once a launch, on the way out (resetting
+  // every word of the stride one at a time made the merge 0.4 us longer, session 31 call 2).
+  if (!dense) {
+    constexpr int kBinVectors = (S::kBins + 3) / 4, kSlotVectors = kBinVectors + 1;  // the bins, then the bound's
+    uint4* row_histograms = reinterpret_cast<uint4*>(a.histograms + static_cast<size_t>(row) * blocks * kGridHistStride);
+    const uint4 unwritten{step::kUnwritten, step::kUnwritten, step::kUnwritten, step::kUnwritten};
+#pragma unroll 1
+    for (int i = tid; i < blocks * kSlotVectors; i += kThreads) {
+      const int c = i / kSlotVectors, k = i % kSlotVectors;
+      row_histograms[c * (kGridHistStride / 4) + (k < kBinVectors ? k : kHistStride / 4)] = unwritten;
+    }
+  }
+  if (tid == 0) {
     a.sync[2 * row] = 0;
     a.sync[2 * row + 1] = 0;
   }

@@ -1,6 +1,6 @@
 // The whole Adamas decode step (L1 estimate, top-k, sparse attention) in one cooperative launch of
-// 2-4 blocks per multiprocessor: a row's blocks meet through global memory (a counter barrier and a
-// ticket) instead of a thread-block cluster, so the blocks spread evenly over the multiprocessors
+// 2-4 blocks per multiprocessor: a row's blocks meet through global memory (histogram words polled
+// until written, and a ticket) instead of a thread-block cluster, so the blocks spread evenly over the multiprocessors
 // (clusters are placed within a GPC). Layout and rules: docs/cuda_kernels.md, "Grid step".
 #pragma once
 
@@ -12,11 +12,16 @@ namespace adamas::cuda {
 
 constexpr int kGridMaxSpan = 20480;       // candidates per block: their distances stay in shared memory
 constexpr int kGridMaxBlocksPerRow = 32;  // a lane of one warp per block in the threshold search
-constexpr int kGridHistStride = kHistStride + 1;  // a block's published bins, then its bound (step::row_cut)
+// A block's published bins, then its bound (step::row_cut) at kHistStride; a multiple of 4 words, so
+// that the last block resets a row's histograms with 16-byte stores (grid_step.cu).
+constexpr int kGridHistStride = (kHistStride + 1 + 3) / 4 * 4;
+static_assert(kGridHistStride % 4 == 0 && kHistStride < kGridHistStride, "16-byte resets of every bin and the bound");
 
 struct GridStepArgs : StepArgs {  // the cluster step's arguments, then the workspaces:
-  int* sync;          // [rows][2]: barrier arrivals, tickets; zero between launches (the last block resets them)
+  int* sync;          // [rows][2]: the spread's barrier arrivals, tickets; zero between launches (the last block resets them)
   int* listed;        // [rows][blocks per row]: 1 once the block's part of the row's list is written (zero between launches)
+  // Polled without a barrier: all ones (step::kUnwritten) between launches, which the row's last
+  // block restores; the workspace starts so (cuda_backend.cu).
   int* histograms;    // [rows][blocks per row][kGridHistStride]: each block's cumulative distance histogram, then its bound
   float* partials;    // [rows][blocks per row][HEADS][D + 2]: each block's output, then max and sum per head
 };

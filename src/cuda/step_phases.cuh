@@ -45,6 +45,20 @@ struct PhaseStamps {
   }
 };
 
+// Words that another block of the grid step writes once a launch and this block polls, without a
+// barrier or flag between (grid_step.cu, the row's histograms): they hold kUnwritten (all ones)
+// between launches, which no count (>= 0) can be. Each 32-bit word is valid on its own, so the
+// reader needs no fence: a relaxed store, a relaxed load that retries.
+constexpr unsigned kUnwritten = 0xffffffffu;
+__device__ __forceinline__ int load_relaxed(const int* p) {
+  int value;
+  asm volatile("ld.relaxed.gpu.global.s32 %0, [%1];" : "=r"(value) : "l"(p));
+  return value;
+}
+__device__ __forceinline__ void store_relaxed(int* p, int value) {
+  asm volatile("st.relaxed.gpu.global.s32 [%0], %1;" ::"l"(p), "r"(value) : "memory");
+}
+
 // One lane's E consecutive elements of a K or V row: loaded as one vector, widened when used.
 template <typename T, int E>
 struct LaneSlice {
@@ -272,17 +286,22 @@ struct LaneCut {
 // be undercounted (it stopped counting them), but such a bin's count already reaches keep, so
 // "reaches keep" is exact for every bin and T with it; the bins <= T are exact, so are the counts
 // below and at T.
-template <int D, int kMaxBlocks, typename Through, typename Bound>
+// kPoll (the grid step, no row barrier): a block's words may not be written yet, and read negative
+// (kUnwritten) until they are; a round with any such word is loaded again, the bounds with it.
+template <int D, int kMaxBlocks, bool kPoll = false, typename Through, typename Bound>
 __device__ __forceinline__ LaneCut row_cut(Through&& through_of, Bound&& bound_of, int blocks, int keep, bool take_all,
                                            int bound) {
   using S = FusedShape<D>;
   static_assert(kMaxBlocks <= 32, "a lane per block");
   const int lane = threadIdx.x & 31;
   if (take_all) {  // every candidate: each block's count through the last bin
-    const int all = lane < blocks ? through_of(lane, S::kBins - 1) : 0;
+    int all;
+    do {
+      all = lane < blocks ? through_of(lane, S::kBins - 1) : 0;
+    } while (kPoll && __any_sync(0xffffffffu, all < 0));
     return LaneCut{S::kBins, all, 0};
   }
-  const int lane_bound = lane < blocks ? bound_of(lane) : S::kBins;
+  int lane_bound = lane < blocks ? bound_of(lane) : S::kBins;
   bool lowered = false;  // the window has moved to the row's lowest bound
   int top = min(bound, S::kBins - 1), stride = 1;  // lane l probes bin top - (31 - l) * stride
   for (;;) {
@@ -290,6 +309,15 @@ __device__ __forceinline__ LaneCut row_cut(Through&& through_of, Bound&& bound_o
     int through[kMaxBlocks], total = 0;
 #pragma unroll
     for (int c = 0; c < kMaxBlocks; ++c) through[c] = c < blocks && bin >= 0 ? through_of(c, bin) : 0;
+    if constexpr (kPoll) {  // the sign bits of every word at once: one vote a round
+      int any = lane_bound;
+#pragma unroll
+      for (int c = 0; c < kMaxBlocks; ++c) any |= through[c];
+      if (__any_sync(0xffffffffu, any < 0)) {
+        if (lane_bound < 0) lane_bound = bound_of(lane);
+        continue;
+      }
+    }
 #pragma unroll
     for (int c = 0; c < kMaxBlocks; ++c) total += through[c];
     const unsigned reached = __ballot_sync(0xffffffffu, bin >= 0 && total >= keep);  // lane 31 always
