@@ -595,11 +595,8 @@ DecodePlan::DecodePlan(const DecodePlanConfig& config) : impl_(std::make_unique<
     m.grid_sync.resize(2 * rows + grid_step_listed_ints(m.sm_count));  // the counters, then the listed flags
     m.grid_sync.zero();
     m.grid_histograms.resize(grid_step_histogram_ints(m.sm_count));
+    m.grid_histograms.fill_bytes(0xff);  // unwritten (grid_step.cuh): polled rather than met at a barrier
     m.grid_partials.resize(grid_step_partial_floats(m.sm_count));
-    {  // unwritten (grid_step.cuh): the grid step polls these words rather than meeting at a barrier
-      DeviceSyncScope sync_scope;
-      ADAMAS_CUDA_CHECK(cudaMemset(m.grid_histograms.data(), 0xff, grid_step_histogram_ints(m.sm_count) * sizeof(int)));
-    }
     m.chunk_histogram.resize(rows * m.max_chunks * kHistStride);
     // The generic estimate's keys: the layer's book, known only at select time, may be any.
     m.score_keys.resize(rows * m.candidate_stride);

@@ -32,10 +32,12 @@ class DeviceBuffer {
     ADAMAS_CUDA_CHECK(cudaMalloc(&data_, count * sizeof(T)));
     count_ = count;
   }
-  void zero() {
+  void zero() { fill_bytes(0); }
+  // Every byte set to `byte` (the grid step's histograms start as all ones: 0xff).
+  void fill_bytes(int byte) {
     if (!count_) return;
     DeviceSyncScope sync_scope;
-    ADAMAS_CUDA_CHECK(cudaMemset(data_, 0, count_ * sizeof(T)));
+    ADAMAS_CUDA_CHECK(cudaMemset(data_, byte, count_ * sizeof(T)));
   }
   T* data() const { return data_; }
   size_t size() const { return count_; }
