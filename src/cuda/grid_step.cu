@@ -272,7 +272,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
     int count = step::close_list(share.kept, share.less + share.taken, rank, blocks, current_rank, n, list, a.capacity,
                                  a.counts + row, local_list, kStepMaxList);
     if constexpr (SHARE) {
-      count = share_attention<step::kAttendRound<T, D>>(a, row_counts, row_offsets, share.kept, row, rank, blocks,
+      count = share_attention<step::kAttendRound<T, D, HEADS>>(a, row_counts, row_offsets, share.kept, row, rank, blocks,
                                                          count, n, list, local_list);
     } else {
       const bool skewed = share.ends > kSkewedCount && share.ends * blocks > 2 * (share.kept + blocks);  // row-uniform

@@ -591,11 +591,15 @@ constexpr bool kBatchedAttention = MIN_BLOCKS <= 2 && HEADS <= 4;
 // attend_rows' positions per warp in flight, and per block at once (one round of its loads). Twice as
 // many in the kernels of 128 registers with one head a row did not help: end to end the 256
 // positions of a skewed row (below) took 4.7 us in one block either way, bounded by what one
-// multiprocessor draws, about 30 GB/s (bench/results/2026-11-30-s22, call 1).
-template <typename T, int D>
-constexpr int kAttendBatch = LaneSlice<T, D / 32>::kBytes <= 8 ? 8 : 4;
-template <typename T, int D>
-constexpr int kAttendRound = kWarps * kAttendBatch<T, D>;
+// multiprocessor draws, about 30 GB/s (bench/results/2026-11-30-s22, call 1). With more than one
+// head a row, 4: the batch's code (unrolled over positions and heads) runs about once a warp and is
+// fetched cold, and at 8 positions it was twice as long. GQA 32/8 grid step: 22.6-22.8 / 41.5-41.7
+// us at 32K / 128K against 24.3-24.6 / 44.9 with 8 (bench/results/2026-12-02-s32, call 2; one head
+// a row: no change in the grid step, 0.3 us slower in the cluster step at 8K, so it keeps 8).
+template <typename T, int D, int HEADS = 1>
+constexpr int kAttendBatch = LaneSlice<T, D / 32>::kBytes <= 8 && HEADS == 1 ? 8 : 4;
+template <typename T, int D, int HEADS = 1>
+constexpr int kAttendRound = kWarps * kAttendBatch<T, D, HEADS>;
 
 // 2^x for the online softmax and the merges' weights, x <= 0 or -inf: MUFU.EX2 alone (exp2f adds a
 // range check and two multiplies for results below 2^-126, which weigh nothing beside the maximum's
@@ -655,7 +659,7 @@ __device__ __forceinline__ void attend_rows(const void* keys_base, const void* v
   constexpr int E = D / 32;  // K/V elements per lane
   using Slice = LaneSlice<T, E>;
   constexpr bool kBatched = kBatchedAttention<HEADS, MIN_BLOCKS>;
-  constexpr int kBatch = kAttendBatch<T, D>;  // positions per warp in flight
+  constexpr int kBatch = kAttendBatch<T, D, HEADS>;  // positions per warp in flight
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float head_max[HEADS], head_sum[HEADS], acc[HEADS][E];
 #pragma unroll
