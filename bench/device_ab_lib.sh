@@ -13,6 +13,8 @@
 #   for rep in 1 2 3; do for v in fin VARIANT; do ab_iso $v 32 32768; done; done | tee $O/iso.txt
 #   ab_trace VARIANT 32768           # ADAMAS_STEP_TRACE stamps of the MHA step into $O
 #   ab_sanitize VARIANT              # memcheck and racecheck over the grid step's tests
+#   ab_e2e VARIANT 32768 llama3-8b   # adamas bench-e2e (fin's CLI), one line: ms a token
+#   ab_ncu VARIANT 131072            # Nsight Compute stall samples of the grid step, by phase
 #   el "what ended"                  # seconds since ab_setup
 # The session-31 and earlier calls (bench/results/*/s*_c*.sh) spelled these out.
 
@@ -86,4 +88,29 @@ ab_sanitize() {
   done
   wait
   grep -h "ERROR SUMMARY\|RACECHECK SUMMARY\|PASSED\|FAILED" "$O"/memcheck_*.log "$O"/racecheck_*.log
+}
+
+# ab_e2e VARIANT CONTEXT SHAPE: end to end with fin's CLI (adamas bench-e2e, budget 256, batch 1,
+# 10 iterations; SHAPE longchat-7b or llama3-8b), one line; the JSON is kept in $O.
+ab_e2e() {
+  local variant=$1 context=$2 shape=$3 base
+  base=$O/e2e_${variant}_${shape}_$context
+  run_as "$variant" timeout 80 /tmp/fin/adamas bench-e2e --iterations 10 --policies adamas --json --budgets 256 \
+    --batches 1 --contexts "$context" --shape "$shape" > "$base.json" 2> "$base.err" || tail -2 "$base.err"
+  python3 -c "import json, sys
+for r in json.load(open(sys.argv[1]))['rows']:
+    print('e2e $variant $shape', r['context'], r['policy'], '%.3f ms' % r['ms_per_step'])" "$base.json"
+}
+
+# ab_ncu VARIANT CONTEXT [KV_HEADS]: Nsight Compute's per-instruction stall samples of one grid step
+# launch (ncu_sass_*.csv.xz) and their sums by phase (scripts/ncu_phase_stalls.py, ncu_phases_*.txt).
+ab_ncu() {
+  local variant=$1 context=$2 kv=${3:-32} tag=${1}_$2
+  run_as "$variant" timeout 150 ncu --clock-control none --kernel-name regex:"grid_step" --launch-skip 2 --launch-count 1 \
+    --section WarpStateStats --section SourceCounters --import-source no -o "/tmp/ncu_$tag" \
+    /tmp/fin/adamas_cuda_bench --batch 1 --q-heads 32 --kv-heads "$kv" --context "$context" --budgets 256 \
+    --policies adamas --estimators l1 --iters 3 > "$O/ncu_run_$tag.log" 2>&1
+  ncu --import "/tmp/ncu_$tag.ncu-rep" --page source --csv --print-source sass 2> /dev/null | xz -T2 > "$O/ncu_sass_$tag.csv.xz"
+  python3 scripts/ncu_phase_stalls.py "$O/ncu_sass_$tag.csv.xz" > "$O/ncu_phases_$tag.txt" 2>&1
+  sed -n 2,16p "$O/ncu_phases_$tag.txt"
 }
