@@ -593,9 +593,10 @@ constexpr bool kBatchedAttention = MIN_BLOCKS <= 2 && HEADS <= 4;
 // positions of a skewed row (below) took 4.7 us in one block either way, bounded by what one
 // multiprocessor draws, about 30 GB/s (bench/results/2026-11-30-s22, call 1). With more than one
 // head a row, 4: the batch's code (unrolled over positions and heads) runs about once a warp and is
-// fetched cold, and at 8 positions it was twice as long. GQA 32/8 grid step: 22.6-22.8 / 41.5-41.7
-// us at 32K / 128K against 24.3-24.6 / 44.9 with 8 (bench/results/2026-12-02-s32, call 2; one head
-// a row: no change in the grid step, 0.3 us slower in the cluster step at 8K, so it keeps 8).
+// fetched cold (4 heads at d 128: the grid step's attention is 977 instructions against 1469 with
+// 8). GQA 32/8 grid step: 22.50 / 41.34-41.44 us at 32K / 128K against 24.19-24.32 / 44.67-44.80
+// with 8 (bench/results/2026-12-02-s32, call 4). One head a row keeps 8: no change in the grid
+// step, 0.3 us slower in the cluster step at 8K (call 2).
 template <typename T, int D, int HEADS = 1>
 constexpr int kAttendBatch = LaneSlice<T, D / 32>::kBytes <= 8 && HEADS == 1 ? 8 : 4;
 template <typename T, int D, int HEADS = 1>
