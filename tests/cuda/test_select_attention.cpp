@@ -84,6 +84,18 @@ void expect_attention_close(const std::vector<float>& gpu_out, const std::vector
   }
 }
 
+// One step of `plan` (with `current`, the current token's K/V, where given) into a poisoned output,
+// so that an unwritten element cannot pass; its selection downloaded and compared with `expected`.
+void step_and_check_selection(DecodePlan& plan, const PagedKvView& device_view, const float* q, DeviceArray<float>& out,
+                              int batch, const TokenSelection& expected, const CurrentToken& current = {}) {
+  ASSERT_EQ(cudaMemset(out.data, 0xff, out.count * sizeof(float)), cudaSuccess);
+  plan.step(device_view, q, out.data, nullptr, current);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  TokenSelection actual;
+  plan.download_selection(batch, actual);
+  ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
+}
+
 // Every policy and budget of one shape against the references, with the kernel variants the
 // environment selects when the plans are built (src/cuda/kernel_variants.cuh).
 void check_against_reference(const SelectCase& c) {
@@ -111,19 +123,13 @@ void check_against_reference(const SelectCase& c) {
         options.policy = policy;
         options.token_budget = budget;
         options.per_query_head = per_query_head;
-        TokenSelection expected, actual;
+        TokenSelection expected;
         select_tokens_ref(options, host_view, f.q.data(), c.q_heads, expected);
 
         const DecodePlanConfig plan_config =
             plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, c.dtype, f.config.max_tokens_per_seq, options);
         DecodePlan plan(plan_config);
-        // Poison the output, so an unwritten element cannot pass.
-        ASSERT_EQ(cudaMemset(out.data, 0xff, out.count * sizeof(float)), cudaSuccess);
-        plan.step(device_view, q.data, out.data);
-        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-        plan.download_selection(batch, actual);
-
-        ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
+        ASSERT_NO_FATAL_FAILURE(step_and_check_selection(plan, device_view, q.data, out, batch, expected));
 
         if (policy == Policy::kAdamas) {
           // Distances of the estimate pass (the cluster step keeps its own in shared memory):
@@ -386,13 +392,9 @@ TEST_P(GridStepTest, ReusedPlanMatchesReference) {
       const std::vector<float> q_host = random_normal(rng, f.q.size(), 8.0f);
       DeviceArray<float> q(q_host), out;
       out.allocate(q_host.size());
-      ASSERT_EQ(cudaMemset(out.data, 0xff, out.count * sizeof(float)), cudaSuccess);
-      TokenSelection expected, actual;
+      TokenSelection expected;
       select_tokens_ref(options, host_view, q_host.data(), c.q_heads, expected);
-      plan.step(device_view, q.data, out.data);
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      plan.download_selection(batch, actual);
-      ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
+      ASSERT_NO_FATAL_FAILURE(step_and_check_selection(plan, device_view, q.data, out, batch, expected));
       std::vector<float> reference_out(q_host.size());
       decode_attention_ref(host_view, q_host.data(), c.q_heads, &expected, reference_out.data());
       ASSERT_NO_FATAL_FAILURE(expect_attention_close(out.download(), reference_out, batch, c.q_heads, c.head_dim));
@@ -600,15 +602,12 @@ TEST_P(StepCurrentTokenTest, NeverReadsTheCachedToken) {
       SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " budget " << budget);
       SelectorOptions options;
       options.token_budget = budget;
-      TokenSelection expected, actual;
+      TokenSelection expected;
       select_tokens_ref(options, real.view(0), q_host.data(), c.q_heads, expected);
       DecodePlan plan(plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, c.dtype, config.max_tokens_per_seq, options));
       ASSERT_TRUE(plan.step_reads_current(device.view(0)));
-      ASSERT_EQ(cudaMemset(out.data, 0xff, out.count * sizeof(float)), cudaSuccess);
-      plan.step(device.view(0), q.data, out.data, nullptr, CurrentToken{keys_device.data, values_device.data});
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      plan.download_selection(batch, actual);
-      ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
+      ASSERT_NO_FATAL_FAILURE(step_and_check_selection(plan, device.view(0), q.data, out, batch, expected,
+                                                       CurrentToken{keys_device.data, values_device.data}));
       decode_attention_ref(real.view(0), q_host.data(), c.q_heads, &expected, reference_out.data());
       ASSERT_NO_FATAL_FAILURE(expect_attention_close(out.download(), reference_out, batch, c.q_heads, c.head_dim));
     }
@@ -667,16 +666,12 @@ TEST_P(StepSkewedSelectionTest, MatchesReference) {
       SCOPED_TRACE(::testing::Message() << "seed " << seed << " shape " << case_name(c) << " budget " << budget);
       SelectorOptions options;
       options.token_budget = budget;
-      TokenSelection expected, actual;
+      TokenSelection expected;
       select_tokens_ref(options, cache.view(0), q_host.data(), c.q_heads, expected);
       decode_attention_ref(cache.view(0), q_host.data(), c.q_heads, &expected, reference_out.data());
       DecodePlan plan(plan_config_for(batch, c.q_heads, c.kv_heads, c.head_dim, c.dtype, config.max_tokens_per_seq, options));
       for (int repeat = 0; repeat < 2; ++repeat) {
-        ASSERT_EQ(cudaMemset(out.data, 0xff, out.count * sizeof(float)), cudaSuccess);
-        plan.step(device.view(0), q.data, out.data, nullptr);
-        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-        plan.download_selection(batch, actual);
-        ASSERT_NO_FATAL_FAILURE(expect_same_selection(expected, actual, batch, "selection"));
+        ASSERT_NO_FATAL_FAILURE(step_and_check_selection(plan, device.view(0), q.data, out, batch, expected));
         ASSERT_NO_FATAL_FAILURE(expect_attention_close(out.download(), reference_out, batch, c.q_heads, c.head_dim));
       }
     }
