@@ -17,6 +17,10 @@ The summary prints, for the scan (points "scan starts" and "scan ends"):
   rows that end last;
 - the slowest blocks.
 
+With --chain it prints instead the chain after the scan that sets the step's end: for each row, the
+phases of its last block to end its scan (the row's others wait for its histogram), and the merge by
+the row's merging block, as median and maximum over the rows.
+
 Stdlib only: it runs on the GPU machine and here.
 """
 import argparse
@@ -154,10 +158,39 @@ def summarize(label, blocks, out=sys.stdout):
               f"{b['scan ends'] - b['scan starts']:6.2f} {b['scan ends']:6.2f}", file=out)
 
 
+# The trace points after the scan, in the order a block passes them (step_phases.cuh, kTraceNames).
+CHAIN_POINTS = ("scan ends", "row met", "threshold", "share", "lists", "attended", "partials in")
+
+
+def summarize_chain(label, blocks, out=sys.stdout):
+    rows = defaultdict(list)
+    for b in blocks:
+        if b.get("scan ends") is not None:
+            rows[b["row"]].append(b)
+    if not rows:
+        print(f"{label}: no block stamped its scan's end", file=out)
+        return
+    phases = defaultdict(list)
+    for row_blocks in rows.values():
+        last = max(row_blocks, key=lambda b: b["scan ends"])
+        points = [p for p in CHAIN_POINTS if last.get(p) is not None]
+        for before, after in zip(points, points[1:]):
+            phases[f"{before} -> {after}"].append(last[after] - last[before])
+        merging = [b for b in row_blocks if b.get("merged") is not None]
+        if merging and merging[0].get("partials in") is not None:
+            phases["partials in -> merged (merging block)"].append(merging[0]["merged"] - merging[0]["partials in"])
+            phases["last scan end -> merged"].append(merging[0]["merged"] - last["scan ends"])
+    print(f"{label}: {len(rows)} rows; each row's last block to end its scan, then its merging block "
+          "(us, median / max over the rows)", file=out)
+    for name, values in phases.items():
+        print(f"  {name:40s} {statistics.median(values):6.2f} {max(values):6.2f}", file=out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("csv")
     parser.add_argument("--launch", type=int, default=-1, help="which traced launch (default: the last)")
+    parser.add_argument("--chain", action="store_true", help="the rows' chain after the scan instead")
     args = parser.parse_args()
     try:
         launches = read_launches(args.csv)
@@ -168,7 +201,7 @@ def main():
     if not -len(launches) <= args.launch < len(launches):
         sys.exit(f"stamps_summary.py: --launch {args.launch}, but {args.csv} holds {len(launches)} launches")
     label, blocks = launches[args.launch]
-    summarize(label, blocks)
+    (summarize_chain if args.chain else summarize)(label, blocks)
 
 
 if __name__ == "__main__":
