@@ -4,10 +4,10 @@
 // (step_phases.cuh). The phases are the cluster step's (adamas_step.cu); only the meeting differs:
 //  1. The scan (SpanScan): each candidate's minimum L1 over the row's query heads into the block's
 //     distances (shared memory), and into its histogram when at or below the running bound.
-//  2. The histogram made cumulative and published (global memory); every warp finds the threshold
-//     and its block's share from the row's published histograms (row_cut), polling words that are
-//     not written yet (step::kUnwritten) rather than meeting at a barrier, and the block lists its
-//     selected positions.
+//  2. The histogram made cumulative and published (global memory); warp 0 finds the threshold and
+//     its block's share from the row's published histograms (row_cut), polling words that are not
+//     written yet (step::kUnwritten) rather than meeting at a barrier, and passes them to the
+//     block's other warps at a block barrier; the block lists its selected positions.
 //  3. Attention over the block's positions; the block's partial result to global memory; the row's
 //     last block to take a ticket merges the partials, writes the output, and resets the counters
 //     and the histograms (back to unwritten) for the next launch.
@@ -179,6 +179,8 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
   __shared__ int histogram[S::kBins];
   __shared__ int bound;
   __shared__ bool last_block;
+  __shared__ step::BlockShare block_cut;  // warp 0's row cut and share (phase 2)
+  __shared__ int block_threshold;
   __shared__ typename ChunkScan::TempStorage scan_storage;
   __shared__ int32_t local_list[kStepMaxList + 1];
   __shared__ int warp_less[kWarps], warp_ties[kWarps];
@@ -256,16 +258,29 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
     // One head a row: the cut unrolled for the 8 blocks a row of the MHA shapes where they suffice.
     // Its code runs once a launch, fetched cold: 216 fewer instructions took 0.3-0.5 us off the MHA
     // step (bench/results/2026-12-02-s30, call 5).
-    const step::LaneCut cut =
-        HEADS == 1 && blocks <= kGridCutBlocksSmall
-            ? step::row_cut<D, kGridCutBlocksSmall, true>(through, bound_of, blocks, keep, take_all, bound)
-            : step::row_cut<D, kGridMaxBlocksPerRow, true>(through, bound_of, blocks, keep, take_all, bound);
-    phases.mark(5);
-    const step::BlockShare share = SHARE ? step::block_share(cut, rank, blocks, keep, take_all, row_counts, row_offsets)
-                                         : step::block_share(cut, rank, blocks, keep, take_all);
+    // By warp 0 alone, the others parked at the barrier below. With every warp cutting, the
+    // block's 8 warps issued the same instructions, two a scheduler: this code runs once a launch,
+    // bound by issue and instruction fetch rather than by its loads. One warp took 0.4-0.6 us off
+    // the step (bench/results/2026-12-02-s33, call 6).
+    if (tid < 32) {
+      const step::LaneCut cut =
+          HEADS == 1 && blocks <= kGridCutBlocksSmall
+              ? step::row_cut<D, kGridCutBlocksSmall, true>(through, bound_of, blocks, keep, take_all, bound)
+              : step::row_cut<D, kGridMaxBlocksPerRow, true>(through, bound_of, blocks, keep, take_all, bound);
+      phases.mark(5);
+      const step::BlockShare warp_share = SHARE ? step::block_share(cut, rank, blocks, keep, take_all, row_counts, row_offsets)
+                                                : step::block_share(cut, rank, blocks, keep, take_all);
+      if (tid == 0) {
+        block_cut = warp_share;
+        block_threshold = cut.threshold;
+      }
+    }
+    __syncthreads();
+    const step::BlockShare share = block_cut;
+    const int threshold = block_threshold;
     phases.mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
-    step::compact_block<HEADS == 1>(distance, span_start, span_length, cut.threshold, share.first_taken_tie, share.offset, list,
+    step::compact_block<HEADS == 1>(distance, span_start, span_length, threshold, share.first_taken_tie, share.offset, list,
                         a.capacity, local_list, kStepMaxList, warp_less, warp_ties);
     // The current token: share_attention counts it in the last block's part of the list.
     const int current_rank = SHARE || (flags & step::kSkewWindow) == 0 ? blocks - 1 : share.fewest;
