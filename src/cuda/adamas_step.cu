@@ -81,6 +81,8 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   __shared__ __align__(16) float q_scaled[HEADS][D];  // q * softmax scale * log2(e)
   __shared__ int histogram[S::kBins];
   __shared__ int bound;
+  __shared__ step::BlockShare block_cut;  // warp 0's row cut and share (phase 2)
+  __shared__ int block_threshold;
   __shared__ typename ChunkScan::TempStorage scan_storage;
   __shared__ int32_t local_list[kStepMaxList + 1];
   __shared__ int warp_less[kWarps], warp_ties[kWarps];
@@ -128,9 +130,9 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   cluster.sync();  // every block's cumulative histogram is complete and visible to the cluster
   phases.mark(4);
 
-  // Phase 2. Every warp on its own (no block barrier): the row's threshold T and, in lane c, block
-  // c's count below and at T (cluster_cut); the ties the blocks take, latest blocks first; this
-  // block's offset in the row's list. Then the block's selected positions, ascending, by a
+  // Phase 2. Warp 0: the row's threshold T and, in lane c, block c's count below and at T
+  // (row_cut); the ties the blocks take, latest blocks first; this block's offset in the row's
+  // list, passed on at a block barrier. Then the block's selected positions, ascending, by a
   // ballot compaction over the distances.
   int length;  // positions this block attends
   if (dense) {
@@ -139,10 +141,21 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
     const bool take_all = keep >= candidates;
     auto through = [&](int c, int bin) { return cluster.map_shared_rank(histogram, c)[bin]; };
     auto bound_of = [&](int c) { return *cluster.map_shared_rank(&bound, c); };
-    const step::LaneCut cut = step::row_cut<D, kStepMaxCluster>(through, bound_of, blocks, keep, take_all, bound);
-    phases.mark(5);
-    const int threshold = cut.threshold;  // kBins under take_all: every distance is below
-    const step::BlockShare share = step::block_share(cut, rank, blocks, keep, take_all);
+    // By warp 0 alone, the others parked at the barrier below, as the grid step does (issue-bound
+    // code that runs once a launch; bench/results/2026-12-02-s33, call 6): MHA 8K 16.48-16.54
+    // against 17.22-17.28 us with every warp cutting (bench/results/2026-12-02-s34, call 4).
+    if (threadIdx.x < 32) {
+      const step::LaneCut cut = step::row_cut<D, kStepMaxCluster>(through, bound_of, blocks, keep, take_all, bound);
+      phases.mark(5);
+      const step::BlockShare warp_share = step::block_share(cut, rank, blocks, keep, take_all);
+      if (threadIdx.x == 0) {
+        block_cut = warp_share;
+        block_threshold = cut.threshold;  // kBins under take_all: every distance is below
+      }
+    }
+    __syncthreads();
+    const int threshold = block_threshold;
+    const step::BlockShare share = block_cut;
     phases.mark(6);
     int32_t* list = a.indices + static_cast<size_t>(row) * a.capacity;
     step::compact_block<HEADS == 1>(distance, span_start, span_end - span_start, threshold, share.first_taken_tie, share.offset,
