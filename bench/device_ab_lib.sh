@@ -9,7 +9,7 @@
 # usage, in a call's script:
 #   source bench/device_ab_lib.sh
 #   ab_setup c1                      # unpacks, sets O (outputs) and packs O into $OUT/c1.tgz at exit
-#   ab_step_tests VARIANT FILTER TAG # the GPU tests in 16 shards, one line of counts
+#   ab_step_tests VARIANT FILTER TAG [BIN] # the GPU tests in 16 shards, one line of counts
 #   for rep in 1 2 3; do for v in fin VARIANT; do ab_iso $v 32 32768; done; done | tee $O/iso.txt
 #   ab_trace VARIANT 32768           # ADAMAS_STEP_TRACE stamps of the MHA step into $O
 #   ab_sanitize VARIANT              # memcheck and racecheck over the grid step's tests
@@ -51,11 +51,12 @@ for line in sys.stdin:
         print('iso $variant kv$kv c$context total %.2f us' % json.loads(line)['total_us'])"
 }
 
-# ab_step_tests VARIANT FILTER TAG: fin's test binary with VARIANT's library, 16 shards of 90 s.
+# ab_step_tests VARIANT FILTER TAG [BIN]: the test binary of BIN (default fin: a variant that adds
+# tests carries its own) with VARIANT's library, 16 shards of 90 s (AB_TEST_LIMIT).
 ab_step_tests() {
-  local variant=$1 filter=$2 tag=$3 i
+  local variant=$1 filter=$2 tag=$3 bin=${4:-fin} i
   for i in $(seq 0 15); do
-    GTEST_TOTAL_SHARDS=16 GTEST_SHARD_INDEX=$i OMP_NUM_THREADS=1 run_as "$variant" timeout 90 /tmp/fin/adamas_cuda_tests \
+    GTEST_TOTAL_SHARDS=16 GTEST_SHARD_INDEX=$i OMP_NUM_THREADS=1 run_as "$variant" timeout "${AB_TEST_LIMIT:-90}" /tmp/$bin/adamas_cuda_tests \
       --gtest_brief=1 --gtest_filter="$filter" > "$O/tests_${tag}_$i.log" 2>&1 &
   done
   wait
