@@ -141,19 +141,16 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
     const bool take_all = keep >= candidates;
     auto through = [&](int c, int bin) { return cluster.map_shared_rank(histogram, c)[bin]; };
     auto bound_of = [&](int c) { return *cluster.map_shared_rank(&bound, c); };
-    // By warp 0 alone, the others parked at the barrier below, as the grid step does (issue-bound
-    // code that runs once a launch; bench/results/2026-12-02-s33, call 6): MHA 8K 16.48-16.54
-    // against 17.22-17.28 us with every warp cutting (bench/results/2026-12-02-s34, call 4).
-    if (threadIdx.x < 32) {
-      const step::LaneCut cut = step::row_cut<D, kStepMaxCluster>(through, bound_of, blocks, keep, take_all, bound);
-      phases.mark(5);
-      const step::BlockShare warp_share = step::block_share(cut, rank, blocks, keep, take_all);
-      if (threadIdx.x == 0) {
-        block_cut = warp_share;
-        block_threshold = cut.threshold;  // kBins under take_all: every distance is below
-      }
-    }
-    __syncthreads();
+    // By warp 0 alone (step::cut_in_warp0): MHA 8K 16.48-16.54 against 17.22-17.28 us with every
+    // warp cutting (bench/results/2026-12-02-s34, call 4).
+    step::cut_in_warp0(
+        [&] {
+          const step::LaneCut cut = step::row_cut<D, kStepMaxCluster>(through, bound_of, blocks, keep, take_all, bound);
+          phases.mark(5);
+          return cut;
+        },
+        [&](const step::LaneCut& cut) { return step::block_share(cut, rank, blocks, keep, take_all); }, block_cut,
+        block_threshold);
     const int threshold = block_threshold;
     const step::BlockShare share = block_cut;
     phases.mark(6);

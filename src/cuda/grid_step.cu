@@ -258,24 +258,22 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
     // One head a row: the cut unrolled for the 8 blocks a row of the MHA shapes where they suffice.
     // Its code runs once a launch, fetched cold: 216 fewer instructions took 0.3-0.5 us off the MHA
     // step (bench/results/2026-12-02-s30, call 5).
-    // By warp 0 alone, the others parked at the barrier below. With every warp cutting, the
-    // block's 8 warps issued the same instructions, two a scheduler: this code runs once a launch,
-    // bound by issue and instruction fetch rather than by its loads. One warp took 0.4-0.6 us off
-    // the step (bench/results/2026-12-02-s33, call 6).
-    if (tid < 32) {
-      const step::LaneCut cut =
-          HEADS == 1 && blocks <= kGridCutBlocksSmall
-              ? step::row_cut<D, kGridCutBlocksSmall, true>(through, bound_of, blocks, keep, take_all, bound)
-              : step::row_cut<D, kGridMaxBlocksPerRow, true>(through, bound_of, blocks, keep, take_all, bound);
-      phases.mark(5);
-      const step::BlockShare warp_share = SHARE ? step::block_share(cut, rank, blocks, keep, take_all, row_counts, row_offsets)
-                                                : step::block_share(cut, rank, blocks, keep, take_all);
-      if (tid == 0) {
-        block_cut = warp_share;
-        block_threshold = cut.threshold;
-      }
-    }
-    __syncthreads();
+    // By warp 0 alone (step::cut_in_warp0): 0.4-0.6 us off the step (bench/results/2026-12-02-s33,
+    // call 6).
+    step::cut_in_warp0(
+        [&] {
+          const step::LaneCut cut =
+              HEADS == 1 && blocks <= kGridCutBlocksSmall
+                  ? step::row_cut<D, kGridCutBlocksSmall, true>(through, bound_of, blocks, keep, take_all, bound)
+                  : step::row_cut<D, kGridMaxBlocksPerRow, true>(through, bound_of, blocks, keep, take_all, bound);
+          phases.mark(5);
+          return cut;
+        },
+        [&](const step::LaneCut& cut) {
+          return SHARE ? step::block_share(cut, rank, blocks, keep, take_all, row_counts, row_offsets)
+                       : step::block_share(cut, rank, blocks, keep, take_all);
+        },
+        block_cut, block_threshold);
     const step::BlockShare share = block_cut;
     const int threshold = block_threshold;
     phases.mark(6);

@@ -392,6 +392,26 @@ __device__ __forceinline__ BlockShare block_share(const LaneCut& cut, int rank, 
   return share;
 }
 
+// Both steps' phase 2 hand-over: warp 0 alone works out the row cut (`cut_row()`, a LaneCut) and
+// the block's share (`share_of(cut)`), and thread 0 stores them in shared memory (`share`,
+// `threshold`) for the block's other warps, which wait at the block barrier. With every warp cutting,
+// the 8 warps issued the same instructions, two a scheduler: this code runs once a launch, bound by
+// issue and instruction fetch rather than by its loads (bench/results/2026-12-02-s33, call 6: 0.4-0.6
+// us off the grid step; 2026-12-02-s34, call 4: 0.7 us off the cluster step at MHA 8K). Every
+// thread calls it.
+template <typename CutRow, typename ShareOf>
+__device__ __forceinline__ void cut_in_warp0(CutRow&& cut_row, ShareOf&& share_of, BlockShare& share, int& threshold) {
+  if (threadIdx.x < 32) {
+    const LaneCut cut = cut_row();
+    const BlockShare warp_share = share_of(cut);
+    if (threadIdx.x == 0) {
+      share = warp_share;
+      threshold = cut.threshold;  // kBins under take_all: every distance is below
+    }
+  }
+  __syncthreads();
+}
+
 // The current token (position n - 1) closes the row's list: the last block writes it at slot
 // `kept` (below capacity) and the row's count. The block `attending_rank` appends it to its own
 // list and returns its count one higher. The steps pass the block with the fewest kept positions
