@@ -114,8 +114,8 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void adamas_step_kernel(StepA
   }
 
   phases.mark(1);
-  // Phase 1 (SpanScan): the first page ids fly with q; the first codes are requested once the page
-  // ids are in, and fly while the query codes are built (from q staged in shared memory).
+  // Phase 1 (SpanScan): the first page ids fly with q staged and the query codes built (stage_row);
+  // the first codes are requested once both are done.
   const bool scans = !dense && span_start < span_end;  // block-uniform
   step::SpanScan<D> scan{a, page_row, kv_head, span_start, span_end};
   if (scans) scan.begin();

@@ -216,7 +216,7 @@ __global__ __launch_bounds__(kThreads, MIN_BLOCKS) void grid_step_kernel(GridSte
     if (dense) a.counts[row] = 0;
   }
   phases.mark(1);
-  // Phase 1 (SpanScan): the first page ids fly with the set-up, the first codes with the query codes.
+  // Phase 1 (SpanScan): the first page ids fly with the set-up and the query codes (stage_row).
   const bool scans = !dense && span_length > 0;  // block-uniform
   step::SpanScan<D, MIN_BLOCKS <= 2> scan{a, page_row, kv_head, span_start, span_end};
   if (scans) scan.begin();

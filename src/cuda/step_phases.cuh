@@ -87,7 +87,7 @@ struct LaneSlice {
 // row (KV head kv_head, page table row page_row). The page ids of a round are read one round ahead
 // of its code loads, so the loads of a round never wait on a page-table trip. Use: begin() before
 // the set-up (the first page ids fly with it), then stage_row (which calls request_first() before
-// its barrier: the first codes fly while the query codes are built), then run().
+// its last barrier, once the query codes are built: the page ids fly meanwhile), then run().
 // kDouble (kernels of 128 registers): two rounds of codes in registers, and a round's successor
 // requested before the round is scored, so a warp keeps a round of loads in flight all the time
 // (single: the next round's loads are requested after the round is scored and fly only while its
@@ -242,17 +242,20 @@ __device__ __forceinline__ void wait_then_load_queries(bool scans, Scan& scan, R
 }
 
 // Both steps' set-up between the scan's first page ids (scan.begin(), by the caller) and the scan:
-// the first codes requested (when the block scans: they wait on the page ids only, not on q), the
-// block histogram zeroed and its bound reset, q staged (raw, and x scale_log2 for the attention),
-// then the query codes built by warps < HEADS (not for dense rows) while the codes fly. Two block
-// barriers.
+// the block histogram zeroed and its bound reset, q staged (raw, and x scale_log2 for the attention),
+// the query codes built by warps < HEADS (not for dense rows), then the first codes requested (when
+// the block scans). q comes in with the sequence length, a DRAM trip before the page ids the code
+// loads wait on, so the query codes are built while the page ids fly: with the codes requested first
+// and the query codes built while they flew, the page ids' trip, the q staging and the query codes
+// were in series (set-up stamps: length 0.8 us, page ids 2.4, q staged 3.6, scan start 4.1), and the
+// step was 0.4-0.5 us slower at MHA 32K and 0.9 at GQA 32/8 (bench/results/2026-12-02-s35, call 3).
+// Two block barriers.
 template <int D, int HEADS, typename Scan>
 __device__ __forceinline__ void stage_row(const RowQueries<D, HEADS>& queries, float scale_log2, bool scans, bool dense,
                                           Scan& scan, float hadamard_scale, const Thresholds& thresholds,
                                           float (*q_raw)[D], float (*q_scaled)[D], uint8_t (*query_code)[D / 4],
                                           int* histogram, int& bound, bool request_first = true) {
   using S = FusedShape<D>;
-  if (scans && request_first) scan.request_first();
   for (int b = threadIdx.x; b < S::kBins; b += kFusedThreads) histogram[b] = 0;
   if (threadIdx.x == 0) bound = S::kBins;
 #pragma unroll
@@ -266,6 +269,7 @@ __device__ __forceinline__ void stage_row(const RowQueries<D, HEADS>& queries, f
   __syncthreads();  // q staged
   const int warp = threadIdx.x >> 5;
   if (!dense && warp < HEADS) warp_query_code<D>(q_raw[warp], hadamard_scale, thresholds, query_code[warp]);
+  if (scans && request_first) scan.request_first();  // waits for the page ids, which flew meanwhile
   __syncthreads();
 }
 
