@@ -1,7 +1,9 @@
 #!/bin/bash
 # GPU benchmark of one decode step: adamas_cuda_bench (every policy, per stage, CUDA graphs, L2
-# flushed between replays) next to PyTorch SDPA (cuDNN and Flash backends) on the same GPU, in one
-# run; the copy bandwidth is measured in the same run. Writes JSON lines and a markdown table.
+# flushed between replays) next to PyTorch SDPA (cuDNN and Flash backends) and, where the flashinfer
+# package is installed, FlashInfer's dense decode (the paper's baseline; ADAMAS_BENCH_FLASHINFER=0
+# skips it) on the same GPU, in one run; the copy bandwidth is measured in the same run. Writes JSON
+# lines and a markdown table.
 # usage: bench/run_gpu_bench.sh [BIN_DIR (holds adamas_cuda_bench)] [OUT_DIR]
 set -u
 BIN_DIR=${1:-build-cuda}
