@@ -19,6 +19,7 @@ FLUSH = os.environ.get("ADAMAS_BENCH_FLUSH", "write")
 
 # FlashInfer's dense decode (the Adamas paper's dense baseline), optional: ADAMAS_BENCH_FLASHINFER=0 skips it,
 # =tc takes its tensor-core decode; without the package (or where a call raises) its column reads n/a.
+# scripts/prune_flashinfer_wheel.py says how the package travels to a GPU machine that cannot download.
 FLASHINFER = os.environ.get("ADAMAS_BENCH_FLASHINFER", "1")
 flashinfer, flashinfer_missing = None, "skipped (ADAMAS_BENCH_FLASHINFER=0)"
 if FLASHINFER != "0":
