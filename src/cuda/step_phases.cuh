@@ -244,12 +244,10 @@ __device__ __forceinline__ void wait_then_load_queries(bool scans, Scan& scan, R
 // Both steps' set-up between the scan's first page ids (scan.begin(), by the caller) and the scan:
 // the block histogram zeroed and its bound reset, q staged (raw, and x scale_log2 for the attention),
 // the query codes built by warps < HEADS (not for dense rows), then the first codes requested (when
-// the block scans). q comes in with the sequence length, a DRAM trip before the page ids the code
-// loads wait on, so the query codes are built while the page ids fly: with the codes requested first
-// and the query codes built while they flew, the page ids' trip, the q staging and the query codes
-// were in series (set-up stamps: length 0.8 us, page ids 2.4, q staged 3.6, scan start 4.1), and the
-// step was 0.4-0.5 us slower at MHA 32K and 0.9 at GQA 32/8 (bench/results/2026-12-02-s35, call 3).
-// Two block barriers.
+// the block scans). q arrives with the sequence length, a trip before the page ids that the code
+// loads wait on, so the query codes are built while the page ids fly. (Requesting the codes first put
+// the page ids, the q staging and the query codes in series: 0.45 us slower at MHA 32K, 0.9 at GQA
+// 32/8, bench/results/2026-12-02-s35 call 3.) Two block barriers.
 template <int D, int HEADS, typename Scan>
 __device__ __forceinline__ void stage_row(const RowQueries<D, HEADS>& queries, float scale_log2, bool scans, bool dense,
                                           Scan& scan, float hadamard_scale, const Thresholds& thresholds,
